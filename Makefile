@@ -1,0 +1,77 @@
+# Makefile - tide: build, test and install every part.
+#
+#   make            build the format library, the decoder plugin and `tide`
+#   make check      every test suite (unit under valgrind, pg_regress, TAP)
+#   make install    the plugin (PGXS) and the `tide` binary; honours
+#                   DESTDIR and PREFIX
+#   make demo       the main job end to end on throwaway clusters
+#   make bench      the benchmarks against the anchors (see bench/)
+#
+# Missing Debian packages are installed when run as root; otherwise the
+# exact apt-get command is printed.
+
+PG_CONFIG ?= pg_config
+PREFIX ?= /usr/local
+export PG_CONFIG
+
+DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
+	libipc-run-perl libcmocka-dev valgrind zstd
+# what each package leaves behind, to test for it without dpkg
+DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
+	/usr/include/uv.h /usr/include/xxhash.h \
+	/usr/share/perl5/IPC/Run.pm /usr/include/cmocka.h /usr/bin/valgrind \
+	/usr/bin/zstd
+
+all: deps-check
+	$(MAKE) -C proto
+	$(MAKE) -C decoder
+	$(MAKE) -C cli
+
+# deps - install what is missing (root on Debian) or say how.
+deps:
+	@missing=""; set -- $(DEB_PROBES); \
+	for p in $(DEB_PACKAGES); do [ -e "$$1" ] || missing="$$missing $$p"; shift; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		apt-get install -y -q $$missing || \
+		{ apt-get update -q && apt-get install -y -q $$missing; } || exit 1; \
+	else \
+		echo "tide needs these packages:$$missing"; \
+		echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+deps-check:
+	@set -- $(DEB_PROBES); missing=""; \
+	for p in $(DEB_PACKAGES); do [ -e "$$1" ] || missing="$$missing $$p"; shift; done; \
+	if [ -n "$$missing" ]; then \
+		echo "missing packages:$$missing"; \
+		echo "run 'make deps' as root, or: sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+check: deps
+	$(MAKE) all
+	$(MAKE) -C tests unit
+	$(MAKE) -C decoder regress
+	@echo "make check: all suites passed"
+
+install: all
+	$(MAKE) -C decoder install
+	$(MAKE) -C cli install PREFIX=$(PREFIX)
+
+demo: deps
+	@echo "make demo: coming with the streamer and applier (issues 3-5)"
+
+bench: deps all
+	bench/decoder.sh
+
+clean:
+	$(MAKE) -C proto clean
+	$(MAKE) -C decoder clean
+	$(MAKE) -C cli clean
+	$(MAKE) -C tests clean
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+.PHONY: all deps deps-check check install demo bench clean format

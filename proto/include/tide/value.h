@@ -1,0 +1,71 @@
+/*
+ * proto/include/tide/value.h
+ *		Converting encoded column values to PostgreSQL's text form.
+ *
+ * The decoder ships values in the cheapest stable form (FORMAT.md, "Value
+ * encodings"); consumers that need text (inspect, the applier's text paths)
+ * convert here, outside the source server.  Output matches what the source
+ * server's output function prints for the same value wherever this module
+ * knows the type; everything else is rendered as a \x hex string and the
+ * function returns TIDE_EBADTYPE after writing it, so callers can tell.
+ */
+#ifndef TIDE_VALUE_H
+#define TIDE_VALUE_H
+
+#include <stdint.h>
+
+#include "tide/buf.h"
+
+/* Built-in type OIDs (pg_type.h); stable across PostgreSQL versions. */
+#define PROTO_BOOLOID 16
+#define PROTO_BYTEAOID 17
+#define PROTO_CHAROID 18
+#define PROTO_NAMEOID 19
+#define PROTO_INT8OID 20
+#define PROTO_INT2OID 21
+#define PROTO_INT4OID 23
+#define PROTO_TEXTOID 25
+#define PROTO_OIDOID 26
+#define PROTO_XIDOID 28
+#define PROTO_JSONOID 114
+#define PROTO_XMLOID 142
+#define PROTO_FLOAT4OID 700
+#define PROTO_FLOAT8OID 701
+#define PROTO_MONEYOID 790
+#define PROTO_MACADDROID 829
+#define PROTO_INETOID 869
+#define PROTO_CIDROID 650
+#define PROTO_MACADDR8OID 774
+#define PROTO_BPCHAROID 1042
+#define PROTO_VARCHAROID 1043
+#define PROTO_DATEOID 1082
+#define PROTO_TIMEOID 1083
+#define PROTO_TIMESTAMPOID 1114
+#define PROTO_TIMESTAMPTZOID 1184
+#define PROTO_INTERVALOID 1186
+#define PROTO_TIMETZOID 1266
+#define PROTO_NUMERICOID 1700
+#define PROTO_UUIDOID 2950
+#define PROTO_JSONBOID 3802
+
+/*
+ * proto_value_text - append the text form of one value to out.
+ *   encoding:   PROTO_ENC_* of the column
+ *   basetypoid: the column's basetypoid (the type whose encoding is used)
+ *   data/len:   the value bytes as carried in the row
+ * Returns 0, TIDE_EBADTYPE when the type is not known here (a \x hex form
+ * was written instead), TIDE_EBADVALUE when the bytes are malformed for the
+ * type (nothing useful written), or out->err.
+ */
+int			proto_value_text(proto_wbuf_t *out, uint8_t encoding,
+							 uint32_t basetypoid, const uint8_t *data,
+							 uint32_t len);
+
+/*
+ * proto_value_quote - append s quoted as a SQL literal ('it''s') or, when
+ * json is true, as a JSON string ("it's").
+ */
+void		proto_value_quote(proto_wbuf_t *out, const char *s, size_t n,
+							  int json);
+
+#endif /* TIDE_VALUE_H */
