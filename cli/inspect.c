@@ -87,8 +87,8 @@ tide_cmd_inspect(int argc, char **argv)
 	};
 	int			flags = 0;
 	int			c;
-	uint8_t    *data;
-	size_t		len;
+	uint8_t    *data = NULL;
+	size_t		len = 0;
 	size_t		pos = 0;
 	proto_render_t r;
 	proto_wbuf_t out;

@@ -1,0 +1,1866 @@
+/*-------------------------------------------------------------------------
+ *
+ * decoder/tide.c
+ *		The tide logical decoding output plugin: committed changes as the
+ *		compact binary wire messages of proto/include/tide/wire.h.
+ *
+ * tide runs inside the production server, so it converts as little as it
+ * can (values ship in their stored form where that form is stable, see
+ * proto/FORMAT.md "Value encodings"), it does every per-relation decision
+ * once per relation rather than once per change, and it batches the
+ * messages of a transaction into frames so that the walsender makes one
+ * write per frame rather than one per message.
+ *
+ * Stream of one decoding session (one START_REPLICATION or one call of
+ * pg_logical_slot_get_binary_changes):
+ *
+ *		STARTUP                 once, before anything else
+ *		BEGIN [ORIGIN]          before the first change a transaction emits
+ *		RELATION                before the first row of a relation, and
+ *		                        again after its description changed
+ *		INSERT/UPDATE/DELETE/TRUNCATE/MESSAGE ...
+ *		COMMIT                  with the number of changes emitted
+ *
+ * Transactions that emit nothing (every change filtered, DDL only) produce
+ * no bytes at all.  Non-transactional logical messages are frames of their
+ * own.
+ *
+ * Memory: one private context, reset after every callback; a relation cache
+ * in its own context that lives as long as the decoding context; each
+ * published relation owns a small context that is reset when the relation
+ * is described again.  Nothing grows with the size of a transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/tupdesc.h"
+#include "catalog/partition.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "replication/logical.h"
+#include "replication/origin.h"
+#include "replication/output_plugin.h"
+#include "replication/slot.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+
+#include "tide/errors.h"
+#include "tide/relcat.h"
+#include "tide/render.h"
+#include "tide/wire.h"
+
+PG_MODULE_MAGIC;
+
+/* Defaults and limits of the options. */
+#define TIDE_DEFAULT_FRAME_SIZE 65536
+#define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
+
+/*
+ * Changes between two progress reports to the walsender (PostgreSQL < 16,
+ * see compat.h); pgoutput uses the same number.
+ */
+#define TIDE_PROGRESS_INTERVAL 100
+
+/*
+ * Relation cache invalidations seen before the next commit sweeps invalid
+ * entries (of dropped tables, mostly) out of the cache.
+ */
+#define TIDE_SWEEP_THRESHOLD 1024
+
+/* One include-tables/exclude-tables pattern: schema.table, '*' wildcards. */
+typedef struct TideTablePattern
+{
+	char	   *nsp;
+	char	   *rel;
+} TideTablePattern;
+
+/* How a FIXED value is taken from its Datum. */
+typedef enum TideFixedKind
+{
+	TIDE_FIXED_BYVAL,			/* integer in the Datum itself */
+	TIDE_FIXED_INT64_REF,		/* int64/float8 by reference (32-bit hosts) */
+	TIDE_FIXED_RAW				/* bytes as stored (uuid, macaddr, interval...) */
+} TideFixedKind;
+
+/* Per-column state of a published relation, built once per description. */
+typedef struct TideColumn
+{
+	int			attidx;			/* index into the tuple descriptor */
+	int16		typlen;			/* of the base type */
+	char		encoding;		/* PROTO_ENC_* */
+	uint8		width;			/* PROTO_ENC_FIXED: bytes on the wire */
+	TideFixedKind fixed_kind;	/* PROTO_ENC_FIXED: how to take the value */
+	bool		is_bool;		/* normalise to 0/1 */
+	int			fixed_off;		/* PROTO_ENC_FIXED: offset in the scratch */
+	FmgrInfo	func;			/* send (BINARY) or output (TEXT) function */
+} TideColumn;
+
+/*
+ * TideRelation - relation cache entry, one per relation OID seen in the
+ * session.  The description and the filter verdict are built once and kept
+ * until a relcache invalidation clears `valid`.
+ */
+typedef struct TideRelation
+{
+	Oid			relid;			/* hash key: must be first */
+	bool		valid;			/* verdict and description are current */
+	bool		publish;		/* verdict of include-/exclude-tables */
+	bool		schema_sent;	/* relmsg went out in this session */
+	Oid			root_relid;		/* top-most partitioned ancestor, or 0 */
+	int			tupdesc_natts;	/* natts of the descriptor described */
+	MemoryContext context;		/* owns every pointer below but relmsg */
+	proto_relation_t desc;		/* what RELATION says; desc.cols owned */
+	TideColumn *cols;			/* desc.natts entries */
+	Datum	   *values;			/* heap_deform_tuple scratch, tupdesc_natts */
+	bool	   *isnull;
+	proto_datum_t *newvals;		/* wire values of one row, desc.natts */
+	proto_datum_t *oldvals;
+	uint8	   *newfixed;		/* bytes of FIXED values, fixed_bytes each */
+	uint8	   *oldfixed;
+	uint8	   *relmsg;			/* the RELATION message; owned, in cachectx */
+	Size		relmsg_len;
+} TideRelation;
+
+/* TideData - the plugin's state for one decoding context. */
+typedef struct TideData
+{
+	MemoryContext context;		/* per callback; reset at its end */
+	MemoryContext cachectx;		/* the relation cache and its entries */
+	HTAB	   *relcache;		/* of TideRelation, in cachectx */
+
+	/* options */
+	int			format_version;
+	List	   *include_tables;	/* of TideTablePattern */
+	List	   *exclude_tables;
+	List	   *include_prefixes;	/* of char * */
+	List	   *exclude_prefixes;
+	bool		only_local;
+	int			frame_size;
+	bool		values_text;
+
+	/* session */
+	bool		startup_sent;
+
+	/* the transaction being replayed */
+	bool		txn_begun;		/* BEGIN written */
+	uint64		nchanges;		/* I/U/D/T/M written since BEGIN */
+
+	/* the frame being filled in ctx->out */
+	bool		frame_open;		/* OutputPluginPrepareWrite called */
+	size_t		frame_start;	/* ctx->out->len after the prepare */
+	proto_wbuf_t wbuf;			/* writes into ctx->out */
+	StringInfoData stash;		/* frame body carried over at commit */
+
+#if TIDE_PLUGIN_REPORTS_PROGRESS
+	int			changes_since_progress;
+#endif
+} TideData;
+
+/*
+ * The relation cache of the decoding session running in this backend (a
+ * backend decodes one slot at a time).  It lives in TideData.cachectx; a
+ * reset callback on that context clears the pointer, so the relcache
+ * callback, registered once per backend and never removed, never sees a
+ * freed cache, whether the session ended with shutdown or with an ERROR.
+ */
+static HTAB *TideRelationCache = NULL;
+static bool TideRelcacheCallbackRegistered = false;
+static bool TideCacheHasPartitions = false;
+static int	TideInvalidations = 0;
+
+/* plugin callbacks */
+static void tide_startup(LogicalDecodingContext *ctx,
+						 OutputPluginOptions *opt, bool is_init);
+static void tide_shutdown(LogicalDecodingContext *ctx);
+static void tide_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+static void tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						XLogRecPtr commit_lsn);
+static void tide_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						Relation relation, ReorderBufferChange *change);
+static void tide_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						  int nrelations, Relation relations[],
+						  ReorderBufferChange *change);
+static void tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						 XLogRecPtr message_lsn, bool transactional,
+						 const char *prefix, Size message_size,
+						 const char *message);
+static bool tide_filter_by_origin(LogicalDecodingContext *ctx,
+								  RepOriginId origin_id);
+
+void		_PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+PG_FUNCTION_INFO_V1(tide_render);
+
+/* ---------------------------------------------------------------------
+ * Output buffer: proto_wbuf_t over a StringInfo
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * tide_reserve - proto_reserve_cb growing the StringInfo in b->arg.
+ *
+ * b->len is the authoritative length while proto writes; the StringInfo's
+ * len is brought in line before it grows and again before it is handed to
+ * PostgreSQL (tide_wbuf_sync).  One byte is kept spare for the terminating
+ * NUL a StringInfo always has room for.  A request past PostgreSQL's 1 GB
+ * allocation limit fails with TIDE_ETOOLONG instead of an ERROR thrown
+ * through proto's code, so the caller can say what was too large.
+ */
+static int
+tide_reserve(proto_wbuf_t *b, size_t extra)
+{
+	StringInfo	si = (StringInfo) b->arg;
+
+	if (b->len >= MaxAllocSize - 1 || extra >= MaxAllocSize - 1 - b->len)
+		return TIDE_ETOOLONG;
+	si->len = (int) b->len;
+	enlargeStringInfo(si, (int) extra);
+	b->data = (uint8_t *) si->data;
+	b->cap = (size_t) si->maxlen - 1;
+	return 0;
+}
+
+/* tide_wbuf_attach - make b append to si, after what si already holds. */
+static void
+tide_wbuf_attach(proto_wbuf_t *b, StringInfo si)
+{
+	b->data = (uint8_t *) si->data;
+	b->len = (size_t) si->len;
+	b->cap = (size_t) si->maxlen - 1;
+	b->reserve_cb = tide_reserve;
+	b->arg = si;
+	b->err = 0;
+}
+
+/* tide_wbuf_sync - copy b's length back into its StringInfo. */
+static void
+tide_wbuf_sync(proto_wbuf_t *b)
+{
+	StringInfo	si = (StringInfo) b->arg;
+
+	si->len = (int) b->len;
+	si->data[si->len] = '\0';
+}
+
+/* ---------------------------------------------------------------------
+ * Options
+ * ---------------------------------------------------------------------
+ */
+
+static const char *
+tide_option_value(DefElem *elem)
+{
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tide option \"%s\" requires a value",
+						elem->defname)));
+	return strVal(elem->arg);
+}
+
+/*
+ * tide_parse_int - a decimal integer and nothing else (no blanks, no
+ * trailing garbage); *ok false when it is not one or overflows int.
+ */
+static int
+tide_parse_int(const char *s, bool *ok)
+{
+	const char *p = s;
+	char	   *end;
+	long		v;
+
+	*ok = false;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (!isdigit((unsigned char) *p))
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
+		return 0;
+	*ok = true;
+	return (int) v;
+}
+
+static bool
+tide_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+		c == '\v';
+}
+
+/*
+ * tide_split_list - the comma-separated items of an option's value,
+ * trimmed of surrounding blanks.  An empty item is an error: a stray comma
+ * more likely hides a typo than means anything.
+ */
+static List *
+tide_split_list(DefElem *elem)
+{
+	char	   *copy = pstrdup(tide_option_value(elem));
+	List	   *items = NIL;
+	char	   *p = copy;
+
+	for (;;)
+	{
+		char	   *comma = strchr(p, ',');
+		char	   *end;
+
+		if (comma != NULL)
+			*comma = '\0';
+		while (tide_is_blank(*p))
+			p++;
+		end = p + strlen(p);
+		while (end > p && tide_is_blank(end[-1]))
+			*--end = '\0';
+		if (*p == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("empty item in tide option \"%s\"", elem->defname),
+					 errdetail("The value is a comma-separated list: \"%s\".",
+							   tide_option_value(elem))));
+		items = lappend(items, p);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return items;
+}
+
+static List *
+tide_parse_table_patterns(DefElem *elem)
+{
+	List	   *patterns = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tide_split_list(elem))
+	{
+		char	   *item = lfirst(lc);
+		char	   *dot = strchr(item, '.');
+		TideTablePattern *pat;
+
+		if (dot == NULL || dot == item || dot[1] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid table pattern \"%s\" in tide option \"%s\"",
+							item, elem->defname),
+					 errdetail("A table pattern has the form schema.table, where \"*\" in either part matches any characters."),
+					 errhint("Use \"public.*\" for every table of schema public, \"*.name\" for tables called name in any schema.")));
+		pat = palloc(sizeof(TideTablePattern));
+		*dot = '\0';
+		pat->nsp = item;
+		pat->rel = dot + 1;
+		patterns = lappend(patterns, pat);
+	}
+	return patterns;
+}
+
+static bool
+tide_parse_bool_option(DefElem *elem)
+{
+	bool		result;
+
+	/* a bare option name (walsender syntax) means true */
+	if (elem->arg == NULL)
+		return true;
+	if (!parse_bool(strVal(elem->arg), &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for tide option \"%s\"",
+						strVal(elem->arg), elem->defname),
+				 errdetail("Valid values are true, false, on, off, yes, no, 1 and 0.")));
+	return result;
+}
+
+/*
+ * tide_parse_options - fill data from the plugin options.  Unknown and
+ * repeated options are errors, and so is any value out of range: a typo in
+ * a replication setup should stop it, not be ignored.
+ */
+static void
+tide_parse_options(TideData *data, List *options)
+{
+	static const char *const names[] = {
+		"format-version", "include-tables", "exclude-tables",
+		"include-message-prefixes", "exclude-message-prefixes",
+		"only-local", "frame-size", "values"
+	};
+	bool		seen[lengthof(names)] = {false};
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *elem = lfirst(lc);
+		int			which = -1;
+
+		Assert(elem->arg == NULL || IsA(elem->arg, String));
+
+		for (int i = 0; i < (int) lengthof(names); i++)
+		{
+			if (strcmp(elem->defname, names[i]) == 0)
+				which = i;
+		}
+		if (which < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized tide option \"%s\"", elem->defname),
+					 errhint("Valid options are format-version, include-tables, exclude-tables, include-message-prefixes, exclude-message-prefixes, only-local, frame-size and values.")));
+		if (seen[which])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tide option \"%s\" specified more than once",
+							elem->defname)));
+		seen[which] = true;
+
+		switch (which)
+		{
+			case 0:				/* format-version */
+				{
+					const char *s = tide_option_value(elem);
+					bool		ok;
+					int			v = tide_parse_int(s, &ok);
+
+					if (!ok)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid value \"%s\" for tide option \"%s\"",
+										s, elem->defname),
+								 errdetail("The format version is an integer from %d to %d.",
+										   PROTO_FORMAT_VERSION_MIN,
+										   PROTO_FORMAT_VERSION)));
+					if (v < PROTO_FORMAT_VERSION_MIN || v > PROTO_FORMAT_VERSION)
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("client requested format version %d, but tide supports %d to %d",
+										v, PROTO_FORMAT_VERSION_MIN,
+										PROTO_FORMAT_VERSION),
+								 errhint("Upgrade the tide client or the tide plugin on the server so that both speak a common format version.")));
+					data->format_version = v;
+					break;
+				}
+			case 1:				/* include-tables */
+				data->include_tables = tide_parse_table_patterns(elem);
+				break;
+			case 2:				/* exclude-tables */
+				data->exclude_tables = tide_parse_table_patterns(elem);
+				break;
+			case 3:				/* include-message-prefixes */
+				data->include_prefixes = tide_split_list(elem);
+				break;
+			case 4:				/* exclude-message-prefixes */
+				data->exclude_prefixes = tide_split_list(elem);
+				break;
+			case 5:				/* only-local */
+				data->only_local = tide_parse_bool_option(elem);
+				break;
+			case 6:				/* frame-size */
+				{
+					const char *s = tide_option_value(elem);
+					bool		ok;
+					int			v = tide_parse_int(s, &ok);
+
+					if (!ok || v < 0 || v > TIDE_MAX_FRAME_SIZE)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid value \"%s\" for tide option \"%s\"",
+										s, elem->defname),
+								 errdetail("Valid values are integers from 0 (one message per write) to %d bytes.",
+										   TIDE_MAX_FRAME_SIZE)));
+					data->frame_size = v;
+					break;
+				}
+			case 7:				/* values */
+				{
+					const char *s = tide_option_value(elem);
+
+					if (strcmp(s, "native") == 0)
+						data->values_text = false;
+					else if (strcmp(s, "text") == 0)
+						data->values_text = true;
+					else
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("invalid value \"%s\" for tide option \"%s\"",
+										s, elem->defname),
+								 errdetail("Valid values are \"native\" and \"text\".")));
+					break;
+				}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Filters
+ * ---------------------------------------------------------------------
+ */
+
+/* tide_glob_match - does s match pat, where '*' matches any run of bytes? */
+static bool
+tide_glob_match(const char *pat, const char *s)
+{
+	const char *star = NULL;
+	const char *resume = NULL;
+
+	while (*s != '\0')
+	{
+		if (*pat == '*')
+		{
+			star = pat++;
+			resume = s;
+		}
+		else if (*pat == *s)
+		{
+			pat++;
+			s++;
+		}
+		else if (star != NULL)
+		{
+			pat = star + 1;
+			s = ++resume;
+		}
+		else
+			return false;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+static bool
+tide_patterns_match(List *patterns, const char *nsp, const char *rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, patterns)
+	{
+		TideTablePattern *pat = lfirst(lc);
+
+		if (tide_glob_match(pat->nsp, nsp) && tide_glob_match(pat->rel, rel))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * tide_table_published - the verdict of include-tables/exclude-tables for
+ * a relation.  A partition is also judged by its root, so that naming a
+ * partitioned table selects (or excludes) all of its partitions.  Exclude
+ * wins; no include list means every table.
+ */
+static bool
+tide_table_published(TideData *data, const char *nsp, const char *rel,
+					 const char *rootnsp, const char *rootrel)
+{
+	bool		has_root = rootnsp != NULL;
+
+	if (tide_patterns_match(data->exclude_tables, nsp, rel) ||
+		(has_root && tide_patterns_match(data->exclude_tables, rootnsp, rootrel)))
+		return false;
+	if (data->include_tables == NIL)
+		return true;
+	return tide_patterns_match(data->include_tables, nsp, rel) ||
+		(has_root && tide_patterns_match(data->include_tables, rootnsp, rootrel));
+}
+
+/* tide_message_published - prefixes match exactly; exclude wins. */
+static bool
+tide_message_published(TideData *data, const char *prefix)
+{
+	ListCell   *lc;
+
+	foreach(lc, data->exclude_prefixes)
+	{
+		if (strcmp(prefix, (const char *) lfirst(lc)) == 0)
+			return false;
+	}
+	if (data->include_prefixes == NIL)
+		return true;
+	foreach(lc, data->include_prefixes)
+	{
+		if (strcmp(prefix, (const char *) lfirst(lc)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Relation cache
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * tide_relcache_callback - mark entries stale; never frees anything, since
+ * it can run in the middle of building or using an entry.  InvalidOid
+ * means every relation.  An invalidated partitioned table also makes its
+ * partitions stale, because their descriptions carry the root's name.
+ */
+static void
+tide_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TideRelation *entry;
+
+	if (TideRelationCache == NULL)
+		return;
+	TideInvalidations++;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(TideRelationCache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+		if (!TideCacheHasPartitions)
+			return;
+	}
+	hash_seq_init(&status, TideRelationCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (!OidIsValid(relid) || entry->root_relid == relid)
+			entry->valid = false;
+	}
+}
+
+/*
+ * tide_relation_cache_gone - reset callback of the relation cache's
+ * context.  arg is the cache that goes away: a newer session's cache is
+ * left alone (a walsender may free an errored session's memory late).
+ */
+static void
+tide_relation_cache_gone(void *arg)
+{
+	if (TideRelationCache != (HTAB *) arg)
+		return;
+	TideRelationCache = NULL;
+	TideCacheHasPartitions = false;
+	TideInvalidations = 0;
+}
+
+static void
+tide_init_relation_cache(TideData *data, MemoryContext parent)
+{
+	HASHCTL		ctl;
+	MemoryContextCallback *cb;
+
+	data->cachectx = AllocSetContextCreate(parent, "tide relation cache",
+										   ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TideRelation);
+	ctl.hcxt = data->cachectx;
+	data->relcache = hash_create("tide relation cache", 128, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	TideRelationCache = data->relcache;
+	TideCacheHasPartitions = false;
+	TideInvalidations = 0;
+
+	cb = MemoryContextAlloc(data->cachectx, sizeof(MemoryContextCallback));
+	cb->func = tide_relation_cache_gone;
+	cb->arg = data->relcache;
+	MemoryContextRegisterResetCallback(data->cachectx, cb);
+
+	if (!TideRelcacheCallbackRegistered)
+	{
+		CacheRegisterRelcacheCallback(tide_relcache_callback, (Datum) 0);
+		TideRelcacheCallbackRegistered = true;
+	}
+}
+
+/*
+ * tide_sweep_relation_cache - drop invalid entries (mostly of dropped
+ * tables) so that a long session over a schema that keeps creating and
+ * dropping tables does not grow.  Called between transactions only, when
+ * no entry is in use.
+ */
+static void
+tide_sweep_relation_cache(TideData *data)
+{
+	HASH_SEQ_STATUS status;
+	TideRelation *entry;
+
+	hash_seq_init(&status, data->relcache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->valid)
+			continue;
+		if (entry->context != NULL)
+			MemoryContextDelete(entry->context);
+		if (entry->relmsg != NULL)
+			pfree(entry->relmsg);
+		/* removing the element just returned is allowed during a scan */
+		hash_search(data->relcache, &entry->relid, HASH_REMOVE, NULL);
+	}
+	TideInvalidations = 0;
+}
+
+/*
+ * tide_type_name - format_type() of a column's type with its typmod.  Types
+ * outside pg_catalog (or arrays of them) are always schema-qualified, so
+ * the name does not depend on the search_path of whoever decodes.
+ */
+static char *
+tide_type_name(Oid typoid, int32 typmod)
+{
+	Oid			nameoid = get_element_type(typoid);
+	HeapTuple	tup;
+	Oid			nsp;
+	bits16		flags = FORMAT_TYPE_TYPEMOD_GIVEN;
+
+	if (!OidIsValid(nameoid))
+		nameoid = typoid;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(nameoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", nameoid);
+	nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
+	ReleaseSysCache(tup);
+	if (nsp != PG_CATALOG_NAMESPACE)
+		flags |= FORMAT_TYPE_FORCE_QUALIFY;
+	return format_type_extended(typoid, typmod, flags);
+}
+
+/*
+ * tide_column_encoding - choose how a column's values travel (FORMAT.md,
+ * "Value encodings"), by its base type.  Fills pcol->encoding/width and
+ * col's fields; the send or output function is looked up in mcxt.
+ */
+static void
+tide_column_encoding(TideData *data, Oid basetypoid, proto_column_t *pcol,
+					 TideColumn *col, MemoryContext mcxt)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	Oid			sendfn;
+	Oid			outfn;
+	int			width;
+
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(basetypoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", basetypoid);
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	col->typlen = typ->typlen;
+	sendfn = typ->typsend;
+	outfn = typ->typoutput;
+	width = proto_fixed_width(basetypoid);
+
+	pcol->width = 0;
+	col->width = 0;
+	col->is_bool = (basetypoid == BOOLOID);
+
+	if (data->values_text)
+		pcol->encoding = PROTO_ENC_TEXT;
+	else if (width > 0 && width == typ->typlen &&
+			 !(TIDE_BIG_ENDIAN &&
+			   (basetypoid == INTERVALOID || basetypoid == TIMETZOID)))
+	{
+		pcol->encoding = PROTO_ENC_FIXED;
+		pcol->width = (uint8) width;
+		col->width = (uint8) width;
+		if (typ->typbyval)
+			col->fixed_kind = TIDE_FIXED_BYVAL;
+		else if (basetypoid == INTERVALOID || basetypoid == TIMETZOID ||
+				 basetypoid == UUIDOID || basetypoid == MACADDROID ||
+				 basetypoid == MACADDR8OID)
+			col->fixed_kind = TIDE_FIXED_RAW;
+		else
+			col->fixed_kind = TIDE_FIXED_INT64_REF; /* int8, float8, ... */
+	}
+	else
+	{
+		switch (basetypoid)
+		{
+			case TEXTOID:
+			case VARCHAROID:
+			case BPCHAROID:
+			case BYTEAOID:
+			case JSONOID:
+			case XMLOID:
+			case NAMEOID:
+				pcol->encoding = PROTO_ENC_BYTES;
+				break;
+			case JSONBOID:
+				pcol->encoding = TIDE_BIG_ENDIAN ? PROTO_ENC_BINARY : PROTO_ENC_JSONB;
+				break;
+			default:
+				if (basetypoid < FirstGenbkiObjectId && OidIsValid(sendfn))
+					pcol->encoding = PROTO_ENC_BINARY;
+				else
+					pcol->encoding = PROTO_ENC_TEXT;
+				break;
+		}
+	}
+	ReleaseSysCache(tup);
+
+	col->encoding = pcol->encoding;
+	if (col->encoding == PROTO_ENC_BINARY)
+		fmgr_info_cxt(sendfn, &col->func, mcxt);
+	else if (col->encoding == PROTO_ENC_TEXT)
+		fmgr_info_cxt(outfn, &col->func, mcxt);
+}
+
+static proto_str_t
+tide_str(const char *s)
+{
+	proto_str_t r;
+
+	r.p = s;
+	r.n = strlen(s);
+	return r;
+}
+
+/*
+ * tide_build_relation - (re)describe a relation and judge it against the
+ * table filters.  Called with the Relation the reorder buffer hands us,
+ * which reflects the catalog as of the change being decoded.
+ *
+ * The description is serialized here, once; the serialized RELATION is
+ * what tide_send_relation copies into the stream.  When a relcache
+ * invalidation did not change the description (ANALYZE, an unrelated
+ * index, ...), the message compares equal to the one already sent and is
+ * not sent again.
+ */
+static void
+tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	char	   *nspname;
+	char	   *relname;
+	char	   *rootnsp = NULL;
+	char	   *rootrel = NULL;
+	Oid			root = InvalidOid;
+	Bitmapset  *keyattrs = NULL;
+	bool		all_key;
+	int			natts;
+	int			fixed_bytes;
+	MemoryContext oldcxt;
+	StringInfoData msg;
+	proto_wbuf_t wb;
+	int			rc;
+
+	/*
+	 * Valid from here: an invalidation that arrives while we read the
+	 * catalogs below clears it again and we describe the relation anew at
+	 * its next change.
+	 */
+	entry->valid = true;
+	entry->publish = false;
+	entry->tupdesc_natts = tupdesc->natts;
+
+	nspname = get_namespace_name(RelationGetNamespace(rel));
+	if (nspname == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u",
+			 RelationGetNamespace(rel));
+	relname = RelationGetRelationName(rel);
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+
+		if (ancestors != NIL)
+		{
+			root = llast_oid(ancestors);
+			rootrel = get_rel_name(root);
+			rootnsp = get_namespace_name(get_rel_namespace(root));
+			if (rootrel == NULL || rootnsp == NULL)
+				elog(ERROR, "cache lookup failed for relation %u", root);
+			TideCacheHasPartitions = true;
+		}
+	}
+	entry->root_relid = root;
+
+	if (!tide_table_published(data, nspname, relname, rootnsp, rootrel))
+	{
+		/* keep the verdict only; an unpublished relation costs no memory */
+		if (entry->context != NULL)
+		{
+			MemoryContextDelete(entry->context);
+			entry->context = NULL;
+		}
+		if (entry->relmsg != NULL)
+		{
+			pfree(entry->relmsg);
+			entry->relmsg = NULL;
+		}
+		entry->schema_sent = false;
+		return;
+	}
+	entry->publish = true;
+
+	if (entry->context == NULL)
+		entry->context = AllocSetContextCreate(data->cachectx, "tide relation",
+											   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(entry->context);
+	oldcxt = MemoryContextSwitchTo(entry->context);
+
+	all_key = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL;
+	if (!all_key)
+		keyattrs = RelationGetIdentityKeyBitmap(rel);
+
+	natts = 0;
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && !att->attgenerated)
+			natts++;
+	}
+
+	memset(&entry->desc, 0, sizeof(entry->desc));
+	entry->desc.relid = relid;
+	entry->desc.replident = (uint8) rel->rd_rel->relreplident;
+	entry->desc.nspname = tide_str(pstrdup(nspname));
+	entry->desc.relname = tide_str(pstrdup(relname));
+	if (OidIsValid(root))
+	{
+		entry->desc.flags |= PROTO_REL_PARTITION;
+		entry->desc.root_relid = root;
+		entry->desc.root_nspname = tide_str(pstrdup(rootnsp));
+		entry->desc.root_relname = tide_str(pstrdup(rootrel));
+	}
+	entry->desc.natts = (uint16) natts;
+	entry->desc.cols = palloc0(sizeof(proto_column_t) * Max(natts, 1));
+	entry->cols = palloc0(sizeof(TideColumn) * Max(natts, 1));
+
+	fixed_bytes = 0;
+	for (int i = 0, c = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		proto_column_t *pcol;
+		TideColumn *col;
+		Oid			basetypoid;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		pcol = &entry->desc.cols[c];
+		col = &entry->cols[c];
+		c++;
+
+		basetypoid = getBaseType(att->atttypid);
+		col->attidx = i;
+		pcol->typoid = att->atttypid;
+		pcol->basetypoid = basetypoid;
+		pcol->typmod = att->atttypmod;
+		pcol->name = tide_str(pstrdup(NameStr(att->attname)));
+		pcol->typname = tide_str(tide_type_name(att->atttypid, att->atttypmod));
+		if (all_key ||
+			bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber,
+						  keyattrs))
+			pcol->flags |= PROTO_COL_KEY;
+		tide_column_encoding(data, basetypoid, pcol, col, entry->context);
+		if (col->encoding == PROTO_ENC_FIXED)
+		{
+			col->fixed_off = fixed_bytes;
+			fixed_bytes += col->width;
+		}
+	}
+
+	entry->values = palloc(sizeof(Datum) * Max(tupdesc->natts, 1));
+	entry->isnull = palloc(sizeof(bool) * Max(tupdesc->natts, 1));
+	entry->newvals = palloc0(sizeof(proto_datum_t) * Max(natts, 1));
+	entry->oldvals = palloc0(sizeof(proto_datum_t) * Max(natts, 1));
+	entry->newfixed = palloc(Max(fixed_bytes, 1));
+	entry->oldfixed = palloc(Max(fixed_bytes, 1));
+
+	MemoryContextSwitchTo(oldcxt);
+
+	/* serialize, and send again only if it differs from what was sent */
+	initStringInfo(&msg);
+	tide_wbuf_attach(&wb, &msg);
+	if ((rc = proto_write_relation(&wb, &entry->desc)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not encode the description of relation \"%s.%s\": %s",
+						nspname, relname, tide_strerror(rc))));
+	if (entry->relmsg != NULL &&
+		(entry->relmsg_len != wb.len || memcmp(entry->relmsg, wb.data, wb.len) != 0))
+	{
+		pfree(entry->relmsg);
+		entry->relmsg = NULL;
+	}
+	if (entry->relmsg == NULL)
+	{
+		entry->relmsg = MemoryContextAlloc(data->cachectx, wb.len);
+		memcpy(entry->relmsg, wb.data, wb.len);
+		entry->relmsg_len = wb.len;
+		entry->schema_sent = false;
+	}
+}
+
+/*
+ * tide_get_relation - the cache entry of rel, described and judged.  The
+ * natts test is a safety net: a descriptor that changed under us without
+ * an invalidation would otherwise misread every row.
+ */
+static TideRelation *
+tide_get_relation(TideData *data, Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TideRelation *entry;
+	bool		found;
+
+	entry = hash_search(data->relcache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->publish = false;
+		entry->schema_sent = false;
+		entry->root_relid = InvalidOid;
+		entry->tupdesc_natts = 0;
+		entry->context = NULL;
+		entry->relmsg = NULL;
+		entry->relmsg_len = 0;
+	}
+	if (!entry->valid ||
+		(entry->publish && entry->tupdesc_natts != RelationGetDescr(rel)->natts))
+		tide_build_relation(data, entry, rel);
+	return entry;
+}
+
+/* ---------------------------------------------------------------------
+ * Values
+ * ---------------------------------------------------------------------
+ */
+
+/* tide_put_fixed - the wire bytes of a FIXED value, little-endian. */
+static void
+tide_put_fixed(const TideColumn *col, Datum d, uint8 *out)
+{
+	uint64		v;
+
+	switch (col->fixed_kind)
+	{
+		case TIDE_FIXED_BYVAL:
+			if (col->is_bool)
+				v = DatumGetBool(d) ? 1 : 0;
+			else
+				v = (uint64) d;
+			break;
+		case TIDE_FIXED_INT64_REF:
+			memcpy(&v, DatumGetPointer(d), sizeof(v));
+			break;
+		case TIDE_FIXED_RAW:
+		default:
+			/* uuid/macaddr are byte strings; interval/timetz: LE hosts only */
+			memcpy(out, DatumGetPointer(d), col->width);
+			return;
+	}
+	for (int i = 0; i < col->width; i++)
+		out[i] = (uint8) (v >> (8 * i));
+}
+
+/*
+ * tide_fill_tuple - convert one heap tuple into wire values in vals, the
+ * bytes of FIXED values going to fixed.  Everything allocated (detoasted
+ * values, send and output results) lands in the per-callback context.
+ * Unchanged TOASTed values (on-disk pointers the reorder buffer has no data
+ * for: they are never fetched) become PROTO_DATUM_UNCHANGED; the wire
+ * writers accept those only in an UPDATE's new row.
+ */
+static void
+tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
+				proto_datum_t *vals, uint8 *fixed)
+{
+	heap_deform_tuple(tuple, tupdesc, entry->values, entry->isnull);
+
+	for (int i = 0; i < entry->desc.natts; i++)
+	{
+		const TideColumn *col = &entry->cols[i];
+		proto_datum_t *pd = &vals[i];
+		Datum		d = entry->values[col->attidx];
+
+		pd->data = NULL;
+		pd->len = 0;
+		if (entry->isnull[col->attidx])
+		{
+			pd->kind = PROTO_DATUM_NULL;
+			continue;
+		}
+		if (col->typlen == -1 &&
+			VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(d)))
+		{
+			pd->kind = PROTO_DATUM_UNCHANGED;
+			continue;
+		}
+		pd->kind = PROTO_DATUM_VALUE;
+
+		switch (col->encoding)
+		{
+			case PROTO_ENC_FIXED:
+				tide_put_fixed(col, d, fixed + col->fixed_off);
+				pd->data = fixed + col->fixed_off;
+				pd->len = col->width;
+				break;
+			case PROTO_ENC_BYTES:
+			case PROTO_ENC_JSONB:
+				if (col->typlen == -1)
+				{
+					/* decompresses and follows indirect pointers */
+					struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+
+					pd->data = (const uint8_t *) VARDATA_ANY(v);
+					pd->len = VARSIZE_ANY_EXHDR(v);
+				}
+				else
+				{
+					/* name: fixed-length, NUL-padded */
+					const char *s = NameStr(*DatumGetName(d));
+
+					pd->data = (const uint8_t *) s;
+					pd->len = strnlen(s, NAMEDATALEN);
+				}
+				break;
+			case PROTO_ENC_BINARY:
+				{
+					bytea	   *b = SendFunctionCall((FmgrInfo *) &col->func, d);
+
+					pd->data = (const uint8_t *) VARDATA(b);
+					pd->len = VARSIZE(b) - VARHDRSZ;
+					break;
+				}
+			case PROTO_ENC_TEXT:
+			default:
+				{
+					char	   *s = OutputFunctionCall((FmgrInfo *) &col->func, d);
+
+					pd->data = (const uint8_t *) s;
+					pd->len = strlen(s);
+					break;
+				}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Frames
+ *
+ * Messages go straight into ctx->out through data->wbuf.  A frame is
+ * prepared (OutputPluginPrepareWrite) when its first message is written
+ * and written out (OutputPluginWrite) once it holds frame-size bytes, at
+ * commit, or after every message with frame-size 0.  Between two callbacks
+ * of one transaction ctx->out holds the unfinished frame: nothing else
+ * touches it then (the walsender's keepalives and progress updates go
+ * through their own buffers, and a transaction is replayed by one call of
+ * ReorderBufferCommit with no other output in between; non-transactional
+ * messages and the SQL functions' bookkeeping only happen between
+ * transactions, when no frame is open).
+ * ---------------------------------------------------------------------
+ */
+
+static void
+tide_frame_open(LogicalDecodingContext *ctx, TideData *data, bool last_write)
+{
+	if (data->frame_open)
+		return;
+	OutputPluginPrepareWrite(ctx, last_write);
+	tide_wbuf_attach(&data->wbuf, ctx->out);
+	data->frame_start = data->wbuf.len;
+	data->frame_open = true;
+}
+
+static void
+tide_frame_write(LogicalDecodingContext *ctx, TideData *data, bool last_write)
+{
+	if (!data->frame_open)
+		return;
+	tide_wbuf_sync(&data->wbuf);
+	data->frame_open = false;
+	OutputPluginWrite(ctx, last_write);
+}
+
+/*
+ * tide_check_write - report a proto error of the message just written.
+ * With PostgreSQL's allocator the only errors are values or messages past
+ * the 1 GB limit and values the wire format rejects.
+ */
+static void
+tide_check_write(TideData *data, int rc, const char *what)
+{
+	if (rc == 0)
+		rc = data->wbuf.err;
+	if (rc != 0)
+		ereport(ERROR,
+				(errcode(rc == TIDE_ETOOLONG ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
+						 ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not encode tide %s message: %s",
+						what, tide_strerror(rc))));
+}
+
+/* tide_message_done - after each message: write the frame if it is full. */
+static void
+tide_message_done(LogicalDecodingContext *ctx, TideData *data)
+{
+	if (data->frame_size == 0 ||
+		data->wbuf.len - data->frame_start >= (size_t) data->frame_size)
+		tide_frame_write(ctx, data, false);
+}
+
+/*
+ * tide_database_name - the current database's name, palloc'd in the
+ * current context.  The lookup needs a transaction: changes are decoded
+ * inside one, but a walsender decodes non-transactional messages outside
+ * any, so one is started for the lookup then (under the historic snapshot
+ * the decoder has set up, as the reorder buffer itself does).
+ */
+static char *
+tide_database_name(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *name;
+
+	if (IsTransactionState())
+		return get_database_name(MyDatabaseId);
+
+	StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	if (name != NULL)
+		name = MemoryContextStrdup(cxt, name);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	return name;
+}
+
+/* tide_write_startup - the STARTUP message, once per session. */
+static void
+tide_write_startup(LogicalDecodingContext *ctx, TideData *data)
+{
+	proto_startup_t m;
+	const char *dbname;
+
+	if (data->startup_sent)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.format_version = (uint32) data->format_version;
+	m.flags = 0;
+	m.server_version = PG_VERSION_NUM;
+	m.system_id = GetSystemIdentifier();
+	m.timeline = TideCurrentTimeLine();
+	m.dboid = MyDatabaseId;
+	dbname = tide_database_name();
+	m.dbname = tide_str(dbname != NULL ? dbname : "");
+	m.slot = tide_str(NameStr(MyReplicationSlot->data.name));
+	m.encoding = tide_str(GetDatabaseEncodingName());
+	tide_check_write(data, proto_write_startup(&data->wbuf, &m), "STARTUP");
+	data->startup_sent = true;
+	tide_message_done(ctx, data);
+}
+
+/*
+ * tide_begin_if_needed - BEGIN is written lazily, before the first change
+ * a transaction emits, so that a transaction whose changes are all filtered
+ * out (or that only ran DDL) emits nothing at all.
+ */
+static void
+tide_begin_if_needed(LogicalDecodingContext *ctx, TideData *data,
+					 ReorderBufferTXN *txn)
+{
+	proto_begin_t m;
+
+	if (data->txn_begun)
+		return;
+	tide_frame_open(ctx, data, false);
+	tide_write_startup(ctx, data);
+
+	tide_frame_open(ctx, data, false);
+	m.final_lsn = txn->final_lsn;
+	m.commit_time = TideTxnCommitTime(txn);
+	m.xid = txn->xid;
+	tide_check_write(data, proto_write_begin(&data->wbuf, &m), "BEGIN");
+	data->txn_begun = true;
+	data->nchanges = 0;
+	tide_message_done(ctx, data);
+
+	if (txn->origin_id != InvalidRepOriginId)
+	{
+		proto_origin_t o;
+		char	   *name = NULL;
+
+		/* an origin dropped since is still worth its LSN: name it "" */
+		if (!replorigin_by_oid(txn->origin_id, true, &name))
+			name = NULL;
+		tide_frame_open(ctx, data, false);
+		o.origin_lsn = txn->origin_lsn;
+		o.name = tide_str(name != NULL ? name : "");
+		tide_check_write(data, proto_write_origin(&data->wbuf, &o), "ORIGIN");
+		tide_message_done(ctx, data);
+	}
+}
+
+/* tide_send_relation - RELATION for entry, unless already in the stream. */
+static void
+tide_send_relation(LogicalDecodingContext *ctx, TideData *data,
+				   TideRelation *entry)
+{
+	if (entry->schema_sent)
+		return;
+	tide_frame_open(ctx, data, false);
+	proto_put_bytes(&data->wbuf, entry->relmsg, entry->relmsg_len);
+	tide_check_write(data, 0, "RELATION");
+	entry->schema_sent = true;
+	tide_message_done(ctx, data);
+}
+
+/* tide_change_done - after an I/U/D/T/M message of the transaction. */
+static void
+tide_change_done(LogicalDecodingContext *ctx, TideData *data)
+{
+	data->nchanges++;
+	tide_message_done(ctx, data);
+}
+
+/*
+ * tide_report_progress - let a walsender replaying a transaction that
+ * emits little or nothing answer its client's keepalives (PostgreSQL < 16
+ * leaves this to the plugin, see compat.h).
+ */
+static inline void
+tide_report_progress(LogicalDecodingContext *ctx, TideData *data)
+{
+#if TIDE_PLUGIN_REPORTS_PROGRESS
+	if (++data->changes_since_progress >= TIDE_PROGRESS_INTERVAL)
+	{
+		data->changes_since_progress = 0;
+		TideUpdateProgress(ctx, false);
+	}
+#endif
+}
+
+/* ---------------------------------------------------------------------
+ * Callbacks
+ * ---------------------------------------------------------------------
+ */
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	AssertVariableIsOfType(&_PG_output_plugin_init, LogicalOutputPluginInit);
+
+	cb->startup_cb = tide_startup;
+	cb->begin_cb = tide_begin;
+	cb->change_cb = tide_change;
+	cb->truncate_cb = tide_truncate;
+	cb->commit_cb = tide_commit;
+	cb->message_cb = tide_message;
+	cb->filter_by_origin_cb = tide_filter_by_origin;
+	cb->shutdown_cb = tide_shutdown;
+}
+
+/*
+ * tide_startup - parse the options and set up the session's memory.  tide
+ * writes binary output only; PostgreSQL itself rejects the plugin in
+ * pg_logical_slot_get_changes() and peek_changes() ("produces binary
+ * output, but function ... expects textual data"), as the plugin cannot
+ * see which function called it.
+ */
+static void
+tide_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+			 bool is_init)
+{
+	TideData   *data;
+	int			client_enc = pg_get_client_encoding();
+
+	data = MemoryContextAllocZero(ctx->context, sizeof(TideData));
+	data->context = AllocSetContextCreate(ctx->context, "tide change context",
+										  ALLOCSET_DEFAULT_SIZES);
+	data->format_version = PROTO_FORMAT_VERSION;
+	data->frame_size = TIDE_DEFAULT_FRAME_SIZE;
+	ctx->output_plugin_private = data;
+
+	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+
+	tide_parse_options(data, ctx->output_plugin_options);
+
+	initStringInfo(&data->stash);
+	tide_init_relation_cache(data, ctx->context);
+
+	if (is_init)
+		return;
+
+	/*
+	 * Send functions of text-bearing types (text[], tsvector, ...) convert
+	 * to the client encoding, while the stream says it carries the server
+	 * encoding.  Refuse a session where those differ rather than ship text
+	 * in two encodings.
+	 */
+	if (client_enc != GetDatabaseEncoding() && client_enc != PG_SQL_ASCII &&
+		GetDatabaseEncoding() != PG_SQL_ASCII)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("tide requires client_encoding to match the database encoding"),
+				 errdetail("client_encoding is \"%s\", the database encoding is \"%s\".",
+						   pg_get_client_encoding_name(),
+						   GetDatabaseEncodingName()),
+				 errhint("Set client_encoding to \"%s\" in the decoding session.",
+						 GetDatabaseEncodingName())));
+}
+
+static void
+tide_shutdown(LogicalDecodingContext *ctx)
+{
+	TideData   *data = ctx->output_plugin_private;
+
+	/* the reset callback forgets the cache */
+	if (data->cachectx != NULL)
+	{
+		MemoryContextDelete(data->cachectx);
+		data->cachectx = NULL;
+	}
+}
+
+static void
+tide_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	TideData   *data = ctx->output_plugin_private;
+
+	Assert(!data->frame_open);
+	data->txn_begun = false;
+	data->nchanges = 0;
+}
+
+/*
+ * tide_commit - COMMIT, and the frame goes out.
+ *
+ * The frame holding COMMIT is always prepared here, with last_write: the
+ * walsender stamps a frame with the LSN current when it was prepared (the
+ * commit's end here; InvalidXLogRecPtr for a frame prepared with
+ * last_write false), and clients such as pg_recvlogical confirm what those
+ * stamps say.  A frame left open by the transaction's changes is carried
+ * over: its body is copied aside, the frame prepared again and the body put
+ * back, one memcpy of at most a frame per transaction.
+ */
+static void
+tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			XLogRecPtr commit_lsn)
+{
+	TideData   *data = ctx->output_plugin_private;
+	proto_commit_t m;
+
+	TideUpdateProgress(ctx, !data->txn_begun);
+#if TIDE_PLUGIN_REPORTS_PROGRESS
+	data->changes_since_progress = 0;
+#endif
+
+	if (!data->txn_begun)
+	{
+		elog(DEBUG1, "tide skipped transaction %u: no change to send",
+			 txn->xid);
+		return;
+	}
+
+	resetStringInfo(&data->stash);
+	if (data->frame_open)
+	{
+		appendBinaryStringInfo(&data->stash,
+							   (const char *) data->wbuf.data + data->frame_start,
+							   (int) (data->wbuf.len - data->frame_start));
+		data->frame_open = false;
+	}
+	tide_frame_open(ctx, data, true);
+	proto_put_bytes(&data->wbuf, data->stash.data, data->stash.len);
+
+	m.flags = 0;
+	m.commit_lsn = commit_lsn;
+	m.end_lsn = txn->end_lsn;
+	m.commit_time = TideTxnCommitTime(txn);
+	m.xid = txn->xid;
+	m.nchanges = data->nchanges;
+	tide_check_write(data, proto_write_commit(&data->wbuf, &m), "COMMIT");
+	tide_frame_write(ctx, data, true);
+
+	data->txn_begun = false;
+	data->nchanges = 0;
+
+	/* a frame-sized stash is plenty; do not keep one huge message's worth */
+	if (data->stash.maxlen > 4 * Max(data->frame_size, 8192))
+	{
+		pfree(data->stash.data);
+		initStringInfo(&data->stash);
+	}
+
+	if (TideInvalidations >= TIDE_SWEEP_THRESHOLD)
+		tide_sweep_relation_cache(data);
+}
+
+/*
+ * tide_change_guts - the work of tide_change, in the private context.
+ */
+static void
+tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
+				 ReorderBufferTXN *txn, Relation relation,
+				 ReorderBufferChange *change)
+{
+	TideRelation *entry;
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+	HeapTuple	oldtuple;
+	HeapTuple	newtuple;
+	int			rc;
+
+	entry = tide_get_relation(data, relation);
+	if (!entry->publish)
+		return;
+
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			{
+				proto_insert_t m;
+
+				newtuple = TideChangeTuple(change->data.tp.newtuple);
+				if (newtuple == NULL)
+					elog(ERROR, "tide: INSERT into \"%s\" without a new tuple",
+						 RelationGetRelationName(relation));
+				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
+								entry->newfixed);
+				tide_begin_if_needed(ctx, data, txn);
+				tide_send_relation(ctx, data, entry);
+				tide_frame_open(ctx, data, false);
+				m.relid = entry->desc.relid;
+				m.newtup.natts = entry->desc.natts;
+				m.newtup.cols = entry->newvals;
+				rc = proto_write_insert(&data->wbuf, &entry->desc, &m);
+				tide_check_write(data, rc, "INSERT");
+				break;
+			}
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			{
+				proto_update_t m;
+
+				newtuple = TideChangeTuple(change->data.tp.newtuple);
+				oldtuple = TideChangeTuple(change->data.tp.oldtuple);
+				if (newtuple == NULL)
+					elog(ERROR, "tide: UPDATE of \"%s\" without a new tuple",
+						 RelationGetRelationName(relation));
+
+				/*
+				 * The old row is in the WAL when the identity is FULL (all
+				 * of it) or when the key changed (the key columns).
+				 */
+				m.old_kind = PROTO_OLD_NONE;
+				m.oldtup.natts = 0;
+				m.oldtup.cols = NULL;
+				if (oldtuple != NULL)
+				{
+					m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
+						PROTO_OLD_FULL : PROTO_OLD_KEY;
+					tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
+									entry->oldfixed);
+					m.oldtup.natts = entry->desc.natts;
+					m.oldtup.cols = entry->oldvals;
+				}
+				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
+								entry->newfixed);
+				tide_begin_if_needed(ctx, data, txn);
+				tide_send_relation(ctx, data, entry);
+				tide_frame_open(ctx, data, false);
+				m.relid = entry->desc.relid;
+				m.newtup.natts = entry->desc.natts;
+				m.newtup.cols = entry->newvals;
+				rc = proto_write_update(&data->wbuf, &entry->desc, &m);
+				tide_check_write(data, rc, "UPDATE");
+				break;
+			}
+		case REORDER_BUFFER_CHANGE_DELETE:
+			{
+				proto_delete_t m;
+
+				oldtuple = TideChangeTuple(change->data.tp.oldtuple);
+
+				/*
+				 * No old row: the table has REPLICA IDENTITY NOTHING, or
+				 * DEFAULT without a primary key, so the WAL does not say
+				 * which row went.  Like pgoutput, skip it; the table
+				 * cannot be replicated by key anyway.
+				 */
+				if (oldtuple == NULL)
+				{
+					elog(DEBUG1, "tide skipped a DELETE from \"%s\": the table has no replica identity",
+						 RelationGetRelationName(relation));
+					return;
+				}
+				tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
+								entry->oldfixed);
+				tide_begin_if_needed(ctx, data, txn);
+				tide_send_relation(ctx, data, entry);
+				tide_frame_open(ctx, data, false);
+				m.relid = entry->desc.relid;
+				m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
+					PROTO_OLD_FULL : PROTO_OLD_KEY;
+				m.oldtup.natts = entry->desc.natts;
+				m.oldtup.cols = entry->oldvals;
+				rc = proto_write_delete(&data->wbuf, &entry->desc, &m);
+				tide_check_write(data, rc, "DELETE");
+				break;
+			}
+		default:
+			/* speculative insert confirmations etc. never reach plugins */
+			return;
+	}
+	tide_change_done(ctx, data);
+}
+
+static void
+tide_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			Relation relation, ReorderBufferChange *change)
+{
+	TideData   *data = ctx->output_plugin_private;
+	MemoryContext oldcxt;
+
+	tide_report_progress(ctx, data);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+	tide_change_guts(ctx, data, txn, relation, change);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
+}
+
+static void
+tide_truncate_guts(LogicalDecodingContext *ctx, TideData *data,
+				   ReorderBufferTXN *txn, int nrelations,
+				   Relation relations[], ReorderBufferChange *change)
+{
+	TideRelation **entries = palloc(sizeof(TideRelation *) * nrelations);
+	uint32	   *relids = palloc(sizeof(uint32) * nrelations);
+	proto_truncate_t m;
+	int			n = 0;
+
+	for (int i = 0; i < nrelations; i++)
+	{
+		TideRelation *entry = tide_get_relation(data, relations[i]);
+
+		if (entry->publish)
+		{
+			entries[n] = entry;
+			relids[n] = entry->desc.relid;
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+
+	tide_begin_if_needed(ctx, data, txn);
+	for (int i = 0; i < n; i++)
+		tide_send_relation(ctx, data, entries[i]);
+
+	m.flags = 0;
+	if (change->data.truncate.cascade)
+		m.flags |= PROTO_TRUNCATE_CASCADE;
+	if (change->data.truncate.restart_seqs)
+		m.flags |= PROTO_TRUNCATE_RESTART_IDENTITY;
+	m.nrelids = (uint32) n;
+	m.relids = relids;
+	tide_frame_open(ctx, data, false);
+	tide_check_write(data, proto_write_truncate(&data->wbuf, &m), "TRUNCATE");
+	tide_change_done(ctx, data);
+}
+
+static void
+tide_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  int nrelations, Relation relations[],
+			  ReorderBufferChange *change)
+{
+	TideData   *data = ctx->output_plugin_private;
+	MemoryContext oldcxt;
+
+	tide_report_progress(ctx, data);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+	tide_truncate_guts(ctx, data, txn, nrelations, relations, change);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
+}
+
+/*
+ * tide_message - a logical message (pg_logical_emit_message).  A
+ * transactional one is a change of its transaction; a non-transactional
+ * one is decoded as soon as it is read, between transactions, and goes out
+ * as a frame of its own, stamped with its LSN.
+ */
+static void
+tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			 XLogRecPtr message_lsn, bool transactional,
+			 const char *prefix, Size message_size, const char *message)
+{
+	TideData   *data = ctx->output_plugin_private;
+	proto_message_t m;
+	size_t		prefix_len = strlen(prefix);
+
+	if (transactional)
+		tide_report_progress(ctx, data);
+
+	if (!tide_message_published(data, prefix))
+		return;
+
+	/*
+	 * The wire format bounds prefixes like names.  Stop rather than drop
+	 * the message: the user can exclude the prefix or skip it.
+	 */
+	if (prefix_len > PROTO_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("logical decoding message prefix is too long for tide: %zu bytes, at most %d",
+						prefix_len, PROTO_MAX_NAME),
+				 errhint("Exclude the prefix with the tide option exclude-message-prefixes, or advance the slot past LSN %X/%X.",
+						 LSN_FORMAT_ARGS(message_lsn))));
+
+	m.flags = transactional ? PROTO_MESSAGE_TRANSACTIONAL : 0;
+	m.lsn = message_lsn;
+	m.prefix.p = prefix;
+	m.prefix.n = prefix_len;
+	m.payload.p = message;
+	m.payload.n = message_size;
+
+	if (transactional)
+	{
+		tide_begin_if_needed(ctx, data, txn);
+		tide_frame_open(ctx, data, false);
+		tide_check_write(data, proto_write_message(&data->wbuf, &m), "MESSAGE");
+		tide_change_done(ctx, data);
+		return;
+	}
+
+	/* never inside a transaction's frame: see "Frames" above */
+	Assert(!data->frame_open);
+	tide_frame_write(ctx, data, false);
+	tide_frame_open(ctx, data, true);
+	if (!data->startup_sent)
+	{
+		tide_write_startup(ctx, data);
+		tide_frame_open(ctx, data, true);
+	}
+	tide_check_write(data, proto_write_message(&data->wbuf, &m), "MESSAGE");
+	tide_frame_write(ctx, data, true);
+}
+
+static bool
+tide_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	TideData   *data = ctx->output_plugin_private;
+
+	return data->only_local && origin_id != InvalidRepOriginId;
+}
+
+/* ---------------------------------------------------------------------
+ * tide_render(frames bytea, verbose bool DEFAULT false) RETURNS SETOF text
+ *
+ * The text rendering of a stream (proto_render_msg), one row per message.
+ * frames may hold any number of frames back to back, e.g. string_agg(data,
+ * '') over pg_logical_slot_get_binary_changes(): messages are
+ * self-delimiting.  Messages are rendered one at a time rather than split
+ * out of proto_render_frame()'s lines, since a value may hold a newline.
+ * Without verbose the output leaves out LSNs, xids, times and OIDs, so
+ * regression tests can compare it.
+ * ---------------------------------------------------------------------
+ */
+
+static void *
+tide_render_alloc(void *arg, size_t n)
+{
+	return MemoryContextAllocExtended((MemoryContext) arg, n,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+tide_render_free(void *arg, void *p)
+{
+	if (p != NULL)
+		pfree(p);
+}
+
+Datum
+tide_render(PG_FUNCTION_ARGS)
+{
+	bytea	   *frames = PG_GETARG_BYTEA_PP(0);
+	bool		verbose = PG_GETARG_BOOL(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *tupstore;
+	TupleDesc	tupdesc;
+	MemoryContext oldcxt;
+	proto_alloc_t mem;
+	proto_render_t r;
+	proto_rbuf_t in;
+	proto_rbuf_t body;
+	uint8_t		type = 0;
+	StringInfoData line;
+	proto_wbuf_t wb;
+	int			rc;
+	int			nmsgs = 0;
+	size_t		msgpos = 0;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "tide_render", TEXTOID, -1, 0);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+
+	mem.alloc = tide_render_alloc;
+	mem.free = tide_render_free;
+	mem.arg = CurrentMemoryContext;
+	proto_render_init(&r, &mem, verbose ? PROTO_RENDER_ALL : 0);
+	initStringInfo(&line);
+	proto_rbuf_init(&in, VARDATA_ANY(frames), VARSIZE_ANY_EXHDR(frames));
+
+	for (;;)
+	{
+		Datum		value;
+		bool		isnull = false;
+
+		msgpos = in.pos;
+		if ((rc = proto_read_msg(&in, &type, &body)) != 0)
+			break;
+		resetStringInfo(&line);
+		tide_wbuf_attach(&wb, &line);
+		if ((rc = proto_render_msg(&r, type, body, &wb)) != 0)
+			break;
+		tide_wbuf_sync(&wb);
+		value = PointerGetDatum(cstring_to_text_with_len(line.data, line.len));
+		tuplestore_putvalues(tupstore, tupdesc, &value, &isnull);
+		pfree(DatumGetPointer(value));
+		nmsgs++;
+	}
+	proto_render_free(&r);
+
+	if (rc != TIDE_EEOF)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not render tide message %d at byte %zu: %s",
+						nmsgs + 1, msgpos, tide_strerror(rc)),
+				 errdetail("Message type is \"%c\" (0x%02x).",
+						   (type >= 0x20 && type < 0x7f) ? type : '?', type)));
+
+	return (Datum) 0;
+}

@@ -1,0 +1,1148 @@
+/*
+ * streamer/stream.c
+ *		`tide stream`: follow a logical replication slot into segment files.
+ *
+ * One libuv loop drives everything: a uv_poll_t on the replication
+ * connection's socket (a new one per connection: the socket changes on
+ * reconnect), a 100 ms tick for flushing, status updates, idle bucket
+ * rotation and backpressure, and signal handlers.  Segment writes run in
+ * the threadpool (segwriter.c).  The flush position sent to the server is
+ * only ever what the writer reported durable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "../cli/tide.h"
+#include "segdir.h"
+#include "segwriter.h"
+
+#define PG_EPOCH_UNIX INT64_C(946684800)
+#define MAX_PLUGIN_OPTIONS 64
+#define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
+#define TICK_MS 100
+
+typedef struct
+{
+	const char *conninfo;
+	const char *slot;
+	const char *dir;
+	bool		create_slot;
+	int64_t		bucket;
+	int64_t		retain;			/* -1: keep everything */
+	int			level;
+	int64_t		flush_interval;
+	int64_t		status_interval;
+	int64_t		idle_mark_interval;
+	uint64_t	endpos;			/* 0: none */
+	int64_t		warn_retained;	/* bytes */
+	int64_t		warn_xmin_age;	/* transactions */
+	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
+	int			nplugin_opts;
+} stream_opts_t;
+
+typedef struct
+{
+	stream_opts_t o;
+	uv_loop_t	loop;
+	uv_poll_t  *poll;			/* owned; freed in its close callback */
+	uv_timer_t	tick;
+	uv_timer_t	retry;
+	uv_signal_t sig[3];
+	PGconn	   *conn;			/* replication connection */
+	PGconn	   *health;			/* plain connection for slot checks */
+	segwriter_t w;
+	proto_relcat_t cat;
+	segwriter_resume_t resume;
+
+	bool		streaming;
+	bool		paused;			/* reading stopped for backpressure */
+	bool		skipping;		/* inside a duplicate transaction */
+	bool		stopping;
+	bool		closing;		/* handles are being closed */
+	bool		want_close_segment;
+	int			exit_code;
+	int			retry_ms;
+
+	proto_lsn_t received;		/* highest LSN received */
+	proto_lsn_t server_end;		/* walEnd of the last keepalive */
+	proto_lsn_t reported;		/* flush LSN last sent */
+	uint64_t	ticks;
+	uint64_t	last_flush_tick;
+	uint64_t	last_status_tick;
+	uint64_t	last_feedback_tick;
+	uint64_t	last_health_tick;
+	uint64_t	last_mark_tick;
+	uint64_t	bytes_in;
+	uint64_t	bytes_in_status;
+	bool		warned_unknown;
+} stream_t;
+
+static void start_streaming(stream_t *s);
+static void on_retry(uv_timer_t *t);
+static void on_poll(uv_poll_t *h, int status, int events);
+static void stop_stream(stream_t *s, int exit_code);
+
+/* ------------------------------------------------------------ helpers */
+
+static proto_time_t
+now_pg(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t) ts.tv_sec - PG_EPOCH_UNIX) * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--)
+	{
+		p[i] = (uint8_t) v;
+		v >>= 8;
+	}
+}
+
+#define LSN_FMT "%X/%X"
+#define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
+
+/* conn_error - the server's message, one line, without the trailing \n */
+static const char *
+conn_error(PGconn *c)
+{
+	static char buf[1024];
+	const char *m = c ? PQerrorMessage(c) : "out of memory";
+	size_t		n;
+
+	snprintf(buf, sizeof(buf), "%s", m);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* ---------------------------------------------------------- feedback */
+
+/*
+ * send_feedback - a standby status update: written = what arrived,
+ * flushed = applied = what is durable in the segment directory.
+ */
+static void
+send_feedback(stream_t *s, bool reply)
+{
+	uint8_t		msg[34];
+	proto_lsn_t flush = s->w.durable;
+
+	if (!s->streaming || s->conn == NULL)
+		return;
+	msg[0] = 'r';
+	put_be64(msg + 1, s->received > flush ? s->received : flush);
+	put_be64(msg + 9, flush);
+	put_be64(msg + 17, flush);
+	put_be64(msg + 25, (uint64_t) now_pg());
+	msg[33] = reply ? 1 : 0;
+	if (PQputCopyData(s->conn, (const char *) msg, sizeof(msg)) <= 0 ||
+		PQflush(s->conn) < 0)
+	{
+		tide_log_warning("could not send a status update: %s", conn_error(s->conn));
+		return;
+	}
+	s->reported = flush;
+	s->last_feedback_tick = s->ticks;
+}
+
+/* ------------------------------------------------------- the stream */
+
+static void
+fatal_stream(stream_t *s, int code, int exit_code)
+{
+	(void) code;
+	stop_stream(s, exit_code);
+}
+
+/*
+ * handle_msg - one wire message.  Returns 0, or an error already logged
+ * (the stream stops).
+ */
+static int
+handle_msg(stream_t *s, uint8_t type, const uint8_t *msg, size_t len,
+		   proto_rbuf_t body)
+{
+	int			rc = 0;
+
+	switch (type)
+	{
+		case PROTO_MSG_STARTUP:
+			{
+				proto_startup_t st;
+
+				if ((rc = proto_read_startup(&body, &st)) != 0)
+					break;
+				if ((rc = segwriter_set_ident(&s->w, &st)) == TIDE_EBADVALUE)
+				{
+					tide_log_error("segment directory \"%s\" holds segments of another source", s->o.dir);
+					tide_log_detail("its segments come from system %llu, database \"%.*s\", slot \"%.*s\"; "
+									"this stream is system %llu, database \"%.*s\", slot \"%.*s\"",
+									(unsigned long long) s->w.ident.system_id,
+									(int) s->w.ident.dbname.n, s->w.ident.dbname.p,
+									(int) s->w.ident.slot.n, s->w.ident.slot.p,
+									(unsigned long long) st.system_id, (int) st.dbname.n, st.dbname.p,
+									(int) st.slot.n, st.slot.p);
+					tide_log_hint("use one directory per source and slot");
+					stop_stream(s, TIDE_EXIT_USAGE);
+					return rc;
+				}
+				break;
+			}
+		case PROTO_MSG_RELATION:
+			rc = proto_relcat_put(&s->cat, body.data, body.len, NULL);
+			break;
+		case PROTO_MSG_BEGIN:
+			{
+				proto_begin_t b;
+
+				if ((rc = proto_read_begin(&body, &b)) != 0)
+					break;
+				if (s->o.endpos && b.final_lsn > s->o.endpos)
+				{
+					tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+					s->want_close_segment = true;
+					stop_stream(s, TIDE_EXIT_OK);
+					return 0;
+				}
+				rc = segwriter_begin(&s->w, &b, msg, len);
+				if (rc == 1)
+				{
+					s->skipping = true;
+					rc = 0;
+				}
+				break;
+			}
+		case PROTO_MSG_COMMIT:
+			{
+				proto_commit_t c;
+
+				if ((rc = proto_read_commit(&body, &c)) != 0)
+					break;
+				if (s->skipping)
+				{
+					s->skipping = false;
+					break;
+				}
+				if ((rc = segwriter_commit(&s->w, &c, msg, len)) != 0)
+					break;
+				if (s->o.endpos && c.end_lsn >= s->o.endpos)
+				{
+					tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+					s->want_close_segment = true;
+					stop_stream(s, TIDE_EXIT_OK);
+				}
+				break;
+			}
+		case PROTO_MSG_ORIGIN:
+		case PROTO_MSG_INSERT:
+		case PROTO_MSG_UPDATE:
+		case PROTO_MSG_DELETE:
+		case PROTO_MSG_TRUNCATE:
+		case PROTO_MSG_MESSAGE:
+			if (s->skipping)
+				break;
+			rc = segwriter_message(&s->w, &s->cat, type, msg, len, body.data, body.len);
+			break;
+		default:
+			if (!s->warned_unknown)
+				tide_log_warning("skipping unknown message type 0x%02x from the decoder", type);
+			s->warned_unknown = true;
+			break;
+	}
+	if (rc != 0 && !s->stopping)
+	{
+		tide_log_error("could not process a '%c' message from the decoder: %s",
+					   type >= 32 && type < 127 ? type : '?', tide_strerror(rc));
+		stop_stream(s, s->w.failed ? TIDE_EXIT_IO : TIDE_EXIT_CORRUPT);
+	}
+	return rc;
+}
+
+static int
+handle_frame(stream_t *s, const uint8_t *data, size_t len)
+{
+	proto_rbuf_t f;
+	proto_rbuf_t body;
+	uint8_t		type;
+	int			rc;
+
+	proto_rbuf_init(&f, data, len);
+	for (;;)
+	{
+		size_t		start = f.pos;
+
+		if ((rc = proto_read_msg(&f, &type, &body)) != 0)
+			break;
+		if ((rc = handle_msg(s, type, data + start, f.pos - start, body)) != 0 || s->stopping)
+			return rc;
+	}
+	if (rc == TIDE_EEOF)
+		return 0;
+	tide_log_error("malformed frame from the decoder: %s", tide_strerror(rc));
+	stop_stream(s, TIDE_EXIT_CORRUPT);
+	return rc;
+}
+
+static void
+connection_lost(stream_t *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	tide_log_warning("lost the replication connection: %s", why);
+	s->streaming = false;
+	s->skipping = false;
+	segwriter_abort(&s->w, &s->cat);
+	if (s->poll)
+	{
+		uv_poll_stop(s->poll);
+		uv_close((uv_handle_t *) s->poll, (uv_close_cb) free);
+		s->poll = NULL;
+	}
+	PQfinish(s->conn);
+	s->conn = NULL;
+	/* exponential backoff with jitter: 1 s, 2 s, ... 60 s, +-25 % */
+	{
+		int			base = s->retry_ms ? s->retry_ms * 2 : 1000;
+		int			jitter;
+
+		if (base > 60000)
+			base = 60000;
+		s->retry_ms = base;
+		jitter = base / 4 ? (rand() % (base / 2)) - base / 4 : 0;
+		tide_log_info("reconnecting in %d ms", base + jitter);
+		uv_timer_start(&s->retry, on_retry, (uint64_t) (base + jitter), 0);
+	}
+}
+
+/* read_available - drain every complete CopyData message libpq holds */
+static void
+read_available(stream_t *s)
+{
+	char	   *buf;
+	int			n = 0;
+
+	while (!s->stopping && s->conn &&
+		   segwriter_backlog(&s->w) < BACKLOG_LIMIT &&
+		   (n = PQgetCopyData(s->conn, &buf, 1)) > 0)
+	{
+		const uint8_t *p = (const uint8_t *) buf;
+
+		s->bytes_in += (uint64_t) n;
+		if (p[0] == 'w' && n >= 25)
+		{
+			proto_lsn_t start = be64(p + 1);
+
+			if (start > s->received)
+				s->received = start;
+			handle_frame(s, p + 25, (size_t) n - 25);
+		}
+		else if (p[0] == 'k' && n >= 18)
+		{
+			s->server_end = be64(p + 1);
+			if (s->server_end > s->received && !s->w.in_txn)
+				s->received = s->server_end;
+			if (p[17])
+				send_feedback(s, false);
+		}
+		PQfreemem(buf);
+	}
+	if (s->stopping || s->conn == NULL)
+		return;
+	if (segwriter_backlog(&s->w) >= BACKLOG_LIMIT)
+	{
+		/* the disk is behind: stop reading until the writer drains */
+		if (!s->paused && s->poll)
+			uv_poll_stop(s->poll);
+		s->paused = true;
+		return;
+	}
+	if (n == -1 || n == -2)
+	{
+		PGresult   *res = PQgetResult(s->conn);
+		char		why[1024];
+
+		snprintf(why, sizeof(why), "%s", n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK ?
+				 conn_error(s->conn) : "the server ended the stream");
+		PQclear(res);
+		connection_lost(s, why);
+	}
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+	stream_t   *s = h->data;
+
+	if (status < 0)
+	{
+		connection_lost(s, uv_strerror(status));
+		return;
+	}
+	if (events & UV_WRITABLE)
+	{
+		int			rc = PQflush(s->conn);
+
+		if (rc == 0)
+			uv_poll_start(h, UV_READABLE, on_poll);
+		else if (rc < 0)
+		{
+			connection_lost(s, conn_error(s->conn));
+			return;
+		}
+	}
+	if (events & UV_READABLE)
+	{
+		if (PQconsumeInput(s->conn) == 0)
+		{
+			connection_lost(s, conn_error(s->conn));
+			return;
+		}
+		read_available(s);
+	}
+}
+
+/* --------------------------------------------------- connection setup */
+
+static PGconn *
+connect_source(const stream_opts_t *o, bool replication)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {o->conninfo, replication ? "database" : NULL, "tide stream", NULL};
+
+	if (!replication)
+	{
+		keys[1] = "fallback_application_name";
+		vals[1] = "tide stream (slot check)";
+		keys[2] = NULL;
+	}
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+static PGresult *
+run(PGconn *c, const char *sql, ExecStatusType want)
+{
+	PGresult   *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != want)
+	{
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * check_slot - the slot exists, is logical, uses tide, belongs to this
+ * database and is not in use; and the directory is not behind it.
+ * Returns 0, or the exit code of the (logged) problem.
+ */
+static int
+check_slot(stream_t *s, const char *dbname)
+{
+	char	   *lit = PQescapeLiteral(s->conn, s->o.slot, strlen(s->o.slot));
+	char		sql[1024];
+	PGresult   *r;
+	uint64_t	confirmed = 0;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT plugin, slot_type, database, confirmed_flush_lsn, active_pid "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((r = run(s->conn, sql, PGRES_TUPLES_OK)) == NULL)
+	{
+		tide_log_error("could not look up replication slot \"%s\": %s", s->o.slot, conn_error(s->conn));
+		return TIDE_EXIT_SOURCE;
+	}
+	if (PQntuples(r) == 0)
+	{
+		PQclear(r);
+		if (s->o.create_slot)
+		{
+			char	   *id = PQescapeIdentifier(s->conn, s->o.slot, strlen(s->o.slot));
+
+			snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL tide (SNAPSHOT 'nothing')", id);
+			PQfreemem(id);
+			if ((r = run(s->conn, sql, PGRES_TUPLES_OK)) == NULL)
+			{
+				tide_log_error("could not create replication slot \"%s\": %s", s->o.slot, conn_error(s->conn));
+				if (strstr(conn_error(s->conn), "output_plugin_libraries") ||
+					strstr(conn_error(s->conn), "output plugin"))
+					tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
+				return TIDE_EXIT_SOURCE;
+			}
+			tide_log_info("created replication slot \"%s\" at " "%s", s->o.slot, PQgetvalue(r, 0, 1));
+			if (!s->w.have_ident)
+				tide_parse_lsn(PQgetvalue(r, 0, 1), &s->w.accepted);
+			PQclear(r);
+			return 0;
+		}
+		tide_log_error("replication slot \"%s\" does not exist", s->o.slot);
+		tide_log_hint("create it with --create-slot, or SELECT pg_create_logical_replication_slot('%s', 'tide')", s->o.slot);
+		return TIDE_EXIT_SOURCE;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0 || strcmp(PQgetvalue(r, 0, 0), "tide") != 0)
+	{
+		tide_log_error("replication slot \"%s\" uses output plugin \"%s\" (%s), not \"tide\"",
+					   s->o.slot, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		tide_log_hint("give tide its own slot: --create-slot with another -S name");
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	if (strcmp(PQgetvalue(r, 0, 2), dbname) != 0)
+	{
+		tide_log_error("replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
+					   s->o.slot, PQgetvalue(r, 0, 2), dbname);
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	if (!PQgetisnull(r, 0, 4))
+	{
+		tide_log_error("replication slot \"%s\" is in use by process %s", s->o.slot, PQgetvalue(r, 0, 4));
+		tide_log_hint("stop the other consumer of the slot first");
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	if (!PQgetisnull(r, 0, 3))
+		tide_parse_lsn(PQgetvalue(r, 0, 3), &confirmed);
+	PQclear(r);
+	if (s->w.have_ident && confirmed > s->w.accepted)
+	{
+		tide_log_error("replication slot \"%s\" has confirmed " LSN_FMT ", past the end of segment directory \"%s\" (complete to " LSN_FMT ")",
+					   s->o.slot, LSN_ARGS(confirmed), s->o.dir, LSN_ARGS(s->w.accepted));
+		tide_log_detail("transactions between those positions were acknowledged but are not in the directory");
+		tide_log_hint("restore the missing segments, or start a new directory from a new base dump");
+		return TIDE_EXIT_CORRUPT;
+	}
+	if (!s->w.have_ident && confirmed > s->w.accepted)
+		s->w.accepted = confirmed;
+	return 0;
+}
+
+static void
+start_streaming(stream_t *s)
+{
+	PGresult   *r;
+	char		cmd[8192];
+	size_t		n;
+	int			rc;
+	char		dbname[256];
+
+	if (s->stopping)
+		return;
+	s->conn = connect_source(&s->o, true);
+	if (PQstatus(s->conn) != CONNECTION_OK)
+	{
+		if (s->retry_ms == 0 && !s->w.have_ident)
+		{
+			tide_log_error("could not connect to the source: %s", conn_error(s->conn));
+			PQfinish(s->conn);
+			s->conn = NULL;
+			stop_stream(s, TIDE_EXIT_SOURCE);
+			return;
+		}
+		connection_lost(s, conn_error(s->conn));
+		return;
+	}
+	if ((r = run(s->conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK)) == NULL || PQnfields(r) < 4)
+	{
+		tide_log_error("could not identify the source system: %s", conn_error(s->conn));
+		tide_log_hint("the connection must allow replication: a role with REPLICATION and a \"replication\" line in pg_hba.conf");
+		PQclear(r);
+		stop_stream(s, TIDE_EXIT_SOURCE);
+		return;
+	}
+	snprintf(dbname, sizeof(dbname), "%s", PQgetvalue(r, 0, 3));
+	if (s->w.have_ident &&
+		(strtoull(PQgetvalue(r, 0, 0), NULL, 10) != s->w.ident.system_id ||
+		 strlen(dbname) != s->w.ident.dbname.n ||
+		 memcmp(dbname, s->w.ident.dbname.p, s->w.ident.dbname.n) != 0 ||
+		 strlen(s->o.slot) != s->w.ident.slot.n ||
+		 memcmp(s->o.slot, s->w.ident.slot.p, s->w.ident.slot.n) != 0))
+	{
+		tide_log_error("segment directory \"%s\" holds segments of another source", s->o.dir);
+		tide_log_detail("its segments come from system %llu, database \"%.*s\", slot \"%.*s\"; "
+						"this stream is system %s, database \"%s\", slot \"%s\"",
+						(unsigned long long) s->w.ident.system_id,
+						(int) s->w.ident.dbname.n, s->w.ident.dbname.p,
+						(int) s->w.ident.slot.n, s->w.ident.slot.p,
+						PQgetvalue(r, 0, 0), dbname, s->o.slot);
+		tide_log_hint("use one directory per source and slot");
+		PQclear(r);
+		stop_stream(s, TIDE_EXIT_USAGE);
+		return;
+	}
+	PQclear(r);
+	if ((rc = check_slot(s, dbname)) != 0)
+	{
+		stop_stream(s, rc);
+		return;
+	}
+	{
+		char	   *id = PQescapeIdentifier(s->conn, s->o.slot, strlen(s->o.slot));
+
+		n = (size_t) snprintf(cmd, sizeof(cmd),
+							  "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (\"format-version\" '%d'",
+							  id, LSN_ARGS(s->w.accepted), PROTO_FORMAT_VERSION);
+		PQfreemem(id);
+	}
+	for (int i = 0; i < s->o.nplugin_opts && n < sizeof(cmd); i++)
+	{
+		char	   *k = PQescapeIdentifier(s->conn, s->o.plugin_opts[i][0], strlen(s->o.plugin_opts[i][0]));
+		char	   *v = PQescapeLiteral(s->conn, s->o.plugin_opts[i][1], strlen(s->o.plugin_opts[i][1]));
+
+		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", %s %s", k, v);
+		PQfreemem(k);
+		PQfreemem(v);
+	}
+	if (n + 2 >= sizeof(cmd))
+	{
+		tide_log_error("too many or too long decoder options (-o)");
+		stop_stream(s, TIDE_EXIT_USAGE);
+		return;
+	}
+	strcat(cmd, ")");
+	r = PQexec(s->conn, cmd);
+	if (PQresultStatus(r) != PGRES_COPY_BOTH)
+	{
+		const char *e = conn_error(s->conn);
+
+		tide_log_error("could not start replication from slot \"%s\": %s", s->o.slot, e);
+		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
+			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
+		else if (strstr(e, "option"))
+			tide_log_hint("check the decoder options given with -o");
+		PQclear(r);
+		stop_stream(s, strstr(e, "option") ? TIDE_EXIT_USAGE : TIDE_EXIT_SOURCE);
+		return;
+	}
+	PQclear(r);
+	if (PQsetnonblocking(s->conn, 1) != 0 || (s->poll = malloc(sizeof(uv_poll_t))) == NULL)
+	{
+		connection_lost(s, "could not switch the connection to non-blocking mode");
+		return;
+	}
+	uv_poll_init(&s->loop, s->poll, PQsocket(s->conn));
+	s->poll->data = s;
+	s->streaming = true;
+	s->paused = false;
+	s->retry_ms = 0;
+	tide_log_info("streaming from slot \"%s\" at " LSN_FMT " into \"%s\"",
+				  s->o.slot, LSN_ARGS(s->w.accepted), s->o.dir);
+	uv_poll_start(s->poll, UV_READABLE, on_poll);
+	/* data may already be buffered in libpq */
+	read_available(s);
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	start_streaming(t->data);
+}
+
+/* --------------------------------------------------- slot health */
+
+static void
+check_health(stream_t *s)
+{
+	char		sql[1024];
+	char	   *lit;
+	PGresult   *r;
+
+	if (s->health == NULL || PQstatus(s->health) != CONNECTION_OK)
+	{
+		PQfinish(s->health);
+		s->health = connect_source(&s->o, false);
+		if (PQstatus(s->health) != CONNECTION_OK)
+			return;				/* the replication side reports outages */
+	}
+	lit = PQescapeLiteral(s->health, s->o.slot, strlen(s->o.slot));
+	snprintf(sql, sizeof(sql),
+			 "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, "
+			 "pg_catalog.age(catalog_xmin) FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((r = run(s->health, sql, PGRES_TUPLES_OK)) == NULL || PQntuples(r) != 1)
+	{
+		PQclear(r);
+		return;
+	}
+	if (!PQgetisnull(r, 0, 0) && strtoll(PQgetvalue(r, 0, 0), NULL, 10) > s->o.warn_retained)
+	{
+		tide_log_warning("replication slot \"%s\" retains %s bytes of WAL on the source", s->o.slot, PQgetvalue(r, 0, 0));
+		tide_log_hint("the stream is behind or stopped; if it cannot catch up, set max_slot_wal_keep_size on the source or drop the slot");
+	}
+	if (!PQgetisnull(r, 0, 1) && strtoll(PQgetvalue(r, 0, 1), NULL, 10) > s->o.warn_xmin_age)
+	{
+		tide_log_warning("replication slot \"%s\" holds back catalog_xmin by %s transactions", s->o.slot, PQgetvalue(r, 0, 1));
+		tide_log_hint("vacuum cannot remove catalog rows older than the slot; a stalled slot leads toward XID wraparound");
+	}
+	PQclear(r);
+}
+
+/* ------------------------------------------------------- the tick */
+
+static uint64_t
+every(const stream_t *s, int64_t usecs)
+{
+	(void) s;
+	uint64_t	t = (uint64_t) (usecs / 1000 / TICK_MS);
+
+	return t ? t : 1;
+}
+
+static void
+close_handles(stream_t *s)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	if (s->poll)
+	{
+		uv_poll_stop(s->poll);
+		uv_close((uv_handle_t *) s->poll, (uv_close_cb) free);
+		s->poll = NULL;
+	}
+	uv_close((uv_handle_t *) &s->tick, NULL);
+	uv_close((uv_handle_t *) &s->retry, NULL);
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *) &s->sig[i], NULL);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	stream_t   *s = t->data;
+
+	s->ticks++;
+	if (s->stopping)
+	{
+		/* wait for the writer, then say goodbye with the final position */
+		if (segwriter_idle(&s->w))
+		{
+			if (s->streaming && s->conn)
+			{
+				PQsetnonblocking(s->conn, 0);
+				send_feedback(s, false);
+				if (s->w.durable)
+					tide_log_info("confirmed " LSN_FMT " to the source", LSN_ARGS(s->w.durable));
+			}
+			close_handles(s);
+		}
+		return;
+	}
+	if (s->paused && segwriter_backlog(&s->w) < BACKLOG_LIMIT / 2 && s->poll)
+	{
+		s->paused = false;
+		uv_poll_start(s->poll, UV_READABLE, on_poll);
+		read_available(s);
+	}
+	if (s->ticks - s->last_flush_tick >= every(s, s->o.flush_interval))
+	{
+		proto_lsn_t idle = 0;
+
+		/* a keepalive says the source is idle up to server_end */
+		if (s->streaming && !s->skipping && !s->w.in_txn &&
+			s->ticks - s->last_mark_tick >= every(s, s->o.idle_mark_interval))
+		{
+			idle = s->server_end;
+			s->last_mark_tick = s->ticks;
+		}
+		segwriter_rotate_idle(&s->w, now_pg());
+		segwriter_flush(&s->w, idle);
+		s->last_flush_tick = s->ticks;
+	}
+	if (s->streaming && s->ticks - s->last_feedback_tick >= every(s, 10 * 1000000))
+		send_feedback(s, false);
+	if (s->ticks - s->last_status_tick >= every(s, s->o.status_interval))
+	{
+		double		secs = (double) (s->ticks - s->last_status_tick) * TICK_MS / 1000.0;
+		proto_lsn_t end = s->server_end > s->received ? s->server_end : s->received;
+
+		tide_log_info("received " LSN_FMT ", durable " LSN_FMT ", lag %llu bytes, segment \"%s\", %.2f MB/s",
+					  LSN_ARGS(s->received), LSN_ARGS(s->w.durable),
+					  (unsigned long long) (end > s->w.durable ? end - s->w.durable : 0),
+					  s->w.seg_open ? s->w.seg_name : "(none)",
+					  (double) (s->bytes_in - s->bytes_in_status) / secs / 1e6);
+		s->bytes_in_status = s->bytes_in;
+		s->last_status_tick = s->ticks;
+	}
+	if (s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0)
+	{
+		s->last_health_tick = s->ticks;
+		check_health(s);
+		if (s->o.retain >= 0)
+			segdir_prune(s->o.dir, s->o.retain, now_pg(), false);
+	}
+}
+
+static void
+on_durable(segwriter_t *w, proto_lsn_t lsn)
+{
+	stream_t   *s = w->data;
+
+	(void) lsn;
+	/* tell the server at once: it can recycle WAL sooner */
+	if (!s->stopping)
+		send_feedback(s, false);
+}
+
+static void
+on_write_error(segwriter_t *w, int code)
+{
+	fatal_stream(w->data, code, TIDE_EXIT_IO);
+}
+
+/*
+ * stop_stream - stop reading, make every whole transaction durable, then
+ * (in on_tick) send the final feedback and close the loop's handles.  A
+ * transaction cut short is dropped: the server sends it again next time.
+ */
+static void
+stop_stream(stream_t *s, int exit_code)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->exit_code = exit_code;
+	if (s->poll)
+		uv_poll_stop(s->poll);
+	uv_timer_stop(&s->retry);
+	segwriter_abort(&s->w, &s->cat);
+	if (!s->w.failed)
+	{
+		if (s->want_close_segment)
+			segwriter_close(&s->w);
+		segwriter_flush(&s->w, 0);
+	}
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	stream_t   *s = h->data;
+
+	if (signum == SIGHUP)
+	{
+		tide_log_info("received SIGHUP: durable " LSN_FMT ", segment \"%s\"",
+					  LSN_ARGS(s->w.durable), s->w.seg_open ? s->w.seg_name : "(none)");
+		return;
+	}
+	tide_log_info("received %s: finishing the durable part and stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	stop_stream(s, TIDE_EXIT_OK);
+}
+
+/* ---------------------------------------------------------- command */
+
+static void
+stream_usage(FILE *f)
+{
+	fprintf(f,
+			"Usage: tide stream -d CONNINFO -S SLOT -D DIR [OPTIONS]\n\n"
+			"Follow a logical replication slot that uses the tide plugin and write\n"
+			"its changes into time-bucketed, zstd-compressed segment files in DIR.\n"
+			"The slot is acknowledged only up to what is fsynced in DIR.\n\n"
+			"  -d, --dbname=CONNINFO       source connection (PG* variables apply)\n"
+			"  -S, --slot=SLOT             replication slot\n"
+			"  -D, --directory=DIR         segment directory (created if missing)\n"
+			"      --create-slot           create the slot if it does not exist\n"
+			"      --bucket=DURATION       time bucket of a segment (default 1h)\n"
+			"      --retain=DURATION       delete closed segments older than this\n"
+			"      --compress-level=N      zstd level (default 3)\n"
+			"      --flush-interval=DUR    fsync and acknowledge at least this often (default 1s)\n"
+			"      --status-interval=DUR   status line interval (default 10s)\n"
+			"  -E, --endpos=LSN            stop after the transactions committed up to LSN\n"
+			"  -o, --option=NAME=VALUE     decoder option (include-tables, ...)\n"
+			"      --warn-retained=BYTES   warn when the slot retains more WAL (default 1GB)\n"
+			"      --warn-xmin-age=N       warn when catalog_xmin is older (default 100000000)\n"
+			"  -q, --quiet                 only warnings and errors\n");
+}
+
+static int
+parse_bytes(const char *s, int64_t *out)
+{
+	char	   *end;
+	double		v = strtod(s, &end);
+	double		m = 1;
+
+	if (end == s || v < 0)
+		return -1;
+	if (strcasecmp(end, "kb") == 0)
+		m = 1024;
+	else if (strcasecmp(end, "mb") == 0)
+		m = 1024.0 * 1024;
+	else if (strcasecmp(end, "gb") == 0)
+		m = 1024.0 * 1024 * 1024;
+	else if (strcasecmp(end, "tb") == 0)
+		m = 1024.0 * 1024 * 1024 * 1024;
+	else if (*end)
+		return -1;
+	*out = (int64_t) (v * m);
+	return 0;
+}
+
+static int
+parse_args(stream_opts_t *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"slot", required_argument, NULL, 'S'},
+		{"directory", required_argument, NULL, 'D'},
+		{"create-slot", no_argument, NULL, 1},
+		{"bucket", required_argument, NULL, 2},
+		{"retain", required_argument, NULL, 3},
+		{"compress-level", required_argument, NULL, 4},
+		{"flush-interval", required_argument, NULL, 5},
+		{"status-interval", required_argument, NULL, 6},
+		{"endpos", required_argument, NULL, 'E'},
+		{"option", required_argument, NULL, 'o'},
+		{"warn-retained", required_argument, NULL, 7},
+		{"warn-xmin-age", required_argument, NULL, 8},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(o, 0, sizeof(*o));
+	o->bucket = INT64_C(3600) * 1000000;
+	o->retain = -1;
+	o->level = 3;
+	o->flush_interval = 1000000;
+	o->status_interval = 10 * 1000000;
+	o->idle_mark_interval = 10 * 1000000;
+	o->warn_retained = INT64_C(1) << 30;
+	o->warn_xmin_age = 100000000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:S:D:E:o:qh", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				o->conninfo = optarg;
+				break;
+			case 'S':
+				o->slot = optarg;
+				break;
+			case 'D':
+				o->dir = optarg;
+				break;
+			case 1:
+				o->create_slot = true;
+				break;
+			case 2:
+				if (tide_parse_duration(optarg, &o->bucket) || o->bucket < 1000000 ||
+					o->bucket % 1000000 != 0)
+				{
+					tide_log_error("invalid --bucket \"%s\"", optarg);
+					tide_log_hint("use whole seconds or more: 1h (default), 1d, 10s");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 3:
+				if (tide_parse_duration(optarg, &o->retain))
+				{
+					tide_log_error("invalid --retain \"%s\"", optarg);
+					tide_log_hint("use a duration such as 15d");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 4:
+				o->level = atoi(optarg);
+				if (o->level < 1 || o->level > 19)
+				{
+					tide_log_error("invalid --compress-level \"%s\": use 1 to 19", optarg);
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 5:
+			case 6:
+				if (tide_parse_duration(optarg, c == 5 ? &o->flush_interval : &o->status_interval) ||
+					(c == 5 ? o->flush_interval : o->status_interval) < TICK_MS * 1000)
+				{
+					tide_log_error("invalid --%s \"%s\": use 100ms or more",
+								   c == 5 ? "flush-interval" : "status-interval", optarg);
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 'E':
+				if (tide_parse_lsn(optarg, &o->endpos))
+				{
+					tide_log_error("invalid --endpos \"%s\": use an LSN such as 16/B374D848", optarg);
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 'o':
+				{
+					char	   *eq = strchr(optarg, '=');
+
+					if (o->nplugin_opts == MAX_PLUGIN_OPTIONS)
+					{
+						tide_log_error("too many -o options");
+						return TIDE_EXIT_USAGE;
+					}
+					o->plugin_opts[o->nplugin_opts][0] = optarg;
+					o->plugin_opts[o->nplugin_opts][1] = "";
+					if (eq)
+					{
+						*eq = '\0';
+						o->plugin_opts[o->nplugin_opts][1] = eq + 1;
+					}
+					if (strcmp(optarg, "format-version") == 0)
+					{
+						tide_log_error("-o format-version is set by tide stream itself");
+						return TIDE_EXIT_USAGE;
+					}
+					o->nplugin_opts++;
+					break;
+				}
+			case 7:
+				if (parse_bytes(optarg, &o->warn_retained))
+				{
+					tide_log_error("invalid --warn-retained \"%s\": use bytes such as 1GB", optarg);
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 8:
+				o->warn_xmin_age = atoll(optarg);
+				break;
+			case 'q':
+				tide_log_quiet = 1;
+				break;
+			case 'h':
+				stream_usage(stdout);
+				return -1;
+			default:
+				stream_usage(stderr);
+				return TIDE_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || o->slot == NULL || o->dir == NULL)
+	{
+		tide_log_error("tide stream needs -S SLOT and -D DIR%s", optind != argc ? " and no other arguments" : "");
+		stream_usage(stderr);
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->conninfo == NULL)
+		o->conninfo = "";		/* PG* environment variables */
+	return 0;
+}
+
+/* prepare_dir - DIR exists (created if missing) and is writable */
+static int
+prepare_dir(const char *dir)
+{
+	char		probe[4200];
+	FILE	   *f;
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	{
+		tide_log_error("could not create segment directory \"%s\": %s", dir, strerror(errno));
+		return TIDE_EXIT_IO;
+	}
+	snprintf(probe, sizeof(probe), "%s/.tide-write-probe", dir);
+	if ((f = fopen(probe, "w")) == NULL)
+	{
+		tide_log_error("segment directory \"%s\" is not writable: %s", dir, strerror(errno));
+		tide_log_hint("give the user running tide write access, or choose another -D");
+		return TIDE_EXIT_IO;
+	}
+	fclose(f);
+	unlink(probe);
+	return 0;
+}
+
+int
+tide_cmd_stream(int argc, char **argv)
+{
+	stream_t   *s = calloc(1, sizeof(stream_t));
+	segwriter_opts_t wo;
+	int			rc;
+	int			code;
+
+	if (s == NULL)
+		return TIDE_EXIT_BUG;
+	if ((rc = parse_args(&s->o, argc, argv)) != 0)
+	{
+		free(s);
+		return rc < 0 ? TIDE_EXIT_OK : rc;
+	}
+	if ((rc = prepare_dir(s->o.dir)) != 0)
+	{
+		free(s);
+		return rc;
+	}
+	if (segdir_resume(s->o.dir, &s->resume) != 0)
+	{
+		segdir_resume_free(&s->resume);
+		free(s);
+		return TIDE_EXIT_CORRUPT;
+	}
+	srand((unsigned) time(NULL) ^ (unsigned) getpid());
+	uv_loop_init(&s->loop);
+	proto_relcat_init(&s->cat, NULL);
+	wo.dir = s->o.dir;
+	wo.compress_level = s->o.level;
+	wo.block_size = 1 << 20;
+	wo.bucket_usecs = s->o.bucket;
+	if ((rc = segwriter_init(&s->w, &s->loop, &wo, &s->resume, on_durable, on_write_error)) != 0)
+	{
+		tide_log_error("could not prepare segment writer in \"%s\": %s", s->o.dir, tide_strerror(rc));
+		code = TIDE_EXIT_IO;
+		goto out;
+	}
+	s->w.data = s;
+	uv_timer_init(&s->loop, &s->tick);
+	uv_timer_init(&s->loop, &s->retry);
+	s->tick.data = s->retry.data = s;
+	for (int i = 0; i < 3; i++)
+	{
+		static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+
+		uv_signal_init(&s->loop, &s->sig[i]);
+		s->sig[i].data = s;
+		uv_signal_start(&s->sig[i], on_signal, sigs[i]);
+	}
+	uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+	start_streaming(s);
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	code = s->exit_code;
+	if (s->w.failed && code == 0)
+		code = TIDE_EXIT_IO;
+out:
+	PQfinish(s->conn);
+	PQfinish(s->health);
+	segwriter_free(&s->w);
+	proto_relcat_free(&s->cat);
+	segdir_resume_free(&s->resume);
+	if (uv_loop_close(&s->loop) != 0)
+	{
+		tide_log_error("internal error: event loop handles left open");
+		code = TIDE_EXIT_BUG;
+	}
+	free(s);
+	return code;
+}
