@@ -131,7 +131,9 @@ typedef struct TideRelation
 	bool		valid;			/* verdict and description are current */
 	bool		publish;		/* verdict of include-/exclude-tables */
 	bool		schema_sent;	/* relmsg went out in this session */
-	Oid			root_relid;		/* top-most partitioned ancestor, or 0 */
+	Oid		   *ancestors;		/* of a partition, parent first; owned, in
+								 * cachectx; NULL if none */
+	int			nancestors;
 	int			tupdesc_natts;	/* natts of the descriptor described */
 	MemoryContext context;		/* owns every pointer below but relmsg */
 	proto_relation_t desc;		/* what RELATION says; desc.cols owned */
@@ -568,23 +570,38 @@ tide_patterns_match(List *patterns, const char *nsp, const char *rel)
 
 /*
  * tide_table_published - the verdict of include-tables/exclude-tables for
- * a relation.  A partition is also judged by its root, so that naming a
- * partitioned table selects (or excludes) all of its partitions.  Exclude
- * wins; no include list means every table.
+ * a relation.  A partition is also judged by each of its ancestors
+ * (ancestors: a List of TideTablePattern holding their names), so that
+ * naming a partitioned table selects, or excludes, all of its partitions.
+ * Exclude wins; no include list means every table.
  */
 static bool
 tide_table_published(TideData *data, const char *nsp, const char *rel,
-					 const char *rootnsp, const char *rootrel)
+					 List *ancestors)
 {
-	bool		has_root = rootnsp != NULL;
+	ListCell   *lc;
+	bool		included;
 
-	if (tide_patterns_match(data->exclude_tables, nsp, rel) ||
-		(has_root && tide_patterns_match(data->exclude_tables, rootnsp, rootrel)))
+	if (tide_patterns_match(data->exclude_tables, nsp, rel))
 		return false;
+	foreach(lc, ancestors)
+	{
+		TideTablePattern *a = lfirst(lc);
+
+		if (tide_patterns_match(data->exclude_tables, a->nsp, a->rel))
+			return false;
+	}
 	if (data->include_tables == NIL)
 		return true;
-	return tide_patterns_match(data->include_tables, nsp, rel) ||
-		(has_root && tide_patterns_match(data->include_tables, rootnsp, rootrel));
+	included = tide_patterns_match(data->include_tables, nsp, rel);
+	foreach(lc, ancestors)
+	{
+		TideTablePattern *a = lfirst(lc);
+
+		if (!included)
+			included = tide_patterns_match(data->include_tables, a->nsp, a->rel);
+	}
+	return included;
 }
 
 /* tide_message_published - prefixes match exactly; exclude wins. */
@@ -617,7 +634,8 @@ tide_message_published(TideData *data, const char *prefix)
  * tide_relcache_callback - mark entries stale; never frees anything, since
  * it can run in the middle of building or using an entry.  InvalidOid
  * means every relation.  An invalidated partitioned table also makes its
- * partitions stale, because their descriptions carry the root's name.
+ * partitions stale: their descriptions carry the root's name and their
+ * verdicts depend on their ancestors' names.
  */
 static void
 tide_relcache_callback(Datum arg, Oid relid)
@@ -639,8 +657,13 @@ tide_relcache_callback(Datum arg, Oid relid)
 	hash_seq_init(&status, TideRelationCache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (!OidIsValid(relid) || entry->root_relid == relid)
+		if (!OidIsValid(relid))
 			entry->valid = false;
+		for (int i = 0; i < entry->nancestors; i++)
+		{
+			if (entry->ancestors[i] == relid)
+				entry->valid = false;
+		}
 	}
 }
 
@@ -710,6 +733,8 @@ tide_sweep_relation_cache(TideData *data)
 			MemoryContextDelete(entry->context);
 		if (entry->relmsg != NULL)
 			pfree(entry->relmsg);
+		if (entry->ancestors != NULL)
+			pfree(entry->ancestors);
 		/* removing the element just returned is allowed during a scan */
 		hash_search(data->relcache, &entry->relid, HASH_REMOVE, NULL);
 	}
@@ -851,6 +876,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	char	   *rootnsp = NULL;
 	char	   *rootrel = NULL;
 	Oid			root = InvalidOid;
+	List	   *ancestor_names = NIL;
 	Bitmapset  *keyattrs = NULL;
 	bool		all_key;
 	int			natts;
@@ -874,23 +900,42 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		elog(ERROR, "cache lookup failed for namespace %u",
 			 RelationGetNamespace(rel));
 	relname = RelationGetRelationName(rel);
+	if (entry->ancestors != NULL)
+	{
+		pfree(entry->ancestors);
+		entry->ancestors = NULL;
+		entry->nancestors = 0;
+	}
 	if (rel->rd_rel->relispartition)
 	{
 		List	   *ancestors = get_partition_ancestors(relid);
+		ListCell   *lc;
 
 		if (ancestors != NIL)
 		{
-			root = llast_oid(ancestors);
-			rootrel = get_rel_name(root);
-			rootnsp = get_namespace_name(get_rel_namespace(root));
-			if (rootrel == NULL || rootnsp == NULL)
-				elog(ERROR, "cache lookup failed for relation %u", root);
+			entry->ancestors = MemoryContextAlloc(data->cachectx,
+												  sizeof(Oid) * list_length(ancestors));
 			TideCacheHasPartitions = true;
 		}
-	}
-	entry->root_relid = root;
+		/* from the parent up to the root */
+		foreach(lc, ancestors)
+		{
+			Oid			ancestor = lfirst_oid(lc);
+			TideTablePattern *names = palloc(sizeof(TideTablePattern));
 
-	if (!tide_table_published(data, nspname, relname, rootnsp, rootrel))
+			names->rel = get_rel_name(ancestor);
+			names->nsp = get_namespace_name(get_rel_namespace(ancestor));
+			if (names->rel == NULL || names->nsp == NULL)
+				elog(ERROR, "cache lookup failed for relation %u", ancestor);
+			ancestor_names = lappend(ancestor_names, names);
+			entry->ancestors[entry->nancestors++] = ancestor;
+			root = ancestor;
+			rootnsp = names->nsp;
+			rootrel = names->rel;
+		}
+	}
+
+	if (!tide_table_published(data, nspname, relname, ancestor_names))
 	{
 		/* keep the verdict only; an unpublished relation costs no memory */
 		if (entry->context != NULL)
@@ -1027,7 +1072,8 @@ tide_get_relation(TideData *data, Relation rel)
 		entry->valid = false;
 		entry->publish = false;
 		entry->schema_sent = false;
-		entry->root_relid = InvalidOid;
+		entry->ancestors = NULL;
+		entry->nancestors = 0;
 		entry->tupdesc_natts = 0;
 		entry->context = NULL;
 		entry->relmsg = NULL;

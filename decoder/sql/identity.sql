@@ -58,9 +58,12 @@ DELETE FROM id_nothing;
 SELECT * FROM tide_get('ident');
 
 -- identity changed in the middle of a session: RELATION says so again
+INSERT INTO id_default VALUES (4, 4, 'four');
 ALTER TABLE id_default REPLICA IDENTITY FULL;
 INSERT INTO id_default VALUES (5, 5, 'five');
 DELETE FROM id_default;
+INSERT INTO id_nothing VALUES (6, 'six');
+DELETE FROM id_nothing;
 ALTER TABLE id_nothing REPLICA IDENTITY DEFAULT;
 INSERT INTO id_nothing VALUES (7, 'seven');
 DELETE FROM id_nothing;

@@ -39,6 +39,9 @@ SELECT 'emitted' FROM pg_logical_emit_message(true, 'tx', '');
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'tx', 'it''s');
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'bin', '\x00010203ff'::bytea);
 SELECT 'emitted' FROM pg_logical_emit_message(false, '', 'empty prefix');
+-- a non-transactional message is not flushed: a commit after it makes sure
+-- decoding gets to it
+INSERT INTO m VALUES (2);
 SELECT * FROM tide_peek('msg');
 
 -- prefix filters match whole prefixes; exclude wins

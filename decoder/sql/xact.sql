@@ -82,7 +82,7 @@ SELECT count(*) AS lines,
 FROM spilled;
 SELECT n, l FROM spilled WHERE n <= 4 OR n >= (SELECT max(n) - 2 FROM spilled) ORDER BY n;
 -- the rows came in insertion order
-SELECT bool_and(substring(l FROM 'id\[integer\]:(\d+)')::int = 1000 + n - 3) AS in_order
+SELECT bool_and(substring(l FROM 'id\[integer\]:(\d+)')::int = 1000 + n - 4) AS in_order
 FROM spilled WHERE l LIKE 'INSERT %';
 SELECT spill_txns > 0 AS spilled, spill_bytes > 0 AS spilled_bytes
 FROM pg_stat_replication_slots WHERE slot_name = 'xact';
