@@ -41,8 +41,8 @@
 #include "access/detoast.h"
 #include "access/htup_details.h"
 #include "access/transam.h"
-#include "access/xact.h"
 #include "access/tupdesc.h"
+#include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -79,6 +79,9 @@ PG_MODULE_MAGIC;
 /* Defaults and limits of the options. */
 #define TIDE_DEFAULT_FRAME_SIZE 65536
 #define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
+
+/* ctx->out larger than this (and than 4 frames) is shrunk after a write */
+#define TIDE_OUT_KEEP (1024 * 1024)
 
 /*
  * Changes between two progress reports to the walsender (PostgreSQL < 16,
@@ -178,9 +181,7 @@ typedef struct TideData
 	proto_wbuf_t wbuf;			/* writes into ctx->out */
 	StringInfoData stash;		/* frame body carried over at commit */
 
-#if TIDE_PLUGIN_REPORTS_PROGRESS
-	int			changes_since_progress;
-#endif
+	int			changes_since_progress; /* see tide_report_progress */
 } TideData;
 
 /*
@@ -1122,12 +1123,12 @@ tide_put_fixed(const TideColumn *col, Datum d, uint8 *out)
  * bytes of FIXED values going to fixed.  Everything allocated (detoasted
  * values, send and output results) lands in the per-callback context.
  * Unchanged TOASTed values (on-disk pointers the reorder buffer has no data
- * for: they are never fetched) become PROTO_DATUM_UNCHANGED; the wire
- * writers accept those only in an UPDATE's new row.
+ * for: they are never fetched) become PROTO_DATUM_UNCHANGED, which only an
+ * UPDATE's new row may hold (unchanged_ok); elsewhere one is an ERROR.
  */
 static void
 tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
-				proto_datum_t *vals, uint8 *fixed)
+				proto_datum_t *vals, uint8 *fixed, bool unchanged_ok)
 {
 	heap_deform_tuple(tuple, tupdesc, entry->values, entry->isnull);
 
@@ -1147,6 +1148,16 @@ tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 		if (col->typlen == -1 &&
 			VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(d)))
 		{
+			/*
+			 * The reorder buffer rebuilds every TOASTed value written by
+			 * the transaction, and old rows are logged detoasted: only an
+			 * UPDATE's new row can point at a value it did not change.
+			 */
+			if (!unchanged_ok)
+				elog(ERROR, "tide: unexpected TOAST pointer in column \"%s\" of relation \"%.*s.%.*s\"",
+					 NameStr(TupleDescAttr(tupdesc, col->attidx)->attname),
+					 (int) entry->desc.nspname.n, entry->desc.nspname.p,
+					 (int) entry->desc.relname.n, entry->desc.relname.p);
 			pd->kind = PROTO_DATUM_UNCHANGED;
 			continue;
 		}
@@ -1229,11 +1240,26 @@ tide_frame_open(LogicalDecodingContext *ctx, TideData *data, bool last_write)
 static void
 tide_frame_write(LogicalDecodingContext *ctx, TideData *data, bool last_write)
 {
+	StringInfo	out = ctx->out;
+
 	if (!data->frame_open)
 		return;
 	tide_wbuf_sync(&data->wbuf);
 	data->frame_open = false;
 	OutputPluginWrite(ctx, last_write);
+
+	/*
+	 * One huge value makes ctx->out as big as its frame; give that memory
+	 * back rather than keep it for the rest of the session.
+	 */
+	if (out->maxlen > TIDE_OUT_KEEP && out->maxlen / 4 > data->frame_size)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(out->data));
+
+		pfree(out->data);
+		initStringInfo(out);
+		MemoryContextSwitchTo(oldcxt);
+	}
 }
 
 /*
@@ -1384,13 +1410,12 @@ tide_change_done(LogicalDecodingContext *ctx, TideData *data)
 static inline void
 tide_report_progress(LogicalDecodingContext *ctx, TideData *data)
 {
-#if TIDE_PLUGIN_REPORTS_PROGRESS
-	if (++data->changes_since_progress >= TIDE_PROGRESS_INTERVAL)
+	if (TIDE_PLUGIN_REPORTS_PROGRESS &&
+		++data->changes_since_progress >= TIDE_PROGRESS_INTERVAL)
 	{
 		data->changes_since_progress = 0;
 		TideUpdateProgress(ctx, false);
 	}
-#endif
 }
 
 /* ---------------------------------------------------------------------
@@ -1495,7 +1520,9 @@ tide_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
  * last_write false), and clients such as pg_recvlogical confirm what those
  * stamps say.  A frame left open by the transaction's changes is carried
  * over: its body is copied aside, the frame prepared again and the body put
- * back, one memcpy of at most a frame per transaction.
+ * back.  That frame holds less than frame-size bytes (a frame is written as
+ * soon as it reaches that size), so this is one memcpy of less than a frame
+ * per transaction, and the stash never grows past a frame.
  */
 static void
 tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
@@ -1505,9 +1532,7 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	proto_commit_t m;
 
 	TideUpdateProgress(ctx, !data->txn_begun);
-#if TIDE_PLUGIN_REPORTS_PROGRESS
 	data->changes_since_progress = 0;
-#endif
 
 	if (!data->txn_begun)
 	{
@@ -1538,13 +1563,6 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	data->txn_begun = false;
 	data->nchanges = 0;
-
-	/* a frame-sized stash is plenty; do not keep one huge message's worth */
-	if (data->stash.maxlen > 4 * Max(data->frame_size, 8192))
-	{
-		pfree(data->stash.data);
-		initStringInfo(&data->stash);
-	}
 
 	if (TideInvalidations >= TIDE_SWEEP_THRESHOLD)
 		tide_sweep_relation_cache(data);
@@ -1579,7 +1597,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 					elog(ERROR, "tide: INSERT into \"%s\" without a new tuple",
 						 RelationGetRelationName(relation));
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
-								entry->newfixed);
+								entry->newfixed, false);
 				tide_begin_if_needed(ctx, data, txn);
 				tide_send_relation(ctx, data, entry);
 				tide_frame_open(ctx, data, false);
@@ -1612,12 +1630,12 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 					m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
 						PROTO_OLD_FULL : PROTO_OLD_KEY;
 					tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
-									entry->oldfixed);
+									entry->oldfixed, false);
 					m.oldtup.natts = entry->desc.natts;
 					m.oldtup.cols = entry->oldvals;
 				}
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
-								entry->newfixed);
+								entry->newfixed, true);
 				tide_begin_if_needed(ctx, data, txn);
 				tide_send_relation(ctx, data, entry);
 				tide_frame_open(ctx, data, false);
@@ -1647,7 +1665,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 					return;
 				}
 				tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
-								entry->oldfixed);
+								entry->oldfixed, false);
 				tide_begin_if_needed(ctx, data, txn);
 				tide_send_relation(ctx, data, entry);
 				tide_frame_open(ctx, data, false);
@@ -1739,22 +1757,19 @@ tide_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /*
- * tide_message - a logical message (pg_logical_emit_message).  A
- * transactional one is a change of its transaction; a non-transactional
- * one is decoded as soon as it is read, between transactions, and goes out
- * as a frame of its own, stamped with its LSN.
+ * tide_message_guts - the work of tide_message, in the private context.
+ * A transactional message is a change of its transaction; a
+ * non-transactional one is decoded as soon as it is read, between
+ * transactions, and goes out as a frame of its own, stamped with its LSN.
  */
 static void
-tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-			 XLogRecPtr message_lsn, bool transactional,
-			 const char *prefix, Size message_size, const char *message)
+tide_message_guts(LogicalDecodingContext *ctx, TideData *data,
+				  ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+				  bool transactional, const char *prefix,
+				  Size message_size, const char *message)
 {
-	TideData   *data = ctx->output_plugin_private;
 	proto_message_t m;
 	size_t		prefix_len = strlen(prefix);
-
-	if (transactional)
-		tide_report_progress(ctx, data);
 
 	if (!tide_message_published(data, prefix))
 		return;
@@ -1798,6 +1813,24 @@ tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	tide_check_write(data, proto_write_message(&data->wbuf, &m), "MESSAGE");
 	tide_frame_write(ctx, data, true);
+}
+
+static void
+tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			 XLogRecPtr message_lsn, bool transactional,
+			 const char *prefix, Size message_size, const char *message)
+{
+	TideData   *data = ctx->output_plugin_private;
+	MemoryContext oldcxt;
+
+	if (transactional)
+		tide_report_progress(ctx, data);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+	tide_message_guts(ctx, data, txn, message_lsn, transactional, prefix,
+					  message_size, message);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
 }
 
 static bool

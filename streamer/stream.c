@@ -368,6 +368,13 @@ read_available(stream_t *s)
 				s->received = s->server_end;
 			if (p[17])
 				send_feedback(s, false);
+			/* caught up past the end position with nothing open: done */
+			if (s->o.endpos && s->server_end >= s->o.endpos && !s->w.in_txn && !s->skipping)
+			{
+				tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+				s->want_close_segment = true;
+				stop_stream(s, TIDE_EXIT_OK);
+			}
 		}
 		PQfreemem(buf);
 	}

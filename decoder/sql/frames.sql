@@ -27,6 +27,7 @@ SELECT 'emitted' FROM pg_logical_emit_message(false, 'n', 'in between');
 UPDATE f SET payload = 'short' WHERE id < 4;
 COMMIT;
 SELECT 'emitted' FROM pg_logical_emit_message(false, 'n', 'at the end');
+INSERT INTO f VALUES (2000, 'commits, so the message before is flushed');
 
 -- the call the documentation shows
 SELECT * FROM tide_render((SELECT string_agg(data, ''::bytea)
@@ -53,8 +54,8 @@ FROM framings;
 SELECT n, octet_length(data) < 1000 AS small, octet_length(data) BETWEEN 65536 AND 66000 AS full_frame
 FROM pg_logical_slot_peek_binary_changes('frames', NULL, NULL) WITH ORDINALITY AS c(lsn, xid, data, n);
 -- the rendering is identical to the unbatched one
-SELECT (SELECT array_agg(l) FROM tide_peek('frames')) =
-	(SELECT array_agg(l) FROM tide_peek('frames', 'frame-size', '0')) AS same_rendering;
+SELECT (SELECT array_agg(l) FROM tide_peek('frames') l) =
+	(SELECT array_agg(l) FROM tide_peek('frames', 'frame-size', '0') l) AS same_rendering;
 -- the frame holding a COMMIT is stamped with the commit's end LSN
 WITH frames AS (
 	SELECT lsn FROM pg_logical_slot_peek_binary_changes('frames', NULL, NULL)
@@ -67,6 +68,13 @@ WITH frames AS (
 )
 SELECT count(*) AS commits, count(*) FILTER (WHERE end_lsn IN (SELECT lsn FROM frames)) AS stamped
 FROM commits;
+
+-- tide_render rejects what is not a stream, naming the message and offset
+SELECT * FROM tide_render('\x'::bytea);
+SELECT * FROM tide_render('\x4201ff'::bytea);
+SELECT * FROM tide_render('\x4210'::bytea);
+SELECT * FROM tide_render('\x490401000101'::bytea);
+SELECT * FROM tide_render('\x0a00'::bytea);
 
 SELECT count(*) FROM tide_get('frames');
 SELECT pg_drop_replication_slot('frames');

@@ -65,6 +65,14 @@ SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'in
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'include-message-prefixes', 'a,');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'include-message-prefixes', 'a, b', 'exclude-message-prefixes', 'c');
 
+-- send functions of text-bearing types convert to the client encoding, so
+-- the session must use the database encoding (or SQL_ASCII)
+SET client_encoding = 'LATIN1';
+SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL);
+SET client_encoding = 'SQL_ASCII';
+SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL);
+RESET client_encoding;
+
 -- tide writes binary output only: the textual functions refuse it
 SELECT count(*) FROM pg_logical_slot_peek_changes('opts', NULL, NULL);
 SELECT count(*) FROM pg_logical_slot_get_changes('opts', NULL, NULL);

@@ -71,4 +71,14 @@ FROM rendered, expect e
 WHERE l LIKE 'INSERT%' OR l LIKE 'UPDATE%'
 ORDER BY n;
 
+-- a value larger than a frame: the frame grows to hold it whole
+INSERT INTO big (id, small, squeezed) VALUES (2, 'big', repeat('0123456789', 500000));
+INSERT INTO big (id, small) VALUES (3, 'small after big');
+SELECT count(*) AS frames, max(octet_length(data)) > 5000000 AS one_big_frame
+FROM pg_logical_slot_peek_binary_changes('toast', NULL, NULL);
+SELECT substring(l FROM 'small\[text\]:''([^'']*)''') AS small,
+	length(substring(l FROM 'squeezed\[text\]:''([^'']*)''')) AS length,
+	substring(l FROM 'squeezed\[text\]:''([^'']*)''') = repeat('0123456789', 500000) AS same
+FROM tide_get('toast') l WHERE l LIKE 'INSERT%';
+
 SELECT pg_drop_replication_slot('toast');

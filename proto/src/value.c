@@ -106,12 +106,14 @@
 #define JENTRY_ISCONTAINER 0x50000000u
 #define JSONB_VERSION 1
 
+#define JB_OFFSET_STRIDE 32		/* every 32nd JEntry holds an end offset */
+
 /*
- * Deepest jsonb nesting rendered.  PostgreSQL's limit is its stack depth
- * (a few thousand levels by default); this renderer recurses, so it stops
- * at a bound that keeps its own stack use small (about 100 bytes a level).
+ * Deepest jsonb nesting rendered.  PostgreSQL's own limit is its stack
+ * depth: about 20000 levels with the default max_stack_depth.  The walk
+ * below keeps 8 bytes a level on the C stack, so this costs 32 kB.
  */
-#define JSONB_MAX_DEPTH 1000
+#define JSONB_MAX_DEPTH 4096
 
 /* arrays (utils/array.h). */
 #define ARRAY_MAXDIM 6
@@ -1194,6 +1196,22 @@ num_check(const num_t *x)
 }
 
 /*
+ * num_strip - drop leading zero digits, as numeric_recv's make_result()
+ * does: get_str_from_var() would print them ("00001" for weight 1, digits
+ * 0 and 1).
+ */
+static void
+num_strip(num_t *x)
+{
+	while (x->ndigits > 0 && num_digit(x, 0) == 0)
+	{
+		x->digits += 2;
+		x->ndigits--;
+		x->weight--;
+	}
+}
+
+/*
  * num_visible - whether any nonzero digit survives truncation to dscale.
  * numeric_recv truncates to dscale and a zero result is positive, so a
  * negative sign is printed only when this holds.
@@ -1229,13 +1247,13 @@ num_visible(const num_t *x)
  * as get_str_from_var does).
  */
 static void
-put_numeric(proto_wbuf_t *out, const num_t *x)
+put_numeric(proto_wbuf_t *out, num_t x)
 {
 	char		g[4];
 	int			d;
 	int			i;
 
-	switch (x->sign)
+	switch (x.sign)
 	{
 		case NUM_NAN:
 			put_cstr(out, "NaN");
@@ -1249,19 +1267,20 @@ put_numeric(proto_wbuf_t *out, const num_t *x)
 		default:
 			break;
 	}
-	if (x->sign == NUM_NEG && num_visible(x))
+	num_strip(&x);
+	if (x.sign == NUM_NEG && num_visible(&x))
 		proto_put_u8(out, '-');
 
-	if (x->weight < 0)
+	if (x.weight < 0)
 	{
 		proto_put_u8(out, '0');
-		d = x->weight + 1;
+		d = x.weight + 1;
 	}
 	else
 	{
-		for (d = 0; d <= x->weight; d++)
+		for (d = 0; d <= x.weight; d++)
 		{
-			int			v = num_digit(x, d);
+			int			v = num_digit(&x, d);
 
 			if (d == 0)
 				put_uint(out, (uint64_t) v, 1);
@@ -1269,13 +1288,13 @@ put_numeric(proto_wbuf_t *out, const num_t *x)
 				put_uint(out, (uint64_t) v, 4);
 		}
 	}
-	if (x->dscale > 0)
+	if (x.dscale > 0)
 	{
 		proto_put_u8(out, '.');
-		for (i = 0; i < x->dscale; i += 4, d++)
+		for (i = 0; i < x.dscale; i += 4, d++)
 		{
-			int			v = num_digit(x, d);
-			int			take = x->dscale - i < 4 ? x->dscale - i : 4;
+			int			v = num_digit(&x, d);
+			int			take = x.dscale - i < 4 ? x.dscale - i : 4;
 
 			g[0] = (char) ('0' + v / 1000);
 			g[1] = (char) ('0' + v / 100 % 10);
@@ -1318,7 +1337,7 @@ numeric_send_text(proto_wbuf_t *out, const uint8_t *p, size_t n)
 	x.be = true;
 	if (!num_check(&x))
 		return TIDE_EBADVALUE;
-	put_numeric(out, &x);
+	put_numeric(out, x);
 	return 0;
 }
 
@@ -1372,14 +1391,14 @@ numeric_disk_text(proto_wbuf_t *out, const uint8_t *p, size_t n)
 	if (!varlena_body(p, n, &b, &len) || len < 2)
 		return TIDE_EBADVALUE;
 	h = (uint16_t) rd_uint(b, 2, false);
-	x.be = false;
+	memset(&x, 0, sizeof(x));
 	if ((h & NUM_NAN) == NUM_NAN)
 	{
 		h &= 0xF000;
 		if (h != NUM_NAN && h != NUM_PINF && h != NUM_NINF)
 			return TIDE_EBADVALUE;
 		x.sign = h;
-		put_numeric(out, &x);
+		put_numeric(out, x);
 		return 0;
 	}
 	if (h & NUM_SHORT)
@@ -1406,82 +1425,139 @@ numeric_disk_text(proto_wbuf_t *out, const uint8_t *p, size_t n)
 	x.digits = b;
 	if (!num_check(&x))
 		return TIDE_EBADVALUE;
-	put_numeric(out, &x);
+	put_numeric(out, x);
 	return 0;
 }
 
 /* ----------------------------------------------------------------
  * jsonb (the on-disk container)
+ *
+ * A container is a uint32 header (count, JB_F* flags), one JEntry per
+ * element (objects: all keys, then all values), then the data area.  Each
+ * JEntry holds its type and either its length or, every JB_OFFSET_STRIDE'th
+ * entry, its end offset; an entry starts where the one before it ends.
+ * Numerics and nested containers are int-aligned within the data area.
+ *
+ * The walk is iterative: a frame per open container (its offset from the
+ * root and the next item to print) instead of recursion, so deep nesting
+ * costs 8 bytes a level.  Each container's JEntries are checked once, when
+ * it is entered; later reads of them need no checks.
  * ----------------------------------------------------------------
  */
 
-/*
- * A walk over a container's JEntry array.  Each entry holds either its
- * length or (every JB_OFFSET_STRIDE'th) its end offset; the start of an
- * entry is the end of the one before.
- */
+/* A container whose JEntries have been checked by jcont_check(). */
 typedef struct
 {
-	const uint8_t *je;			/* the JEntry array */
-	size_t		dlen;			/* bytes in the data area after it */
-	uint32_t	off;			/* start of the next entry */
-} jwalk_t;
+	const uint8_t *je;			/* JEntry array */
+	const uint8_t *data;		/* data area */
+	uint32_t	count;			/* elements, or key/value pairs */
+	bool		object;
+} jcont_t;
+
+typedef struct
+{
+	uint32_t	base;			/* container's offset from the root */
+	uint32_t	next;			/* next element or pair to print */
+} jframe_t;
+
+static void
+jcont_read(jcont_t *c, const uint8_t *p)
+{
+	uint32_t	header = (uint32_t) rd_uint(p, 4, false);
+
+	c->count = header & JB_CMASK;
+	c->object = (header & JB_FOBJECT) != 0;
+	c->je = p + 4;
+	c->data = c->je + 4 * (c->object ? 2 * (size_t) c->count : c->count);
+}
 
 /*
- * jwalk_next - entry i: its JEntry and [*start, *end) in the data area.
- * Entries must be visited in order from where off was set.
+ * jcont_check - whether the n bytes at p are a well-formed container: known
+ * flags (a raw scalar only at the root), JEntries inside n, entries that
+ * end in order inside the data area, string keys, known types, and an end
+ * offset at least every JB_OFFSET_STRIDE entries (so finding where an entry
+ * starts never walks further back than that).  Nested values are checked
+ * when they are reached.
  */
 static bool
-jwalk_next(jwalk_t *w, uint32_t i, uint32_t *je, uint32_t *start,
-		   uint32_t *end)
+jcont_check(const uint8_t *p, size_t n, bool root, bool *scalar)
 {
-	uint32_t	e = (uint32_t) rd_uint(w->je + 4 * (size_t) i, 4, false);
-	uint64_t	fld = e & JENTRY_OFFLENMASK;
-	uint64_t	stop = (e & JENTRY_HAS_OFF) ? fld : w->off + fld;
+	uint32_t	header;
+	uint32_t	flags;
+	uint32_t	count;
+	uint64_t	nent;
+	uint64_t	dlen;
+	uint64_t	off = 0;
+	uint64_t	lastoff = 0;	/* 1 + index of the last end offset seen */
+	uint64_t	k;
 
-	if (stop < w->off || stop > w->dlen)
+	if (n < 4)
 		return false;
-	*je = e;
-	*start = w->off;
-	*end = (uint32_t) stop;
-	w->off = (uint32_t) stop;
+	header = (uint32_t) rd_uint(p, 4, false);
+	flags = header & ~JB_CMASK;
+	count = header & JB_CMASK;
+	*scalar = flags == (JB_FARRAY | JB_FSCALAR);
+	if (flags != JB_FOBJECT && flags != JB_FARRAY && !*scalar)
+		return false;
+	if (*scalar && (!root || count != 1))
+		return false;
+	nent = flags == JB_FOBJECT ? 2 * (uint64_t) count : count;
+	if (nent > (n - 4) / 4)
+		return false;
+	dlen = n - 4 - 4 * nent;
+
+	for (k = 0; k < nent; k++)
+	{
+		uint32_t	e = (uint32_t) rd_uint(p + 4 + 4 * k, 4, false);
+		uint32_t	type = e & JENTRY_TYPEMASK;
+		uint64_t	fld = e & JENTRY_OFFLENMASK;
+		uint64_t	end = (e & JENTRY_HAS_OFF) ? fld : off + fld;
+
+		if (k > JB_OFFSET_STRIDE && lastoff + JB_OFFSET_STRIDE <= k)
+			return false;
+		if (type > JENTRY_ISCONTAINER ||
+			(flags == JB_FOBJECT && k < count && type != JENTRY_ISSTRING))
+			return false;
+		if (end < off || end > dlen)
+			return false;
+		if (e & JENTRY_HAS_OFF)
+			lastoff = k + 1;
+		off = end;
+	}
 	return true;
 }
 
 /*
- * jwalk_offset - the start offset of entry i, summing lengths back to the
- * nearest entry stored as an end offset (getJsonbOffset()).
+ * jcont_entry - JEntry k of a checked container and its [*start, *end) in
+ * the data area (getJsonbOffset() and getJsonbLength()).
  */
-static bool
-jwalk_offset(const jwalk_t *w, uint32_t i, uint32_t *off)
+static uint32_t
+jcont_entry(const jcont_t *c, uint32_t k, uint32_t *start, uint32_t *end)
 {
-	uint64_t	sum = 0;
+	uint32_t	e = (uint32_t) rd_uint(c->je + 4 * (size_t) k, 4, false);
+	uint32_t	off = 0;
+	uint32_t	i = k;
 
 	while (i > 0)
 	{
-		uint32_t	e;
+		uint32_t	prev = (uint32_t) rd_uint(c->je + 4 * (size_t) --i, 4, false);
 
-		i--;
-		e = (uint32_t) rd_uint(w->je + 4 * (size_t) i, 4, false);
-		sum += e & JENTRY_OFFLENMASK;
-		if (e & JENTRY_HAS_OFF)
+		off += prev & JENTRY_OFFLENMASK;
+		if (prev & JENTRY_HAS_OFF)
 			break;
 	}
-	if (sum > w->dlen)
-		return false;
-	*off = (uint32_t) sum;
-	return true;
+	*start = off;
+	*end = (e & JENTRY_HAS_OFF) ? (e & JENTRY_OFFLENMASK)
+		: off + (e & JENTRY_OFFLENMASK);
+	return e;
 }
 
-static int	jsonb_container(proto_wbuf_t *out, const uint8_t *p, size_t n,
-							int depth);
-
-/* jsonb_value - one array element or object value, given by its JEntry. */
+/* jsonb_scalar - a string, numeric, boolean or null item. */
 static int
-jsonb_value(proto_wbuf_t *out, const uint8_t *data, uint32_t je,
-			uint32_t start, uint32_t end, int depth)
+jsonb_scalar(proto_wbuf_t *out, const uint8_t *data, uint32_t je,
+			 uint32_t start, uint32_t end)
 {
-	/* Numerics and containers are int-aligned within the data area. */
+	/* Numerics are int-aligned: padding may precede them. */
 	uint32_t	aligned = (start + 3) & ~(uint32_t) 3;
 
 	switch (je & JENTRY_TYPEMASK)
@@ -1502,102 +1578,88 @@ jsonb_value(proto_wbuf_t *out, const uint8_t *data, uint32_t je,
 		case JENTRY_ISNULL:
 			put_cstr(out, "null");
 			return 0;
-		case JENTRY_ISCONTAINER:
-			if (aligned > end)
-				return TIDE_EBADVALUE;
-			return jsonb_container(out, data + aligned, end - aligned,
-								   depth + 1);
 		default:
 			return TIDE_EBADVALUE;
 	}
 }
 
 /*
- * jsonb_container - render a JsonbContainer as jsonb_out() does: ", "
- * between items, ": " after keys, keys in stored order.  depth 0 is the
- * root, the only level where a raw scalar (a one-element array flagged
- * JB_FSCALAR) may appear; it is printed without brackets.
+ * jsonb_text - render a root container as jsonb_out() does: ", " between
+ * items, ": " after keys, keys in stored order, and a raw scalar (a
+ * one-element array flagged JB_FSCALAR) without brackets.
  */
 static int
-jsonb_container(proto_wbuf_t *out, const uint8_t *p, size_t n, int depth)
+jsonb_text(proto_wbuf_t *out, const uint8_t *root, size_t n)
 {
-	uint32_t	header;
-	uint32_t	count;
-	uint64_t	nentries;
-	bool		object;
+	jframe_t	stack[JSONB_MAX_DEPTH];
+	int			depth = 0;
 	bool		scalar;
-	jwalk_t		keys;
-	jwalk_t		vals;
-	const uint8_t *data;
-	uint32_t	i;
+	jcont_t		c;
+	uint32_t	je;
+	uint32_t	start;
+	uint32_t	end;
 
-	if (depth > JSONB_MAX_DEPTH || n < 4)
+	if (!jcont_check(root, n, true, &scalar))
 		return TIDE_EBADVALUE;
-	header = (uint32_t) rd_uint(p, 4, false);
-	count = header & JB_CMASK;
-	object = (header & ~JB_CMASK) == JB_FOBJECT;
-	scalar = (header & ~JB_CMASK) == (JB_FARRAY | JB_FSCALAR);
-	if (!object && !scalar && (header & ~JB_CMASK) != JB_FARRAY)
-		return TIDE_EBADVALUE;
-	if (scalar && (depth > 0 || count != 1))
-		return TIDE_EBADVALUE;
-
-	nentries = object ? 2 * (uint64_t) count : count;
-	if (nentries > (n - 4) / 4)
-		return TIDE_EBADVALUE;
-	data = p + 4 + 4 * nentries;
-	keys.je = p + 4;
-	keys.dlen = n - 4 - 4 * nentries;
-	keys.off = 0;
-	vals = keys;
-
-	if (!object)
+	jcont_read(&c, root);
+	if (scalar)
 	{
-		if (!scalar)
-			proto_put_u8(out, '[');
-		for (i = 0; i < count; i++)
-		{
-			uint32_t	je,
-						start,
-						end;
-			int			rc;
-
-			if (!jwalk_next(&vals, i, &je, &start, &end))
-				return TIDE_EBADVALUE;
-			if (i > 0)
-				proto_put_bytes(out, ", ", 2);
-			if ((rc = jsonb_value(out, data, je, start, end, depth)) != 0)
-				return rc;
-		}
-		if (!scalar)
-			proto_put_u8(out, ']');
-		return 0;
+		je = jcont_entry(&c, 0, &start, &end);
+		return jsonb_scalar(out, c.data, je, start, end);
 	}
+	proto_put_u8(out, c.object ? '{' : '[');
+	stack[0].base = 0;
+	stack[0].next = 0;
 
-	/* Objects store all the keys, then all the values. */
-	if (!jwalk_offset(&keys, count, &vals.off))
-		return TIDE_EBADVALUE;
-	proto_put_u8(out, '{');
-	for (i = 0; i < count; i++)
+	while (!out->err)
 	{
-		uint32_t	je,
-					start,
-					end;
+		jframe_t   *f = &stack[depth];
+		const uint8_t *child;
+		uint32_t	aligned;
+		uint32_t	i;
 		int			rc;
 
-		if (!jwalk_next(&keys, i, &je, &start, &end) ||
-			(je & JENTRY_TYPEMASK) != JENTRY_ISSTRING)
-			return TIDE_EBADVALUE;
+		jcont_read(&c, root + f->base);
+		if (f->next == c.count)
+		{
+			proto_put_u8(out, c.object ? '}' : ']');
+			if (depth-- == 0)
+				break;
+			continue;
+		}
+		i = f->next++;
 		if (i > 0)
 			proto_put_bytes(out, ", ", 2);
-		put_json_string(out, data + start, end - start);
-		proto_put_bytes(out, ": ", 2);
-		if (!jwalk_next(&vals, count + i, &je, &start, &end))
+		if (c.object)
+		{
+			jcont_entry(&c, i, &start, &end);
+			put_json_string(out, c.data + start, end - start);
+			proto_put_bytes(out, ": ", 2);
+			je = jcont_entry(&c, c.count + i, &start, &end);
+		}
+		else
+			je = jcont_entry(&c, i, &start, &end);
+
+		if ((je & JENTRY_TYPEMASK) != JENTRY_ISCONTAINER)
+		{
+			if ((rc = jsonb_scalar(out, c.data, je, start, end)) != 0)
+				return rc;
+			continue;
+		}
+
+		/* Enter the nested container. */
+		aligned = (start + 3) & ~(uint32_t) 3;
+		if (aligned > end || depth + 1 >= JSONB_MAX_DEPTH)
 			return TIDE_EBADVALUE;
-		if ((rc = jsonb_value(out, data, je, start, end, depth)) != 0)
-			return rc;
+		child = c.data + aligned;
+		if (!jcont_check(child, end - aligned, false, &scalar))
+			return TIDE_EBADVALUE;
+		depth++;
+		stack[depth].base = (uint32_t) (child - root);
+		stack[depth].next = 0;
+		jcont_read(&c, child);
+		proto_put_u8(out, c.object ? '{' : '[');
 	}
-	proto_put_u8(out, '}');
 	return 0;
 }
 
@@ -2057,7 +2119,7 @@ proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 				rc = put_unknown(out, data, len);
 			break;
 		case PROTO_ENC_JSONB:
-			rc = jsonb_container(out, data, len, 0);
+			rc = jsonb_text(out, data, len);
 			break;
 		case PROTO_ENC_BINARY:
 			rc = send_text(out, basetypoid, data, len);
