@@ -53,6 +53,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) -C tests unit
 	$(MAKE) -C decoder regress
+	$(MAKE) -C tests tap
 	@echo "make check: all suites passed"
 
 install: all
