@@ -241,7 +241,33 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 		}
 	last = &list.v[list.n - 1];
 	entry_path(path, sizeof(path), dir, last);
-	if ((rc = seg_reader_open(&r, path, &at)) != 0)
+	if ((rc = seg_reader_open(&r, path, &at)) != 0 && last->partial &&
+		rc != -EACCES && rc != -EIO)
+	{
+		/*
+		 * The streamer writes and fsyncs a new segment's header before any
+		 * transaction goes into it: a .partial without a whole header was
+		 * being created when the streamer died, and holds nothing.  Set it
+		 * aside and resume from the segments before it (if the slot is
+		 * past them, the gap check refuses to go on).
+		 */
+		char		aside[4300];
+
+		seg_reader_close(&r);
+		snprintf(aside, sizeof(aside), "%s.broken", path);
+		if (rename(path, aside) != 0)
+		{
+			tide_log_error("could not rename \"%s\" to \"%s\": %s", path, aside, strerror(errno));
+			segdir_list_free(&list);
+			return -errno;
+		}
+		tide_log_info("set aside \"%s\" as \"%s\": its header is incomplete (%s at byte offset %llu), so it holds no transaction",
+					  path, aside, damage_hint(rc), (unsigned long long) at);
+		segdir_list_free(&list);
+		segstats_free(&res->stats);
+		return segdir_resume(dir, res);
+	}
+	if (rc != 0)
 	{
 		tide_log_error("could not read segment \"%s\" at byte offset %llu: %s",
 					   path, (unsigned long long) at, damage_hint(rc));

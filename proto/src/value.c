@@ -75,7 +75,7 @@
 /* Valid timestamps: the same first day up to 294277-01-01 00:00. */
 #define TIMESTAMP_MIN INT64_C(-211813488000000000)
 #define TIMESTAMP_END INT64_C(9223371331200000000)
-/* timetz zone displacement limit, seconds (TZDISP_LIMIT). */
+/* timetz zones lie strictly within this many seconds of UTC (TZDISP_LIMIT). */
 #define TZDISP_LIMIT (16 * 3600)
 /* Fractional second digits (MAX_TIMESTAMP_PRECISION). */
 #define FSEC_DIGITS 6
@@ -1126,7 +1126,7 @@ fixed_text(proto_wbuf_t *out, uint32_t typoid, const uint8_t *p, size_t n,
 				int32_t		zone = rd_int32(p + 8, be);
 
 				if (t < 0 || t > USECS_PER_DAY ||
-					zone < -TZDISP_LIMIT || zone > TZDISP_LIMIT)
+					zone <= -TZDISP_LIMIT || zone >= TZDISP_LIMIT)
 					return TIDE_EBADVALUE;
 				put_tod(out, t);
 				put_zone(out, zone);
@@ -1268,6 +1268,8 @@ put_numeric(proto_wbuf_t *out, num_t x)
 			break;
 	}
 	num_strip(&x);
+	if (x.ndigits == 0)
+		x.weight = 0;			/* a zero prints as "0", whatever its weight */
 	if (x.sign == NUM_NEG && num_visible(&x))
 		proto_put_u8(out, '-');
 
@@ -1892,8 +1894,12 @@ send_text(proto_wbuf_t *out, uint32_t typoid, const uint8_t *p, size_t n)
 			put_bytea(out, p, n);
 			return 0;
 		case PROTO_JSONBOID:
-			/* jsonb_send(): a version byte, then jsonb_out()'s text. */
-			if (n < 1 || p[0] != JSONB_VERSION)
+			/*
+			 * jsonb_send(): a version byte, then jsonb_out()'s text, which
+			 * is passed on as it is (jsonb_recv() would parse and print it
+			 * again, giving the same text for anything a server sent).
+			 */
+			if (n < 2 || p[0] != JSONB_VERSION)
 				return TIDE_EBADVALUE;
 			proto_put_bytes(out, p + 1, n - 1);
 			return 0;
