@@ -149,6 +149,61 @@ put_qualified(proto_wbuf_t *out, proto_str_t nsp, proto_str_t rel)
 	put_pstr(out, rel);
 }
 
+/*
+ * put_literal - s as a SQL literal on one line: '...' with '' doubling, or
+ * E'...' with backslash escapes when s holds control characters, so a
+ * rendered message never spans lines (test_decoding
+ * prints newlines raw; a line-oriented reader then splits one message).
+ */
+static void
+put_literal(proto_wbuf_t *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool		escape = false;
+
+	for (size_t i = 0; i < n && !escape; i++)
+		escape = (uint8_t) s[i] < 0x20 || s[i] == 0x7f;
+	if (!escape)
+	{
+		proto_value_quote(out, s, n, 0);
+		return;
+	}
+	proto_put_bytes(out, "E'", 2);
+	for (size_t i = 0; i < n; i++)
+	{
+		uint8_t		c = (uint8_t) s[i];
+
+		switch (c)
+		{
+			case '\'':
+				proto_put_bytes(out, "''", 2);
+				break;
+			case '\\':
+				proto_put_bytes(out, "\\\\", 2);
+				break;
+			case '\n':
+				proto_put_bytes(out, "\\n", 2);
+				break;
+			case '\r':
+				proto_put_bytes(out, "\\r", 2);
+				break;
+			case '\t':
+				proto_put_bytes(out, "\\t", 2);
+				break;
+			default:
+				if (c < 0x20 || c == 0x7f)
+				{
+					proto_put_bytes(out, "\\x", 2);
+					proto_put_u8(out, (uint8_t) hex[c >> 4]);
+					proto_put_u8(out, (uint8_t) hex[c & 15]);
+				}
+				else
+					proto_put_u8(out, c);
+		}
+	}
+	proto_put_u8(out, '\'');
+}
+
 /* ------------------------------------------------------------------ values */
 
 /* Types printed bare (no quotes), as test_decoding does. */
@@ -223,7 +278,7 @@ put_value(proto_wbuf_t *out, proto_wbuf_t *scratch, const proto_column_t *c,
 			proto_put_bytes(out, scratch->data, scratch->len);
 	}
 	else
-		proto_value_quote(out, (const char *) scratch->data, scratch->len, 0);
+		put_literal(out, (const char *) scratch->data, scratch->len);
 	return 0;
 }
 
@@ -559,7 +614,10 @@ put_payload(emit_t *e, proto_str_t p)
 
 	if (printable(p))
 	{
-		proto_value_quote(e->out, p.p, p.n, e->json);
+		if (e->json)
+			proto_value_quote(e->out, p.p, p.n, 1);
+		else
+			put_literal(e->out, p.p, p.n);
 		return;
 	}
 	proto_put_bytes(e->out, e->json ? "\"\\\\x" : "'\\x", e->json ? 4 : 3);
@@ -684,7 +742,10 @@ proto_render_msg(proto_render_t *r, uint8_t type, proto_rbuf_t body,
 				if (f & PROTO_RENDER_LSN)
 					emit_lsn(&e, "lsn", m.lsn);
 				emit_key(&e, "prefix");
-				proto_value_quote(out, m.prefix.p, m.prefix.n, e.json);
+				if (e.json)
+					proto_value_quote(out, m.prefix.p, m.prefix.n, 1);
+				else
+					put_literal(out, m.prefix.p, m.prefix.n);
 				emit_key(&e, "content");
 				put_payload(&e, m.payload);
 				emit_close(&e);

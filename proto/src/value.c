@@ -2147,9 +2147,12 @@ proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 void
 proto_value_quote(proto_wbuf_t *out, const char *s, size_t n, int json)
 {
-	const char *run = s;
+	const char *run;
 	size_t		i;
 
+	if (s == NULL)
+		s = "";					/* n is 0: no arithmetic on a null pointer */
+	run = s;
 	if (json)
 	{
 		put_json_string(out, (const uint8_t *) s, n);
