@@ -6,6 +6,7 @@
 #                   DESTDIR and PREFIX
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
+#   make fuzz       the libFuzzer harnesses, 10 minutes each
 #
 # Missing Debian packages are installed when run as root; otherwise the
 # exact apt-get command is printed.
@@ -52,6 +53,7 @@ deps-check:
 check: deps
 	$(MAKE) all
 	$(MAKE) -C tests unit
+	$(MAKE) -C tests fuzz-short
 	$(MAKE) -C decoder regress
 	$(MAKE) -C tests tap
 	@echo "make check: all suites passed"
@@ -64,7 +66,13 @@ demo: deps
 	@echo "make demo: coming with the streamer and applier (issues 3-5)"
 
 bench: deps all
-	bench/decoder.sh
+	bench/decoder.sh insert
+	bench/decoder.sh tpcb
+	bench/stream.sh insert
+	bench/stream.sh tpcb
+
+fuzz: deps all
+	$(MAKE) -C tests fuzz
 
 clean:
 	$(MAKE) -C proto clean
@@ -75,4 +83,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-check check install demo bench clean format
+.PHONY: all deps deps-check check install demo bench fuzz clean format
