@@ -103,6 +103,32 @@ SELECT pg_copy_logical_replication_slot('tide_origin', 'tide');
 	like($e, qr/restore the missing segments/, 'gap: hint');
 }
 
+# --- the disk refuses a write (file size limit, like a full disk): the
+# streamer stops with exit code 6, acknowledges nothing it did not fsync,
+# and a later run completes the history exactly once
+{
+	my $d = seg_dir('full');
+	$node->safe_psql('postgres', q{
+SELECT pg_drop_replication_slot('tide');
+SELECT pg_copy_logical_replication_slot('tide_origin', 'tide');
+});
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'bash', '-c', 'ulimit -f 300; trap "" XFSZ; exec "$0" "$@"',
+		$TideTest::TIDE, 'stream', '-d', $conn, '-S', 'tide', '-D', $d, '--endpos', $end ],
+		'<', \undef, '>', \$o, '2>', \$e);
+	is($? >> 8, 6, 'write failure: exit code 6');
+	like($e, qr/could not write segment ".*": File too large/, 'write failure: message names the file');
+	my ($lrc, $lout) = tide_run('ls', '--json', $d);
+	my ($cov) = $lout =~ /"covered_lsn":"([^"]+)"/;
+	my $confirmed = $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'tide'");
+	ok($node->safe_psql('postgres', "SELECT '$confirmed'::pg_lsn <= '$cov'::pg_lsn") eq 't',
+		"write failure: the slot ($confirmed) is not past what is durable ($cov)");
+	my ($rc) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $d, '--endpos', $end);
+	is($rc, 0, 'after the write failure, a new run completes');
+	is_deeply([ normalize_tide(seg_lines($d)) ], \@expected, 'write failure: nothing lost or doubled');
+}
+
 # --- a bit flip in a closed segment is reported with file and offset
 {
 	my $d = seg_dir('flip');
