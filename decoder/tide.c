@@ -72,6 +72,7 @@
 #include "tide/errors.h"
 #include "tide/relcat.h"
 #include "tide/render.h"
+#include "tide/value.h"
 #include "tide/wire.h"
 
 PG_MODULE_MAGIC;
@@ -1170,8 +1171,34 @@ tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 				pd->data = fixed + col->fixed_off;
 				pd->len = col->width;
 				break;
-			case PROTO_ENC_BYTES:
 			case PROTO_ENC_JSONB:
+				{
+					/*
+					 * The stored container, re-encoded as the compact tree:
+					 * one pass, no escaping, no numeric formatting, and
+					 * smaller than both the container and the text.
+					 */
+					struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+					StringInfo	si = makeStringInfo();
+					proto_wbuf_t b;
+					int			rc;
+
+					tide_wbuf_attach(&b, si);
+					rc = proto_jsonb_compact(&b, (const uint8_t *) VARDATA_ANY(v),
+											 VARSIZE_ANY_EXHDR(v));
+					if (rc != 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_DATA_CORRUPTED),
+								 errmsg("could not encode jsonb column \"%s\" of relation \"%.*s.%.*s\": %s",
+										NameStr(TupleDescAttr(tupdesc, col->attidx)->attname),
+										(int) entry->desc.nspname.n, entry->desc.nspname.p,
+										(int) entry->desc.relname.n, entry->desc.relname.p,
+										tide_strerror(rc))));
+					pd->data = b.data;
+					pd->len = (uint32) b.len;
+					break;
+				}
+			case PROTO_ENC_BYTES:
 				if (col->typlen == -1)
 				{
 					/* decompresses and follows indirect pointers */

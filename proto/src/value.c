@@ -2,16 +2,16 @@
  * proto/src/value.c
  *		Text form of encoded column values, as PostgreSQL 15 prints them.
  *
- * Each renderer here reproduces one PostgreSQL output function for the
- * settings a tide source and replica run with:
+ * Each renderer here reproduces one PostgreSQL output function, as printed
+ * in a session with these settings (all defaults but the two marked *):
  *
- *   DateStyle = ISO, TimeZone = UTC    timestamptz and timetz are printed in
- *                                      UTC ("+00"), whatever the zone of the
- *                                      session that wrote them
+ *   DateStyle = ISO
+ *   TimeZone = UTC *                   timestamptz is printed in UTC ("+00"),
+ *                                      whatever zone the writer used
  *   IntervalStyle = postgres           "1 year 2 mons 3 days 04:05:06"
- *   extra_float_digits = 1 (default)   shortest exact float text (Ryu's)
+ *   extra_float_digits = 1             shortest exact float text (Ryu's)
  *   bytea_output = hex                 "\x0102"
- *   lc_monetary = C                    "$1,234.56"
+ *   lc_monetary = C *                  "$1,234.56"
  *
  * Nothing here allocates, keeps state or calls a locale-dependent function:
  * floats are converted from their bits with exact integer arithmetic rather
@@ -343,7 +343,7 @@ get_be_i32(proto_rbuf_t *r, int32_t *v)
 
 typedef struct
 {
-	int			n;				/* words in use; w[n - 1] != 0 unless n == 0 */
+	int			n;				/* words in use, top one nonzero */
 	uint32_t	w[BN_WORDS];	/* least significant first */
 } bn_t;
 
@@ -484,19 +484,16 @@ bn_sub(bn_t *a, const bn_t *b)
 }
 
 /*
- * reaches_high - whether r + mp gets to s: the value plus its upper gap
- * reaches the next unit of the current digit.  `incl` when the interval's
- * upper boundary itself reads back as the value.
+ * reaches_high - whether r + mp passes s: the upper end of the interval
+ * lies beyond the next unit of the current digit.
  */
 static bool
-reaches_high(const bn_t *r, const bn_t *mp, const bn_t *s, bool incl)
+reaches_high(const bn_t *r, const bn_t *mp, const bn_t *s)
 {
 	bn_t		t;
-	int			c;
 
 	bn_add(&t, r, mp);
-	c = bn_cmp(&t, s);
-	return incl ? c >= 0 : c > 0;
+	return bn_cmp(&t, s) > 0;
 }
 
 /* floor_log10_pow2 - floor(e * log10(2)) for |e| < 1650. */
@@ -523,7 +520,6 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 				mp,
 				mm,
 				t;
-	const bool	incl = false;	/* boundaries never printed, see above */
 	int			bits = 0;
 	int			n = 0;
 	int			kk;
@@ -561,7 +557,7 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 		bn_mul_pow10(&mp, -kk);
 		bn_mul_pow10(&mm, -kk);
 	}
-	while (reaches_high(&r, &mp, &s, incl))
+	while (reaches_high(&r, &mp, &s))
 	{
 		bn_mul(&s, 10);
 		kk++;
@@ -573,7 +569,7 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 
 		bn_mul(&r10, 10);
 		bn_mul(&mp10, 10);
-		if (reaches_high(&r10, &mp10, &s, incl))
+		if (reaches_high(&r10, &mp10, &s))
 			break;
 		r = r10;
 		mp = mp10;
@@ -584,7 +580,6 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 	for (;;)
 	{
 		int			d = 0;
-		int			c;
 		bool		low,
 					high;
 
@@ -596,9 +591,8 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 			bn_sub(&r, &s);
 			d++;
 		}
-		c = bn_cmp(&r, &mm);
-		low = incl ? c <= 0 : c < 0;
-		high = reaches_high(&r, &mp, &s, incl);
+		low = bn_cmp(&r, &mm) < 0;
+		high = reaches_high(&r, &mp, &s);
 		if (!low && !high && n < 24)
 		{
 			digits[n++] = (uint8_t) d;
@@ -607,6 +601,8 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 		if (low && high)
 		{
 			/* Both d and d + 1 read back: take the closer, ties to even. */
+			int			c;
+
 			t = r;
 			bn_shl(&t, 1);
 			c = bn_cmp(&t, &s);
@@ -619,7 +615,7 @@ shortest_digits(uint64_t mant, int e2, bool unequal, uint8_t *digits, int *k)
 		break;
 	}
 
-	/* d + 1 cannot reach 10 (the previous prefix would have ended), but be safe. */
+	/* d + 1 cannot be 10 (the prefix before would have ended); be safe. */
 	while (n > 1 && digits[n - 1] == 10)
 	{
 		n--;
@@ -1163,12 +1159,12 @@ fixed_text(proto_wbuf_t *out, uint32_t typoid, const uint8_t *p, size_t n,
 /* A numeric's fields, wherever they were read from. */
 typedef struct
 {
-	int			sign;			/* NUM_POS, NUM_NEG, NUM_NAN, NUM_PINF, NUM_NINF */
-	int			weight;			/* base-10000 exponent of the first digit */
+	int			sign;			/* NUM_POS, NUM_NEG or a special */
+	int			weight;			/* power of 10000 of the first digit */
 	int			dscale;			/* decimal digits after the point */
 	int			ndigits;
 	const uint8_t *digits;		/* ndigits int16 base-10000 digits */
-	bool		be;				/* digits big-endian (send) or little (disk) */
+	bool		be;				/* digits big-endian (send), else little */
 } num_t;
 
 static int
@@ -1225,7 +1221,7 @@ num_visible(const num_t *x)
 	for (i = 0; i < x->ndigits; i++)
 	{
 		int			d = num_digit(x, i);
-		int			group = i - x->weight;	/* fraction group, 1 = first */
+		int			group = i - x->weight;	/* 1: first after the point */
 		int			shown;
 
 		if (d == 0)
@@ -1269,7 +1265,7 @@ put_numeric(proto_wbuf_t *out, num_t x)
 	}
 	num_strip(&x);
 	if (x.ndigits == 0)
-		x.weight = 0;			/* a zero prints as "0", whatever its weight */
+		x.weight = 0;			/* zero prints as "0" whatever its weight */
 	if (x.sign == NUM_NEG && num_visible(&x))
 		proto_put_u8(out, '-');
 
@@ -1542,8 +1538,10 @@ jcont_entry(const jcont_t *c, uint32_t k, uint32_t *start, uint32_t *end)
 
 	while (i > 0)
 	{
-		uint32_t	prev = (uint32_t) rd_uint(c->je + 4 * (size_t) --i, 4, false);
+		uint32_t	prev;
 
+		i--;
+		prev = (uint32_t) rd_uint(c->je + 4 * (size_t) i, 4, false);
 		off += prev & JENTRY_OFFLENMASK;
 		if (prev & JENTRY_HAS_OFF)
 			break;
@@ -1586,12 +1584,12 @@ jsonb_scalar(proto_wbuf_t *out, const uint8_t *data, uint32_t je,
 }
 
 /*
- * jsonb_text - render a root container as jsonb_out() does: ", " between
- * items, ": " after keys, keys in stored order, and a raw scalar (a
- * one-element array flagged JB_FSCALAR) without brackets.
+ * jsonb_container_text - render a stored root container as jsonb_out()
+ * does: ", " between items, ": " after keys, keys in stored order, and a
+ * raw scalar (a one-element array flagged JB_FSCALAR) without brackets.
  */
 static int
-jsonb_text(proto_wbuf_t *out, const uint8_t *root, size_t n)
+jsonb_container_text(proto_wbuf_t *out, const uint8_t *root, size_t n)
 {
 	jframe_t	stack[JSONB_MAX_DEPTH];
 	int			depth = 0;
@@ -1663,6 +1661,29 @@ jsonb_text(proto_wbuf_t *out, const uint8_t *root, size_t n)
 		proto_put_u8(out, c.object ? '{' : '[');
 	}
 	return 0;
+}
+
+/*
+ * proto_jsonb_container_text - a stored container (what VARDATA_ANY of a
+ * detoasted jsonb points at) as jsonb_out() prints it.  The wire carries
+ * the compact tree (jsonb.c); this reads the container itself, which the
+ * tests use to check the two agree.  Returns 0, TIDE_EBADVALUE (nothing
+ * left appended) or out->err.
+ */
+int
+proto_jsonb_container_text(proto_wbuf_t *out, const uint8_t *root, size_t n)
+{
+	size_t		start = out->len;
+	int			rc;
+
+	if (out->err)
+		return out->err;
+	rc = jsonb_container_text(out, root, n);
+	if (out->err)
+		return out->err;
+	if (rc != 0)
+		out->len = start;
+	return rc;
 }
 
 /* ----------------------------------------------------------------
@@ -2125,7 +2146,7 @@ proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 				rc = put_unknown(out, data, len);
 			break;
 		case PROTO_ENC_JSONB:
-			rc = jsonb_text(out, data, len);
+			rc = proto_jsonb_text(out, data, len);
 			break;
 		case PROTO_ENC_BINARY:
 			rc = send_text(out, basetypoid, data, len);
@@ -2151,7 +2172,7 @@ proto_value_quote(proto_wbuf_t *out, const char *s, size_t n, int json)
 	size_t		i;
 
 	if (s == NULL)
-		s = "";					/* n is 0: no arithmetic on a null pointer */
+		s = "";					/* n is 0; keep arithmetic off NULL */
 	run = s;
 	if (json)
 	{

@@ -68,4 +68,34 @@ int			proto_value_text(proto_wbuf_t *out, uint8_t encoding,
 void		proto_value_quote(proto_wbuf_t *out, const char *s, size_t n,
 							  int json);
 
+/*
+ * jsonb travels as a compact tree (FORMAT.md, "jsonb values"), one tag
+ * byte per value.
+ */
+#define PROTO_JSONB_NULL 0
+#define PROTO_JSONB_FALSE 1
+#define PROTO_JSONB_TRUE 2
+#define PROTO_JSONB_STRING 3	/* varint length, bytes */
+#define PROTO_JSONB_INT 4		/* svarint: an integral numeric */
+#define PROTO_JSONB_NUMERIC 5	/* u8 sign, svarint weight, varint dscale,
+								 * varint ndigits, varints base-10000 digits */
+#define PROTO_JSONB_ARRAY 6		/* varint count, values */
+#define PROTO_JSONB_OBJECT 7	/* varint count, (str key, value) pairs */
+
+/*
+ * proto_jsonb_compact - the compact tree of a stored jsonb container (what
+ * VARDATA_ANY of a detoasted jsonb points at, in this host's byte order).
+ * Appends to out; on TIDE_EBADVALUE (a damaged container) nothing is left
+ * appended.
+ */
+int			proto_jsonb_compact(proto_wbuf_t *out, const uint8_t *container,
+								size_t len);
+
+/* proto_jsonb_text - a compact tree as jsonb_out prints it. */
+int			proto_jsonb_text(proto_wbuf_t *out, const uint8_t *data, size_t len);
+
+/* proto_jsonb_container_text - a stored container as jsonb_out prints it. */
+int			proto_jsonb_container_text(proto_wbuf_t *out, const uint8_t *root,
+									   size_t n);
+
 #endif /* TIDE_VALUE_H */
