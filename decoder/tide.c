@@ -69,6 +69,8 @@
 
 #include "compat.h"
 
+#include "utils/jsonb.h"
+
 #include "tide/errors.h"
 #include "tide/relcat.h"
 #include "tide/render.h"
@@ -1186,6 +1188,17 @@ tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 					tide_wbuf_attach(&b, si);
 					rc = proto_jsonb_compact(&b, (const uint8_t *) VARDATA_ANY(v),
 											 VARSIZE_ANY_EXHDR(v));
+					if (rc == TIDE_ETOOLONG)
+					{
+						/* too deep for the tree: jsonb_out's text instead */
+						Jsonb	   *jb = DatumGetJsonbP(d);
+						char	   *txt = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+						b.len = 0;
+						proto_put_u8(&b, PROTO_JSONB_TEXT);
+						proto_put_str(&b, txt, strlen(txt));
+						rc = b.err;
+					}
 					if (rc != 0)
 						ereport(ERROR,
 								(errcode(ERRCODE_DATA_CORRUPTED),

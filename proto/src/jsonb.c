@@ -35,7 +35,7 @@
 #define JENTRY_ISNULL 0x40000000
 #define JENTRY_ISCONTAINER 0x50000000
 
-#define MAX_DEPTH 1000
+#define MAX_DEPTH 4096			/* as proto_jsonb_container_text() */
 
 /* numeric header bits (src/backend/utils/adt/numeric.c) */
 #define NUMERIC_SIGN_MASK 0xC000
@@ -151,9 +151,10 @@ put_numeric(proto_wbuf_t *out, const uint8_t *p, size_t n)
 	{
 		uint16_t	ext = h & NUMERIC_EXT_SIGN_MASK;
 
+		if (ext != NUMERIC_NAN && ext != NUMERIC_PINF && ext != NUMERIC_NINF)
+			return TIDE_EBADVALUE;
 		proto_put_u8(out, PROTO_JSONB_NUMERIC);
-		proto_put_u8(out, ext == NUMERIC_NAN ? 2 : ext == NUMERIC_PINF ? 3 :
-					 ext == NUMERIC_NINF ? 4 : 2);
+		proto_put_u8(out, ext == NUMERIC_NAN ? 2 : ext == NUMERIC_PINF ? 3 : 4);
 		proto_put_svarint(out, 0);
 		proto_put_varint(out, 0);
 		proto_put_varint(out, 0);
@@ -272,7 +273,9 @@ put_container(proto_wbuf_t *out, const uint8_t *p, size_t len, int depth)
 	size_t		start = 0;
 	int			rc;
 
-	if (depth > MAX_DEPTH || len < 4)
+	if (depth >= MAX_DEPTH)
+		return TIDE_ETOOLONG;
+	if (len < 4)
 		return TIDE_EBADVALUE;
 	header = ld32(p);
 	count = header & JB_CMASK;
@@ -353,6 +356,7 @@ put_container(proto_wbuf_t *out, const uint8_t *p, size_t len, int depth)
 int
 proto_jsonb_compact(proto_wbuf_t *out, const uint8_t *container, size_t len)
 {
+	/* TIDE_ETOOLONG: nested deeper than MAX_DEPTH; see PROTO_JSONB_TEXT */
 	size_t		mark = out->len;
 	int			rc = put_container(out, container, len, 0);
 
@@ -394,12 +398,22 @@ text_value(proto_wbuf_t *out, proto_rbuf_t *r, int depth)
 	uint64_t	n;
 	int			rc;
 
-	if (depth > MAX_DEPTH)
+	if (depth >= MAX_DEPTH)
 		return TIDE_EBADVALUE;
 	if (proto_get_u8(r, &tag))
 		return TIDE_EBADVALUE;
 	switch (tag)
 	{
+		case PROTO_JSONB_TEXT:
+			{
+				const char *s;
+				size_t		len;
+
+				if (depth > 0 || proto_get_str(r, PROTO_MAX_VALUE, &s, &len))
+					return TIDE_EBADVALUE;
+				proto_put_bytes(out, s, len);
+				return 0;
+			}
 		case PROTO_JSONB_NULL:
 			proto_put_bytes(out, "null", 4);
 			return 0;
@@ -457,12 +471,15 @@ text_value(proto_wbuf_t *out, proto_rbuf_t *r, int depth)
 				rc = 0;
 				for (uint64_t i = 0; i < n && rc == 0; i++)
 				{
-					uint64_t	d;
+					uint64_t	d = 0;
 
 					if (proto_get_varint(r, &d) || d > 9999)
 						rc = TIDE_EBADVALUE;
-					proto_put_u8(&b, (uint8_t) (d >> 8));
-					proto_put_u8(&b, (uint8_t) d);
+					else
+					{
+						proto_put_u8(&b, (uint8_t) (d >> 8));
+						proto_put_u8(&b, (uint8_t) d);
+					}
 				}
 				if (rc == 0)
 					rc = b.err ? b.err :

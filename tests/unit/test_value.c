@@ -5,10 +5,13 @@
  * The expected strings are not written by hand: they were printed by a
  * PostgreSQL 15.20 server (TimeZone UTC, DateStyle ISO, IntervalStyle
  * postgres, extra_float_digits 1, lc_monetary C, bytea_output hex), next to
- * the bytes the decoder would ship for the same value: the type's send
+ * the bytes the decoder works from for the same value: the type's send
  * function for PROTO_ENC_BINARY, the send bytes with each field reversed for
- * PROTO_ENC_FIXED (little-endian), and the on-disk container for
- * PROTO_ENC_JSONB.  Each group says which query produced it.
+ * PROTO_ENC_FIXED (little-endian), and the stored container for jsonb,
+ * which is checked both read directly (proto_jsonb_container_text()) and
+ * through the compact tree the decoder ships as PROTO_ENC_JSONB
+ * (proto_jsonb_compact(), then proto_value_text()).  Each group says which
+ * query produced it.
  *
  * Then the damaged-input side: every encoding cut at each length and with
  * each bit flipped must give TIDE_EBADVALUE (or a value) and never read out
@@ -2800,6 +2803,33 @@ render(proto_wbuf_t *b, char enc, uint32_t oid, const uint8_t *p, size_t n)
 	return proto_value_text(b, (uint8_t) enc, oid, p, (uint32_t) n);
 }
 
+/*
+ * render_vec - a vector's bytes as text: through proto_value_text(), or for
+ * jsonb (whose vectors hold the stored container) through
+ * proto_jsonb_container_text().
+ */
+static int
+render_vec(proto_wbuf_t *b, char enc, uint32_t oid, const uint8_t *p,
+		   size_t n)
+{
+	if (enc != PROTO_ENC_JSONB)
+		return render(b, enc, oid, p, n);
+	proto_wbuf_reset(b);
+	proto_put_bytes(b, "<>", 2);
+	return proto_jsonb_container_text(b, p, n);
+}
+
+/*
+ * compact - proto_jsonb_compact() of a container into t (emptied first):
+ * the tree the decoder puts on the wire as PROTO_ENC_JSONB.
+ */
+static int
+compact(proto_wbuf_t *t, const uint8_t *p, size_t n)
+{
+	proto_wbuf_reset(t);
+	return proto_jsonb_compact(t, p, n);
+}
+
 static void
 assert_rendered(proto_wbuf_t *b, const char *want)
 {
@@ -2813,26 +2843,43 @@ assert_rendered(proto_wbuf_t *b, const char *want)
 
 /* ------------------------------------------------------------ tests */
 
+/*
+ * test_vectors - every vector prints as PostgreSQL printed it; a jsonb
+ * container does so both read directly and through the compact tree the
+ * decoder ships.
+ */
 static void
 test_vectors(void **state)
 {
 	proto_wbuf_t b;
+	proto_wbuf_t t;
 
 	(void) state;
 	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&t);
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
 	{
 		const vec_t *v = &vectors[i];
 		size_t		n;
 		uint8_t    *p = unhex(v->hex, &n);
-		int			rc = render(&b, v->enc, v->oid, p, n);
+		int			rc = render_vec(&b, v->enc, v->oid, p, n);
 
 		if (rc != 0)
 			fail_msg("vector %zu (%c %u %s): %s", i, v->enc, v->oid, v->hex,
 					 tide_err_name(rc));
 		assert_rendered(&b, v->want);
+		if (v->enc == PROTO_ENC_JSONB)
+		{
+			if ((rc = compact(&t, p, n)) != 0)
+				fail_msg("vector %zu: compact: %s", i, tide_err_name(rc));
+			rc = render(&b, 'j', v->oid, t.data, t.len);
+			if (rc != 0)
+				fail_msg("vector %zu: tree: %s", i, tide_err_name(rc));
+			assert_rendered(&b, v->want);
+		}
 		free(p);
 	}
+	proto_wbuf_free(&t);
 	proto_wbuf_free(&b);
 }
 
@@ -2853,7 +2900,7 @@ test_refused(void **state)
 		{
 			size_t		n;
 			uint8_t    *p = unhex(list[i].hex, &n);
-			int			rc = render(&b, list[i].enc, list[i].oid, p, n);
+			int			rc = render_vec(&b, list[i].enc, list[i].oid, p, n);
 
 			if (rc != TIDE_EBADVALUE)
 				fail_msg("%s %zu (%c %u %s): %s, \"%.*s\"",
@@ -2870,17 +2917,20 @@ test_refused(void **state)
 
 /*
  * test_truncation - every shorter prefix of a value whose type has a
- * length of its own is refused, as is one byte more (except jsonb, whose
- * root container does not say how long it is); every result leaves the
- * buffer as it was.
+ * length of its own is refused, as is one byte more (except a jsonb
+ * container, which does not say how long it is); every refusal leaves the
+ * buffer as it was.  For jsonb that holds for the container read directly,
+ * for proto_jsonb_compact() and for the compact tree.
  */
 static void
 test_truncation(void **state)
 {
 	proto_wbuf_t b;
+	proto_wbuf_t t;
 
 	(void) state;
 	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&t);
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
 	{
 		const vec_t *v = &vectors[i];
@@ -2898,12 +2948,40 @@ test_truncation(void **state)
 			int			rc;
 
 			memcpy(q, p, cut);
-			rc = render(&b, v->enc, v->oid, cut ? q : NULL, cut);
+			rc = render_vec(&b, v->enc, v->oid, cut ? q : NULL, cut);
 			if (rc != TIDE_EBADVALUE)
 				fail_msg("vector %zu (%c %u %s) cut to %zu: %s", i, v->enc,
 						 v->oid, v->hex, cut, tide_err_name(rc));
 			assert_int_equal(b.len, 2);
+			if (v->enc == PROTO_ENC_JSONB)
+			{
+				rc = compact(&t, q, cut);
+				if (rc != TIDE_EBADVALUE)
+					fail_msg("vector %zu compact cut to %zu: %s", i, cut,
+							 tide_err_name(rc));
+				assert_int_equal(t.len, 0);
+			}
 			free(q);
+		}
+		if (v->enc == PROTO_ENC_JSONB)
+		{
+			uint8_t    *tree;
+			size_t		tlen;
+
+			assert_int_equal(compact(&t, p, n), 0);
+			tlen = t.len;
+			tree = malloc(tlen);
+			memcpy(tree, t.data, tlen);
+			for (size_t cut = 0; cut < tlen; cut++)
+			{
+				int			rc = render(&b, 'j', v->oid, tree, cut);
+
+				if (rc != TIDE_EBADVALUE)
+					fail_msg("vector %zu tree cut to %zu: %s", i, cut,
+							 tide_err_name(rc));
+				assert_int_equal(b.len, 2);
+			}
+			free(tree);
 		}
 		if (v->enc != PROTO_ENC_JSONB)
 		{
@@ -2917,21 +2995,25 @@ test_truncation(void **state)
 		}
 		free(p);
 	}
+	proto_wbuf_free(&t);
 	proto_wbuf_free(&b);
 }
 
 /*
  * test_bit_flips - each bit of each structured value flipped: a value or
- * TIDE_EBADVALUE, never a crash or a read outside the value.
+ * TIDE_EBADVALUE, never a crash or a read outside the value.  A jsonb
+ * container goes through both readers, and its compact tree is flipped too.
  */
 static void
 test_bit_flips(void **state)
 {
 	proto_wbuf_t b;
+	proto_wbuf_t t;
 	size_t		tried = 0;
 
 	(void) state;
 	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&t);
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
 	{
 		const vec_t *v = &vectors[i];
@@ -2951,17 +3033,47 @@ test_bit_flips(void **state)
 			int			rc;
 
 			p[bit / 8] ^= (uint8_t) (1u << (bit % 8));
-			rc = render(&b, v->enc, v->oid, p, n);
-			p[bit / 8] ^= (uint8_t) (1u << (bit % 8));
+			rc = render_vec(&b, v->enc, v->oid, p, n);
 			if (rc != 0 && rc != TIDE_EBADVALUE)
 				fail_msg("vector %zu bit %zu: %s", i, bit, tide_err_name(rc));
 			if (rc != 0)
 				assert_int_equal(b.len, 2);
+			if (v->enc == PROTO_ENC_JSONB)
+			{
+				rc = compact(&t, p, n);
+				if (rc != 0 && rc != TIDE_EBADVALUE)
+					fail_msg("vector %zu bit %zu: compact: %s", i, bit,
+							 tide_err_name(rc));
+				if (rc == 0)
+				{
+					rc = render(&b, 'j', v->oid, t.data, t.len);
+					if (rc != 0 && rc != TIDE_EBADVALUE)
+						fail_msg("vector %zu bit %zu: tree: %s", i, bit,
+								 tide_err_name(rc));
+				}
+			}
+			p[bit / 8] ^= (uint8_t) (1u << (bit % 8));
 			tried++;
+		}
+		if (v->enc == PROTO_ENC_JSONB && compact(&t, p, n) == 0)
+		{
+			for (size_t bit = 0; bit < 8 * t.len; bit++)
+			{
+				int			rc;
+
+				t.data[bit / 8] ^= (uint8_t) (1u << (bit % 8));
+				rc = render(&b, 'j', v->oid, t.data, t.len);
+				t.data[bit / 8] ^= (uint8_t) (1u << (bit % 8));
+				if (rc != 0 && rc != TIDE_EBADVALUE)
+					fail_msg("vector %zu tree bit %zu: %s", i, bit,
+							 tide_err_name(rc));
+				tried++;
+			}
 		}
 		free(p);
 	}
 	assert_true(tried > 10000);
+	proto_wbuf_free(&t);
 	proto_wbuf_free(&b);
 }
 
@@ -2993,8 +3105,11 @@ test_fixed_buffer(void **state)
 
 			memset(mem, 0xA5, want + 16);
 			proto_wbuf_init_fixed(&b, mem, cap);
-			rc = proto_value_text(&b, (uint8_t) v->enc, v->oid, p,
-								  (uint32_t) n);
+			if (v->enc == PROTO_ENC_JSONB)
+				rc = proto_jsonb_container_text(&b, p, n);
+			else
+				rc = proto_value_text(&b, (uint8_t) v->enc, v->oid, p,
+									  (uint32_t) n);
 			for (size_t k = cap; k < want + 16; k++)
 				assert_int_equal(mem[k], 0xA5);
 			if (cap < want)
@@ -3135,7 +3250,7 @@ test_jsonb_depth(void **state)
 		int			rc;
 
 		p = jsonb_deep(depth, &n);
-		rc = render(&b, 'j', PROTO_JSONBOID, p, n);
+		rc = render_vec(&b, 'j', PROTO_JSONBOID, p, n);
 		if (depth <= 4096)
 		{
 			assert_int_equal(rc, 0);
@@ -3173,16 +3288,21 @@ test_jsonb_hand_made(void **state)
 		{"02000040" "01000080" "02000080" "6162", "[\"a\", \"b\"]"},
 	};
 	proto_wbuf_t b;
+	proto_wbuf_t t;
 	uint8_t		many[4 + 4 * 34];
 
 	(void) state;
 	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&t);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		size_t		n;
 		uint8_t    *p = unhex(cases[i].hex, &n);
 
-		assert_int_equal(render(&b, 'j', PROTO_JSONBOID, p, n), 0);
+		assert_int_equal(render_vec(&b, 'j', PROTO_JSONBOID, p, n), 0);
+		assert_rendered(&b, cases[i].want);
+		assert_int_equal(compact(&t, p, n), 0);
+		assert_int_equal(render(&b, 'j', PROTO_JSONBOID, t.data, t.len), 0);
 		assert_rendered(&b, cases[i].want);
 		free(p);
 	}
@@ -3197,14 +3317,16 @@ test_jsonb_hand_made(void **state)
 	many[3] = 0x40;
 	for (int k = 0; k < 34; k++)
 		many[4 + 4 * k + 3] = 0x40;
-	assert_int_equal(render(&b, 'j', PROTO_JSONBOID, many, sizeof(many)),
+	assert_int_equal(render_vec(&b, 'j', PROTO_JSONBOID, many, sizeof(many)),
 					 TIDE_EBADVALUE);
 	many[4 + 3] = 0xC0;
-	assert_int_equal(render(&b, 'j', PROTO_JSONBOID, many, sizeof(many)),
+	assert_int_equal(render_vec(&b, 'j', PROTO_JSONBOID, many, sizeof(many)),
 					 TIDE_EBADVALUE);
 	many[4 + 4 * 32 + 3] = 0xC0;
-	assert_int_equal(render(&b, 'j', PROTO_JSONBOID, many, sizeof(many)), 0);
+	assert_int_equal(render_vec(&b, 'j', PROTO_JSONBOID, many, sizeof(many)),
+					 0);
 	assert_int_equal(b.len, 2 + strlen("[null") + 33 * strlen(", null") + 1);
+	proto_wbuf_free(&t);
 	proto_wbuf_free(&b);
 }
 

@@ -81,12 +81,15 @@ void		proto_value_quote(proto_wbuf_t *out, const char *s, size_t n,
 								 * varint ndigits, varints base-10000 digits */
 #define PROTO_JSONB_ARRAY 6		/* varint count, values */
 #define PROTO_JSONB_OBJECT 7	/* varint count, (str key, value) pairs */
+#define PROTO_JSONB_TEXT 8		/* top level only: str, jsonb_out's text of a
+								 * document nested too deep for the tree */
 
 /*
  * proto_jsonb_compact - the compact tree of a stored jsonb container (what
  * VARDATA_ANY of a detoasted jsonb points at, in this host's byte order).
- * Appends to out; on TIDE_EBADVALUE (a damaged container) nothing is left
- * appended.
+ * Appends to out; on error nothing is left appended: TIDE_EBADVALUE for a
+ * damaged container, TIDE_ETOOLONG for one nested deeper than 4096 levels
+ * (the decoder then sends PROTO_JSONB_TEXT).
  */
 int			proto_jsonb_compact(proto_wbuf_t *out, const uint8_t *container,
 								size_t len);
