@@ -46,11 +46,11 @@ measure() { # name command... ; GNU time gives elapsed seconds and max RSS
 	/usr/bin/time -f '%e %M' -o "$W/$name.time" "$@"
 	read -r secs[$name] rss[$name] <"$W/$name.time"
 }
-recv() { pg_recvlogical -h "$S" -p $SP -U postgres -d postgres --start --endpos="$lsn1" --no-loop "$@"; }
+recv=(pg_recvlogical -h "$S" -p $SP -U postgres -d postgres --start --endpos="$lsn1" --no-loop)
 
-measure floor recv -S nd -f "$W/floor.out"
+measure floor "${recv[@]}" -S nd -f "$W/floor.out"
 bytes[floor]=$(stat -c %s "$W/floor.out")
-measure pgoutput recv -S po -F 1 -f "$W/pgoutput.out" -o proto_version=1 -o publication_names=pub -o binary=true
+measure pgoutput "${recv[@]}" -S po -F 1 -f "$W/pgoutput.out" -o proto_version=1 -o publication_names=pub -o binary=true
 bytes[pgoutput]=$(stat -c %s "$W/pgoutput.out")
 bytes[pgoutput_zstd]=$(zstd -q -3 -c "$W/pgoutput.out" | wc -c)
 measure tide "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres dbname=postgres" \

@@ -1593,10 +1593,7 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	proto_put_bytes(&data->wbuf, data->stash.data, data->stash.len);
 
 	m.flags = 0;
-	m.commit_lsn = commit_lsn;
 	m.end_lsn = txn->end_lsn;
-	m.commit_time = TideTxnCommitTime(txn);
-	m.xid = txn->xid;
 	m.nchanges = data->nchanges;
 	tide_check_write(data, proto_write_commit(&data->wbuf, &m), "COMMIT");
 	tide_frame_write(ctx, data, true);

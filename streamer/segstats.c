@@ -110,22 +110,32 @@ segstats_account(segstats_t *s, uint8_t type, const uint8_t *body, size_t len)
 	switch (type)
 	{
 		case PROTO_MSG_BEGIN:
-			segstats_abort(s);	/* a BEGIN without COMMIT was cut short */
-			s->in_txn = true;
-			return 0;
+			{
+				proto_begin_t b;
+
+				segstats_abort(s);	/* a BEGIN without COMMIT was cut short */
+				if ((rc = proto_read_begin(&r, &b)) != 0)
+					return rc;
+				s->in_txn = true;
+				s->txn_lsn = b.final_lsn;
+				s->txn_time = b.commit_time;
+				return 0;
+			}
 		case PROTO_MSG_COMMIT:
 			{
 				proto_commit_t c;
 
 				if ((rc = proto_read_commit(&r, &c)) != 0)
 					return rc;
+				if (!s->in_txn)
+					return TIDE_EBADVALUE;	/* COMMIT without BEGIN */
 				if (s->ntxns == 0)
 				{
-					s->first_lsn = c.commit_lsn;
-					s->first_time = c.commit_time;
+					s->first_lsn = s->txn_lsn;
+					s->first_time = s->txn_time;
 				}
 				s->last_lsn = c.end_lsn;
-				s->last_time = c.commit_time;
+				s->last_time = s->txn_time;
 				s->ntxns++;
 				s->nchanges += s->pending_changes;
 				s->pending_changes = 0;

@@ -35,6 +35,8 @@ typedef struct
 	uint64_t	nchanges;
 	uint64_t	pending_changes;
 	bool		in_txn;
+	proto_lsn_t txn_lsn;		/* the open transaction's commit LSN */
+	proto_time_t txn_time;		/* and commit time, from its BEGIN */
 	segstats_table_t *tables;	/* owned, open addressing */
 	uint32_t	cap;			/* power of two */
 	uint32_t	ntables;

@@ -671,7 +671,17 @@ segwriter_begin(segwriter_t *w, const proto_begin_t *b, const uint8_t *msg,
 	w->in_txn = true;
 	w->txn_spilled = false;
 	append(w, msg, len);
-	segstats_account(&w->stats, PROTO_MSG_BEGIN, NULL, 0);
+	{
+		proto_rbuf_t r;
+		proto_rbuf_t body;
+		uint8_t		type;
+		int			rc;
+
+		proto_rbuf_init(&r, msg, len);
+		if ((rc = proto_read_msg(&r, &type, &body)) != 0 ||
+			(rc = segstats_account(&w->stats, type, body.data, body.len)) != 0)
+			return rc;
+	}
 	return w->failed;
 }
 

@@ -685,15 +685,8 @@ proto_render_msg(proto_render_t *r, uint8_t type, proto_rbuf_t body,
 					return rc;
 				emit_head(&e, "COMMIT", "commit");
 				emit_u64(&e, "changes", m.nchanges);
-				if (f & PROTO_RENDER_XID)
-					emit_u64(&e, "xid", m.xid);
 				if (f & PROTO_RENDER_LSN)
-				{
-					emit_lsn(&e, "lsn", m.commit_lsn);
 					emit_lsn(&e, "end", m.end_lsn);
-				}
-				if (f & PROTO_RENDER_TIME)
-					emit_time(&e, "time", m.commit_time);
 				emit_close(&e);
 				break;
 			}

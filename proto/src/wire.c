@@ -169,14 +169,8 @@ proto_write_commit(proto_wbuf_t *b, const proto_commit_t *m)
 {
 	size_t		start = proto_msg_begin(b, PROTO_MSG_COMMIT);
 
-	if (m->end_lsn < m->commit_lsn)
-		return b->err = TIDE_EBADVALUE;
 	proto_put_varint(b, m->flags);
-	proto_put_u64(b, m->commit_lsn);
-	/* the commit record is short: its end is a small step further */
-	proto_put_varint(b, m->end_lsn - m->commit_lsn);
-	proto_put_u64(b, (uint64_t) m->commit_time);
-	proto_put_varint(b, m->xid);
+	proto_put_u64(b, m->end_lsn);
 	proto_put_varint(b, m->nchanges);
 	return finish(b, start);
 }
@@ -184,19 +178,11 @@ proto_write_commit(proto_wbuf_t *b, const proto_commit_t *m)
 int
 proto_read_commit(proto_rbuf_t *r, proto_commit_t *m)
 {
-	uint64_t	delta = 0;
-	uint64_t	t;
-
 	proto_get_varint32(r, &m->flags);
-	proto_get_u64(r, &m->commit_lsn);
-	proto_get_varint(r, &delta);
-	if (proto_get_u64(r, &t) == 0)
-		m->commit_time = (proto_time_t) t;
-	proto_get_varint32(r, &m->xid);
+	proto_get_u64(r, &m->end_lsn);
 	proto_get_varint(r, &m->nchanges);
-	if (r->err == 0 && (m->flags != 0 || delta > UINT64_MAX - m->commit_lsn))
+	if (r->err == 0 && m->flags != 0)
 		return proto_rbuf_fail(r, TIDE_EBADVALUE);
-	m->end_lsn = m->commit_lsn + delta;
 	return read_end(r);
 }
 

@@ -116,11 +116,9 @@ typedef struct
 typedef struct
 {
 	uint32_t	flags;			/* none defined yet: must be 0 */
-	proto_lsn_t commit_lsn;		/* LSN of the commit record */
 	proto_lsn_t end_lsn;		/* end of the commit record: confirm this */
-	proto_time_t commit_time;
-	uint32_t	xid;
 	uint64_t	nchanges;		/* I/U/D/T/M messages since BEGIN */
+	/* the commit LSN, time and xid are in the transaction's BEGIN */
 } proto_commit_t;
 
 typedef struct
