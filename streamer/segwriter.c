@@ -295,6 +295,8 @@ after_work_cb(uv_work_t *req, int status)
 	}
 	free(j);
 	kick(w);
+	if (segwriter_idle(w) && w->idle_cb)
+		w->idle_cb(w);
 }
 
 static void

@@ -35,6 +35,9 @@ typedef void (*segwriter_durable_cb) (segwriter_t *w, proto_lsn_t lsn);
  */
 typedef void (*segwriter_error_cb) (segwriter_t *w, int code);
 
+/* segwriter_idle_cb - every queued operation has completed. */
+typedef void (*segwriter_idle_cb) (segwriter_t *w);
+
 typedef struct
 {
 	const char *dir;
@@ -65,6 +68,7 @@ struct segwriter_s
 	segwriter_opts_t opts;
 	segwriter_durable_cb durable_cb;
 	segwriter_error_cb error_cb;
+	segwriter_idle_cb idle_cb;	/* optional */
 	void	   *data;			/* for the owner */
 
 	/* identity: set from the directory or the first STARTUP */

@@ -90,6 +90,7 @@ static void start_streaming(stream_t *s);
 static void on_retry(uv_timer_t *t);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void stop_stream(stream_t *s, int exit_code);
+static void finish_if_idle(stream_t *s);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -739,6 +740,31 @@ close_handles(stream_t *s)
 		uv_close((uv_handle_t *) &s->sig[i], NULL);
 }
 
+/*
+ * finish_if_idle - once stopping and the writer has nothing left to do,
+ * say goodbye with the final durable position and close the handles.
+ */
+static void
+finish_if_idle(stream_t *s)
+{
+	if (!s->stopping || s->closing || !segwriter_idle(&s->w))
+		return;
+	if (s->streaming && s->conn)
+	{
+		PQsetnonblocking(s->conn, 0);
+		send_feedback(s, false);
+		if (s->w.durable)
+			tide_log_info("confirmed " LSN_FMT " to the source", LSN_ARGS(s->w.durable));
+	}
+	close_handles(s);
+}
+
+static void
+on_writer_idle(segwriter_t *w)
+{
+	finish_if_idle(w->data);
+}
+
 static void
 on_tick(uv_timer_t *t)
 {
@@ -747,18 +773,7 @@ on_tick(uv_timer_t *t)
 	s->ticks++;
 	if (s->stopping)
 	{
-		/* wait for the writer, then say goodbye with the final position */
-		if (segwriter_idle(&s->w))
-		{
-			if (s->streaming && s->conn)
-			{
-				PQsetnonblocking(s->conn, 0);
-				send_feedback(s, false);
-				if (s->w.durable)
-					tide_log_info("confirmed " LSN_FMT " to the source", LSN_ARGS(s->w.durable));
-			}
-			close_handles(s);
-		}
+		finish_if_idle(s);
 		return;
 	}
 	if (s->paused && segwriter_backlog(&s->w) < BACKLOG_LIMIT / 2 && s->poll)
@@ -845,6 +860,7 @@ stop_stream(stream_t *s, int exit_code)
 			segwriter_close(&s->w);
 		segwriter_flush(&s->w, 0);
 	}
+	finish_if_idle(s);
 }
 
 static void
@@ -1122,6 +1138,7 @@ tide_cmd_stream(int argc, char **argv)
 		goto out;
 	}
 	s->w.data = s;
+	s->w.idle_cb = on_writer_idle;
 	uv_timer_init(&s->loop, &s->tick);
 	uv_timer_init(&s->loop, &s->retry);
 	s->tick.data = s->retry.data = s;
