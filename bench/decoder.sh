@@ -14,6 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
 . "$here/lib.sh"
+. "$here/workload.sh"
 kind=${1:-insert}
 case $kind in insert) size=${2:-5000} ;; tpcb) size=${2:-50000} ;;
 	*) echo "usage: $0 insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
@@ -32,32 +33,13 @@ pg_up "$S" $SP
 trap 'pg_down "$S"' EXIT
 ps() { psql -X -q -h "$S" -p $SP -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
-if [ "$kind" = insert ]; then
-	ps -c "CREATE TABLE messages (id bigserial PRIMARY KEY, msg_id uuid NOT NULL,
-	       topic text NOT NULL, ts timestamptz NOT NULL DEFAULT now(), username text,
-	       category text, headers jsonb, body jsonb)"
-else
-	pgbench -q -h "$S" -p $SP -U postgres -i -s 10 postgres >/dev/null 2>&1
-fi
+bench_schema "$kind"
 ps -c "CREATE PUBLICATION pub FOR ALL TABLES"
 for s in nd:noop_decoding po:pgoutput td:tide tt:test_decoding; do
 	ps -c "SELECT pg_create_logical_replication_slot('${s%%:*}', '${s##*:}')" >/dev/null
 done
 
-if [ "$kind" = insert ]; then
-	cat >"$W/ins.sql" <<'SQL'
-INSERT INTO messages (msg_id, topic, username, category, headers, body)
-SELECT gen_random_uuid(), 'org.fedoraproject.prod.bodhi.update.' || (i % 50),
-       'user' || (i % 1000), 'cat' || (i % 20),
-       jsonb_build_object('sent-at', now(), 'priority', i % 3, 'x-id', i),
-       jsonb_build_object('i', i, 'comment', md5(random()::text) || ' ' || md5(random()::text) || ' ' || md5(random()::text),
-                          'tags', jsonb_build_array('a', 'b', i), 'agent', 'bodhi', 'version', '5.7.1')
-FROM generate_series(1, 100) i;
-SQL
-	pgbench -n -h "$S" -p $SP -U postgres -f "$W/ins.sql" -t "$size" postgres >/dev/null
-else
-	pgbench -n -h "$S" -p $SP -U postgres -t "$size" postgres >/dev/null
-fi
+bench_run "$kind" "$size"
 lsn1=$(ps -Atc "SELECT pg_current_wal_lsn()")
 # Row changes, counted once through test_decoding (not timed).
 changes=$(ps -Atc "SELECT count(*) FROM pg_logical_slot_get_changes('tt', NULL, NULL)

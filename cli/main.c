@@ -64,6 +64,16 @@ tide_log_info(const char *fmt,...)
 	va_end(ap);
 }
 
+int64_t
+tide_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* 946684800: 2000-01-01, PostgreSQL's epoch, in Unix seconds */
+	return ((int64_t) ts.tv_sec - INT64_C(946684800)) * 1000000 + ts.tv_nsec / 1000;
+}
+
 int
 tide_parse_duration(const char *s, int64_t *usecs)
 {

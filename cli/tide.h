@@ -39,6 +39,9 @@ int			tide_cmd_stream(int argc, char **argv);	/* streamer/stream.c */
 int			tide_cmd_ls(int argc, char **argv);	/* streamer/segdir.c */
 int			tide_cmd_prune(int argc, char **argv);	/* streamer/segdir.c */
 
+/* tide_now - the current time as microseconds since 2000-01-01 UTC */
+int64_t		tide_now(void);
+
 /* tide_parse_duration - "15d", "1h", "90s", "500ms" into microseconds */
 int			tide_parse_duration(const char *s, int64_t *usecs);
 

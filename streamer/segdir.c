@@ -17,7 +17,6 @@
 #include "segdir.h"
 #include "tide/value.h"
 
-#define PG_EPOCH_UNIX INT64_C(946684800)
 
 static int
 entry_cmp(const void *a, const void *b)
@@ -391,11 +390,6 @@ segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_r
 
 /* ------------------------------------------------------------- commands */
 
-static proto_time_t
-now_pg(void)
-{
-	return ((int64_t) time(NULL) - PG_EPOCH_UNIX) * 1000000;
-}
 
 static void
 put_time(FILE *out, proto_time_t t)
@@ -562,6 +556,6 @@ tide_cmd_prune(int argc, char **argv)
 		tide_log_error("prune needs --retain and exactly one directory");
 		return TIDE_EXIT_USAGE;
 	}
-	rc = segdir_prune(argv[optind], retain, now_pg(), dry);
+	rc = segdir_prune(argv[optind], retain, tide_now(), dry);
 	return rc < 0 ? TIDE_EXIT_IO : TIDE_EXIT_OK;
 }

@@ -21,7 +21,6 @@
 #include "../cli/tide.h"
 #include "segwriter.h"
 
-#define PG_EPOCH_UNIX INT64_C(946684800)
 
 typedef enum
 {
@@ -425,14 +424,6 @@ segwriter_bucket_of(const segwriter_t *w, proto_time_t t)
 	return r;
 }
 
-static proto_time_t
-now_pg(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t) ts.tv_sec - PG_EPOCH_UNIX) * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 open_segment(segwriter_t *w, proto_time_t bucket)
@@ -449,7 +440,7 @@ open_segment(segwriter_t *w, proto_time_t bucket)
 	h.bucket_start = bucket;
 	h.bucket_seconds = (uint32_t) (w->opts.bucket_usecs / 1000000);
 	h.start_lsn = w->accepted;
-	h.created = now_pg();
+	h.created = tide_now();
 	seg_header_write(&op->data, &h);
 	seg_name_format(op->name, bucket, w->accepted);
 	memcpy(w->seg_name, op->name, sizeof(w->seg_name));
@@ -760,7 +751,7 @@ segwriter_message(segwriter_t *w, proto_relcat_t *cat, uint8_t type,
 				if (m.lsn < w->accepted)
 					return 0;
 				if (!w->seg_open)
-					open_segment(w, segwriter_bucket_of(w, now_pg()));
+					open_segment(w, segwriter_bucket_of(w, tide_now()));
 				append(w, msg, len);
 				w->accepted = m.lsn + 1;
 				return segstats_account(&w->stats, type, body, body_len);

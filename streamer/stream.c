@@ -25,7 +25,6 @@
 #include "segdir.h"
 #include "segwriter.h"
 
-#define PG_EPOCH_UNIX INT64_C(946684800)
 #define MAX_PLUGIN_OPTIONS 64
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
 #define TICK_MS 100
@@ -94,14 +93,6 @@ static void finish_if_idle(stream_t *s);
 
 /* ------------------------------------------------------------ helpers */
 
-static proto_time_t
-now_pg(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t) ts.tv_sec - PG_EPOCH_UNIX) * 1000000 + ts.tv_nsec / 1000;
-}
 
 static uint64_t
 be64(const uint8_t *p)
@@ -159,7 +150,7 @@ send_feedback(stream_t *s, bool reply)
 	put_be64(msg + 1, s->received > flush ? s->received : flush);
 	put_be64(msg + 9, flush);
 	put_be64(msg + 17, flush);
-	put_be64(msg + 25, (uint64_t) now_pg());
+	put_be64(msg + 25, (uint64_t) tide_now());
 	msg[33] = reply ? 1 : 0;
 	if (PQputCopyData(s->conn, (const char *) msg, sizeof(msg)) <= 0 ||
 		PQflush(s->conn) < 0)
@@ -793,7 +784,7 @@ on_tick(uv_timer_t *t)
 			idle = s->server_end;
 			s->last_mark_tick = s->ticks;
 		}
-		segwriter_rotate_idle(&s->w, now_pg());
+		segwriter_rotate_idle(&s->w, tide_now());
 		segwriter_flush(&s->w, idle);
 		s->last_flush_tick = s->ticks;
 	}
@@ -817,7 +808,7 @@ on_tick(uv_timer_t *t)
 		s->last_health_tick = s->ticks;
 		check_health(s);
 		if (s->o.retain >= 0)
-			segdir_prune(s->o.dir, s->o.retain, now_pg(), false);
+			segdir_prune(s->o.dir, s->o.retain, tide_now(), false);
 	}
 }
 
