@@ -53,6 +53,7 @@ deps-check:
 check: deps
 	$(MAKE) all
 	$(MAKE) -C tests unit
+	$(MAKE) -C tests golden
 	$(MAKE) -C tests fuzz-short
 	$(MAKE) -C decoder regress
 	$(MAKE) -C tests tap

@@ -143,6 +143,7 @@ send_feedback(stream_t *s, bool reply)
 {
 	uint8_t		msg[34];
 	proto_lsn_t flush = s->w.durable;
+	int			rc = 0;
 
 	if (!s->streaming || s->conn == NULL)
 		return;
@@ -153,11 +154,14 @@ send_feedback(stream_t *s, bool reply)
 	put_be64(msg + 25, (uint64_t) tide_now());
 	msg[33] = reply ? 1 : 0;
 	if (PQputCopyData(s->conn, (const char *) msg, sizeof(msg)) <= 0 ||
-		PQflush(s->conn) < 0)
+		(rc = PQflush(s->conn)) < 0)
 	{
 		tide_log_warning("could not send a status update: %s", conn_error(s->conn));
 		return;
 	}
+	/* the socket is full: finish sending when it is writable again */
+	if (rc == 1 && s->poll && !s->paused)
+		uv_poll_start(s->poll, UV_READABLE | UV_WRITABLE, on_poll);
 	s->reported = flush;
 	s->last_feedback_tick = s->ticks;
 }
