@@ -169,7 +169,8 @@ SELECT pg_create_logical_replication_slot('tide', 'tide');
 SELECT pg_create_logical_replication_slot('td2', 'test_decoding');
 });
 	my ($h, $o, $e) = tide_start('stream', '-d', $conn, '-S', 'tide', '-D', $d,
-		'--bucket', '1s', '--flush-interval', '100ms');
+		'--bucket', '1s', '--flush-interval', '100ms',
+		'--warn-retained', '1', '--warn-xmin-age', '0');
 	$node->safe_psql('postgres', "INSERT INTO t VALUES (100001, 'a', 1)");
 	usleep(2_500_000);
 	my @closed = glob("$d/*.tseg");
@@ -193,6 +194,9 @@ SELECT pg_create_logical_replication_slot('td2', 'test_decoding');
 	}
 	$h->signal('TERM');
 	$h->finish;
+	like($$e, qr/replication slot "tide" retains \d+ bytes of WAL/, 'retained WAL past the threshold is warned about');
+	like($$e, qr/holds back catalog_xmin by \d+ transactions/, 'catalog_xmin age past the threshold is warned about');
+	like($$e, qr/max_slot_wal_keep_size/, 'the warning says what to do');
 	like($$e, qr/lost the replication connection/, 'connection loss is logged');
 	like($$e, qr/reconnecting in \d+ ms/, 'reconnect is scheduled');
 	my @all = glob("$d/*.tseg $d/*.tseg.partial");

@@ -1,0 +1,152 @@
+/*
+ * applier/apply.h
+ *		`tide apply`: what the segment side (apply.c) and the replica side
+ *		(replica.c) share.
+ *
+ * apply.c reads segments block by block and decides which source
+ * transactions to apply and where replica transactions begin and end;
+ * replica.c owns the libpq connection and turns decoded changes into COPY
+ * data and prepared statements.  Functions returning int return 0 or a
+ * TIDE_EXIT_* code after logging the failure once.
+ */
+#ifndef TIDE_APPLY_H
+#define TIDE_APPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "tide/buf.h"
+#include "tide/relcat.h"
+#include "tide/wire.h"
+
+#define APPLY_MAX_MAPS 64
+
+/* One --map SRC=DST. */
+typedef struct
+{
+	const char *src;
+	const char *dst;
+} apply_map_t;
+
+/* Per-change-kind counters. */
+typedef struct
+{
+	uint64_t	inserts;
+	uint64_t	updates;
+	uint64_t	deletes;
+	uint64_t	truncates;
+	uint64_t	copied;			/* inserts that went through COPY */
+	uint64_t	not_found;		/* UPDATE/DELETE that matched no row */
+	uint64_t	replica_txns;	/* replica transactions committed */
+	uint64_t	xids;			/* of which had an XID assigned */
+} apply_counts_t;
+
+/* A prepared UPDATE for one set of changed columns. */
+typedef struct apply_upd_s
+{
+	uint8_t    *mask;			/* owned: natts bytes, 1 = column is SET */
+	char		name[32];
+	struct apply_upd_s *next;
+} apply_upd_t;
+
+/*
+ * What the replica has for one source relation (keyed by source OID), built
+ * on the first change that uses it and kept while its RELATION message
+ * stays byte-identical (each segment repeats it).
+ */
+typedef struct apply_rel_s
+{
+	uint32_t	relid;
+	uint64_t	generation;		/* relcat generation this was checked for */
+	uint8_t    *body;			/* owned: copy of the RELATION body */
+	size_t		body_len;
+	bool		resolved;
+	bool		filtered;		/* not in --tables: changes are skipped */
+	char	   *target;			/* owned: quoted "schema"."table" */
+	char	   *display;		/* owned: schema.table, for messages */
+	char		relkind;		/* 'r' or 'p' */
+	uint16_t	natts;
+	char	  **colq;			/* owned: quoted column names */
+	char	  **coltype;		/* owned: replica type, for parameter casts */
+	bool	   *noeq;			/* owned: type has no '=': compare as text */
+	bool		has_key;		/* some column is in the replica identity */
+	bool		no_copy;		/* a value needs the binary path */
+	char		ins_name[32];	/* prepared INSERT, "" until prepared */
+	char		del_name[32];	/* prepared DELETE, "" until prepared */
+	apply_upd_t *upds;			/* owned list */
+	struct apply_rel_s *next;	/* hash chain */
+} apply_rel_t;
+
+typedef struct apply_replica_s apply_replica_t;
+
+/* Settings the replica side needs (from the command line). */
+typedef struct
+{
+	const char *conninfo;
+	apply_map_t maps[APPLY_MAX_MAPS];
+	int			nmaps;
+	const char **tables;		/* --tables patterns, NULL-terminated */
+} apply_replica_opts_t;
+
+/* Progress row of one source. */
+typedef struct
+{
+	bool		found;
+	proto_lsn_t end_lsn;
+	proto_time_t commit_time;
+} apply_progress_t;
+
+/* Source identity (from segment headers). */
+typedef struct
+{
+	uint64_t	system_id;
+	char		dbname[PROTO_MAX_NAME + 1];
+	char		slot[PROTO_MAX_NAME + 1];
+	char		encoding[PROTO_MAX_NAME + 1];
+} apply_ident_t;
+
+/*
+ * apply_replica_connect - connect, set up the session for the source's
+ * encoding, make sure tide.progress exists, lock out other appliers of the
+ * same source and read its progress.
+ */
+int			apply_replica_connect(apply_replica_t **out,
+								  const apply_replica_opts_t *opts,
+								  const apply_ident_t *ident,
+								  apply_progress_t *progress);
+void		apply_replica_close(apply_replica_t *r);
+PGconn	   *apply_replica_conn(apply_replica_t *r);
+const apply_counts_t *apply_replica_counts(apply_replica_t *r);
+
+/* apply_parse_target - TIME or LSN argument (time parsed by the replica). */
+int			apply_parse_time(apply_replica_t *r, const char *s,
+							 proto_time_t *t);
+
+/* apply_rel_get - the state for a relcat entry, checked against the replica. */
+int			apply_rel_get(apply_replica_t *r, proto_relcat_entry_t *e,
+						  apply_rel_t **out);
+
+/* Changes.  apply_replica_begin is implied by the first change. */
+bool		apply_replica_in_txn(apply_replica_t *r);
+int			apply_insert(apply_replica_t *r, apply_rel_t *rs,
+						 const proto_relation_t *rel, const proto_tuple_t *t,
+						 bool run);
+int			apply_update(apply_replica_t *r, apply_rel_t *rs,
+						 const proto_relation_t *rel, const proto_update_t *u);
+int			apply_delete(apply_replica_t *r, apply_rel_t *rs,
+						 const proto_relation_t *rel, const proto_delete_t *d);
+int			apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n,
+						   uint8_t flags);
+
+/*
+ * apply_replica_commit - write the progress row (end_lsn, commit_time) and
+ * commit, in one replica transaction (opened if none is).
+ * apply_replica_rollback - abandon the open replica transaction.
+ */
+int			apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn,
+								 proto_time_t commit_time);
+void		apply_replica_rollback(apply_replica_t *r);
+
+#endif /* TIDE_APPLY_H */

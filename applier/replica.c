@@ -1,0 +1,1542 @@
+/*
+ * applier/replica.c
+ *		The replica side of `tide apply`: session, progress row, relation
+ *		checks, and the fast paths (COPY for runs of inserts, prepared
+ *		statements in pipeline mode for the rest).
+ *
+ * Progress lives in a table, tide.progress, written in the same replica
+ * transaction as the changes it accounts for.  A replication origin
+ * (pg_replication_origin_advance inside the transaction) would save the
+ * one-row write per replica transaction, but it needs superuser or
+ * pg_replication_origin_* grants, is invisible to pg_dump (a replica
+ * restored from a dump would lose its position and replay from the start),
+ * and holds one LSN where we also want the source identity and commit time.
+ * With group commit the row costs one tuple per replica transaction of up
+ * to --batch changes, so the origin's saving is not worth those losses.
+ *
+ * Values never appear in SQL text: they travel as COPY data or as
+ * parameters (text, or binary in the type's send format when proto cannot
+ * render the type as text).  Every identifier goes through
+ * PQescapeIdentifier.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cli/tide.h"
+#include "apply.h"
+#include "tide/value.h"
+
+/* Statements in flight in pipeline mode: a Sync every PIPE_SYNC_EVERY
+ * statements, and at most PIPE_MAX_SYNCS unanswered Syncs. */
+#define PIPE_SYNC_EVERY 100
+#define PIPE_MAX_SYNCS 4
+#define PIPE_RING (PIPE_SYNC_EVERY * (PIPE_MAX_SYNCS + 2) + 16)
+#define COPY_CHUNK (256 * 1024)
+#define REL_BUCKETS 256
+#define MAX_PARAMS (2 * PROTO_MAX_COLUMNS)
+
+typedef struct
+{
+	char		kind;			/* 'I', 'U', 'D', or 'S' for a Sync */
+	apply_rel_t *rel;
+} pending_t;
+
+struct apply_replica_s
+{
+	PGconn	   *conn;			/* owned */
+	const apply_replica_opts_t *opts;
+	apply_ident_t ident;
+	bool		in_txn;
+	bool		pipeline;
+	bool		failed;			/* an error was logged: stop */
+	int			since_sync;
+	int			syncs;
+	pending_t	ring[PIPE_RING];
+	size_t		ring_head;
+	size_t		ring_n;
+	apply_rel_t *copy_rel;		/* COPY open into this relation */
+	proto_wbuf_t copybuf;		/* owned */
+	proto_wbuf_t line;			/* owned: one COPY row being built */
+	proto_wbuf_t tmp;			/* owned: one value's text */
+	proto_wbuf_t vals;			/* owned: parameter texts, NUL-separated */
+	proto_wbuf_t sql;			/* owned */
+	size_t		voff[MAX_PARAMS];
+	const char *pv[MAX_PARAMS];
+	int			pl[MAX_PARAMS];
+	int			pf[MAX_PARAMS];
+	int			np;
+	apply_rel_t *rels[REL_BUCKETS];	/* owned */
+	uint64_t	stmt_seq;
+	apply_counts_t counts;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static void
+sql_put(proto_wbuf_t *b, const char *s)
+{
+	proto_put_bytes(b, s, strlen(s));
+}
+
+static char *
+cstr(proto_str_t s)
+{
+	char	   *p = malloc(s.n + 1);
+
+	if (p)
+	{
+		if (s.n)
+			memcpy(p, s.p, s.n);
+		p[s.n] = '\0';
+	}
+	return p;
+}
+
+/* quote - "name" quoted by libpq, malloc'd (NULL on failure) */
+static char *
+quote(PGconn *conn, const char *s, size_t n)
+{
+	char	   *q = PQescapeIdentifier(conn, s, n);
+	char	   *copy;
+
+	if (q == NULL)
+		return NULL;
+	copy = strdup(q);
+	PQfreemem(q);
+	return copy;
+}
+
+static const char *
+kind_name(char kind)
+{
+	switch (kind)
+	{
+		case 'I':
+			return "INSERT";
+		case 'U':
+			return "UPDATE";
+		case 'D':
+			return "DELETE";
+		case 'T':
+			return "TRUNCATE";
+		default:
+			return "statement";
+	}
+}
+
+/*
+ * report - log a failed result the way psql would (message, detail, hint),
+ * prefixed by what we were doing.  Returns TIDE_EXIT_REPLICA.
+ */
+static int
+report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+	char		what[1200];
+
+	if (r->failed)
+		return TIDE_EXIT_REPLICA;
+	r->failed = true;
+	snprintf(what, sizeof(what), fmt, arg);
+	if (msg == NULL)
+	{
+		const char *e = PQerrorMessage(r->conn);
+		size_t		n = strlen(e);
+
+		while (n > 0 && e[n - 1] == '\n')
+			n--;
+		tide_log_error("%s: %.*s", what, (int) n, e);
+	}
+	else
+		tide_log_error("%s: %s", what, msg);
+	if (detail)
+		tide_log_detail("%s", detail);
+	if (ctx)
+		tide_log_detail("replica context: %s", ctx);
+	if (hint)
+		tide_log_hint("%s", hint);
+	return TIDE_EXIT_REPLICA;
+}
+
+/* exec - run sql in plain mode, expecting status ok; logs on failure */
+static int
+exec(apply_replica_t *r, const char *sql, ExecStatusType ok, const char *what)
+{
+	PGresult   *res = PQexec(r->conn, sql);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != ok)
+		rc = report(r, res, "%s", what);
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------- pipeline */
+
+static void
+ring_push(apply_replica_t *r, char kind, apply_rel_t *rel)
+{
+	pending_t  *p = &r->ring[(r->ring_head + r->ring_n) % PIPE_RING];
+
+	p->kind = kind;
+	p->rel = rel;
+	r->ring_n++;
+}
+
+/*
+ * drain_sync - read results up to and including the oldest Sync.  The first
+ * error is logged, naming the table; later results are the pipeline's
+ * aborted ones.
+ */
+static int
+drain_sync(apply_replica_t *r)
+{
+	while (r->ring_n > 0)
+	{
+		pending_t	p = r->ring[r->ring_head];
+		PGresult   *res = PQgetResult(r->conn);
+
+		r->ring_head = (r->ring_head + 1) % PIPE_RING;
+		r->ring_n--;
+		if (res == NULL)
+			return report(r, NULL, "%s", "lost the replica connection");
+		if (p.kind == 'S')
+		{
+			ExecStatusType st = PQresultStatus(res);
+
+			PQclear(res);
+			r->syncs--;
+			if (st != PGRES_PIPELINE_SYNC)
+				return report(r, NULL, "%s", "replica pipeline out of step");
+			return r->failed ? TIDE_EXIT_REPLICA : 0;
+		}
+		switch (PQresultStatus(res))
+		{
+			case PGRES_COMMAND_OK:
+				if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "0") == 0)
+				{
+					if (r->counts.not_found++ == 0)
+						tide_log_warning("%s on table \"%s\" found no row to change; skipped",
+										 kind_name(p.kind), p.rel->display);
+				}
+				break;
+			case PGRES_PIPELINE_ABORTED:
+				break;
+			default:
+				{
+					char		what[1100];
+
+					snprintf(what, sizeof(what), "could not apply %s to table \"%s\"",
+							 kind_name(p.kind), p.rel->display);
+					report(r, res, "%s", what);
+				}
+				break;
+		}
+		PQclear(res);
+		/* each statement's results end with a NULL */
+		if ((res = PQgetResult(r->conn)) != NULL)
+		{
+			PQclear(res);
+			return report(r, NULL, "%s", "replica pipeline out of step");
+		}
+	}
+	return report(r, NULL, "%s", "replica pipeline out of step");
+}
+
+static int
+copy_end(apply_replica_t *r)
+{
+	PGresult   *res;
+	int			rc = 0;
+	char		what[1100];
+
+	if (r->copy_rel == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "could not copy rows into table \"%s\"", r->copy_rel->display);
+	if (r->copybuf.len > 0 &&
+		PQputCopyData(r->conn, (const char *) r->copybuf.data, (int) r->copybuf.len) != 1)
+		rc = report(r, NULL, "%s", what);
+	r->copybuf.len = 0;
+	if (PQputCopyEnd(r->conn, NULL) != 1 && rc == 0)
+		rc = report(r, NULL, "%s", what);
+	while ((res = PQgetResult(r->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = report(r, res, "%s", what);
+		PQclear(res);
+	}
+	r->copy_rel = NULL;
+	return rc;
+}
+
+/* go_plain - no COPY open, not in pipeline mode, every result read. */
+static int
+go_plain(apply_replica_t *r)
+{
+	int			rc = copy_end(r);
+
+	if (rc)
+		return rc;
+	if (!r->pipeline)
+		return 0;
+	if (r->since_sync > 0 || r->syncs == 0)
+	{
+		if (PQpipelineSync(r->conn) != 1)
+			return report(r, NULL, "%s", "could not send to the replica");
+		ring_push(r, 'S', NULL);
+		r->syncs++;
+		r->since_sync = 0;
+	}
+	while (r->syncs > 0)
+		if ((rc = drain_sync(r)) != 0)
+			return rc;
+	if (PQexitPipelineMode(r->conn) != 1)
+		return report(r, NULL, "%s", "could not leave pipeline mode");
+	r->pipeline = false;
+	return 0;
+}
+
+static int
+go_pipeline(apply_replica_t *r)
+{
+	int			rc = copy_end(r);
+
+	if (rc || r->pipeline)
+		return rc;
+	if (PQenterPipelineMode(r->conn) != 1)
+		return report(r, NULL, "%s", "could not enter pipeline mode");
+	r->pipeline = true;
+	return 0;
+}
+
+static int
+ensure_txn(apply_replica_t *r)
+{
+	int			rc;
+
+	if (r->in_txn)
+		return 0;
+	if ((rc = go_plain(r)) != 0 ||
+		(rc = exec(r, "BEGIN", PGRES_COMMAND_OK, "could not begin a replica transaction")) != 0)
+		return rc;
+	r->in_txn = true;
+	return 0;
+}
+
+/* send_prepared - queue one execution with the parameters built in r */
+static int
+send_prepared(apply_replica_t *r, const char *name, char kind, apply_rel_t *rel)
+{
+	int			rc;
+
+	if ((rc = go_pipeline(r)) != 0)
+		return rc;
+	if (PQsendQueryPrepared(r->conn, name, r->np, r->pv, r->pl, r->pf, 0) != 1)
+		return report(r, NULL, "%s", "could not send to the replica");
+	ring_push(r, kind, rel);
+	if (++r->since_sync >= PIPE_SYNC_EVERY)
+	{
+		if (PQpipelineSync(r->conn) != 1)
+			return report(r, NULL, "%s", "could not send to the replica");
+		ring_push(r, 'S', NULL);
+		r->syncs++;
+		r->since_sync = 0;
+		if (r->syncs > PIPE_MAX_SYNCS && (rc = drain_sync(r)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- values */
+
+static void
+params_reset(apply_replica_t *r)
+{
+	proto_wbuf_reset(&r->vals);
+	r->np = 0;
+}
+
+/*
+ * params_add - one value as a parameter: its text when proto knows the
+ * type, else the bytes as they came (the type's send format) in binary.
+ */
+static int
+params_add(apply_replica_t *r, apply_rel_t *rs, const proto_column_t *col,
+		   const proto_datum_t *d)
+{
+	int			i = r->np++;
+	size_t		start = r->vals.len;
+	int			rc;
+
+	r->pf[i] = 0;
+	r->voff[i] = SIZE_MAX;
+	r->pv[i] = NULL;
+	r->pl[i] = 0;
+	if (d->kind != PROTO_DATUM_VALUE)
+		return 0;
+	rc = proto_value_text(&r->vals, col->encoding, col->basetypoid, d->data, d->len);
+	if (rc == TIDE_EBADTYPE && col->encoding == PROTO_ENC_BINARY)
+	{
+		r->vals.len = start;
+		r->pv[i] = (const char *) d->data;
+		r->pl[i] = (int) d->len;
+		r->pf[i] = 1;
+		return 0;
+	}
+	if (rc != 0 && rc != TIDE_EBADTYPE)
+	{
+		tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
+					   (int) col->name.n, col->name.p, rs->display, tide_strerror(rc));
+		return rc == r->vals.err ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
+	}
+	proto_put_u8(&r->vals, '\0');
+	if (r->vals.err)
+		return TIDE_EXIT_BUG;
+	r->voff[i] = start;
+	r->pl[i] = (int) (r->vals.len - start - 1);
+	return 0;
+}
+
+static void
+params_done(apply_replica_t *r)
+{
+	for (int i = 0; i < r->np; i++)
+		if (r->voff[i] != SIZE_MAX)
+			r->pv[i] = (const char *) r->vals.data + r->voff[i];
+}
+
+/* copy_escape - text COPY format: backslash, tab, newline, CR escaped */
+static void
+copy_escape(proto_wbuf_t *out, const uint8_t *p, size_t n)
+{
+	size_t		run = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		const char *esc;
+
+		switch (p[i])
+		{
+			case '\\':
+				esc = "\\\\";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			default:
+				continue;
+		}
+		proto_put_bytes(out, p + run, i - run);
+		proto_put_bytes(out, esc, 2);
+		run = i + 1;
+	}
+	proto_put_bytes(out, p + run, n - run);
+}
+
+/*
+ * copy_row - one row into the COPY stream.  Returns 1 without writing
+ * anything when a value can only travel in binary (the caller switches the
+ * relation to INSERT statements).
+ */
+static int
+copy_row(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+		 const proto_tuple_t *t)
+{
+	proto_wbuf_reset(&r->line);
+	for (int i = 0; i < rel->natts; i++)
+	{
+		const proto_datum_t *d = &t->cols[i];
+		int			rc;
+
+		if (i > 0)
+			proto_put_u8(&r->line, '\t');
+		if (d->kind != PROTO_DATUM_VALUE)
+		{
+			proto_put_bytes(&r->line, "\\N", 2);
+			continue;
+		}
+		proto_wbuf_reset(&r->tmp);
+		rc = proto_value_text(&r->tmp, rel->cols[i].encoding, rel->cols[i].basetypoid,
+							  d->data, d->len);
+		if (rc == TIDE_EBADTYPE && rel->cols[i].encoding == PROTO_ENC_BINARY)
+			return 1;
+		if (rc != 0 && rc != TIDE_EBADTYPE)
+		{
+			tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
+						   (int) rel->cols[i].name.n, rel->cols[i].name.p, rs->display,
+						   tide_strerror(rc));
+			return TIDE_EXIT_CORRUPT;
+		}
+		copy_escape(&r->line, r->tmp.data, r->tmp.len);
+	}
+	proto_put_u8(&r->line, '\n');
+	proto_put_bytes(&r->copybuf, r->line.data, r->line.len);
+	if (r->line.err || r->copybuf.err)
+		return TIDE_EXIT_BUG;
+	if (r->copybuf.len >= COPY_CHUNK)
+	{
+		if (PQputCopyData(r->conn, (const char *) r->copybuf.data, (int) r->copybuf.len) != 1)
+			return report(r, NULL, "could not copy rows into table \"%s\"", rs->display);
+		r->copybuf.len = 0;
+	}
+	return 0;
+}
+
+static int
+copy_begin(apply_replica_t *r, apply_rel_t *rs)
+{
+	PGresult   *res;
+	int			rc;
+
+	if ((rc = go_plain(r)) != 0)
+		return rc;
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "COPY ");
+	sql_put(&r->sql, rs->target);
+	sql_put(&r->sql, " (");
+	for (int i = 0; i < rs->natts; i++)
+	{
+		if (i)
+			sql_put(&r->sql, ", ");
+		sql_put(&r->sql, rs->colq[i]);
+	}
+	sql_put(&r->sql, ") FROM STDIN");
+	proto_put_u8(&r->sql, '\0');
+	if (r->sql.err)
+		return TIDE_EXIT_BUG;
+	res = PQexec(r->conn, (const char *) r->sql.data);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+	{
+		rc = report(r, res, "could not copy rows into table \"%s\"", rs->display);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	r->copy_rel = rs;
+	r->copybuf.len = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------- statements */
+
+static int
+prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
+{
+	PGresult   *res;
+	int			rc;
+
+	if ((rc = go_plain(r)) != 0)
+		return rc;
+	proto_put_u8(&r->sql, '\0');
+	if (r->sql.err)
+		return TIDE_EXIT_BUG;
+	snprintf(name, 32, "tide_%llu", (unsigned long long) ++r->stmt_seq);
+	res = PQprepare(r->conn, name, (const char *) r->sql.data, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		rc = report(r, res, "could not prepare a statement for table \"%s\"", rs->display);
+		name[0] = '\0';
+	}
+	PQclear(res);
+	return rc;
+}
+
+static void
+put_param(apply_replica_t *r, apply_rel_t *rs, int col, int n)
+{
+	char		num[32];
+
+	snprintf(num, sizeof(num), "$%d::", n);
+	sql_put(&r->sql, num);
+	sql_put(&r->sql, rs->coltype[col]);
+}
+
+/*
+ * put_where - the match on the columns set in where[]: "=" on the identity
+ * columns, or for REPLICA IDENTITY FULL "IS NOT DISTINCT FROM" on every
+ * column of the old row and one row only (a table without a key may hold
+ * duplicates; the source changed exactly one of them).
+ */
+static void
+put_where(apply_replica_t *r, apply_rel_t *rs, const uint8_t *where, bool full,
+		  int n)
+{
+	bool		first = true;
+
+	if (full)
+	{
+		sql_put(&r->sql, rs->relkind == 'p' ? " WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM "
+				: " WHERE ctid = (SELECT ctid FROM ");
+		sql_put(&r->sql, rs->target);
+	}
+	sql_put(&r->sql, " WHERE ");
+	for (int i = 0; i < rs->natts; i++)
+	{
+		if (!where[i])
+			continue;
+		if (!first)
+			sql_put(&r->sql, " AND ");
+		first = false;
+		if (full && rs->noeq[i])
+		{
+			sql_put(&r->sql, rs->colq[i]);
+			sql_put(&r->sql, "::text IS NOT DISTINCT FROM (");
+			put_param(r, rs, i, n++);
+			sql_put(&r->sql, ")::text");
+		}
+		else
+		{
+			sql_put(&r->sql, rs->colq[i]);
+			sql_put(&r->sql, full ? " IS NOT DISTINCT FROM " : " = ");
+			put_param(r, rs, i, n++);
+		}
+	}
+	if (full)
+		sql_put(&r->sql, " LIMIT 1)");
+}
+
+/* find_stmt - the prepared UPDATE/DELETE for this shape, preparing it */
+static int
+find_stmt(apply_replica_t *r, apply_rel_t *rs, char kind, const uint8_t *mask,
+		  bool full, const char **name)
+{
+	apply_upd_t *u;
+	int			n = 1;
+	bool		first = true;
+	int			rc;
+	size_t		mlen = (size_t) rs->natts * 2 + 1;
+
+	for (u = rs->upds; u; u = u->next)
+		if (u->mask[0] == (uint8_t) kind && memcmp(u->mask + 1, mask, mlen - 1) == 0)
+		{
+			*name = u->name;
+			return 0;
+		}
+	if ((u = calloc(1, sizeof(*u))) == NULL || (u->mask = malloc(mlen)) == NULL)
+	{
+		free(u);
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	u->mask[0] = (uint8_t) kind;
+	memcpy(u->mask + 1, mask, mlen - 1);
+	proto_wbuf_reset(&r->sql);
+	if (kind == 'U')
+	{
+		sql_put(&r->sql, "UPDATE ");
+		sql_put(&r->sql, rs->target);
+		sql_put(&r->sql, " SET ");
+		for (int i = 0; i < rs->natts; i++)
+		{
+			if (!mask[i])
+				continue;
+			if (!first)
+				sql_put(&r->sql, ", ");
+			first = false;
+			sql_put(&r->sql, rs->colq[i]);
+			sql_put(&r->sql, " = ");
+			put_param(r, rs, i, n++);
+		}
+	}
+	else
+	{
+		sql_put(&r->sql, "DELETE FROM ");
+		sql_put(&r->sql, rs->target);
+	}
+	put_where(r, rs, mask + rs->natts, full, n);
+	for (int i = 0; i < rs->natts; i++)
+		n += mask[rs->natts + i];
+	if ((rc = prepare(r, rs, u->name, n - 1)) != 0)
+	{
+		free(u->mask);
+		free(u);
+		return rc;
+	}
+	u->next = rs->upds;
+	rs->upds = u;
+	*name = u->name;
+	return 0;
+}
+
+/* ------------------------------------------------------------- relations */
+
+static void
+rel_clear(apply_rel_t *rs)
+{
+	for (int i = 0; rs->colq && i < rs->natts; i++)
+		free(rs->colq[i]);
+	for (int i = 0; rs->coltype && i < rs->natts; i++)
+		free(rs->coltype[i]);
+	free(rs->colq);
+	free(rs->coltype);
+	free(rs->noeq);
+	free(rs->target);
+	free(rs->display);
+	free(rs->body);
+	while (rs->upds)
+	{
+		apply_upd_t *u = rs->upds;
+
+		rs->upds = u->next;
+		free(u->mask);
+		free(u);
+	}
+	{
+		uint32_t	relid = rs->relid;
+		apply_rel_t *next = rs->next;
+
+		memset(rs, 0, sizeof(*rs));
+		rs->relid = relid;
+		rs->next = next;
+	}
+}
+
+/*
+ * type_norm - a format_type() name without its schema qualification: the
+ * source prints names as its search_path sees them, the replica as ours
+ * does, so "public.mood" and "mood" are the same type.
+ */
+static const char *
+type_norm(const char *s, size_t *n)
+{
+	const char *p = s;
+	const char *end = s + *n;
+
+	if (p < end && *p == '"')
+	{
+		for (p++; p < end; p++)
+			if (*p == '"')
+			{
+				if (p + 1 < end && p[1] == '"')
+					p++;
+				else
+				{
+					p++;
+					break;
+				}
+			}
+	}
+	else
+		while (p < end && *p != '.' && *p != '(' && *p != ' ' && *p != '[')
+			p++;
+	if (p < end && *p == '.')
+	{
+		*n = (size_t) (end - p - 1);
+		return p + 1;
+	}
+	return s;
+}
+
+static bool
+types_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an == bn && memcmp(a, b, an) == 0)
+		return true;
+	a = type_norm(a, &an);
+	b = type_norm(b, &bn);
+	return an == bn && memcmp(a, b, an) == 0;
+}
+
+/* no_equality - built-in types without an "=" operator */
+static bool
+no_equality(uint32_t typoid)
+{
+	switch (typoid)
+	{
+		case 114:				/* json */
+		case 199:				/* json[] */
+		case 142:				/* xml */
+		case 143:				/* xml[] */
+		case 600:				/* point */
+		case 1017:				/* point[] */
+		case 602:				/* path */
+		case 1019:				/* path[] */
+		case 604:				/* polygon */
+		case 1027:				/* polygon[] */
+			return true;
+		default:
+			return false;
+	}
+}
+
+static const char *
+map_schema(apply_replica_t *r, const char *nsp)
+{
+	for (int i = 0; i < r->opts->nmaps; i++)
+		if (strcmp(r->opts->maps[i].src, nsp) == 0)
+			return r->opts->maps[i].dst;
+	return nsp;
+}
+
+static bool
+table_wanted(apply_replica_t *r, const char *nsp, const char *rel)
+{
+	char		name[2 * PROTO_MAX_NAME + 2];
+
+	if (r->opts->tables == NULL || r->opts->tables[0] == NULL)
+		return true;
+	snprintf(name, sizeof(name), "%s.%s", nsp, rel);
+	for (const char **p = r->opts->tables; *p; p++)
+		if (fnmatch(*p, name, 0) == 0)
+			return true;
+	return false;
+}
+
+/* lookup - OID and relkind of nsp.rel on the replica; 1 if missing */
+static int
+lookup(apply_replica_t *r, const char *nsp, const char *rel, char *oid,
+	   char *relkind)
+{
+	const char *vals[2] = {nsp, rel};
+	PGresult   *res = PQexecParams(r->conn,
+								   "SELECT c.oid, c.relkind FROM pg_catalog.pg_class c "
+								   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								   "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
+								   2, NULL, vals, NULL, NULL, 0);
+	int			rc = 1;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+	else if (PQntuples(res) == 1)
+	{
+		snprintf(oid, 16, "%s", PQgetvalue(res, 0, 0));
+		*relkind = PQgetvalue(res, 0, 1)[0];
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * resolve - find the table a RELATION maps to on the replica and check its
+ * columns.  A partition goes to the same-named leaf when the replica has
+ * it, else to its root.  A column the replica lacks, or whose type
+ * differs, is an error naming both; columns only the replica has keep
+ * their defaults.
+ */
+static int
+resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
+{
+	char	   *nsp = cstr(rel->nspname);
+	char	   *name = cstr(rel->relname);
+	char	   *rnsp = rel->flags & PROTO_REL_PARTITION ? cstr(rel->root_nspname) : NULL;
+	char	   *rname = rel->flags & PROTO_REL_PARTITION ? cstr(rel->root_relname) : NULL;
+	const char *tnsp;
+	const char *tname;
+	char		oid[16];
+	char		dispbuf[2 * PROTO_MAX_NAME + 2];
+	PGresult   *res = NULL;
+	int			rc;
+
+	rs->natts = rel->natts;
+	rs->colq = calloc(rel->natts + 1, sizeof(char *));
+	rs->coltype = calloc(rel->natts + 1, sizeof(char *));
+	rs->noeq = calloc(rel->natts + 1, sizeof(bool));
+	if (!nsp || !name || (rel->flags & PROTO_REL_PARTITION && (!rnsp || !rname)) ||
+		!rs->colq || !rs->coltype || !rs->noeq)
+	{
+		rc = TIDE_EXIT_BUG;
+		tide_log_error("out of memory");
+		goto done;
+	}
+	if (!table_wanted(r, nsp, name) && !(rnsp && table_wanted(r, rnsp, rname)))
+	{
+		rs->filtered = true;
+		rs->resolved = true;
+		rc = 0;
+		goto done;
+	}
+	if ((rc = go_plain(r)) != 0)
+		goto done;
+	tnsp = map_schema(r, nsp);
+	tname = name;
+	rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+	if (rc == 1 && rnsp)
+	{
+		tnsp = map_schema(r, rnsp);
+		tname = rname;
+		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+	}
+	if (rc == 1)
+	{
+		r->failed = true;
+		tide_log_error("table \"%s.%s\" does not exist on the replica", map_schema(r, nsp), name);
+		if (rnsp)
+			tide_log_detail("it is a partition of \"%s.%s\", which does not exist on the replica either",
+							rnsp, rname);
+		tide_log_detail("the segments hold changes for table \"%s.%s\" of the source", nsp, name);
+		tide_log_hint("create the table on the replica, map its schema with --map, or leave it out with --tables");
+		rc = TIDE_EXIT_REPLICA;
+		goto done;
+	}
+	if (rc)
+		goto done;
+	snprintf(dispbuf, sizeof(dispbuf), "%s.%s", tnsp, tname);
+	rs->display = strdup(dispbuf);
+	{
+		char	   *qn = quote(r->conn, tnsp, strlen(tnsp));
+		char	   *qt = quote(r->conn, tname, strlen(tname));
+
+		if (qn && qt && (rs->target = malloc(strlen(qn) + strlen(qt) + 2)) != NULL)
+			sprintf(rs->target, "%s.%s", qn, qt);
+		free(qn);
+		free(qt);
+	}
+	if (!rs->display || !rs->target)
+	{
+		rc = TIDE_EXIT_BUG;
+		tide_log_error("out of memory");
+		goto done;
+	}
+	{
+		const char *vals[1] = {oid};
+
+		res = PQexecParams(r->conn,
+						   "SELECT attname, pg_catalog.format_type(atttypid, atttypmod), "
+						   "pg_catalog.format_type(atttypid, NULL) "
+						   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
+						   "AND NOT attisdropped AND attgenerated = ''",
+						   1, NULL, vals, NULL, NULL, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+		goto done;
+	}
+	for (int i = 0; i < rel->natts; i++)
+	{
+		const proto_column_t *c = &rel->cols[i];
+		int			row = -1;
+
+		for (int j = 0; j < PQntuples(res); j++)
+		{
+			const char *an = PQgetvalue(res, j, 0);
+
+			if (strlen(an) == c->name.n && memcmp(an, c->name.p, c->name.n) == 0)
+			{
+				row = j;
+				break;
+			}
+		}
+		if (row < 0)
+		{
+			r->failed = true;
+			tide_log_error("column \"%.*s\" of table \"%s\" does not exist on the replica",
+						   (int) c->name.n, c->name.p, rs->display);
+			tide_log_detail("the source's table \"%s.%s\" has column \"%.*s\" of type %.*s",
+							nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
+			tide_log_hint("add the column on the replica, then run tide apply again");
+			rc = TIDE_EXIT_REPLICA;
+			goto done;
+		}
+		if (!types_equal(PQgetvalue(res, row, 1), strlen(PQgetvalue(res, row, 1)),
+						 c->typname.p, c->typname.n))
+		{
+			r->failed = true;
+			tide_log_error("column \"%.*s\" of table \"%s\" has type %s on the replica but %.*s on the source",
+						   (int) c->name.n, c->name.p, rs->display, PQgetvalue(res, row, 1),
+						   (int) c->typname.n, c->typname.p);
+			tide_log_hint("make the replica's column type match the source's, then run tide apply again");
+			rc = TIDE_EXIT_REPLICA;
+			goto done;
+		}
+		rs->colq[i] = quote(r->conn, c->name.p, c->name.n);
+		rs->coltype[i] = strdup(PQgetvalue(res, row, 2));
+		rs->noeq[i] = no_equality(c->basetypoid);
+		if (c->flags & PROTO_COL_KEY)
+			rs->has_key = true;
+		if (!rs->colq[i] || !rs->coltype[i])
+		{
+			rc = TIDE_EXIT_BUG;
+			tide_log_error("out of memory");
+			goto done;
+		}
+	}
+	rs->resolved = true;
+	rc = 0;
+done:
+	PQclear(res);
+	free(nsp);
+	free(name);
+	free(rnsp);
+	free(rname);
+	return rc;
+}
+
+int
+apply_rel_get(apply_replica_t *r, proto_relcat_entry_t *e, apply_rel_t **out)
+{
+	apply_rel_t **head = &r->rels[e->rel.relid % REL_BUCKETS];
+	apply_rel_t *rs;
+	int			rc;
+
+	for (rs = *head; rs; rs = rs->next)
+		if (rs->relid == e->rel.relid)
+			break;
+	if (rs && rs->generation == e->generation && rs->resolved)
+	{
+		*out = rs;
+		return 0;
+	}
+	if (rs && rs->resolved && rs->body_len == e->body_len &&
+		memcmp(rs->body, e->body, e->body_len) == 0)
+	{
+		/* the same description repeated (each segment carries its own) */
+		rs->generation = e->generation;
+		*out = rs;
+		return 0;
+	}
+	if (rs == NULL)
+	{
+		if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		{
+			tide_log_error("out of memory");
+			return TIDE_EXIT_BUG;
+		}
+		rs->relid = e->rel.relid;
+		rs->next = *head;
+		*head = rs;
+	}
+	else
+	{
+		/* a redefined relation: its statements go with the old shape */
+		if (r->copy_rel == rs && (rc = copy_end(r)) != 0)
+			return rc;
+		rel_clear(rs);
+	}
+	if ((rs->body = malloc(e->body_len ? e->body_len : 1)) == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	memcpy(rs->body, e->body, e->body_len);
+	rs->body_len = e->body_len;
+	rs->generation = e->generation;
+	if ((rc = resolve(r, rs, &e->rel)) != 0)
+	{
+		rel_clear(rs);
+		return rc;
+	}
+	*out = rs;
+	return 0;
+}
+
+/* ------------------------------------------------------------- changes */
+
+bool
+apply_replica_in_txn(apply_replica_t *r)
+{
+	return r->in_txn;
+}
+
+static int
+insert_stmt(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+			const proto_tuple_t *t)
+{
+	int			rc;
+
+	if (rs->ins_name[0] == '\0')
+	{
+		proto_wbuf_reset(&r->sql);
+		sql_put(&r->sql, "INSERT INTO ");
+		sql_put(&r->sql, rs->target);
+		sql_put(&r->sql, " (");
+		for (int i = 0; i < rs->natts; i++)
+		{
+			if (i)
+				sql_put(&r->sql, ", ");
+			sql_put(&r->sql, rs->colq[i]);
+		}
+		sql_put(&r->sql, ") VALUES (");
+		for (int i = 0; i < rs->natts; i++)
+		{
+			if (i)
+				sql_put(&r->sql, ", ");
+			put_param(r, rs, i, i + 1);
+		}
+		sql_put(&r->sql, ")");
+		if ((rc = prepare(r, rs, rs->ins_name, rs->natts)) != 0)
+			return rc;
+	}
+	params_reset(r);
+	for (int i = 0; i < rel->natts; i++)
+		if ((rc = params_add(r, rs, &rel->cols[i], &t->cols[i])) != 0)
+			return rc;
+	params_done(r);
+	return send_prepared(r, rs->ins_name, 'I', rs);
+}
+
+int
+apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+			 const proto_tuple_t *t, bool run)
+{
+	int			rc;
+
+	if ((rc = ensure_txn(r)) != 0)
+		return rc;
+	r->counts.inserts++;
+	if (!rs->no_copy && (r->copy_rel == rs || run))
+	{
+		if (r->copy_rel != rs && (rc = copy_begin(r, rs)) != 0)
+			return rc;
+		if ((rc = copy_row(r, rs, rel, t)) == 0)
+		{
+			r->counts.copied++;
+			return 0;
+		}
+		if (rc != 1)
+			return rc;
+		/* a value only binary can carry: statements from now on */
+		rs->no_copy = true;
+	}
+	return insert_stmt(r, rs, rel, t);
+}
+
+/* no_identity - UPDATE/DELETE on a table without a replica identity */
+static int
+no_identity(apply_replica_t *r, apply_rel_t *rs, const char *what)
+{
+	r->failed = true;
+	tide_log_error("cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
+	tide_log_detail("without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
+	tide_log_hint("set a replica identity on the source table (ALTER TABLE ... REPLICA IDENTITY), or leave the table out with --tables");
+	return TIDE_EXIT_REPLICA;
+}
+
+int
+apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+			 const proto_update_t *u)
+{
+	uint8_t		mask[2 * PROTO_MAX_COLUMNS];
+	const proto_tuple_t *key = u->old_kind != PROTO_OLD_NONE ? &u->oldtup : &u->newtup;
+	bool		full = rel->replident == PROTO_IDENT_FULL;
+	bool		any_set = false;
+	const char *name;
+	int			rc;
+
+	if (!rs->has_key)
+		return no_identity(r, rs, "UPDATE");
+	if ((rc = ensure_txn(r)) != 0)
+		return rc;
+	r->counts.updates++;
+	memset(mask, 0, (size_t) rel->natts * 2);
+	for (int i = 0; i < rel->natts; i++)
+	{
+		mask[i] = u->newtup.cols[i].kind != PROTO_DATUM_UNCHANGED;
+		any_set |= mask[i];
+		if (rel->cols[i].flags & PROTO_COL_KEY)
+		{
+			if (key->cols[i].kind == PROTO_DATUM_UNCHANGED)
+			{
+				r->failed = true;
+				tide_log_error("cannot apply UPDATE to table \"%s\": key column \"%.*s\" was not sent",
+							   rs->display, (int) rel->cols[i].name.n, rel->cols[i].name.p);
+				return TIDE_EXIT_CORRUPT;
+			}
+			mask[rel->natts + i] = 1;
+		}
+	}
+	if (!any_set)
+		return 0;
+	if ((rc = find_stmt(r, rs, 'U', mask, full, &name)) != 0)
+		return rc;
+	params_reset(r);
+	for (int i = 0; i < rel->natts; i++)
+		if (mask[i] && (rc = params_add(r, rs, &rel->cols[i], &u->newtup.cols[i])) != 0)
+			return rc;
+	for (int i = 0; i < rel->natts; i++)
+		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &key->cols[i])) != 0)
+			return rc;
+	params_done(r);
+	return send_prepared(r, name, 'U', rs);
+}
+
+int
+apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+			 const proto_delete_t *d)
+{
+	uint8_t		mask[2 * PROTO_MAX_COLUMNS];
+	bool		full = rel->replident == PROTO_IDENT_FULL;
+	const char *name;
+	int			rc;
+
+	if (!rs->has_key)
+		return no_identity(r, rs, "DELETE");
+	if ((rc = ensure_txn(r)) != 0)
+		return rc;
+	r->counts.deletes++;
+	memset(mask, 0, (size_t) rel->natts * 2);
+	for (int i = 0; i < rel->natts; i++)
+		mask[rel->natts + i] = (rel->cols[i].flags & PROTO_COL_KEY) != 0;
+	if ((rc = find_stmt(r, rs, 'D', mask, full, &name)) != 0)
+		return rc;
+	params_reset(r);
+	for (int i = 0; i < rel->natts; i++)
+		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &d->oldtup.cols[i])) != 0)
+			return rc;
+	params_done(r);
+	return send_prepared(r, name, 'D', rs);
+}
+
+int
+apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
+{
+	int			rc;
+	bool		first = true;
+
+	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0)
+		return rc;
+	r->counts.truncates++;
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "TRUNCATE ");
+	for (int i = 0; i < n; i++)
+	{
+		bool		dup = false;
+
+		for (int j = 0; j < i; j++)
+			dup |= strcmp(rels[j]->target, rels[i]->target) == 0;
+		if (dup)
+			continue;
+		if (!first)
+			sql_put(&r->sql, ", ");
+		first = false;
+		/* ONLY is refused on a partitioned table (its leaf may be missing here) */
+		if (rels[i]->relkind != 'p')
+			sql_put(&r->sql, "ONLY ");
+		sql_put(&r->sql, rels[i]->target);
+	}
+	if (flags & PROTO_TRUNCATE_CASCADE)
+		sql_put(&r->sql, " CASCADE");
+	if (flags & PROTO_TRUNCATE_RESTART_IDENTITY)
+		sql_put(&r->sql, " RESTART IDENTITY");
+	proto_put_u8(&r->sql, '\0');
+	if (r->sql.err)
+		return TIDE_EXIT_BUG;
+	return exec(r, (const char *) r->sql.data, PGRES_COMMAND_OK, "could not apply TRUNCATE");
+}
+
+/* ------------------------------------------------------------- progress */
+
+static void
+time_text(proto_wbuf_t *out, proto_time_t t)
+{
+	uint8_t		le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t) ((uint64_t) t >> (8 * i));
+	proto_value_text(out, PROTO_ENC_FIXED, PROTO_TIMESTAMPTZOID, le, 8);
+	proto_put_u8(out, '\0');
+}
+
+int
+apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commit_time)
+{
+	char		sysid[32];
+	char		lsn[32];
+	const char *vals[5];
+	PGresult   *res;
+	int			rc;
+
+	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0)
+		return rc;
+	snprintf(sysid, sizeof(sysid), "%llu", (unsigned long long) r->ident.system_id);
+	snprintf(lsn, sizeof(lsn), "%X/%X", (unsigned) (end_lsn >> 32), (unsigned) end_lsn);
+	proto_wbuf_reset(&r->tmp);
+	time_text(&r->tmp, commit_time);
+	if (r->tmp.err)
+		return TIDE_EXIT_BUG;
+	vals[0] = sysid;
+	vals[1] = r->ident.dbname;
+	vals[2] = r->ident.slot;
+	vals[3] = lsn;
+	vals[4] = (const char *) r->tmp.data;
+	res = PQexecParams(r->conn,
+					   "INSERT INTO tide.progress AS p (system_id, dbname, slot, end_lsn, commit_time, updated_at) "
+					   "VALUES ($1::numeric, $2, $3, $4::pg_lsn, $5::timestamptz, now()) "
+					   "ON CONFLICT (system_id, dbname, slot) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, "
+					   "commit_time = EXCLUDED.commit_time, updated_at = EXCLUDED.updated_at "
+					   "RETURNING pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL",
+					   5, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = report(r, res, "%s", "could not record progress in tide.progress");
+		PQclear(res);
+		return rc;
+	}
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+		r->counts.xids++;
+	PQclear(res);
+	if ((rc = exec(r, "COMMIT", PGRES_COMMAND_OK, "could not commit on the replica")) != 0)
+		return rc;
+	r->in_txn = false;
+	r->counts.replica_txns++;
+	return 0;
+}
+
+void
+apply_replica_rollback(apply_replica_t *r)
+{
+	PGresult   *res;
+
+	if (r->conn == NULL || PQstatus(r->conn) != CONNECTION_OK)
+		return;
+	if (r->copy_rel)
+	{
+		PQputCopyEnd(r->conn, "tide apply stopped");
+		while ((res = PQgetResult(r->conn)) != NULL)
+			PQclear(res);
+		r->copy_rel = NULL;
+	}
+	if (r->pipeline)
+	{
+		PQpipelineSync(r->conn);
+		for (int spins = 0; spins < 100000; spins++)
+		{
+			ExecStatusType st;
+
+			res = PQgetResult(r->conn);
+			if (res == NULL)
+				continue;
+			st = PQresultStatus(res);
+			PQclear(res);
+			if (st == PGRES_PIPELINE_SYNC && PQpipelineStatus(r->conn) == PQ_PIPELINE_ON &&
+				(PQisBusy(r->conn) == 0 && (res = PQgetResult(r->conn)) == NULL))
+				break;
+			if (res)
+				PQclear(res);
+		}
+		PQexitPipelineMode(r->conn);
+		r->pipeline = false;
+	}
+	if (r->in_txn)
+	{
+		res = PQexec(r->conn, "ROLLBACK");
+		PQclear(res);
+	}
+	r->in_txn = false;
+	r->ring_n = 0;
+	r->syncs = 0;
+	r->since_sync = 0;
+}
+
+/* ------------------------------------------------------------- session */
+
+int
+apply_parse_time(apply_replica_t *r, const char *s, proto_time_t *t)
+{
+	const char *vals[1] = {s};
+	PGresult   *res = PQexecParams(r->conn,
+								   "SELECT ((extract(epoch FROM $1::timestamptz) - 946684800) * 1000000)::bigint",
+								   1, NULL, vals, NULL, NULL, 0);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		rc = -1;
+	else
+		*t = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rc;
+}
+
+static int
+read_progress(apply_replica_t *r, apply_progress_t *p)
+{
+	PGresult   *res = PQexec(r->conn,
+							 "SELECT system_id::text, dbname, slot, end_lsn::text, "
+							 "((extract(epoch FROM commit_time) - 946684800) * 1000000)::bigint "
+							 "FROM tide.progress ORDER BY updated_at DESC");
+	int			rc = 0;
+	int			other = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = report(r, res, "%s", "could not read tide.progress");
+		PQclear(res);
+		return rc;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		if (strtoull(PQgetvalue(res, i, 0), NULL, 10) == r->ident.system_id &&
+			strcmp(PQgetvalue(res, i, 1), r->ident.dbname) == 0 &&
+			strcmp(PQgetvalue(res, i, 2), r->ident.slot) == 0)
+		{
+			p->found = true;
+			tide_parse_lsn(PQgetvalue(res, i, 3), &p->end_lsn);
+			p->commit_time = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		}
+		else if (other < 0)
+			other = i;
+	}
+	if (!p->found && other >= 0)
+	{
+		tide_log_error("the segments come from another source than the one this replica follows");
+		tide_log_detail("tide.progress on the replica follows system %s, database \"%s\", slot \"%s\" (at %s); "
+						"the segments are from system %llu, database \"%s\", slot \"%s\"",
+						PQgetvalue(res, other, 0), PQgetvalue(res, other, 1),
+						PQgetvalue(res, other, 2), PQgetvalue(res, other, 3),
+						(unsigned long long) r->ident.system_id, r->ident.dbname, r->ident.slot);
+		tide_log_hint("point -D at the segment directory of the source this replica follows, or use a replica of its own for this source");
+		rc = TIDE_EXIT_CORRUPT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
+					  const apply_ident_t *ident, apply_progress_t *progress)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {opts->conninfo, "tide apply", NULL};
+	apply_replica_t *r = calloc(1, sizeof(*r));
+	PGresult   *res;
+	char	   *enc;
+	char		sql[2048];
+	int			rc;
+
+	*out = r;
+	if (r == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	r->opts = opts;
+	r->ident = *ident;
+	proto_wbuf_init_heap(&r->copybuf);
+	proto_wbuf_init_heap(&r->line);
+	proto_wbuf_init_heap(&r->tmp);
+	proto_wbuf_init_heap(&r->vals);
+	proto_wbuf_init_heap(&r->sql);
+	r->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(r->conn) != CONNECTION_OK)
+	{
+		const char *e = PQerrorMessage(r->conn);
+		size_t		n = strlen(e);
+
+		while (n > 0 && e[n - 1] == '\n')
+			n--;
+		tide_log_error("could not connect to the replica: %.*s", (int) n, e);
+		r->failed = true;
+		return TIDE_EXIT_REPLICA;
+	}
+
+	/*
+	 * As the built-in subscriber does: replica-side triggers and FK checks
+	 * behave as in logical replication.  The progress row is in the same
+	 * transaction as the changes, so asynchronous commit loses nothing but
+	 * a re-application of the last batches after a replica crash, which the
+	 * progress row makes exactly-once again.  Value text is produced in the
+	 * source's encoding and PostgreSQL's default output styles.
+	 */
+	if ((enc = PQescapeLiteral(r->conn, ident->encoding, strlen(ident->encoding))) == NULL)
+		return report(r, NULL, "%s", "could not set up the replica session");
+	snprintf(sql, sizeof(sql),
+			 "SET session_replication_role = replica; SET synchronous_commit = off; "
+			 "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET client_encoding = %s; SET lock_timeout = '60s'", enc);
+	PQfreemem(enc);
+	if ((rc = exec(r, sql, PGRES_COMMAND_OK, "could not set up the replica session")) != 0)
+	{
+		tide_log_hint("setting session_replication_role needs superuser, or GRANT SET ON PARAMETER session_replication_role (PostgreSQL 15)");
+		return rc;
+	}
+
+	/*
+	 * One applier per source and replica: a second one would interleave
+	 * batches.  The lock is the session's; a killed applier's backend
+	 * releases it when it notices the closed socket.
+	 */
+	{
+		char		key[2 * PROTO_MAX_NAME + 64];
+		const char *kv[1] = {key};
+
+		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) ident->system_id,
+				 ident->dbname, ident->slot);
+		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1))",
+						   1, NULL, kv, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			rc = report(r, res, "%s", "could not lock out other appliers of this source");
+			tide_log_hint("another tide apply of the same source may be running against this replica");
+			PQclear(res);
+			return rc;
+		}
+		PQclear(res);
+	}
+	if ((rc = exec(r, "SET lock_timeout = 0", PGRES_COMMAND_OK, "could not set up the replica session")) != 0)
+		return rc;
+	res = PQexec(r->conn, "SELECT pg_catalog.to_regclass('tide.progress') IS NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+		PQclear(res);
+		return rc;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't' &&
+		(rc = exec(r,
+				   "CREATE SCHEMA IF NOT EXISTS tide; "
+				   "CREATE TABLE IF NOT EXISTS tide.progress ("
+				   " system_id numeric NOT NULL,"
+				   " dbname text NOT NULL,"
+				   " slot text NOT NULL,"
+				   " end_lsn pg_lsn NOT NULL,"
+				   " commit_time timestamptz,"
+				   " updated_at timestamptz NOT NULL DEFAULT now(),"
+				   " PRIMARY KEY (system_id, dbname, slot)); "
+				   "COMMENT ON TABLE tide.progress IS 'tide apply: last source transaction applied (end LSN of its commit), written with the changes'",
+				   PGRES_COMMAND_OK, "could not create tide.progress on the replica")) != 0)
+	{
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	return read_progress(r, progress);
+}
+
+void
+apply_replica_close(apply_replica_t *r)
+{
+	if (r == NULL)
+		return;
+	apply_replica_rollback(r);
+	for (int i = 0; i < REL_BUCKETS; i++)
+		while (r->rels[i])
+		{
+			apply_rel_t *rs = r->rels[i];
+
+			r->rels[i] = rs->next;
+			rel_clear(rs);
+			free(rs);
+		}
+	PQfinish(r->conn);
+	proto_wbuf_free(&r->copybuf);
+	proto_wbuf_free(&r->line);
+	proto_wbuf_free(&r->tmp);
+	proto_wbuf_free(&r->vals);
+	proto_wbuf_free(&r->sql);
+	free(r);
+}
+
+PGconn *
+apply_replica_conn(apply_replica_t *r)
+{
+	return r->conn;
+}
+
+const apply_counts_t *
+apply_replica_counts(apply_replica_t *r)
+{
+	return &r->counts;
+}
