@@ -1289,41 +1289,24 @@ apply_replica_rollback(apply_replica_t *r)
 {
 	PGresult   *res;
 
-	if (r->conn == NULL || PQstatus(r->conn) != CONNECTION_OK)
+	if (r->conn == NULL)
 		return;
-	if (r->copy_rel)
+	if (r->copy_rel || r->pipeline || PQstatus(r->conn) != CONNECTION_OK)
 	{
-		PQputCopyEnd(r->conn, "tide apply stopped");
-		while ((res = PQgetResult(r->conn)) != NULL)
-			PQclear(res);
-		r->copy_rel = NULL;
+		/*
+		 * Mid-COPY or mid-pipeline after a failure: closing the connection
+		 * is the one rollback that cannot get out of step.
+		 */
+		PQfinish(r->conn);
+		r->conn = NULL;
 	}
-	if (r->pipeline)
-	{
-		PQpipelineSync(r->conn);
-		for (int spins = 0; spins < 100000; spins++)
-		{
-			ExecStatusType st;
-
-			res = PQgetResult(r->conn);
-			if (res == NULL)
-				continue;
-			st = PQresultStatus(res);
-			PQclear(res);
-			if (st == PGRES_PIPELINE_SYNC && PQpipelineStatus(r->conn) == PQ_PIPELINE_ON &&
-				(PQisBusy(r->conn) == 0 && (res = PQgetResult(r->conn)) == NULL))
-				break;
-			if (res)
-				PQclear(res);
-		}
-		PQexitPipelineMode(r->conn);
-		r->pipeline = false;
-	}
-	if (r->in_txn)
+	else if (r->in_txn)
 	{
 		res = PQexec(r->conn, "ROLLBACK");
 		PQclear(res);
 	}
+	r->copy_rel = NULL;
+	r->pipeline = false;
 	r->in_txn = false;
 	r->ring_n = 0;
 	r->syncs = 0;

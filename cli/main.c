@@ -24,6 +24,7 @@ static const command_t commands[] = {
 	{"ls", tide_cmd_ls, "list the segments of a directory"},
 	{"inspect", tide_cmd_inspect, "print a segment or stream as text or JSON lines"},
 	{"prune", tide_cmd_prune, "delete closed segments older than a retention window"},
+	{"apply", tide_cmd_apply, "replay segments into a replica, exactly once"},
 };
 
 int			tide_log_quiet = 0;

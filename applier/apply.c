@@ -1,0 +1,828 @@
+/*
+ * applier/apply.c
+ *		`tide apply`: replay segments into a replica, exactly once.
+ *
+ * A source transaction is known by its LSNs: BEGIN carries the commit
+ * record's LSN, COMMIT the end of that record, which is what the replica's
+ * progress row holds.  A transaction whose commit LSN is below the recorded
+ * end was applied before and is skipped, so a restart after a crash at any
+ * instant continues exactly where the last committed replica transaction
+ * ended.  Before anything is applied, the directory is checked: one source,
+ * and an unbroken chain of LSN ranges from the replica's progress on (a
+ * segment starts where the previous one is complete).
+ *
+ * Memory stays bounded: one decompressed block at a time, rows streamed to
+ * the replica as they are read.  Consecutive source transactions share a
+ * replica transaction until --batch changes are reached (group commit);
+ * a transaction too big for one block (it spills into blocks of its own)
+ * starts a replica transaction of its own, so a batch never ends inside a
+ * source transaction.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../cli/tide.h"
+#include "../streamer/segdir.h"
+#include "apply.h"
+#include "tide/segment.h"
+#include "tide/value.h"
+
+#define LSN_FMT "%X/%X"
+#define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
+
+/* A point given to --until or --from. */
+typedef struct
+{
+	const char *arg;			/* NULL: not given */
+	bool		is_lsn;
+	proto_lsn_t lsn;
+	proto_time_t time;
+} target_t;
+
+typedef struct
+{
+	apply_replica_opts_t r;
+	const char *dir;
+	target_t	until;
+	target_t	from;
+	uint64_t	batch;
+	const char *tables[257];
+	int			ntables;
+} opts_t;
+
+/* What the header and footer of one segment say. */
+typedef struct
+{
+	segdir_entry_t e;
+	char		path[4200];
+	bool		closed;
+	proto_lsn_t start;
+	proto_lsn_t first_lsn;		/* closed only */
+	proto_lsn_t covered;		/* closed: footer's last end LSN */
+	proto_time_t first_time;	/* closed only */
+	proto_time_t last_time;		/* closed only */
+	uint64_t	ntxns;
+} seginfo_t;
+
+/* The apply pass. */
+typedef struct
+{
+	const opts_t *o;
+	apply_replica_t *rep;
+	proto_relcat_t cat;
+	apply_progress_t progress;
+	proto_datum_t oldcols[PROTO_MAX_COLUMNS];
+	proto_datum_t newcols[PROTO_MAX_COLUMNS];
+	uint32_t	relids[PROTO_MAX_TRUNCATE];
+	apply_rel_t *trels[PROTO_MAX_TRUNCATE];
+
+	bool		stop;			/* --until reached */
+	bool		in_txn;			/* inside a source BEGIN..COMMIT */
+	bool		skip;			/* the open source transaction is skipped */
+	proto_begin_t begin;
+	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
+
+	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
+	proto_time_t done_time;
+	proto_lsn_t written_lsn;	/* progress committed on the replica */
+	uint64_t	batch_changes;
+
+	uint64_t	txns;			/* applied (maybe with every change filtered) */
+	uint64_t	skipped;		/* already applied, or before --from */
+	uint64_t	raw_bytes;
+	uint64_t	segments;
+} pass_t;
+
+static void
+apply_usage(FILE *f)
+{
+	fprintf(f,
+			"Usage: tide apply -d REPLICA_CONNINFO -D DIR [OPTIONS]\n\n"
+			"Replay the segments of DIR into a replica whose tables exist, exactly once.\n"
+			"Progress (source identity, end LSN and time of the last applied commit) is\n"
+			"kept in tide.progress on the replica, in the same transaction as the\n"
+			"changes, so a run can be stopped or killed at any moment and run again.\n\n"
+			"Options:\n"
+			"  -d, --dbname=CONNINFO  the replica (connection string or database name)\n"
+			"  -D, --directory=DIR    segment directory written by tide stream\n"
+			"      --until=TIME|LSN   stop after the last transaction committed at or\n"
+			"                         before TIME (a timestamptz) or at or before LSN\n"
+			"      --from=TIME|LSN    start with the first transaction committed at or\n"
+			"                         after it; refused if the replica's progress is past it\n"
+			"      --batch=N          source transactions share one replica transaction\n"
+			"                         up to N changes (default 10000)\n"
+			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
+			"                         repeat or separate with commas\n"
+			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
+			"  -q, --quiet            no summary\n"
+			"  -h, --help             this help\n\n"
+			"Exit codes: 0 done, 2 bad arguments, 4 replica connection, schema or\n"
+			"apply error (nothing of the failed batch is applied), 5 segments missing\n"
+			"(gap), of another source or damaged, 6 local I/O error, 70 internal error.\n");
+}
+
+/* ------------------------------------------------------------- options */
+
+static int
+parse_opts(int argc, char **argv, opts_t *o)
+{
+	static const struct option opts[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"directory", required_argument, NULL, 'D'},
+		{"until", required_argument, NULL, 1},
+		{"from", required_argument, NULL, 2},
+		{"batch", required_argument, NULL, 3},
+		{"tables", required_argument, NULL, 4},
+		{"map", required_argument, NULL, 5},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(o, 0, sizeof(*o));
+	o->batch = 10000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:D:qh", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				o->r.conninfo = optarg;
+				break;
+			case 'D':
+				o->dir = optarg;
+				break;
+			case 1:
+			case 2:
+				{
+					target_t   *t = c == 1 ? &o->until : &o->from;
+
+					t->arg = optarg;
+					t->is_lsn = tide_parse_lsn(optarg, &t->lsn) == 0;
+					break;
+				}
+			case 3:
+				{
+					char	   *end;
+
+					errno = 0;
+					o->batch = strtoull(optarg, &end, 10);
+					if (errno || *end || end == optarg || o->batch == 0)
+					{
+						tide_log_error("invalid --batch \"%s\"", optarg);
+						tide_log_hint("give a number of changes greater than 0, e.g. 10000");
+						return TIDE_EXIT_USAGE;
+					}
+					break;
+				}
+			case 4:
+				{
+					char	   *save = NULL;
+
+					for (char *p = strtok_r(optarg, ",", &save); p; p = strtok_r(NULL, ",", &save))
+					{
+						if (o->ntables == 256)
+						{
+							tide_log_error("too many --tables patterns (at most 256)");
+							return TIDE_EXIT_USAGE;
+						}
+						o->tables[o->ntables++] = p;
+					}
+					break;
+				}
+			case 5:
+				{
+					char	   *eq = strchr(optarg, '=');
+
+					if (eq == NULL || eq == optarg || eq[1] == '\0' || strchr(eq + 1, '='))
+					{
+						tide_log_error("invalid --map \"%s\"", optarg);
+						tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
+						return TIDE_EXIT_USAGE;
+					}
+					if (o->r.nmaps == APPLY_MAX_MAPS)
+					{
+						tide_log_error("too many --map options (at most %d)", APPLY_MAX_MAPS);
+						return TIDE_EXIT_USAGE;
+					}
+					*eq = '\0';
+					o->r.maps[o->r.nmaps].src = optarg;
+					o->r.maps[o->r.nmaps++].dst = eq + 1;
+					break;
+				}
+			case 'q':
+				tide_log_quiet = 1;
+				break;
+			case 'h':
+				apply_usage(stdout);
+				return -1;
+			default:
+				apply_usage(stderr);
+				return TIDE_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+	{
+		tide_log_error("unexpected argument \"%s\"", argv[optind]);
+		apply_usage(stderr);
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->dir == NULL)
+	{
+		tide_log_error("no segment directory given");
+		tide_log_hint("give the directory tide stream writes with -D DIR");
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->r.conninfo == NULL)
+		o->r.conninfo = "";		/* PG* environment variables */
+	o->tables[o->ntables] = NULL;
+	o->r.tables = o->tables;
+	return 0;
+}
+
+/* ------------------------------------------------------------- directory */
+
+static void
+copy_name(char *dst, proto_str_t s)
+{
+	size_t		n = s.n > PROTO_MAX_NAME ? PROTO_MAX_NAME : s.n;
+
+	if (n)
+		memcpy(dst, s.p, n);
+	dst[n] = '\0';
+}
+
+static int
+open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
+{
+	uint64_t	at = 0;
+	int			rc;
+
+	snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name,
+			 si->e.partial ? SEG_PARTIAL_SUFFIX : SEG_SUFFIX);
+	rc = seg_reader_open(sr, si->path, &at);
+	if (rc == -ENOENT && si->e.partial)
+	{
+		/* closed by the streamer since we listed the directory */
+		seg_reader_close(sr);
+		si->e.partial = false;
+		snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name, SEG_SUFFIX);
+		rc = seg_reader_open(sr, si->path, &at);
+	}
+	if (rc != 0)
+	{
+		tide_log_error("could not read segment \"%s\" at byte offset %llu: %s",
+					   si->path, (unsigned long long) at, tide_strerror(rc));
+		seg_reader_close(sr);
+		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
+	}
+	return 0;
+}
+
+/*
+ * scan_dir - headers and footers of every segment: one source, the only
+ * open segment the newest.  Fills *segs (caller frees) and *ident.
+ */
+static int
+scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
+{
+	segdir_list_t list;
+	seginfo_t  *v;
+	int			rc;
+
+	*segs = NULL;
+	*nsegs = 0;
+	if ((rc = segdir_list(dir, &list)) != 0)
+	{
+		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
+		return TIDE_EXIT_IO;
+	}
+	if (list.n == 0)
+	{
+		segdir_list_free(&list);
+		return 0;
+	}
+	if ((v = calloc(list.n, sizeof(*v))) == NULL)
+	{
+		segdir_list_free(&list);
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	for (size_t i = 0; i < list.n; i++)
+	{
+		seginfo_t  *si = &v[i];
+		seg_reader_t sr;
+		seg_header_t *h;
+
+		si->e = list.v[i];
+		if (si->e.partial && i + 1 < list.n)
+		{
+			tide_log_error("segment \"%s%s\" is open but is not the newest in \"%s\"",
+						   si->e.name, SEG_PARTIAL_SUFFIX, dir);
+			tide_log_hint("only the newest segment can be open; move the files that do not belong to this stream elsewhere");
+			rc = TIDE_EXIT_CORRUPT;
+			break;
+		}
+		if ((rc = open_segment(&sr, si, dir)) != 0)
+			break;
+		h = &sr.header;
+		if (i == 0)
+		{
+			ident->system_id = h->system_id;
+			copy_name(ident->dbname, h->dbname);
+			copy_name(ident->slot, h->slot);
+			copy_name(ident->encoding, h->encoding);
+		}
+		else if (h->system_id != ident->system_id ||
+				 h->dbname.n != strlen(ident->dbname) || memcmp(h->dbname.p, ident->dbname, h->dbname.n) ||
+				 h->slot.n != strlen(ident->slot) || memcmp(h->slot.p, ident->slot, h->slot.n))
+		{
+			tide_log_error("segment \"%s\" comes from another source than \"%s\"", si->path, v[0].path);
+			tide_log_detail("system %llu, database \"%.*s\", slot \"%.*s\" against system %llu, database \"%s\", slot \"%s\"",
+							(unsigned long long) h->system_id, (int) h->dbname.n, h->dbname.p,
+							(int) h->slot.n, h->slot.p, (unsigned long long) ident->system_id,
+							ident->dbname, ident->slot);
+			tide_log_hint("keep one source's segments per directory");
+			seg_reader_close(&sr);
+			rc = TIDE_EXIT_CORRUPT;
+			break;
+		}
+		si->start = h->start_lsn;
+		si->covered = h->start_lsn;
+		si->closed = sr.closed;
+		if (sr.closed)
+		{
+			seg_footer_t f;
+
+			if ((rc = seg_reader_footer(&sr, &f)) != 0)
+			{
+				tide_log_error("segment \"%s\" is damaged at byte offset %llu: %s",
+							   si->path, (unsigned long long) sr.footer_offset, tide_strerror(rc));
+				seg_reader_close(&sr);
+				rc = TIDE_EXIT_CORRUPT;
+				break;
+			}
+			si->covered = f.last_lsn;
+			si->first_lsn = f.first_lsn;
+			si->first_time = f.first_time;
+			si->last_time = f.last_time;
+			si->ntxns = f.ntxns;
+		}
+		seg_reader_close(&sr);
+	}
+	segdir_list_free(&list);
+	if (rc != 0)
+	{
+		free(v);
+		return rc;
+	}
+	*segs = v;
+	*nsegs = list.n ? list.n : 0;
+	return 0;
+}
+
+static void
+gap_error(proto_lsn_t from, proto_lsn_t to, const char *before, const char *after)
+{
+	tide_log_error("segments are missing: the changes from " LSN_FMT " to " LSN_FMT " are in none of the files",
+				   LSN_ARGS(from), LSN_ARGS(to));
+	if (before)
+		tide_log_detail("\"%s\" ends at " LSN_FMT " and the next segment, \"%s\", starts at " LSN_FMT,
+						before, LSN_ARGS(from), after, LSN_ARGS(to));
+	else
+		tide_log_detail("the replica has applied up to " LSN_FMT " but the first segment to apply, \"%s\", starts at " LSN_FMT,
+						LSN_ARGS(from), after, LSN_ARGS(to));
+	tide_log_hint("restore the missing segment files into the directory; nothing was applied");
+}
+
+/* ------------------------------------------------------------- apply */
+
+static int
+flush_batch(pass_t *p)
+{
+	int			rc;
+
+	if (!apply_replica_in_txn(p->rep))
+		return 0;
+	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
+		return rc;
+	p->written_lsn = p->done_lsn;
+	p->batch_changes = 0;
+	return 0;
+}
+
+static int
+corrupt(const char *path, uint64_t off, const char *what)
+{
+	tide_log_error("segment \"%s\" is damaged in the block at byte offset %llu: %s",
+				   path, (unsigned long long) off, what);
+	tide_log_hint("restore the file from a copy; nothing past the last whole transaction before it was applied");
+	return TIDE_EXIT_CORRUPT;
+}
+
+/* insert_run - does the INSERT just read start a run worth a COPY? */
+static bool
+insert_run(proto_rbuf_t f, uint32_t relid)
+{
+	uint8_t		type;
+	proto_rbuf_t body;
+	int			n = 0;
+
+	while (n < 3 && proto_read_msg(&f, &type, &body) == 0)
+	{
+		uint32_t	id;
+
+		if (type != PROTO_MSG_INSERT || proto_read_relid(body, &id) != 0 || id != relid)
+			break;
+		n++;
+	}
+	return n >= 3;
+}
+
+static int
+rel_for(pass_t *p, proto_rbuf_t body, proto_relcat_entry_t **e, apply_rel_t **rs,
+		const seginfo_t *si, uint64_t off)
+{
+	uint32_t	relid;
+	int			rc;
+
+	if (proto_read_relid(body, &relid) != 0)
+		return corrupt(si->path, off, "a change without a relation");
+	if ((*e = proto_relcat_get(&p->cat, relid)) == NULL)
+		return corrupt(si->path, off, tide_strerror(TIDE_ENORELATION));
+	if ((rc = apply_rel_get(p->rep, *e, rs)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
+		   const seginfo_t *si, uint64_t off)
+{
+	const opts_t *o = p->o;
+	proto_relcat_entry_t *e;
+	apply_rel_t *rs;
+	int			rc;
+
+	switch (type)
+	{
+		case PROTO_MSG_RELATION:
+			if ((rc = proto_relcat_put(&p->cat, body.data, body.len, NULL)) != 0)
+				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : corrupt(si->path, off, tide_strerror(rc));
+			return 0;
+		case PROTO_MSG_BEGIN:
+			if (p->in_txn || proto_read_begin(&body, &p->begin) != 0)
+				return corrupt(si->path, off, "a BEGIN out of place");
+			if (o->until.arg && (o->until.is_lsn ? p->begin.final_lsn > o->until.lsn
+								 : p->begin.commit_time > o->until.time))
+			{
+				p->stop = true;
+				return 0;
+			}
+			p->in_txn = true;
+			p->nmsgs = 0;
+			p->skip = p->begin.final_lsn < p->done_lsn ||
+				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
+								 : p->begin.commit_time < o->from.time));
+			return 0;
+		case PROTO_MSG_COMMIT:
+			{
+				proto_commit_t c;
+
+				if (!p->in_txn || proto_read_commit(&body, &c) != 0)
+					return corrupt(si->path, off, "a COMMIT out of place");
+				if (c.nchanges != p->nmsgs)
+					return corrupt(si->path, off, "a transaction's change count differs from its COMMIT");
+				p->in_txn = false;
+				if (p->skip)
+				{
+					p->skipped++;
+					return 0;
+				}
+				p->txns++;
+				p->done_lsn = c.end_lsn;
+				p->done_time = p->begin.commit_time;
+				if (p->batch_changes >= o->batch)
+					return flush_batch(p);
+				return 0;
+			}
+		case PROTO_MSG_INSERT:
+		case PROTO_MSG_UPDATE:
+		case PROTO_MSG_DELETE:
+			if (!p->in_txn)
+				return corrupt(si->path, off, "a change outside a transaction");
+			p->nmsgs++;
+			if (p->skip)
+				return 0;
+			if ((rc = rel_for(p, body, &e, &rs, si, off)) != 0)
+				return rc;
+			if (rs->filtered)
+				return 0;
+			p->batch_changes++;
+			if (type == PROTO_MSG_INSERT)
+			{
+				proto_insert_t m = {.newtup = {.cols = p->newcols}};
+
+				if ((rc = proto_read_insert(&body, &e->rel, &m)) != 0)
+					return corrupt(si->path, off, tide_strerror(rc));
+				return apply_insert(p->rep, rs, &e->rel, &m.newtup, insert_run(rest, m.relid));
+			}
+			if (type == PROTO_MSG_UPDATE)
+			{
+				proto_update_t m = {.oldtup = {.cols = p->oldcols}, .newtup = {.cols = p->newcols}};
+
+				if ((rc = proto_read_update(&body, &e->rel, &m)) != 0)
+					return corrupt(si->path, off, tide_strerror(rc));
+				return apply_update(p->rep, rs, &e->rel, &m);
+			}
+			{
+				proto_delete_t m = {.oldtup = {.cols = p->oldcols}};
+
+				if ((rc = proto_read_delete(&body, &e->rel, &m)) != 0)
+					return corrupt(si->path, off, tide_strerror(rc));
+				return apply_delete(p->rep, rs, &e->rel, &m);
+			}
+		case PROTO_MSG_TRUNCATE:
+			{
+				proto_truncate_t m;
+				int			n = 0;
+
+				if (!p->in_txn)
+					return corrupt(si->path, off, "a change outside a transaction");
+				p->nmsgs++;
+				if (p->skip)
+					return 0;
+				if ((rc = proto_read_truncate(&body, &m, p->relids, PROTO_MAX_TRUNCATE)) != 0)
+					return corrupt(si->path, off, tide_strerror(rc));
+				for (uint32_t i = 0; i < m.nrelids; i++)
+				{
+					if ((e = proto_relcat_get(&p->cat, m.relids[i])) == NULL)
+						return corrupt(si->path, off, tide_strerror(TIDE_ENORELATION));
+					if ((rc = apply_rel_get(p->rep, e, &rs)) != 0)
+						return rc;
+					if (!rs->filtered)
+						p->trels[n++] = rs;
+				}
+				if (n == 0)
+					return 0;
+				p->batch_changes++;
+				return apply_truncate(p->rep, p->trels, n, m.flags);
+			}
+		case PROTO_MSG_MESSAGE:
+			/* logical messages are not applied; they count in COMMIT's total */
+			{
+				proto_message_t m;
+
+				if (proto_read_message(&body, &m) == 0 && (m.flags & PROTO_MESSAGE_TRANSACTIONAL) && p->in_txn)
+					p->nmsgs++;
+			}
+			return 0;
+		default:
+			/* STARTUP, ORIGIN, and types a newer minor writer may add */
+			return 0;
+	}
+}
+
+static int
+apply_segment(pass_t *p, seginfo_t *si)
+{
+	seg_reader_t sr;
+	int			rc;
+
+	if ((rc = open_segment(&sr, si, p->o->dir)) != 0)
+		return rc;
+	p->segments++;
+	while (!p->stop && (rc = seg_reader_next(&sr)) == 0)
+	{
+		proto_rbuf_t f;
+		proto_rbuf_t body;
+		uint8_t		type;
+
+		p->raw_bytes += sr.raw.len;
+
+		/*
+		 * A block that does not end a transaction starts (or continues) one
+		 * too big for a block: it gets a replica transaction of its own, so
+		 * the batch before it is committed first.
+		 */
+		if (!(sr.block.flags & SEG_BLOCK_ENDS_TXN) && !p->in_txn &&
+			(rc = flush_batch(p)) != 0)
+			break;
+		proto_rbuf_init(&f, sr.raw.data, sr.raw.len);
+		while (!p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0)
+			if ((rc = on_message(p, type, body, f, si, sr.block_offset)) != 0)
+				break;
+		if (rc == TIDE_EEOF || (rc == 0 && p->stop))
+		{
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			rc = corrupt(si->path, sr.block_offset, tide_strerror(rc));
+		break;
+	}
+	if (rc == TIDE_EEOF || (rc == TIDE_ETRUNCATED && si->e.partial))
+		rc = 0;					/* a torn tail of an open segment: not ours yet */
+	else if (rc < 0)
+		rc = corrupt(si->path, sr.block_offset, tide_strerror(rc));
+	if (rc == 0 && p->in_txn && !si->e.partial)
+		rc = corrupt(si->path, sr.block_offset, "the segment ends inside a transaction");
+	seg_reader_close(&sr);
+	return rc;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void
+summary(pass_t *p, double secs, const char *how)
+{
+	const apply_counts_t *c = apply_replica_counts(p->rep);
+
+	tide_log_info("%s: %llu transactions applied, %llu skipped as already applied or out of range; "
+				  "%llu inserts (%llu by COPY), %llu updates, %llu deletes, %llu truncates; "
+				  "%llu replica transactions, %llu XIDs; %llu segments, %.1f MB in %.2f s (%.1f MB/s); "
+				  "replica at " LSN_FMT,
+				  how,
+				  (unsigned long long) p->txns, (unsigned long long) p->skipped,
+				  (unsigned long long) c->inserts, (unsigned long long) c->copied,
+				  (unsigned long long) c->updates, (unsigned long long) c->deletes,
+				  (unsigned long long) c->truncates, (unsigned long long) c->replica_txns,
+				  (unsigned long long) c->xids, (unsigned long long) p->segments,
+				  (double) p->raw_bytes / 1e6, secs,
+				  secs > 0 ? (double) p->raw_bytes / 1e6 / secs : 0.0,
+				  LSN_ARGS(p->written_lsn));
+	if (c->not_found)
+		tide_log_warning("%llu updates or deletes found no row on the replica (it differs from the source)",
+						 (unsigned long long) c->not_found);
+}
+
+static int
+parse_target(apply_replica_t *rep, target_t *t, const char *opt)
+{
+	if (t->arg == NULL || t->is_lsn)
+		return 0;
+	if (apply_parse_time(rep, t->arg, &t->time) != 0)
+	{
+		tide_log_error("invalid --%s \"%s\"", opt, t->arg);
+		tide_log_hint("give an LSN such as 16/B374D848 or a time such as \"2026-11-20 13:00:00+00\"");
+		return TIDE_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+tide_cmd_apply(int argc, char **argv)
+{
+	opts_t		o;
+	pass_t	   *p = NULL;
+	seginfo_t  *segs = NULL;
+	size_t		nsegs = 0;
+	size_t		first;
+	size_t		last;
+	apply_ident_t ident;
+	double		t0 = now_seconds();
+	int			rc;
+
+	if ((rc = parse_opts(argc, argv, &o)) != 0)
+		return rc < 0 ? TIDE_EXIT_OK : rc;
+	memset(&ident, 0, sizeof(ident));
+	if ((rc = scan_dir(o.dir, &segs, &nsegs, &ident)) != 0)
+		return rc;
+	if (nsegs == 0)
+	{
+		tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
+		return TIDE_EXIT_OK;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+	{
+		free(segs);
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	p->o = &o;
+	proto_relcat_init(&p->cat, NULL);
+	if ((rc = apply_replica_connect(&p->rep, &o.r, &ident, &p->progress)) != 0 ||
+		(rc = parse_target(p->rep, &o.until, "until")) != 0 ||
+		(rc = parse_target(p->rep, &o.from, "from")) != 0)
+		goto out;
+	if (p->progress.found)
+		p->done_lsn = p->written_lsn = p->progress.end_lsn;
+	p->done_time = p->progress.commit_time;
+
+	/* --from: never before what the replica already has */
+	if (o.from.arg && p->progress.found &&
+		(o.from.is_lsn ? p->progress.end_lsn > o.from.lsn : p->progress.commit_time > o.from.time))
+	{
+		tide_log_error("the replica is already past --from %s", o.from.arg);
+		tide_log_detail("tide.progress says the replica has applied up to " LSN_FMT " (the transaction that ended there)",
+						LSN_ARGS(p->progress.end_lsn));
+		tide_log_hint("leave out --from to continue where the replica is; transactions are never applied twice");
+		rc = TIDE_EXIT_USAGE;
+		goto out;
+	}
+
+	/*
+	 * The first segment to read: the first one not wholly applied (and, for
+	 * --from, not wholly before it).  It must reach back to where the replica
+	 * is, or to --from's LSN: otherwise changes in between are missing.
+	 */
+	{
+		proto_lsn_t pos = p->done_lsn;
+		bool		check = p->progress.found;
+
+		if (o.from.arg && o.from.is_lsn && o.from.lsn > pos)
+		{
+			pos = o.from.lsn;
+			check = true;
+		}
+		if (o.from.arg && !o.from.is_lsn)
+			check = false;		/* a time: no LSN to check against */
+		for (first = 0; first < nsegs; first++)
+		{
+			seginfo_t  *si = &segs[first];
+
+			if (si->closed && si->covered <= pos)
+				continue;
+			if (si->closed && o.from.arg && !o.from.is_lsn &&
+				(si->ntxns == 0 || si->last_time < o.from.time))
+				continue;		/* wholly before --from */
+			break;
+		}
+		if (first == nsegs)
+		{
+			tide_log_info("the replica is up to date with \"%s\" (at " LSN_FMT ")", o.dir, LSN_ARGS(p->done_lsn));
+			goto out;
+		}
+		if (check && segs[first].start > pos)
+		{
+			gap_error(pos, segs[first].start, NULL, segs[first].path);
+			rc = TIDE_EXIT_CORRUPT;
+			goto out;
+		}
+	}
+	/* The segments up to --until must form one unbroken LSN chain. */
+	for (last = first; last + 1 < nsegs; last++)
+	{
+		seginfo_t  *next = &segs[last + 1];
+
+		if (o.until.arg && next->closed && next->ntxns > 0 &&
+			(o.until.is_lsn ? next->first_lsn > o.until.lsn : next->first_time > o.until.time))
+			break;
+		if (next->start != segs[last].covered)
+		{
+			gap_error(segs[last].covered, next->start, segs[last].path, next->path);
+			rc = TIDE_EXIT_CORRUPT;
+			goto out;
+		}
+	}
+
+	for (size_t i = first; i <= last && !p->stop; i++)
+		if ((rc = apply_segment(p, &segs[i])) != 0)
+			goto out;
+	if (p->in_txn)
+	{
+		/*
+		 * The open segment ends inside a transaction still being written.
+		 * It began a replica transaction of its own (see apply_segment), so
+		 * abandoning it loses nothing already whole.
+		 */
+		apply_replica_rollback(p->rep);
+		p->in_txn = false;
+	}
+	else if ((rc = flush_batch(p)) != 0)
+		goto out;
+
+	/*
+	 * Transactions whose changes were all filtered out moved the position
+	 * without a replica transaction.  Record it once, at the end of the run
+	 * (one XID), so the next run does not need the segments before it.
+	 */
+	else if (p->done_lsn > p->written_lsn)
+	{
+		if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
+			goto out;
+		p->written_lsn = p->done_lsn;
+	}
+	summary(p, now_seconds() - t0, p->stop ? "reached --until" : "done");
+
+out:
+	if (rc != 0 && p->rep)
+		apply_replica_rollback(p->rep);
+	apply_replica_close(p->rep);
+	proto_relcat_free(&p->cat);
+	free(p);
+	free(segs);
+	return rc;
+}
