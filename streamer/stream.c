@@ -32,6 +32,9 @@
 typedef struct
 {
 	const char *conninfo;
+	const char *host;			/* -h, -p, -U: as pg_recvlogical's */
+	const char *port;
+	const char *user;
 	const char *slot;
 	const char *dir;
 	bool		create_slot;
@@ -434,15 +437,37 @@ on_poll(uv_poll_t *h, int status, int events)
 static PGconn *
 connect_source(const stream_opts_t *o, bool replication)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
-	const char *vals[] = {o->conninfo, replication ? "database" : NULL, "tide stream", NULL};
+	const char *keys[8];
+	const char *vals[8];
+	int			n = 0;
 
-	if (!replication)
+	/* later keywords override what the connection string says */
+	keys[n] = "dbname";
+	vals[n++] = o->conninfo;
+	if (replication)
 	{
-		keys[1] = "fallback_application_name";
-		vals[1] = "tide stream (slot check)";
-		keys[2] = NULL;
+		keys[n] = "replication";
+		vals[n++] = "database";
 	}
+	keys[n] = "fallback_application_name";
+	vals[n++] = replication ? "tide stream" : "tide stream (slot check)";
+	if (o->host)
+	{
+		keys[n] = "host";
+		vals[n++] = o->host;
+	}
+	if (o->port)
+	{
+		keys[n] = "port";
+		vals[n++] = o->port;
+	}
+	if (o->user)
+	{
+		keys[n] = "user";
+		vals[n++] = o->user;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
 	return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -884,6 +909,9 @@ stream_usage(FILE *f)
 			"its changes into time-bucketed, zstd-compressed segment files in DIR.\n"
 			"The slot is acknowledged only up to what is fsynced in DIR.\n\n"
 			"  -d, --dbname=CONNINFO       source connection (PG* variables apply)\n"
+			"  -h, --host=HOST             source host or socket directory\n"
+			"  -p, --port=PORT             source port\n"
+			"  -U, --username=USER         source user (needs REPLICATION)\n"
 			"  -S, --slot=SLOT             replication slot\n"
 			"  -D, --directory=DIR         segment directory (created if missing)\n"
 			"      --create-slot           create the slot if it does not exist\n"
@@ -927,6 +955,9 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dbname", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"username", required_argument, NULL, 'U'},
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"create-slot", no_argument, NULL, 1},
@@ -940,7 +971,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"warn-retained", required_argument, NULL, 7},
 		{"warn-xmin-age", required_argument, NULL, 8},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
+		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -955,12 +986,21 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	o->warn_retained = INT64_C(1) << 30;
 	o->warn_xmin_age = 100000000;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:S:D:E:o:qh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
 			case 'd':
 				o->conninfo = optarg;
+				break;
+			case 'h':
+				o->host = optarg;
+				break;
+			case 'p':
+				o->port = optarg;
+				break;
+			case 'U':
+				o->user = optarg;
 				break;
 			case 'S':
 				o->slot = optarg;
@@ -1050,9 +1090,14 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				stream_usage(stdout);
-				return -1;
+			case '?':
+				if (strcmp(argv[optind - 1], "--help") == 0)
+				{
+					stream_usage(stdout);
+					return -1;
+				}
+				stream_usage(stderr);
+				return TIDE_EXIT_USAGE;
 			default:
 				stream_usage(stderr);
 				return TIDE_EXIT_USAGE;

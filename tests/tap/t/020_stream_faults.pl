@@ -227,6 +227,13 @@ SELECT pg_create_logical_replication_slot('td2', 'test_decoding');
 	like($e, qr/holds segments of another source/, 'directory of another slot: message');
 	like($e, qr/slot "tide"; this stream is .* slot "other"/, 'directory of another slot: detail');
 
+	# pg_recvlogical's -h/-p/-U work, and override the connection string
+	my $now = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	($rc, $o, $e) = tide_run('stream', '-d', 'dbname=postgres host=/nonexistent port=1',
+		'-h', $node->host, '-p', $node->port, '-U', $ENV{USER} // 'postgres',
+		'-S', 'other', '-D', seg_dir('hpu'), '--endpos', $now);
+	is($rc, 0, '-h/-p/-U connect like pg_recvlogical') or diag($e);
+
 	my $ro = seg_dir('readonly');
 	chmod 0555, $ro;
 	($rc, $o, $e) = tide_run('stream', '-d', $conn, '-S', 'other', '-D', $ro);
