@@ -183,6 +183,7 @@ typedef struct TideData
 	size_t		frame_start;	/* ctx->out->len after the prepare */
 	proto_wbuf_t wbuf;			/* writes into ctx->out */
 	StringInfoData stash;		/* frame body carried over at commit */
+#define TIDE_XLOGDATA_HDR (1 + 8 + 8 + 8)	/* 'w' dataStart walEnd sendTime */
 
 	int			changes_since_progress; /* see tide_report_progress */
 } TideData;
@@ -1554,15 +1555,13 @@ tide_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 /*
  * tide_commit - COMMIT, and the frame goes out.
  *
- * The frame holding COMMIT is always prepared here, with last_write: the
- * walsender stamps a frame with the LSN current when it was prepared (the
- * commit's end here; InvalidXLogRecPtr for a frame prepared with
- * last_write false), and clients such as pg_recvlogical confirm what those
- * stamps say.  A frame left open by the transaction's changes is carried
- * over: its body is copied aside, the frame prepared again and the body put
- * back.  That frame holds less than frame-size bytes (a frame is written as
- * soon as it reaches that size), so this is one memcpy of less than a frame
- * per transaction, and the stash never grows past a frame.
+ * The frame holding COMMIT must carry the commit's position: the walsender
+ * stamps a frame with the LSN current when it was prepared
+ * (InvalidXLogRecPtr for one prepared with last_write false), and clients
+ * such as pg_recvlogical confirm what those stamps say.  A walsender frame
+ * left open by the transaction's changes gets its XLogData header stamped
+ * in place; a frame of an unknown writer is prepared again with its body
+ * carried over (the stash, less than a frame).
  */
 static void
 tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
@@ -1581,16 +1580,43 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 
-	resetStringInfo(&data->stash);
-	if (data->frame_open)
+	if (data->frame_open && data->frame_start == TIDE_XLOGDATA_HDR &&
+		data->wbuf.data[0] == 'w')
 	{
+		/*
+		 * A walsender frame: its header is the replication protocol's
+		 * XLogData ('w', dataStart, walEnd, sendTime), stamped 0 because it
+		 * was prepared with last_write false.  Stamp it with the commit's
+		 * position, as a frame prepared here would be, without copying the
+		 * transaction's bytes around.
+		 */
+		uint64		lsn = (uint64) ctx->write_location;
+
+		for (int i = 0; i < 8; i++)
+		{
+			data->wbuf.data[1 + i] = (uint8) (lsn >> (56 - 8 * i));
+			data->wbuf.data[9 + i] = (uint8) (lsn >> (56 - 8 * i));
+		}
+	}
+	else if (data->frame_open && data->frame_start > 0)
+	{
+		/* some other writer's header: prepare the frame again */
+		resetStringInfo(&data->stash);
 		appendBinaryStringInfo(&data->stash,
 							   (const char *) data->wbuf.data + data->frame_start,
 							   (int) (data->wbuf.len - data->frame_start));
 		data->frame_open = false;
+		tide_frame_open(ctx, data, true);
+		proto_put_bytes(&data->wbuf, data->stash.data, data->stash.len);
 	}
-	tide_frame_open(ctx, data, true);
-	proto_put_bytes(&data->wbuf, data->stash.data, data->stash.len);
+	else
+	{
+		/*
+		 * No frame yet, or the SQL functions' writer, which has no header
+		 * and takes the LSN when the frame is written.
+		 */
+		tide_frame_open(ctx, data, true);
+	}
 
 	m.flags = 0;
 	m.end_lsn = txn->end_lsn;
