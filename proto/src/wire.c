@@ -36,17 +36,27 @@ proto_msg_end(proto_wbuf_t *b, size_t start)
 	if (b->err)
 		return b->err;
 	n = b->len - body;
-	if (n >= ((uint64_t) 1 << (7 * PROTO_LEN_RESERVE)))
+	if (n > PROTO_MAX_BODY)
 		return b->err = TIDE_ETOOLONG;
 	k = proto_varint_size(n);
+	/*
+	 * Most rows need exactly the reserved room; a short body moves down one
+	 * byte, a long one (16 KiB or more) moves up, a cost small beside its
+	 * size.
+	 */
+	if (k > PROTO_LEN_RESERVE)
+	{
+		if (proto_wbuf_ensure(b, k - PROTO_LEN_RESERVE) != 0)
+			return b->err;
+		memmove(b->data + start + 1 + k, b->data + body, n);
+	}
+	else if (k < PROTO_LEN_RESERVE)
+		memmove(b->data + start + 1 + k, b->data + body, n);
 	p = b->data + start + 1;
 	for (uint64_t v = n; v >= 0x80; v >>= 7)
 		*p++ = (uint8_t) (v | 0x80);
-	*p++ = (uint8_t) (n >> (7 * (k - 1)));
-	/* the body moves down over the unused length room */
-	if (k < PROTO_LEN_RESERVE)
-		memmove(p, b->data + body, n);
-	b->len -= PROTO_LEN_RESERVE - k;
+	*p = (uint8_t) (n >> (7 * (k - 1)));
+	b->len = start + 1 + k + n;
 	return 0;
 }
 

@@ -205,12 +205,13 @@ typedef struct
 
 /*
  * Message framing.  proto_msg_begin() writes the type and reserves room for
- * the longest body length; proto_msg_end() writes the length as a minimal
- * varint and moves the body down over the unused room.  Writers of the
+ * a two-byte length; proto_msg_end() writes the length as a minimal varint,
+ * moving the body if the length needs more or less room.  Writers of the
  * individual messages below do both; they are exposed for callers that
  * build a body themselves.
  */
-#define PROTO_LEN_RESERVE 5			/* varint room for bodies < 32 GiB */
+#define PROTO_LEN_RESERVE 2			/* bodies of 128 B to 16 KiB stay put */
+#define PROTO_MAX_BODY (((size_t) 1 << 35) - 1)
 
 size_t		proto_msg_begin(proto_wbuf_t *b, uint8_t type);
 int			proto_msg_end(proto_wbuf_t *b, size_t start);
