@@ -293,6 +293,7 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 {
 	segdir_list_t list;
 	seginfo_t  *v;
+	size_t		n;
 	int			rc;
 
 	*segs = NULL;
@@ -375,6 +376,7 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 		}
 		seg_reader_close(&sr);
 	}
+	n = list.n;
 	segdir_list_free(&list);
 	if (rc != 0)
 	{
@@ -382,7 +384,7 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 		return rc;
 	}
 	*segs = v;
-	*nsegs = list.n ? list.n : 0;
+	*nsegs = n;
 	return 0;
 }
 
@@ -815,7 +817,8 @@ tide_cmd_apply(int argc, char **argv)
 			goto out;
 		p->written_lsn = p->done_lsn;
 	}
-	summary(p, now_seconds() - t0, p->stop ? "reached --until" : "done");
+	/* segments after `last` start past --until: it was reached too */
+	summary(p, now_seconds() - t0, p->stop || last + 1 < nsegs ? "reached --until" : "done");
 
 out:
 	if (rc != 0 && p->rep)
