@@ -20,6 +20,10 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,7 @@ typedef struct
 	target_t	until;
 	target_t	from;
 	uint64_t	batch;
+	bool		follow;
 	const char *tables[257];
 	int			ntables;
 } opts_t;
@@ -75,6 +80,7 @@ typedef struct
 	apply_replica_t *rep;
 	proto_relcat_t cat;
 	apply_progress_t progress;
+	apply_ident_t ident;		/* the source the run began with */
 	proto_datum_t oldcols[PROTO_MAX_COLUMNS];
 	proto_datum_t newcols[PROTO_MAX_COLUMNS];
 	uint32_t	relids[PROTO_MAX_TRUNCATE];
@@ -91,11 +97,28 @@ typedef struct
 	proto_lsn_t written_lsn;	/* progress committed on the replica */
 	uint64_t	batch_changes;
 
+	/*
+	 * Where to pick up the open segment on the next --follow pass: after
+	 * its last block that ended a transaction wholly dealt with.
+	 */
+	char		resume_name[SEG_NAME_LEN + 1];
+	uint64_t	resume_offset;
+
 	uint64_t	txns;			/* applied (maybe with every change filtered) */
 	uint64_t	skipped;		/* already applied, or before --from */
 	uint64_t	raw_bytes;
 	uint64_t	segments;
 } pass_t;
+
+/* Set by SIGINT/SIGTERM under --follow: finish the batch and stop. */
+static volatile sig_atomic_t apply_interrupted = 0;
+
+static void
+on_stop_signal(int signum)
+{
+	(void) signum;
+	apply_interrupted = 1;
+}
 
 static void
 apply_usage(FILE *f)
@@ -118,6 +141,9 @@ apply_usage(FILE *f)
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
+			"  -f, --follow           keep applying: tail the open segment and new ones\n"
+			"                         (inotify, and a poll every second); SIGINT or\n"
+			"                         SIGTERM commits what is applied and stops\n"
 			"  -q, --quiet            no summary\n"
 			"  -h, --help             this help\n\n"
 			"Exit codes: 0 done, 2 bad arguments, 4 replica connection, schema or\n"
@@ -138,6 +164,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"batch", required_argument, NULL, 3},
 		{"tables", required_argument, NULL, 4},
 		{"map", required_argument, NULL, 5},
+		{"follow", no_argument, NULL, 'f'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -147,7 +174,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 	memset(o, 0, sizeof(*o));
 	o->batch = 10000;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:qh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -215,6 +242,9 @@ parse_opts(int argc, char **argv, opts_t *o)
 					o->r.maps[o->r.nmaps++].dst = eq + 1;
 					break;
 				}
+			case 'f':
+				o->follow = true;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -599,7 +629,26 @@ apply_segment(pass_t *p, seginfo_t *si)
 	if ((rc = open_segment(&sr, si, p->o->dir)) != 0)
 		return rc;
 	p->segments++;
-	while (!p->stop && (rc = seg_reader_next(&sr)) == 0)
+	if (p->resume_offset > sr.offset && p->resume_offset <= sr.file_size &&
+		strcmp(p->resume_name, si->e.name) == 0)
+	{
+		/*
+		 * Everything before resume_offset was applied by an earlier pass.
+		 * If the streamer cut its file back and wrote it anew since (a
+		 * crash), the offset may no longer start a block: read it all again
+		 * then; transactions already applied are skipped by LSN anyway.
+		 */
+		uint64_t	header_end = sr.offset;
+		seg_block_t probe;
+		uint8_t		hdr[SEG_BLOCK_HEADER_LEN];
+
+		sr.offset = p->resume_offset;
+		if (sr.offset < sr.file_size &&
+			(pread(sr.fd, hdr, sizeof(hdr), (off_t) sr.offset) != (ssize_t) sizeof(hdr) ||
+			 seg_block_parse(hdr, &probe) != 0))
+			sr.offset = header_end;
+	}
+	while (!p->stop && !apply_interrupted && (rc = seg_reader_next(&sr)) == 0)
 	{
 		proto_rbuf_t f;
 		proto_rbuf_t body;
@@ -621,6 +670,11 @@ apply_segment(pass_t *p, seginfo_t *si)
 				break;
 		if (rc == TIDE_EEOF || (rc == 0 && p->stop))
 		{
+			if (rc == TIDE_EEOF && !p->in_txn && (sr.block.flags & SEG_BLOCK_ENDS_TXN))
+			{
+				memcpy(p->resume_name, si->e.name, sizeof(p->resume_name));
+				p->resume_offset = sr.offset;
+			}
 			rc = 0;
 			continue;
 		}
@@ -684,6 +738,192 @@ parse_target(apply_replica_t *rep, target_t *t, const char *opt)
 	return 0;
 }
 
+/*
+ * catch_up - one pass over the directory: check that the segments form an
+ * unbroken chain from where the replica is, and apply every whole
+ * transaction they hold.  *reached says --until was reached.
+ */
+static int
+catch_up(pass_t *p, bool first_pass, bool *reached)
+{
+	const opts_t *o = p->o;
+	seginfo_t  *segs = NULL;
+	size_t		nsegs = 0;
+	size_t		first;
+	size_t		last;
+	apply_ident_t ident;
+	int			rc;
+
+	memset(&ident, 0, sizeof(ident));
+	if ((rc = scan_dir(o->dir, &segs, &nsegs, &ident)) != 0)
+		return rc;
+	if (nsegs == 0)
+		goto done;
+	if (ident.system_id != p->ident.system_id || strcmp(ident.dbname, p->ident.dbname) != 0 ||
+		strcmp(ident.slot, p->ident.slot) != 0)
+	{
+		tide_log_error("the segments in \"%s\" now come from another source", o->dir);
+		tide_log_detail("system %llu, database \"%s\", slot \"%s\" where this run began with system %llu, database \"%s\", slot \"%s\"",
+						(unsigned long long) ident.system_id, ident.dbname, ident.slot,
+						(unsigned long long) p->ident.system_id, p->ident.dbname, p->ident.slot);
+		rc = TIDE_EXIT_CORRUPT;
+		goto done;
+	}
+
+	/*
+	 * The first segment to read: the first one not wholly applied (and, for
+	 * --from, not wholly before it).  It must reach back to where the replica
+	 * is, or to --from's LSN: otherwise changes in between are missing.
+	 */
+	{
+		proto_lsn_t pos = p->done_lsn;
+		bool		check = p->progress.found || p->txns > 0;
+
+		if (o->from.arg && o->from.is_lsn && o->from.lsn > pos)
+		{
+			pos = o->from.lsn;
+			check = true;
+		}
+		if (o->from.arg && !o->from.is_lsn && p->txns == 0)
+			check = false;		/* a time: no LSN to check against */
+		for (first = 0; first < nsegs; first++)
+		{
+			seginfo_t  *si = &segs[first];
+
+			if (si->closed && si->covered <= pos)
+				continue;
+			if (si->closed && o->from.arg && !o->from.is_lsn &&
+				(si->ntxns == 0 || si->last_time < o->from.time))
+				continue;		/* wholly before --from */
+			break;
+		}
+		if (first == nsegs)
+		{
+			if (first_pass && !o->follow)
+				tide_log_info("the replica is up to date with \"%s\" (at " LSN_FMT ")", o->dir, LSN_ARGS(p->done_lsn));
+			goto done;
+		}
+		if (check && segs[first].start > pos)
+		{
+			gap_error(pos, segs[first].start, NULL, segs[first].path);
+			rc = TIDE_EXIT_CORRUPT;
+			goto done;
+		}
+	}
+	/* The segments up to --until must form one unbroken LSN chain. */
+	for (last = first; last + 1 < nsegs; last++)
+	{
+		seginfo_t  *next = &segs[last + 1];
+
+		if (o->until.arg && next->closed && next->ntxns > 0 &&
+			(o->until.is_lsn ? next->first_lsn > o->until.lsn : next->first_time > o->until.time))
+		{
+			*reached = true;	/* segments after `last` start past --until */
+			break;
+		}
+		if (next->start != segs[last].covered)
+		{
+			gap_error(segs[last].covered, next->start, segs[last].path, next->path);
+			rc = TIDE_EXIT_CORRUPT;
+			goto done;
+		}
+	}
+
+	for (size_t i = first; i <= last && !p->stop && !apply_interrupted; i++)
+		if ((rc = apply_segment(p, &segs[i])) != 0)
+			goto done;
+	if (p->stop)
+		*reached = true;
+	if (p->in_txn)
+	{
+		/*
+		 * The open segment ends inside a transaction still being written.
+		 * It began a replica transaction of its own (see apply_segment), so
+		 * abandoning it loses nothing already whole; the next pass reads it
+		 * again from its first block.
+		 */
+		apply_replica_rollback(p->rep);
+		p->in_txn = false;
+		p->skip = false;
+	}
+	else
+		rc = flush_batch(p);
+done:
+	free(segs);
+	return rc;
+}
+
+static void
+on_wake(uv_handle_t *h)
+{
+	(void) h;					/* uv_run(UV_RUN_ONCE) returns: that is all */
+}
+
+static void
+on_dir_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+	(void) name;
+	(void) events;
+	(void) status;
+	on_wake((uv_handle_t *) h);
+}
+
+static void
+on_poll_timer(uv_timer_t *t)
+{
+	on_wake((uv_handle_t *) t);
+}
+
+/*
+ * follow - after the catch-up, keep applying: wake on any change in the
+ * directory (inotify through libuv) and at least every second (a poll, for
+ * file systems without change events), and apply what became whole.  Each
+ * pass commits its batch, so the replica trails the streamer's writes by
+ * about a second.  SIGINT/SIGTERM end it between passes.
+ */
+static int
+follow(pass_t *p, bool *reached)
+{
+	uv_loop_t	loop;
+	uv_fs_event_t watch;
+	uv_timer_t	poll;
+	int			rc = 0;
+	int			erc;
+	double		last_log = now_seconds();
+	uint64_t	logged_txns = p->txns;
+
+	uv_loop_init(&loop);
+	uv_fs_event_init(&loop, &watch);
+	uv_timer_init(&loop, &poll);
+	if ((erc = uv_fs_event_start(&watch, on_dir_event, p->o->dir, 0)) != 0)
+		tide_log_warning("cannot watch \"%s\" for changes (%s): polling it every second",
+						 p->o->dir, uv_strerror(erc));
+	uv_timer_start(&poll, on_poll_timer, 1000, 1000);
+	tide_log_info("following \"%s\": the replica is at " LSN_FMT, p->o->dir, LSN_ARGS(p->written_lsn));
+	while (rc == 0 && !*reached && !apply_interrupted)
+	{
+		uv_run(&loop, UV_RUN_ONCE);
+		if (apply_interrupted)
+			break;
+		rc = catch_up(p, false, reached);
+		if (p->txns > logged_txns && now_seconds() - last_log >= 10)
+		{
+			tide_log_info("applied %llu transactions; the replica is at " LSN_FMT,
+						  (unsigned long long) (p->txns - logged_txns), LSN_ARGS(p->written_lsn));
+			logged_txns = p->txns;
+			last_log = now_seconds();
+		}
+	}
+	uv_close((uv_handle_t *) &watch, NULL);
+	uv_close((uv_handle_t *) &poll, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		tide_log_warning("internal: event loop handles left open");
+	if (apply_interrupted && rc == 0)
+		tide_log_info("stopping on a signal: the replica is at " LSN_FMT, LSN_ARGS(p->written_lsn));
+	return rc;
+}
+
 int
 tide_cmd_apply(int argc, char **argv)
 {
@@ -691,31 +931,39 @@ tide_cmd_apply(int argc, char **argv)
 	pass_t	   *p = NULL;
 	seginfo_t  *segs = NULL;
 	size_t		nsegs = 0;
-	size_t		first;
-	size_t		last;
-	apply_ident_t ident;
 	double		t0 = now_seconds();
+	bool		reached = false;
 	int			rc;
 
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
-	memset(&ident, 0, sizeof(ident));
-	if ((rc = scan_dir(o.dir, &segs, &nsegs, &ident)) != 0)
-		return rc;
-	if (nsegs == 0)
-	{
-		tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
-		return TIDE_EXIT_OK;
-	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 	{
-		free(segs);
 		tide_log_error("out of memory");
 		return TIDE_EXIT_BUG;
 	}
+	if ((rc = scan_dir(o.dir, &segs, &nsegs, &p->ident)) != 0)
+	{
+		free(p);
+		return rc;
+	}
+	free(segs);
+	if (nsegs == 0 && !o.follow)
+	{
+		tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
+		free(p);
+		return TIDE_EXIT_OK;
+	}
+	if (nsegs == 0)
+	{
+		tide_log_error("no segments in \"%s\" to follow yet", o.dir);
+		tide_log_hint("start tide stream into the directory first: the first segment says which source it follows");
+		free(p);
+		return TIDE_EXIT_USAGE;
+	}
 	p->o = &o;
 	proto_relcat_init(&p->cat, NULL);
-	if ((rc = apply_replica_connect(&p->rep, &o.r, &ident, &p->progress)) != 0 ||
+	if ((rc = apply_replica_connect(&p->rep, &o.r, &p->ident, &p->progress)) != 0 ||
 		(rc = parse_target(p->rep, &o.until, "until")) != 0 ||
 		(rc = parse_target(p->rep, &o.from, "from")) != 0)
 		goto out;
@@ -734,76 +982,19 @@ tide_cmd_apply(int argc, char **argv)
 		rc = TIDE_EXIT_USAGE;
 		goto out;
 	}
-
-	/*
-	 * The first segment to read: the first one not wholly applied (and, for
-	 * --from, not wholly before it).  It must reach back to where the replica
-	 * is, or to --from's LSN: otherwise changes in between are missing.
-	 */
+	if (o.follow)
 	{
-		proto_lsn_t pos = p->done_lsn;
-		bool		check = p->progress.found;
+		struct sigaction sa;
 
-		if (o.from.arg && o.from.is_lsn && o.from.lsn > pos)
-		{
-			pos = o.from.lsn;
-			check = true;
-		}
-		if (o.from.arg && !o.from.is_lsn)
-			check = false;		/* a time: no LSN to check against */
-		for (first = 0; first < nsegs; first++)
-		{
-			seginfo_t  *si = &segs[first];
-
-			if (si->closed && si->covered <= pos)
-				continue;
-			if (si->closed && o.from.arg && !o.from.is_lsn &&
-				(si->ntxns == 0 || si->last_time < o.from.time))
-				continue;		/* wholly before --from */
-			break;
-		}
-		if (first == nsegs)
-		{
-			tide_log_info("the replica is up to date with \"%s\" (at " LSN_FMT ")", o.dir, LSN_ARGS(p->done_lsn));
-			goto out;
-		}
-		if (check && segs[first].start > pos)
-		{
-			gap_error(pos, segs[first].start, NULL, segs[first].path);
-			rc = TIDE_EXIT_CORRUPT;
-			goto out;
-		}
-	}
-	/* The segments up to --until must form one unbroken LSN chain. */
-	for (last = first; last + 1 < nsegs; last++)
-	{
-		seginfo_t  *next = &segs[last + 1];
-
-		if (o.until.arg && next->closed && next->ntxns > 0 &&
-			(o.until.is_lsn ? next->first_lsn > o.until.lsn : next->first_time > o.until.time))
-			break;
-		if (next->start != segs[last].covered)
-		{
-			gap_error(segs[last].covered, next->start, segs[last].path, next->path);
-			rc = TIDE_EXIT_CORRUPT;
-			goto out;
-		}
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
 	}
 
-	for (size_t i = first; i <= last && !p->stop; i++)
-		if ((rc = apply_segment(p, &segs[i])) != 0)
-			goto out;
-	if (p->in_txn)
-	{
-		/*
-		 * The open segment ends inside a transaction still being written.
-		 * It began a replica transaction of its own (see apply_segment), so
-		 * abandoning it loses nothing already whole.
-		 */
-		apply_replica_rollback(p->rep);
-		p->in_txn = false;
-	}
-	else if ((rc = flush_batch(p)) != 0)
+	if ((rc = catch_up(p, true, &reached)) != 0)
+		goto out;
+	if (o.follow && !reached && !apply_interrupted && (rc = follow(p, &reached)) != 0)
 		goto out;
 
 	/*
@@ -811,14 +1002,13 @@ tide_cmd_apply(int argc, char **argv)
 	 * without a replica transaction.  Record it once, at the end of the run
 	 * (one XID), so the next run does not need the segments before it.
 	 */
-	else if (p->done_lsn > p->written_lsn)
+	if (p->done_lsn > p->written_lsn)
 	{
 		if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 			goto out;
 		p->written_lsn = p->done_lsn;
 	}
-	/* segments after `last` start past --until: it was reached too */
-	summary(p, now_seconds() - t0, p->stop || last + 1 < nsegs ? "reached --until" : "done");
+	summary(p, now_seconds() - t0, reached ? "reached --until" : apply_interrupted ? "stopped" : "done");
 
 out:
 	if (rc != 0 && p->rep)
@@ -826,6 +1016,5 @@ out:
 	apply_replica_close(p->rep);
 	proto_relcat_free(&p->cat);
 	free(p);
-	free(segs);
 	return rc;
 }

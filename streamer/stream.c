@@ -571,6 +571,51 @@ check_slot(stream_t *s, const char *dbname)
 	return 0;
 }
 
+/*
+ * learn_identity - what the decoder's STARTUP will say, asked before
+ * streaming so a segment can be opened (and the idle bucket closed) even
+ * before the first transaction arrives.  Returns 0 or an exit code.
+ */
+static int
+learn_identity(stream_t *s, uint64_t sysid, uint32_t timeline, const char *dbname)
+{
+	proto_startup_t st;
+	PGresult   *r;
+	int			rc;
+
+	r = run(s->conn, "SELECT d.oid, current_setting('server_version_num'), "
+			"pg_catalog.pg_encoding_to_char(d.encoding) "
+			"FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+			PGRES_TUPLES_OK);
+	if (r == NULL || PQntuples(r) != 1)
+	{
+		tide_log_error("could not read the source database's identity: %s", conn_error(s->conn));
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	memset(&st, 0, sizeof(st));
+	st.format_version = PROTO_FORMAT_VERSION;
+	st.server_version = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+	st.system_id = sysid;
+	st.timeline = timeline;
+	st.dboid = (uint32_t) strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+	st.dbname.p = dbname;
+	st.dbname.n = strlen(dbname);
+	st.slot.p = s->o.slot;
+	st.slot.n = strlen(s->o.slot);
+	st.encoding.p = PQgetvalue(r, 0, 2);
+	st.encoding.n = strlen(st.encoding.p);
+	rc = segwriter_set_ident(&s->w, &st);
+	PQclear(r);
+	if (rc != 0)
+	{
+		/* IDENTIFY_SYSTEM's check came first: only memory is left to fail */
+		tide_log_error("could not record the source identity: %s", tide_strerror(rc));
+		return TIDE_EXIT_BUG;
+	}
+	return 0;
+}
+
 static void
 start_streaming(stream_t *s)
 {
@@ -579,6 +624,8 @@ start_streaming(stream_t *s)
 	size_t		n;
 	int			rc;
 	char		dbname[256];
+	uint64_t	sysid;
+	uint32_t	timeline;
 
 	if (s->stopping)
 		return;
@@ -605,6 +652,8 @@ start_streaming(stream_t *s)
 		return;
 	}
 	snprintf(dbname, sizeof(dbname), "%s", PQgetvalue(r, 0, 3));
+	sysid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	timeline = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
 	if (s->w.have_ident &&
 		(strtoull(PQgetvalue(r, 0, 0), NULL, 10) != s->w.ident.system_id ||
 		 strlen(dbname) != s->w.ident.dbname.n ||
@@ -626,6 +675,11 @@ start_streaming(stream_t *s)
 	}
 	PQclear(r);
 	if ((rc = check_slot(s, dbname)) != 0)
+	{
+		stop_stream(s, rc);
+		return;
+	}
+	if ((rc = learn_identity(s, sysid, timeline, dbname)) != 0)
 	{
 		stop_stream(s, rc);
 		return;
