@@ -141,6 +141,11 @@ apply_usage(FILE *f)
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
+			"      --on-conflict=error|skip|update\n"
+			"                         an INSERT whose key the replica already has: stop\n"
+			"                         (default), keep the replica's row, or overwrite it\n"
+			"                         (for a replica loaded from a dump taken after the\n"
+			"                         slot; inserts then go through statements, not COPY)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second); SIGINT or\n"
 			"                         SIGTERM commits what is applied and stops\n"
@@ -165,6 +170,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"tables", required_argument, NULL, 4},
 		{"map", required_argument, NULL, 5},
 		{"follow", no_argument, NULL, 'f'},
+		{"on-conflict", required_argument, NULL, 6},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -173,6 +179,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 
 	memset(o, 0, sizeof(*o));
 	o->batch = 10000;
+	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
 	{
@@ -244,6 +251,20 @@ parse_opts(int argc, char **argv, opts_t *o)
 				}
 			case 'f':
 				o->follow = true;
+				break;
+			case 6:
+				if (strcmp(optarg, "error") == 0)
+					o->r.on_conflict = APPLY_CONFLICT_ERROR;
+				else if (strcmp(optarg, "skip") == 0)
+					o->r.on_conflict = APPLY_CONFLICT_SKIP;
+				else if (strcmp(optarg, "update") == 0)
+					o->r.on_conflict = APPLY_CONFLICT_UPDATE;
+				else
+				{
+					tide_log_error("invalid --on-conflict \"%s\"", optarg);
+					tide_log_hint("use error (the default), skip or update");
+					return TIDE_EXIT_USAGE;
+				}
 				break;
 			case 'q':
 				tide_log_quiet = 1;
@@ -719,6 +740,9 @@ summary(pass_t *p, double secs, const char *how)
 				  (double) p->raw_bytes / 1e6, secs,
 				  secs > 0 ? (double) p->raw_bytes / 1e6 / secs : 0.0,
 				  LSN_ARGS(p->written_lsn));
+	if (c->conflicts)
+		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
+					  (unsigned long long) c->conflicts);
 	if (c->not_found)
 		tide_log_warning("%llu updates or deletes found no row on the replica (it differs from the source)",
 						 (unsigned long long) c->not_found);

@@ -39,6 +39,7 @@ typedef struct
 	uint64_t	truncates;
 	uint64_t	copied;			/* inserts that went through COPY */
 	uint64_t	not_found;		/* UPDATE/DELETE that matched no row */
+	uint64_t	conflicts;		/* INSERTs skipped by --on-conflict skip */
 	uint64_t	replica_txns;	/* replica transactions committed */
 	uint64_t	xids;			/* of which had an XID assigned */
 } apply_counts_t;
@@ -88,7 +89,13 @@ typedef struct
 	apply_map_t maps[APPLY_MAX_MAPS];
 	int			nmaps;
 	const char **tables;		/* --tables patterns, NULL-terminated */
+	char		on_conflict;	/* APPLY_CONFLICT_* */
 } apply_replica_opts_t;
+
+/* --on-conflict: what an INSERT that hits an existing key does */
+#define APPLY_CONFLICT_ERROR 'e'	/* stop (the default: the replica differs) */
+#define APPLY_CONFLICT_SKIP 's'		/* keep the replica's row */
+#define APPLY_CONFLICT_UPDATE 'u'	/* overwrite it with the source's */
 
 /* Progress row of one source. */
 typedef struct

@@ -160,6 +160,8 @@ report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
 		tide_log_detail("replica context: %s", ctx);
 	if (hint)
 		tide_log_hint("%s", hint);
+	else if (res && strcmp((PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : ""), "23505") == 0)
+		tide_log_hint("the replica already has a row the source inserted: if it was loaded after the slot was created, use --on-conflict skip or update; otherwise it differs from the source");
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -218,7 +220,9 @@ drain_sync(apply_replica_t *r)
 		switch (PQresultStatus(res))
 		{
 			case PGRES_COMMAND_OK:
-				if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "0") == 0)
+				if (p.kind == 'I' && strcmp(PQcmdTuples(res), "0") == 0)
+					r->counts.conflicts++;
+				else if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "0") == 0)
 				{
 					if (r->counts.not_found++ == 0)
 						tide_log_warning("%s on table \"%s\" found no row to change; skipped",
@@ -1066,6 +1070,35 @@ insert_stmt(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			put_param(r, rs, i, i + 1);
 		}
 		sql_put(&r->sql, ")");
+		if (r->opts->on_conflict == APPLY_CONFLICT_SKIP || !rs->has_key)
+		{
+			if (r->opts->on_conflict != APPLY_CONFLICT_ERROR)
+				sql_put(&r->sql, " ON CONFLICT DO NOTHING");
+		}
+		else if (r->opts->on_conflict == APPLY_CONFLICT_UPDATE)
+		{
+			bool		first = true;
+
+			/* the source's identity columns name the unique key to match */
+			sql_put(&r->sql, " ON CONFLICT (");
+			for (int i = 0; i < rs->natts; i++)
+				if (rel->cols[i].flags & PROTO_COL_KEY)
+				{
+					sql_put(&r->sql, first ? "" : ", ");
+					sql_put(&r->sql, rs->colq[i]);
+					first = false;
+				}
+			sql_put(&r->sql, ") DO UPDATE SET ");
+			first = true;
+			for (int i = 0; i < rs->natts; i++)
+			{
+				sql_put(&r->sql, first ? "" : ", ");
+				sql_put(&r->sql, rs->colq[i]);
+				sql_put(&r->sql, " = EXCLUDED.");
+				sql_put(&r->sql, rs->colq[i]);
+				first = false;
+			}
+		}
 		if ((rc = prepare(r, rs, rs->ins_name, rs->natts)) != 0)
 			return rc;
 	}
@@ -1086,7 +1119,9 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.inserts++;
-	if (!rs->no_copy && (r->copy_rel == rs || run))
+	/* COPY cannot step over a conflict: statements then */
+	if (!rs->no_copy && r->opts->on_conflict == APPLY_CONFLICT_ERROR &&
+		(r->copy_rel == rs || run))
 	{
 		if (r->copy_rel != rs && (rc = copy_begin(r, rs)) != 0)
 			return rc;
