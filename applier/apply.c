@@ -71,6 +71,7 @@ typedef struct
 	proto_time_t first_time;	/* closed only */
 	proto_time_t last_time;		/* closed only */
 	uint64_t	ntxns;
+	uint64_t	size;			/* bytes, when scanned */
 } seginfo_t;
 
 /* The apply pass. */
@@ -108,6 +109,15 @@ typedef struct
 	uint64_t	skipped;		/* already applied, or before --from */
 	uint64_t	raw_bytes;
 	uint64_t	segments;
+
+	/* the progress bar (stderr is a terminal, not --quiet) */
+	bool		bar;
+	double		bar_start;
+	double		bar_last;
+	uint64_t	bar_total;		/* segment bytes this pass will read */
+	uint64_t	bar_done;
+	size_t		bar_seg;
+	size_t		bar_nsegs;
 } pass_t;
 
 /* Set by SIGINT/SIGTERM under --follow: finish the batch and stop. */
@@ -407,6 +417,7 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 		si->start = h->start_lsn;
 		si->covered = h->start_lsn;
 		si->closed = sr.closed;
+		si->size = sr.file_size;
 		if (sr.closed)
 		{
 			seg_footer_t f;
@@ -641,6 +652,44 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 	}
 }
 
+static double now_seconds(void);
+
+/*
+ * bar_show - one line, redrawn in place at most five times a second:
+ * segments, transactions, throughput and the time left at that rate.
+ */
+static void
+bar_show(pass_t *p, bool force)
+{
+	double		now = now_seconds();
+	double		secs = now - p->bar_start;
+	double		rate = secs > 0 ? (double) p->bar_done / secs : 0;
+	double		left = rate > 0 && p->bar_total > p->bar_done ?
+		(double) (p->bar_total - p->bar_done) / rate : 0;
+	int			pct = p->bar_total ? (int) (100.0 * (double) p->bar_done / (double) p->bar_total) : 100;
+
+	if (!p->bar || p->bar_nsegs == 0 || (!force && now - p->bar_last < 0.2))
+		return;
+	p->bar_last = now;
+	fprintf(stderr, "\r[%-20.*s] %3d%%  segment %zu/%zu  %llu transactions  %.1f MB/s  ETA %d:%02d ",
+			pct / 5, "####################", pct > 100 ? 100 : pct, p->bar_seg, p->bar_nsegs,
+			(unsigned long long) p->txns, rate / 1e6, (int) left / 60, (int) left % 60);
+	fflush(stderr);
+}
+
+static void
+bar_end(pass_t *p, bool complete)
+{
+	if (complete)
+		p->bar_done = p->bar_total;		/* headers and footers count too */
+	if (p->bar && p->bar_nsegs > 0)
+	{
+		bar_show(p, true);
+		fputc('\n', stderr);
+	}
+	p->bar_nsegs = 0;
+}
+
 static int
 apply_segment(pass_t *p, seginfo_t *si)
 {
@@ -676,6 +725,8 @@ apply_segment(pass_t *p, seginfo_t *si)
 		uint8_t		type;
 
 		p->raw_bytes += sr.raw.len;
+		p->bar_done += SEG_BLOCK_HEADER_LEN + sr.block.stored_len;
+		bar_show(p, false);
 
 		/*
 		 * A block that does not end a transaction starts (or continues) one
@@ -853,9 +904,24 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 		}
 	}
 
+	if (p->bar && !o->follow)
+	{
+		p->bar_start = now_seconds();
+		p->bar_total = p->bar_done = 0;
+		for (size_t i = first; i <= last; i++)
+			p->bar_total += segs[i].size;
+		p->bar_nsegs = last - first + 1;
+	}
 	for (size_t i = first; i <= last && !p->stop && !apply_interrupted; i++)
+	{
+		p->bar_seg = i - first + 1;
 		if ((rc = apply_segment(p, &segs[i])) != 0)
+		{
+			bar_end(p, false);
 			goto done;
+		}
+	}
+	bar_end(p, !p->stop && !apply_interrupted);
 	if (p->stop)
 		*reached = true;
 	if (p->in_txn)
@@ -986,6 +1052,7 @@ tide_cmd_apply(int argc, char **argv)
 		return TIDE_EXIT_USAGE;
 	}
 	p->o = &o;
+	p->bar = isatty(STDERR_FILENO) && !tide_log_quiet;
 	proto_relcat_init(&p->cat, NULL);
 	if ((rc = apply_replica_connect(&p->rep, &o.r, &p->ident, &p->progress)) != 0 ||
 		(rc = parse_target(p->rep, &o.until, "until")) != 0 ||
