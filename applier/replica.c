@@ -497,6 +497,21 @@ copy_row(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	return 0;
 }
 
+/* put_target_cols - "schema"."table" ("col", ...), for COPY and INSERT */
+static void
+put_target_cols(apply_replica_t *r, apply_rel_t *rs)
+{
+	sql_put(&r->sql, rs->target);
+	sql_put(&r->sql, " (");
+	for (int i = 0; i < rs->natts; i++)
+	{
+		if (i)
+			sql_put(&r->sql, ", ");
+		sql_put(&r->sql, rs->colq[i]);
+	}
+	sql_put(&r->sql, ")");
+}
+
 static int
 copy_begin(apply_replica_t *r, apply_rel_t *rs)
 {
@@ -507,15 +522,8 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 		return rc;
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "COPY ");
-	sql_put(&r->sql, rs->target);
-	sql_put(&r->sql, " (");
-	for (int i = 0; i < rs->natts; i++)
-	{
-		if (i)
-			sql_put(&r->sql, ", ");
-		sql_put(&r->sql, rs->colq[i]);
-	}
-	sql_put(&r->sql, ") FROM STDIN");
+	put_target_cols(r, rs);
+	sql_put(&r->sql, " FROM STDIN");
 	proto_put_u8(&r->sql, '\0');
 	if (r->sql.err)
 		return TIDE_EXIT_BUG;
@@ -1054,15 +1062,8 @@ insert_stmt(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	{
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "INSERT INTO ");
-		sql_put(&r->sql, rs->target);
-		sql_put(&r->sql, " (");
-		for (int i = 0; i < rs->natts; i++)
-		{
-			if (i)
-				sql_put(&r->sql, ", ");
-			sql_put(&r->sql, rs->colq[i]);
-		}
-		sql_put(&r->sql, ") VALUES (");
+		put_target_cols(r, rs);
+		sql_put(&r->sql, " VALUES (");
 		for (int i = 0; i < rs->natts; i++)
 		{
 			if (i)
