@@ -25,6 +25,7 @@ static const command_t commands[] = {
 	{"inspect", tide_cmd_inspect, "print a segment or stream as text or JSON lines"},
 	{"prune", tide_cmd_prune, "delete closed segments older than a retention window"},
 	{"apply", tide_cmd_apply, "replay segments into a replica, exactly once"},
+	{"verify", tide_cmd_verify, "compare tables between a source and a replica"},
 };
 
 int			tide_log_quiet = 0;

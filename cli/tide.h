@@ -39,6 +39,7 @@ int			tide_cmd_stream(int argc, char **argv);	/* streamer/stream.c */
 int			tide_cmd_ls(int argc, char **argv);	/* streamer/segdir.c */
 int			tide_cmd_prune(int argc, char **argv);	/* streamer/segdir.c */
 int			tide_cmd_apply(int argc, char **argv);	/* applier/apply.c */
+int			tide_cmd_verify(int argc, char **argv);	/* applier/verify.c */
 
 /* tide_now - the current time as microseconds since 2000-01-01 UTC */
 int64_t		tide_now(void);
