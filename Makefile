@@ -64,7 +64,8 @@ install: all
 	$(MAKE) -C cli install PREFIX=$(PREFIX)
 
 demo: deps
-	@echo "make demo: coming with the streamer and applier (issues 3-5)"
+	$(MAKE) all
+	demo/demo.sh
 
 bench: deps all
 	bench/decoder.sh insert

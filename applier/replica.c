@@ -1327,6 +1327,14 @@ apply_replica_rollback(apply_replica_t *r)
 
 	if (r->conn == NULL)
 		return;
+	/*
+	 * Nothing failed (--follow abandons a transaction the streamer has not
+	 * finished writing): end the COPY or pipeline normally, then roll back,
+	 * keeping the session and its prepared statements.
+	 */
+	if ((r->copy_rel || r->pipeline) && !r->failed && PQstatus(r->conn) == CONNECTION_OK &&
+		go_plain(r) != 0)
+		r->failed = true;
 	if (r->copy_rel || r->pipeline || PQstatus(r->conn) != CONNECTION_OK)
 	{
 		/*

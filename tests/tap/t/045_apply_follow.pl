@@ -38,6 +38,11 @@ ok(wait_for_file("$dir/*.tseg*", 30), 'the streamer opened a segment');
 my ($ap, $aout, $aerr) = tide_start('apply', '-d', $rep->connstr('postgres'), '-D', $dir,
 	'--follow', '--batch', '500');
 
+# a transaction larger than a segment block, applied while the streamer is
+# still writing it: the follower abandons the unfinished part and comes back
+$src->safe_psql('postgres',
+	"INSERT INTO hist (acct, delta) SELECT g % 500, g FROM generate_series(1, 60000) g");
+
 my $script = "$dir/../follow.sql";
 open my $fh, '>', $script or die;
 print $fh q{

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# demo/demo.sh - the main job end to end on throwaway local clusters:
+# a message-bus archive source under a live workload, tide stream into
+# 10-second segments, tide apply --follow into a replica, then catch-up,
+# tide verify, and a summary.  Exits non-zero if anything is wrong.
+#
+# Run by `make demo` (which builds first).  As root, the clusters run as
+# the postgres OS user.  Work files go to $TIDE_DEMO_DIR (/tmp/tide-demo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+. "$here/../bench/lib.sh"
+TIDE=$TIDE_ROOT/tide
+W=${TIDE_DEMO_DIR:-/tmp/tide-demo}
+S=$W/source; R=$W/replica; SP=56470; RP=56471
+SEGS=$W/segments
+DURATION=${TIDE_DEMO_SECONDS:-20}
+
+say() { printf '\n== %s\n' "$*"; }
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+src() { psql -X -q -h "$S" -p $SP -U postgres -d archive -v ON_ERROR_STOP=1 "$@"; }
+rep() { psql -X -q -h "$R" -p $RP -U postgres -d archive -v ON_ERROR_STOP=1 "$@"; }
+SRC_CONN="host=$S port=$SP user=postgres dbname=archive"
+REP_CONN="host=$R port=$RP user=postgres dbname=archive"
+
+[ -x "$TIDE" ] && [ -f "$TIDE_ROOT/decoder/tide.so" ] || fail "build first: make"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pg_down "$S"; pg_down "$R"
+}
+trap cleanup EXIT
+rm -rf "$W"; mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
+
+say "starting a source and a replica cluster in $W"
+pg_up "$S" $SP "max_slot_wal_keep_size = 1GB"
+pg_up "$R" $RP
+as_pg createdb -h "$S" -p $SP archive
+as_pg createdb -h "$R" -p $RP archive
+
+say "source schema: users, packages, and messages partitioned by day (jsonb)"
+src <<'SQL'
+CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, email text, created timestamptz DEFAULT now(), karma int DEFAULT 0);
+CREATE TABLE packages (name text PRIMARY KEY, owner int REFERENCES users, description text, versions jsonb);
+CREATE TABLE messages (id bigint GENERATED ALWAYS AS IDENTITY, sent date NOT NULL, topic text NOT NULL,
+                       username text, headers jsonb, body jsonb, PRIMARY KEY (id, sent)) PARTITION BY RANGE (sent);
+DO $$ BEGIN
+  FOR d IN -3..3 LOOP
+    EXECUTE format('CREATE TABLE messages_%s PARTITION OF messages FOR VALUES FROM (%L) TO (%L)',
+                   to_char(current_date + d, 'YYYYMMDD'), current_date + d, current_date + d + 1);
+  END LOOP;
+END $$;
+SQL
+# the replica gets the same schema, no data: everything flows through tide
+as_pg pg_dump -h "$S" -p $SP -U postgres -s archive | rep >/dev/null
+
+say "tide stream: creates the slot, writes 10-second segments into $SEGS"
+"$TIDE" stream -d "$SRC_CONN" -S tide_demo -D "$SEGS" --create-slot --bucket 10s \
+	--flush-interval 500ms --status-interval 10s 2>"$W/stream.log" &
+pids+=($!)
+for _ in $(seq 100); do ls "$SEGS"/*.tseg* >/dev/null 2>&1 && break; sleep 0.1; done
+ls "$SEGS"/*.tseg* >/dev/null 2>&1 || { cat "$W/stream.log"; fail "the streamer wrote no segment"; }
+
+say "initial data on the source"
+src <<'SQL'
+INSERT INTO users (id, name, email) SELECT g, 'user' || g, 'user' || g || '@example.org' FROM generate_series(1, 2000) g;
+INSERT INTO packages SELECT 'pkg' || g, 1 + g % 2000, repeat('a package ', 20),
+       jsonb_build_array(jsonb_build_object('v', '1.0.' || g, 'released', now()))
+  FROM generate_series(1, 500) g;
+INSERT INTO messages (sent, topic, username, headers, body)
+SELECT current_date - (g % 3), 'org.example.prod.build.' || (g % 40), 'user' || (1 + g % 2000),
+       jsonb_build_object('x-id', g, 'priority', g % 3),
+       jsonb_build_object('comment', md5(g::text), 'tags', jsonb_build_array('a', g))
+  FROM generate_series(1, 20000) g;
+SQL
+
+say "tide apply --follow into the replica"
+t_apply0=$(now)
+"$TIDE" apply -d "$REP_CONN" -D "$SEGS" --follow 2>"$W/apply.log" &
+apply_pid=$!
+pids+=($apply_pid)
+
+say "a live workload on the source for ${DURATION}s (new messages, karma updates, package releases, pruning)"
+cat >"$W/workload.sql" <<'SQL'
+\set u random(1, 2000)
+\set p random(1, 500)
+BEGIN;
+INSERT INTO messages (sent, topic, username, headers, body)
+SELECT current_date, 'org.example.prod.bus.' || (:u % 40), 'user' || :u,
+       jsonb_build_object('x-id', g, 'sent-at', now()), jsonb_build_object('n', g, 'text', md5(random()::text))
+  FROM generate_series(1, 5) g;
+UPDATE users SET karma = karma + 1 WHERE id = :u;
+UPDATE packages SET versions = versions || jsonb_build_object('v', '2.' || :u, 'released', now()) WHERE name = 'pkg' || :p;
+DELETE FROM messages WHERE sent = current_date - 2 AND id IN (SELECT id FROM messages WHERE sent = current_date - 2 LIMIT 2);
+COMMIT;
+SQL
+as_pg pgbench -n -h "$S" -p $SP -U postgres -c 2 -T "$DURATION" -f "$W/workload.sql" archive >"$W/pgbench.log" 2>&1 \
+	|| { cat "$W/pgbench.log"; fail "the workload failed"; }
+src_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$W/pgbench.log")
+echo "workload committed $src_txns transactions"
+
+say "waiting for the replica to catch up"
+t_wait0=$(now)
+target=$(src -Atc "SELECT pg_current_wal_lsn()")
+caught=
+for _ in $(seq 600); do
+	if [ "$(rep -Atc "SELECT coalesce(bool_or(end_lsn >= '$target'), false) FROM tide.progress" 2>/dev/null)" = t ]; then
+		caught=1; break
+	fi
+	# the last transaction before $target may end just past it: compare data too
+	if [ "$(rep -Atc "SELECT count(*) FROM messages")" = "$(src -Atc "SELECT count(*) FROM messages")" ] &&
+	   [ "$(rep -Atc "SELECT sum(karma) FROM users")" = "$(src -Atc "SELECT sum(karma) FROM users")" ]; then
+		caught=1; break
+	fi
+	kill -0 $apply_pid 2>/dev/null || { cat "$W/apply.log"; fail "tide apply stopped"; }
+	sleep 0.1
+done
+[ -n "$caught" ] || { tail "$W/apply.log"; fail "the replica did not catch up within 60 s"; }
+catch_up=$(el "$t_wait0" "$(now)")
+
+say "tide verify: source against replica"
+"$TIDE" verify -s "$SRC_CONN" -d "$REP_CONN" | tee "$W/verify.log" || fail "tide verify found differences"
+
+kill -TERM $apply_pid; wait $apply_pid || fail "tide apply did not stop cleanly"
+"$TIDE" ls "$SEGS" >"$W/ls.log" || { cat "$W/ls.log"; fail "tide ls found damage"; }
+
+say "summary"
+nseg=$(($(wc -l <"$W/ls.log") - 1))
+bytes=$(cat "$SEGS"/*.tseg* | wc -c)
+changes=$("$TIDE" ls --json "$SEGS" | sed -n 's/.*"changes":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+txns=$("$TIDE" ls --json "$SEGS" | sed -n 's/.*"transactions":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+printf '  segments written     %d (10-second buckets)\n' "$nseg"
+printf '  bytes on disk        %d (%.1f bytes per change)\n' "$bytes" "$(echo "$bytes / $changes" | bc -l)"
+printf '  transactions         %d, changes %d\n' "$txns" "$changes"
+printf '  catch-up after load  %.2f s\n' "$catch_up"
+printf '  %s\n' "$(grep '^verify:' "$W/verify.log")"
+grep -E 'stopped:' "$W/apply.log" | sed 's/^/  apply: /' | cut -c1-200
+echo
+echo "demo: OK"
