@@ -26,6 +26,8 @@ static const command_t commands[] = {
 	{"prune", tide_cmd_prune, "delete closed segments older than a retention window"},
 	{"apply", tide_cmd_apply, "replay segments into a replica, exactly once"},
 	{"verify", tide_cmd_verify, "compare tables between a source and a replica"},
+	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
+	{"bootstrap", tide_cmd_bootstrap, "build a new replica from a base dump plus segments"},
 };
 
 int			tide_log_quiet = 0;

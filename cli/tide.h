@@ -40,6 +40,8 @@ int			tide_cmd_ls(int argc, char **argv);	/* streamer/segdir.c */
 int			tide_cmd_prune(int argc, char **argv);	/* streamer/segdir.c */
 int			tide_cmd_apply(int argc, char **argv);	/* applier/apply.c */
 int			tide_cmd_verify(int argc, char **argv);	/* applier/verify.c */
+int			tide_cmd_base(int argc, char **argv);	/* streamer/base.c */
+int			tide_cmd_bootstrap(int argc, char **argv);	/* applier/bootstrap.c */
 
 /* tide_now - the current time as microseconds since 2000-01-01 UTC */
 int64_t		tide_now(void);
