@@ -54,6 +54,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) -C tests unit
 	$(MAKE) -C tests golden
+	$(MAKE) -C tests docker
 	$(MAKE) -C tests fuzz-short
 	$(MAKE) -C decoder regress
 	$(MAKE) -C tests tap
