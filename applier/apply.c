@@ -791,6 +791,9 @@ summary(pass_t *p, double secs, const char *how)
 				  (double) p->raw_bytes / 1e6, secs,
 				  secs > 0 ? (double) p->raw_bytes / 1e6 / secs : 0.0,
 				  LSN_ARGS(p->written_lsn));
+	if (c->coalesced || c->set_rows)
+		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",
+					  (unsigned long long) c->coalesced, (unsigned long long) c->set_rows);
 	if (c->conflicts)
 		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
 					  (unsigned long long) c->conflicts);

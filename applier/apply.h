@@ -40,6 +40,8 @@ typedef struct
 	uint64_t	copied;			/* inserts that went through COPY */
 	uint64_t	not_found;		/* UPDATE/DELETE that matched no row */
 	uint64_t	conflicts;		/* INSERTs skipped by --on-conflict skip */
+	uint64_t	coalesced;		/* changes folded into a later one of the batch */
+	uint64_t	set_rows;		/* rows written by set-based statements */
 	uint64_t	replica_txns;	/* replica transactions committed */
 	uint64_t	xids;			/* of which had an XID assigned */
 } apply_counts_t;
@@ -77,6 +79,10 @@ typedef struct apply_rel_s
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */
 	char		del_name[32];	/* prepared DELETE, "" until prepared */
 	apply_upd_t *upds;			/* owned list */
+	/* set-based apply of a batch (replica.c, "coalescing") */
+	bool		coalesce;		/* the table qualifies */
+	bool		stage_ok;		/* its stage table exists in this session */
+	struct apply_coal_s *co;	/* owned: the batch's pending changes */
 	struct apply_rel_s *next;	/* hash chain */
 } apply_rel_t;
 

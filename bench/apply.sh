@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/apply.sh - catch a replica up on one backlog: tide apply from
+# segments beside the built-in subscription (pgoutput, binary) and a COPY
+# of the final tables, in the same run on the same clusters.
+#
+# Usage: bench/apply.sh insert|tpcb [SIZE] [WORKDIR]
+#   insert: SIZE transactions of 100 jsonb-heavy rows (default 5000)
+#   tpcb:   SIZE pgbench tpcb-like transactions (default 50000)
+# Both replicas start from a dump of the source taken before the workload;
+# slots "tide" (tide) and "sub" (pgoutput) are created before it too.
+# Prints seconds, replica XIDs per 100 source transactions (from the
+# snapshot's xmax, which spends no XID to read), tide apply's peak RSS, and
+# the ratios against the subscriber and COPY.  Exits non-zero when a replica
+# differs from the source.
+# APPLY_WRAP="perf record -a -g -o /tmp/apply.perf --" runs tide apply under
+# a profiler (system-wide, so the replica backend shows up too).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+. "$here/lib.sh"
+. "$here/workload.sh"
+kind=${1:-insert}
+case $kind in insert) size=${2:-5000} ;; tpcb) size=${2:-50000} ;;
+	*) echo "usage: $0 insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
+W=${3:-/tmp/tide-bench-apply}
+S=$W/src; SP=56450; R1=$W/rep1; R1P=56451; R2=$W/rep2; R2P=56452
+mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
+[ -x "$TIDE_ROOT/tide" ] && [ -f "$TIDE_ROOT/decoder/tide.so" ] || { echo "build first: make" >&2; exit 1; }
+
+pg_down "$S"; pg_down "$R1"; pg_down "$R2"; rm -rf "$W"/*.copy "$W"/*.time "$W/segs"
+pg_up "$S" $SP
+trap 'pg_down "$S"; pg_down "$R1"; pg_down "$R2"; rm -f "$W"/*.copy' EXIT
+pg_up "$R1" $R1P
+pg_up "$R2" $R2P
+q() { local h=$1 p=$2; shift 2; psql -X -q -h "$h" -p "$p" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+ps() { q "$S" $SP "$@"; }
+p1() { q "$R1" $R1P "$@"; }
+p2() { q "$R2" $R2P "$@"; }
+xmax() { "$1" -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())"; }
+tables() { ps -Atc "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"; }
+
+# Base copy: schema and initial data, before the workload, into both replicas.
+bench_schema "$kind"
+pg_dump -h "$S" -p $SP -U postgres -Fc -f "$W/base.dump" postgres
+pg_restore -h "$R1" -p $R1P -U postgres -d postgres "$W/base.dump"
+pg_restore -h "$R2" -p $R2P -U postgres -d postgres "$W/base.dump"
+
+ps -c "CREATE PUBLICATION pub FOR ALL TABLES"
+for s in tide:tide sub:pgoutput; do
+	ps -c "SELECT pg_create_logical_replication_slot('${s%%:*}', '${s##*:}')" >/dev/null
+done
+sx0=$(xmax ps)
+bench_run "$kind" "$size"
+lsn1=$(ps -Atc "SELECT pg_current_wal_lsn()")
+srcxacts=$size
+echo "workload $kind x $size: $srcxacts source transactions ($(( $(xmax ps) - sx0 )) source XIDs), up to $lsn1"
+
+declare -A secs rss usr sys
+measure() { # name command... ; GNU time gives elapsed seconds and max RSS
+	local name=$1; shift
+	sync
+	/usr/bin/time -f '%e %M %U %S' -o "$W/$name.time" "$@"
+	read -r secs[$name] rss[$name] usr[$name] sys[$name] <"$W/$name.time"
+}
+
+# The streamer's part, timed on its own.
+measure stream "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres dbname=postgres" \
+	-S tide -D "$W/segs" --endpos "$lsn1"
+
+# tide apply: catch replica 1 up from the segments.
+x0=$(xmax p1)
+measure apply ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=postgres" -D "$W/segs"
+xids[0]=$(( $(xmax p1) - x0 ))
+
+# The built-in subscriber catching replica 2 up from slot "sub" (as the anchors).
+x0=$(xmax p2)
+a=$(now)
+p2 -c "CREATE SUBSCRIPTION sub CONNECTION 'host=$S port=$SP user=postgres dbname=postgres'
+       PUBLICATION pub WITH (create_slot = false, slot_name = 'sub', copy_data = false, binary = true)"
+until [ "$(p2 -Atc "SELECT coalesce(bool_or(remote_lsn >= '$lsn1'), false) FROM pg_replication_origin_status")" = t ]; do
+	sleep 0.05
+done
+b=$(now)
+secs[sub]=$(el "$a" "$b")
+xids[1]=$(( $(xmax p2) - x0 ))
+p2 -c "ALTER SUBSCRIPTION sub DISABLE" -c "ALTER SUBSCRIPTION sub SET (slot_name = NONE)" -c "DROP SUBSCRIPTION sub"
+
+# Both replicas must equal the source, table by table.
+bad=0
+md5() { "$1" -Atc "SELECT count(*) || ' ' || coalesce(md5(string_agg(x::text, '' ORDER BY x::text)), '-') FROM $2 x"; }
+for t in $(tables); do
+	m=$(md5 ps "$t"); m1=$(md5 p1 "$t"); m2=$(md5 p2 "$t")
+	r1=equal; [ "$m" = "$m1" ] || { r1=DIFFERENT; bad=1; }
+	r2=equal; [ "$m" = "$m2" ] || { r2=DIFFERENT; bad=1; }
+	echo "verify $t (${m%% *} rows): tide apply $r1, subscriber $r2"
+done
+
+# Bulk-load floor: COPY the final tables out and into an empty schema.
+p2 -c "SET client_min_messages = warning" -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public"
+pg_dump -h "$S" -p $SP -U postgres -s postgres | p2 >/dev/null
+a=$(now)
+for t in $(tables); do
+	ps -c "\\copy $t TO '$W/$t.copy'"
+	p2 -c "\\copy $t FROM '$W/$t.copy'"
+done
+b=$(now)
+secs[copy]=$(el "$a" "$b")
+
+echo
+printf '%-36s %8.2f s\n' "tide stream --endpos (segments)" "${secs[stream]}"
+printf '%-36s %8.2f s  %6d replica XIDs  peak RSS %6.1f MiB  (tide CPU %.2f s user, %.2f s sys)\n' \
+	"tide apply (catch-up from segments)" "${secs[apply]}" "${xids[0]}" "$(echo "${rss[apply]}/1024" | bc -l)" \
+	"${usr[apply]}" "${sys[apply]}"
+printf '%-36s %8.2f s  %6d replica XIDs\n' "built-in subscription (binary)" "${secs[sub]}" "${xids[1]}"
+printf '%-36s %8.2f s\n' "COPY out+in of final tables" "${secs[copy]}"
+echo
+printf 'built-in / tide apply:                %5.2fx  (target >= %s)\n' \
+	"$(echo "${secs[sub]}/${secs[apply]}" | bc -l)" "$([ "$kind" = tpcb ] && echo 3 || echo 1.5)"
+printf 'built-in / (tide stream + apply):     %5.2fx\n' \
+	"$(echo "${secs[sub]}/(${secs[stream]}+${secs[apply]})" | bc -l)"
+printf 'tide apply / COPY:                    %5.2fx\n' "$(echo "${secs[apply]}/${secs[copy]}" | bc -l)"
+printf 'replica XIDs per 100 source xacts:    tide %.2f (target <= 1), subscriber %.2f\n' \
+	"$(echo "100*${xids[0]}/$srcxacts" | bc -l)" "$(echo "100*${xids[1]}/$srcxacts" | bc -l)"
+printf 'tide apply peak RSS:                  %5.1f MiB\n' "$(echo "${rss[apply]}/1024" | bc -l)"
+[ $bad = 0 ] || { echo "a replica differs from the source" >&2; exit 1; }
