@@ -1342,6 +1342,47 @@ coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	return 0;
 }
 
+/*
+ * coal_append - an insert into a table that is not folded per key (no key,
+ * or other unique indexes): it joins the table's pending COPY in arrival
+ * order, flushed before any other change of the table goes out.  Same
+ * returns as coal_change.
+ */
+static int
+coal_append(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+			const proto_tuple_t *t)
+{
+	apply_coal_t *co;
+	coal_entry_t *e;
+	int			rc;
+
+	if ((rc = render_line(r, rs, rel, t, false)) != 0)
+	{
+		if (rc != 1)
+			return rc;
+		rs->no_copy = true;		/* statements from now on */
+		return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
+	}
+	if (rs->co == NULL)
+	{
+		if ((rs->co = calloc(1, sizeof(apply_coal_t))) == NULL)
+			return report(r, NULL, "%s", "out of memory");
+		proto_wbuf_init_heap(&rs->co->arena);
+	}
+	co = rs->co;
+	if (coal_grow(co) != 0)
+		return report(r, NULL, "%s", "out of memory");
+	e = &co->e[co->n++];
+	memset(e, 0, sizeof(*e));
+	e->op = 'I';
+	coal_keep(co, r, &e->row_off, &e->row_len);
+	if (co->arena.err)
+		return report(r, NULL, "%s", "out of memory");
+	if (co->n >= COAL_MAX_ENTRIES || co->arena.len >= COAL_MAX_ARENA)
+		return coal_flush(r, rs);
+	return 0;
+}
+
 /* coal_copy - COPY the lines of the selected entries into sql's table */
 static int
 coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool klines)
@@ -1684,8 +1725,9 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.inserts++;
-	if (rs->coalesce && r->opts->on_conflict == APPLY_CONFLICT_ERROR &&
-		(rc = coal_change(r, rs, rel, 'I', t)) != COAL_FALLBACK)
+	if (r->opts->on_conflict == APPLY_CONFLICT_ERROR && !rs->no_copy &&
+		(rc = rs->coalesce ? coal_change(r, rs, rel, 'I', t) :
+		 coal_append(r, rs, rel, t)) != COAL_FALLBACK)
 		return rc;
 	/* COPY cannot step over a conflict: statements then */
 	if (!rs->no_copy && r->opts->on_conflict == APPLY_CONFLICT_ERROR &&
@@ -1752,6 +1794,8 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	}
 	if (!any_set)
 		return 0;
+	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
+		return rc;				/* its buffered inserts go first */
 	if (rs->coalesce)
 	{
 		/* fold only a whole new row whose key stays the same */
@@ -1806,6 +1850,8 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	r->counts.deletes++;
 	if (rs->coalesce && (rc = coal_change(r, rs, rel, 'D', &d->oldtup)) != COAL_FALLBACK)
 		return rc;
+	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
+		return rc;				/* its buffered inserts go first */
 	memset(mask, 0, (size_t) rel->natts * 2);
 	for (int i = 0; i < rel->natts; i++)
 		mask[rel->natts + i] = (rel->cols[i].flags & PROTO_COL_KEY) != 0;
@@ -2063,17 +2109,14 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	 * transaction as the changes, so asynchronous commit loses nothing but
 	 * a re-application of the last batches after a replica crash, which the
 	 * progress row makes exactly-once again.  Value text is produced in the
-	 * source's encoding and PostgreSQL's default output styles.  Rows are
-	 * found through the key's index, as the subscriber finds them: the
-	 * planner would scan a one-page table instead, and inside a long batch
-	 * that page fills with row versions no one can prune yet.
+	 * source's encoding and PostgreSQL's default output styles.
 	 */
 	if ((enc = PQescapeLiteral(r->conn, ident->encoding, strlen(ident->encoding))) == NULL)
 		return report(r, NULL, "%s", "could not set up the replica session");
 	snprintf(sql, sizeof(sql),
 			 "SET session_replication_role = replica; SET synchronous_commit = off; "
 			 "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
-			 "SET client_encoding = %s; SET lock_timeout = '60s'; SET enable_seqscan = off; "
+			 "SET client_encoding = %s; SET lock_timeout = '60s'; "
 			 "SET client_min_messages = warning", enc);
 	PQfreemem(enc);
 	if ((rc = exec(r, sql, PGRES_COMMAND_OK, "could not set up the replica session")) != 0)

@@ -30,7 +30,7 @@ mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
 pg_down "$S"; pg_down "$R1"; pg_down "$R2"; rm -rf "$W"/*.copy "$W"/*.time "$W/segs"
 pg_up "$S" $SP
 trap 'pg_down "$S"; pg_down "$R1"; pg_down "$R2"; rm -f "$W"/*.copy' EXIT
-pg_up "$R1" $R1P
+pg_up "$R1" $R1P ${BENCH_REPLICA_CONF:-}
 pg_up "$R2" $R2P
 q() { local h=$1 p=$2; shift 2; psql -X -q -h "$h" -p "$p" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 ps() { q "$S" $SP "$@"; }
