@@ -147,7 +147,7 @@ apply_usage(FILE *f)
 			"      --from=TIME|LSN    start with the first transaction committed at or\n"
 			"                         after it; refused if the replica's progress is past it\n"
 			"      --batch=N          source transactions share one replica transaction\n"
-			"                         up to N changes (default 10000)\n"
+			"                         up to N changes (default 50000)\n"
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
@@ -188,7 +188,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 	int			c;
 
 	memset(o, 0, sizeof(*o));
-	o->batch = 10000;
+	o->batch = 50000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
@@ -219,7 +219,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 					if (errno || *end || end == optarg || o->batch == 0)
 					{
 						tide_log_error("invalid --batch \"%s\"", optarg);
-						tide_log_hint("give a number of changes greater than 0, e.g. 10000");
+						tide_log_hint("give a number of changes greater than 0, e.g. 50000");
 						return TIDE_EXIT_USAGE;
 					}
 					break;
