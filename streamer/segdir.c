@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../cli/tide.h"
+#include "base.h"
 #include "segdir.h"
 #include "tide/value.h"
 
@@ -326,14 +327,114 @@ segdir_resume_free(segwriter_resume_t *res)
 	memset(res, 0, sizeof(*res));
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * prune_bases - delete the bases beyond the newest keep_bases (-1: keep
+ * them all) whose dump ended before the window; return through *oldest
+ * the consistent point of the oldest base kept (0 when none), which every
+ * segment after it must outlive: without them the base cannot be rolled
+ * forward.  Bases are complete directories DIR/base/<time>/ (a .partial one
+ * is being written and is neither counted nor touched).
+ */
+static int
+prune_bases(const char *dir, int keep_bases, int64_t retain_usecs, proto_time_t now,
+			bool dry_run, proto_lsn_t *oldest, char *oldest_name)
+{
+	char		bdir[4200];
+	DIR		   *d;
+	struct dirent *de;
+	char	  **names = NULL;
+	size_t		n = 0;
+	size_t		cap = 0;
+	int			rc = 0;
+
+	*oldest = 0;
+	oldest_name[0] = '\0';
+	snprintf(bdir, sizeof(bdir), "%s/%s", dir, BASE_SUBDIR);
+	if ((d = opendir(bdir)) == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL)
+	{
+		if (strlen(de->d_name) != BASE_NAME_LEN || de->d_name[0] == '.')
+			continue;
+		if (n == cap)
+		{
+			char	  **v = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (v == NULL)
+			{
+				rc = TIDE_ENOMEM;
+				break;
+			}
+			names = v;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+		{
+			rc = TIDE_ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++)
+	{
+		char		path[4400];
+		base_manifest_t m;
+		bool		beyond = keep_bases >= 0 && n - i > (size_t) keep_bases;
+
+		snprintf(path, sizeof(path), "%s/%s", bdir, names[i]);
+		if (base_manifest_read(path, &m) != 0)
+		{
+			tide_log_warning("base \"%s\" has no readable manifest: it is neither pruned nor protected", path);
+			continue;
+		}
+		if (beyond && m.end_time < now - retain_usecs)
+		{
+			tide_log_info("%s base \"%s\" (more than %d newer bases are kept)",
+						  dry_run ? "would remove" : "removed", path, keep_bases);
+			if (!dry_run && base_remove_tree(path) != 0)
+			{
+				tide_log_error("could not remove base \"%s\": %s", path, strerror(errno));
+				rc = -errno;
+			}
+			continue;
+		}
+		if (*oldest == 0)
+		{
+			*oldest = m.consistent_point;
+			snprintf(oldest_name, BASE_NAME_LEN + 1, "%s", names[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 int
-segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_run)
+segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_run,
+			 int keep_bases)
 {
 	segdir_list_t list;
 	int			rc;
 	int			deleted = 0;
+	int			kept_for_base = 0;
 	size_t		last_closed = SIZE_MAX;
+	proto_lsn_t base_lsn;
+	char		base_name[BASE_NAME_LEN + 1];
 
+	if ((rc = prune_bases(dir, keep_bases, retain_usecs, now, dry_run, &base_lsn, base_name)) != 0)
+	{
+		tide_log_error("could not read the bases of \"%s\": %s", dir, tide_strerror(rc));
+		return rc;
+	}
 	if ((rc = segdir_list(dir, &list)) != 0)
 	{
 		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
@@ -347,23 +448,30 @@ segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_r
 		segdir_entry_t *e = &list.v[i];
 		char		path[4200];
 		seg_reader_t r;
+		seg_footer_t f;
 		uint64_t	at;
 		proto_time_t end;
 
 		if (e->partial || i == last_closed)
 			continue;
 		entry_path(path, sizeof(path), dir, e);
-		/* the bucket width is in the header: read it, do not guess */
-		if (seg_reader_open(&r, path, &at) != 0)
+		/* the bucket width is in the header, the range in the footer */
+		if (seg_reader_open(&r, path, &at) != 0 || seg_reader_footer(&r, &f) != 0)
 		{
 			seg_reader_close(&r);
-			tide_log_warning("not pruning \"%s\": its header cannot be read", path);
+			tide_log_warning("not pruning \"%s\": its header or footer cannot be read", path);
 			continue;
 		}
 		end = e->bucket_start + (int64_t) r.header.bucket_seconds * 1000000;
 		seg_reader_close(&r);
 		if (end > now - retain_usecs)
 			continue;
+		if (base_lsn != 0 && f.last_lsn > base_lsn)
+		{
+			/* a kept base needs every segment after its consistent point */
+			kept_for_base++;
+			continue;
+		}
 		if (!dry_run && unlink(path) != 0)
 		{
 			tide_log_error("could not remove segment \"%s\": %s", path, strerror(errno));
@@ -374,6 +482,9 @@ segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_r
 					  dry_run ? "would remove" : "removed", path);
 		deleted++;
 	}
+	if (kept_for_base)
+		tide_log_info("kept %d segments older than the retention window: base \"%s\" needs them",
+					  kept_for_base, base_name);
 	if (deleted && !dry_run)
 	{
 		int			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -520,15 +631,17 @@ tide_cmd_prune(int argc, char **argv)
 	static const struct option opts[] = {
 		{"retain", required_argument, NULL, 'r'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"keep-bases", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int64_t		retain = -1;
+	int			keep_bases = -1;
 	bool		dry = false;
 	int			c;
 	int			rc;
 
-	while ((c = getopt_long(argc, argv, "r:nh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "r:nk:h", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -543,11 +656,22 @@ tide_cmd_prune(int argc, char **argv)
 			case 'n':
 				dry = true;
 				break;
+			case 'k':
+				keep_bases = atoi(optarg);
+				if (keep_bases < 1)
+				{
+					tide_log_error("invalid --keep-bases \"%s\": keep at least one base", optarg);
+					return TIDE_EXIT_USAGE;
+				}
+				break;
 			default:
 				fprintf(c == 'h' ? stdout : stderr,
-						"Usage: tide prune --retain DURATION [--dry-run] DIR\n\n"
+						"Usage: tide prune --retain DURATION [--keep-bases N] [--dry-run] DIR\n\n"
 						"Delete closed segments whose time bucket ended more than DURATION\n"
-						"ago (e.g. 15d).  The open segment and the newest closed one are kept.\n");
+						"ago (e.g. 15d).  The open segment and the newest closed one are kept,\n"
+						"and so is every segment after the oldest kept base (DIR/base): a base\n"
+						"is useless without the history that follows it.  --keep-bases N also\n"
+						"deletes the bases older than DURATION beyond the newest N.\n");
 				return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
 		}
 	}
@@ -556,6 +680,6 @@ tide_cmd_prune(int argc, char **argv)
 		tide_log_error("prune needs --retain and exactly one directory");
 		return TIDE_EXIT_USAGE;
 	}
-	rc = segdir_prune(argv[optind], retain, tide_now(), dry);
+	rc = segdir_prune(argv[optind], retain, tide_now(), dry, keep_bases);
 	return rc < 0 ? TIDE_EXIT_IO : TIDE_EXIT_OK;
 }

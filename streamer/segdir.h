@@ -63,10 +63,12 @@ void		segdir_resume_free(segwriter_resume_t *resume);
 
 /*
  * segdir_prune - delete closed segments whose bucket ended before
- * now - retain.  The open segment and the newest closed one stay.
+ * now - retain.  The open segment and the newest closed one stay, and so
+ * does every segment after the oldest kept base.  keep_bases >= 1 also
+ * deletes bases older than the window beyond the newest keep_bases.
  * Returns the number deleted, or a negative error (logged).
  */
 int			segdir_prune(const char *dir, int64_t retain_usecs,
-						 proto_time_t now, bool dry_run);
+						 proto_time_t now, bool dry_run, int keep_bases);
 
 #endif /* TIDE_SEGDIR_H */

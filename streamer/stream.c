@@ -891,7 +891,7 @@ on_tick(uv_timer_t *t)
 		s->last_health_tick = s->ticks;
 		check_health(s);
 		if (s->o.retain >= 0)
-			segdir_prune(s->o.dir, s->o.retain, tide_now(), false);
+			segdir_prune(s->o.dir, s->o.retain, tide_now(), false, -1);
 	}
 }
 

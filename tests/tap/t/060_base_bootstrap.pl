@@ -210,4 +210,38 @@ opendir($dh, "$fail_dir/base") or die;
 is(scalar(grep { !/^\./ } readdir($dh)), 0, 'no partial base is left');
 closedir $dh;
 
+# --- retention knows about bases: the segments after the oldest kept base
+# are never pruned, whatever their age
+{
+	# a few more closed segments (each --endpos run closes its own)
+	for my $i (1 .. 3)
+	{
+		$src->safe_psql('postgres', "INSERT INTO users (name) VALUES ('prune $i')");
+		my $e = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+		my ($src_rc, $o2, $e2) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
+			'--bucket', '1s', '--endpos', $e, '-q');
+		is($src_rc, 0, "one more closed segment ($i)") or diag($e2);
+		select(undef, undef, undef, 1.1);
+	}
+	my @segs_before = glob("$dir/*.tseg");
+	cmp_ok(scalar(@segs_before), '>=', 2, scalar(@segs_before) . ' closed segments to prune from');
+	my ($prc, $pout, $perr) = tide_run('prune', '--retain', '0s', $dir);
+	is($prc, 0, 'prune with a base present');
+	like($perr, qr/kept \d+ segments older than the retention window: base "$bases[0]" needs them/,
+		'prune says which base keeps the old segments');
+	is(scalar(() = glob("$dir/*.tseg")), scalar(@segs_before), 'no segment after the base was removed');
+	($prc, $pout, $perr) = tide_run('prune', '--retain', '0s', '--keep-bases', '1', $dir);
+	ok(-d "$dir/base/$bases[0]", '--keep-bases 1 keeps the only base');
+	($prc, $pout, $perr) = tide_run('prune', '--retain', '0s', '--keep-bases', '0', $dir);
+	is($prc, 2, '--keep-bases 0 is refused');
+	# without the base, time alone decides: only the newest closed segment stays
+	system('rm', '-rf', "$dir/base/$bases[0]") == 0 or die;
+	($prc, $pout, $perr) = tide_run('prune', '--retain', '0s', $dir);
+	is($prc, 0, 'prune without a base');
+	like($perr, qr/removed segment ".*\.tseg" \(older than the retention window\)/,
+		'without the base, ended buckets are pruned');
+	# left: the newest closed segment, and the hourly one whose bucket has not ended
+	cmp_ok(scalar(() = glob("$dir/*.tseg")), '<', scalar(@segs_before), 'fewer segments are left');
+}
+
 done_testing();
