@@ -52,16 +52,6 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 SQL
-# the replica gets the same schema, no data: everything flows through tide
-as_pg pg_dump -h "$S" -p $SP -U postgres -s archive | rep >/dev/null
-
-say "tide stream: creates the slot, writes 10-second segments into $SEGS"
-"$TIDE" stream -d "$SRC_CONN" -S tide_demo -D "$SEGS" --create-slot --bucket 10s \
-	--flush-interval 500ms --status-interval 10s 2>"$W/stream.log" &
-pids+=($!)
-for _ in $(seq 100); do ls "$SEGS"/*.tseg* >/dev/null 2>&1 && break; sleep 0.1; done
-ls "$SEGS"/*.tseg* >/dev/null 2>&1 || { cat "$W/stream.log"; fail "the streamer wrote no segment"; }
-
 say "initial data on the source"
 src <<'SQL'
 INSERT INTO users (id, name, email) SELECT g, 'user' || g, 'user' || g || '@example.org' FROM generate_series(1, 2000) g;
@@ -74,12 +64,6 @@ SELECT current_date - (g % 3), 'org.example.prod.build.' || (g % 40), 'user' || 
        jsonb_build_object('comment', md5(g::text), 'tags', jsonb_build_array('a', g))
   FROM generate_series(1, 20000) g;
 SQL
-
-say "tide apply --follow into the replica"
-t_apply0=$(now)
-"$TIDE" apply -d "$REP_CONN" -D "$SEGS" --follow 2>"$W/apply.log" &
-apply_pid=$!
-pids+=($apply_pid)
 
 say "a live workload on the source for ${DURATION}s (new messages, karma updates, package releases, pruning)"
 cat >"$W/workload.sql" <<'SQL'
@@ -95,8 +79,35 @@ UPDATE packages SET versions = versions || jsonb_build_object('v', '2.' || :u, '
 DELETE FROM messages WHERE sent = current_date - 2 AND id IN (SELECT id FROM messages WHERE sent = current_date - 2 LIMIT 2);
 COMMIT;
 SQL
-as_pg pgbench -n -h "$S" -p $SP -U postgres -c 2 -T "$DURATION" -f "$W/workload.sql" archive >"$W/pgbench.log" 2>&1 \
-	|| { cat "$W/pgbench.log"; fail "the workload failed"; }
+as_pg pgbench -n -h "$S" -p $SP -U postgres -c 2 -T "$DURATION" -f "$W/workload.sql" archive >"$W/pgbench.log" 2>&1 &
+pgbench_pid=$!
+pids+=($pgbench_pid)
+sleep 2
+
+say "tide base: the slot and a consistent dump, while the workload runs"
+"$TIDE" base -d "$SRC_CONN" -S tide_demo -D "$SEGS" -j 2 2>"$W/base.log" || { cat "$W/base.log"; fail "tide base failed"; }
+grep -E 'LOG' "$W/base.log" | tail -2 | cut -c1-200
+
+say "tide stream: 10-second segments into $SEGS, from the base's consistent point"
+"$TIDE" stream -d "$SRC_CONN" -S tide_demo -D "$SEGS" --bucket 10s \
+	--flush-interval 500ms --status-interval 10s 2>"$W/stream.log" &
+pids+=($!)
+for _ in $(seq 100); do ls "$SEGS"/*.tseg* >/dev/null 2>&1 && break; sleep 0.1; done
+ls "$SEGS"/*.tseg* >/dev/null 2>&1 || { cat "$W/stream.log"; fail "the streamer wrote no segment"; }
+sleep 2
+
+say "tide bootstrap: the empty replica from the base plus the segments so far"
+t_boot0=$(now)
+"$TIDE" bootstrap -d "$REP_CONN" -D "$SEGS" -j 2 2>"$W/bootstrap.log" || { cat "$W/bootstrap.log"; fail "tide bootstrap failed"; }
+boot_secs=$(el "$t_boot0" "$(now)")
+grep -E 'done:' "$W/bootstrap.log" | cut -c1-160
+
+say "tide apply --follow: keeping the replica current"
+"$TIDE" apply -d "$REP_CONN" -D "$SEGS" --follow 2>"$W/apply.log" &
+apply_pid=$!
+pids+=($apply_pid)
+
+wait $pgbench_pid || { cat "$W/pgbench.log"; fail "the workload failed"; }
 src_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$W/pgbench.log")
 echo "workload committed $src_txns transactions"
 
@@ -133,6 +144,7 @@ txns=$("$TIDE" ls --json "$SEGS" | sed -n 's/.*"transactions":\([0-9]*\).*/\1/p'
 printf '  segments written     %d (10-second buckets)\n' "$nseg"
 printf '  bytes on disk        %d (%.1f bytes per change)\n' "$bytes" "$(echo "$bytes / $changes" | bc -l)"
 printf '  transactions         %d, changes %d\n' "$txns" "$changes"
+printf '  bootstrap            %.2f s (restore of the base, then the segments so far)\n' "$boot_secs"
 printf '  catch-up after load  %.2f s\n' "$catch_up"
 printf '  %s\n' "$(grep '^verify:' "$W/verify.log")"
 grep -E 'stopped:' "$W/apply.log" | sed 's/^/  apply: /' | cut -c1-200
