@@ -7,6 +7,7 @@
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make fuzz       the libFuzzer harnesses, 10 minutes each
+#   make gameday    the fault-injection suite with 60 cycles (GAMEDAY_CYCLES=N)
 #
 # Missing Debian packages are installed when run as root; otherwise the
 # exact apt-get command is printed.
@@ -77,6 +78,10 @@ bench: deps all
 fuzz: deps all
 	$(MAKE) -C tests fuzz
 
+gameday: deps
+	$(MAKE) all
+	$(MAKE) -C tests gameday
+
 clean:
 	$(MAKE) -C proto clean
 	$(MAKE) -C decoder clean
@@ -86,4 +91,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-check check install demo bench fuzz clean format
+.PHONY: all deps deps-check check install demo bench fuzz gameday clean format

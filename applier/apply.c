@@ -390,6 +390,26 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 			rc = TIDE_EXIT_CORRUPT;
 			break;
 		}
+		if (si->e.partial && i + 1 == list.n)
+		{
+			/*
+			 * The streamer creates a segment, then writes and fsyncs its
+			 * header before any transaction goes in: caught in between, the
+			 * newest segment holds nothing yet.  Leave it for the next pass.
+			 */
+			uint64_t	at = 0;
+
+			snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name, SEG_PARTIAL_SUFFIX);
+			rc = seg_reader_open(&sr, si->path, &at);
+			seg_reader_close(&sr);
+			if (rc == TIDE_ETRUNCATED || rc == TIDE_EBADMAGIC || rc == TIDE_ECHECKSUM)
+			{
+				rc = 0;
+				list.n--;
+				break;
+			}
+			rc = 0;
+		}
 		if ((rc = open_segment(&sr, si, dir)) != 0)
 			break;
 		h = &sr.header;
@@ -1041,6 +1061,19 @@ tide_cmd_apply(int argc, char **argv)
 		return rc;
 	}
 	free(segs);
+	/* --follow before the streamer's first segment is whole: wait for it */
+	for (int waited = 0; nsegs == 0 && o.follow && !apply_interrupted; waited++)
+	{
+		if (waited == 0)
+			tide_log_info("waiting for a first segment in \"%s\"", o.dir);
+		sleep(1);
+		if ((rc = scan_dir(o.dir, &segs, &nsegs, &p->ident)) != 0)
+		{
+			free(p);
+			return rc;
+		}
+		free(segs);
+	}
 	if (nsegs == 0 && !o.follow)
 	{
 		tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
@@ -1049,10 +1082,8 @@ tide_cmd_apply(int argc, char **argv)
 	}
 	if (nsegs == 0)
 	{
-		tide_log_error("no segments in \"%s\" to follow yet", o.dir);
-		tide_log_hint("start tide stream into the directory first: the first segment says which source it follows");
-		free(p);
-		return TIDE_EXIT_USAGE;
+		free(p);				/* interrupted while waiting */
+		return TIDE_EXIT_OK;
 	}
 	p->o = &o;
 	p->bar = isatty(STDERR_FILENO) && !tide_log_quiet;
