@@ -1446,6 +1446,30 @@ coal_exec(apply_replica_t *r, apply_rel_t *rs, const char *what, uint64_t *n)
 	return 0;
 }
 
+/*
+ * coal_settle - after a set-based DELETE or UPDATE that expected to touch
+ * `expected` rows and touched `done`: count the keys the replica lacked,
+ * and empty the stage table for the next use.
+ */
+static int
+coal_settle(apply_replica_t *r, apply_rel_t *rs, const char *stage,
+			const char *what, uint64_t expected, uint64_t done)
+{
+	if (done < expected)
+	{
+		if (r->counts.not_found == 0)
+			tide_log_warning("%s on table \"%s\" found no row to change for %llu keys; skipped",
+							 what, rs->display, (unsigned long long) (expected - done));
+		r->counts.not_found += expected - done;
+	}
+	r->counts.set_rows += done;
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "TRUNCATE ");
+	sql_put(&r->sql, stage);
+	proto_put_u8(&r->sql, '\0');
+	return coal_exec(r, rs, "TRUNCATE of a stage table", NULL);
+}
+
 /* coal_where - "t.k1 = s.k1 AND ..." over the key columns */
 static void
 coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
@@ -1548,21 +1572,8 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 		sql_put(&r->sql, " s");
 		coal_where(r, rs, rel);
 		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_exec(r, rs, "DELETE", &done)) != 0)
-			return rc;
-		if (done < ndel)
-		{
-			if (r->counts.not_found == 0)
-				tide_log_warning("DELETE on table \"%s\" found no row to change for %llu keys; skipped",
-								 rs->display, (unsigned long long) (ndel - done));
-			r->counts.not_found += ndel - done;
-		}
-		r->counts.set_rows += done;
-		proto_wbuf_reset(&r->sql);
-		sql_put(&r->sql, "TRUNCATE ");
-		sql_put(&r->sql, stage);
-		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_exec(r, rs, "TRUNCATE of a stage table", NULL)) != 0)
+		if ((rc = coal_exec(r, rs, "DELETE", &done)) != 0 ||
+			(rc = coal_settle(r, rs, stage, "DELETE", ndel, done)) != 0)
 			return rc;
 	}
 	if (nu)
@@ -1596,21 +1607,8 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 		proto_put_u8(&r->sql, '\0');
 		done = nu;
 		/* a table of key columns only has nothing to set: rows are there */
-		if (!first && (rc = coal_exec(r, rs, "UPDATE", &done)) != 0)
-			return rc;
-		if (done < nu)
-		{
-			if (r->counts.not_found == 0)
-				tide_log_warning("UPDATE on table \"%s\" found no row to change for %llu keys; skipped",
-								 rs->display, (unsigned long long) (nu - done));
-			r->counts.not_found += nu - done;
-		}
-		r->counts.set_rows += done;
-		proto_wbuf_reset(&r->sql);
-		sql_put(&r->sql, "TRUNCATE ");
-		sql_put(&r->sql, stage);
-		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_exec(r, rs, "TRUNCATE of a stage table", NULL)) != 0)
+		if ((!first && (rc = coal_exec(r, rs, "UPDATE", &done)) != 0) ||
+			(rc = coal_settle(r, rs, stage, "UPDATE", nu, done)) != 0)
 			return rc;
 	}
 	if (ni)

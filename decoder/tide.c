@@ -1632,6 +1632,20 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /*
+ * tide_change_prologue - what every row message needs before it: the
+ * transaction's BEGIN (sent lazily), the relation's description if it is
+ * not current, and an open frame.
+ */
+static void
+tide_change_prologue(LogicalDecodingContext *ctx, TideData *data,
+					 ReorderBufferTXN *txn, TideRelation *entry)
+{
+	tide_begin_if_needed(ctx, data, txn);
+	tide_send_relation(ctx, data, entry);
+	tide_frame_open(ctx, data, false);
+}
+
+/*
  * tide_change_guts - the work of tide_change, in the private context.
  */
 static void
@@ -1661,9 +1675,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 						 RelationGetRelationName(relation));
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
 								entry->newfixed, false);
-				tide_begin_if_needed(ctx, data, txn);
-				tide_send_relation(ctx, data, entry);
-				tide_frame_open(ctx, data, false);
+				tide_change_prologue(ctx, data, txn, entry);
 				m.relid = entry->desc.relid;
 				m.newtup.natts = entry->desc.natts;
 				m.newtup.cols = entry->newvals;
@@ -1699,9 +1711,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 				}
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
 								entry->newfixed, true);
-				tide_begin_if_needed(ctx, data, txn);
-				tide_send_relation(ctx, data, entry);
-				tide_frame_open(ctx, data, false);
+				tide_change_prologue(ctx, data, txn, entry);
 				m.relid = entry->desc.relid;
 				m.newtup.natts = entry->desc.natts;
 				m.newtup.cols = entry->newvals;
@@ -1729,9 +1739,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 				}
 				tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
 								entry->oldfixed, false);
-				tide_begin_if_needed(ctx, data, txn);
-				tide_send_relation(ctx, data, entry);
-				tide_frame_open(ctx, data, false);
+				tide_change_prologue(ctx, data, txn, entry);
 				m.relid = entry->desc.relid;
 				m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
 					PROTO_OLD_FULL : PROTO_OLD_KEY;

@@ -36,6 +36,7 @@
 #include <libpq-fe.h>
 
 #include "../cli/tide.h"
+#include "source.h"
 #include "base.h"
 
 #define LSN_FMT "%X/%X"
@@ -555,39 +556,6 @@ parse_args(base_opts_t *o, int argc, char **argv)
 	return 0;
 }
 
-static PGconn *
-connect_source(const base_opts_t *o)
-{
-	const char *keys[8];
-	const char *vals[8];
-	int			n = 0;
-
-	/* later keywords override what the connection string says */
-	keys[n] = "dbname";
-	vals[n++] = o->conninfo;
-	keys[n] = "replication";
-	vals[n++] = "database";
-	keys[n] = "fallback_application_name";
-	vals[n++] = "tide base";
-	if (o->host)
-	{
-		keys[n] = "host";
-		vals[n++] = o->host;
-	}
-	if (o->port)
-	{
-		keys[n] = "port";
-		vals[n++] = o->port;
-	}
-	if (o->user)
-	{
-		keys[n] = "user";
-		vals[n++] = o->user;
-	}
-	keys[n] = NULL;
-	vals[n] = NULL;
-	return PQconnectdbParams(keys, vals, 1);
-}
 
 /*
  * prepare_dirs - DIR and DIR/base exist and DIR holds no segments: the
@@ -740,7 +708,7 @@ tide_cmd_base(int argc, char **argv)
 	m.jobs = o.jobs;
 	snprintf(m.slot, sizeof(m.slot), "%s", o.slot);
 
-	conn = connect_source(&o);
+	conn = stream_connect_source(o.conninfo, o.host, o.port, o.user, true, "tide base");
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		tide_log_error("could not connect to the source: %s", one_line(conn));

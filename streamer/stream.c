@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "../cli/tide.h"
+#include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
 
@@ -434,42 +435,6 @@ on_poll(uv_poll_t *h, int status, int events)
 
 /* --------------------------------------------------- connection setup */
 
-static PGconn *
-connect_source(const stream_opts_t *o, bool replication)
-{
-	const char *keys[8];
-	const char *vals[8];
-	int			n = 0;
-
-	/* later keywords override what the connection string says */
-	keys[n] = "dbname";
-	vals[n++] = o->conninfo;
-	if (replication)
-	{
-		keys[n] = "replication";
-		vals[n++] = "database";
-	}
-	keys[n] = "fallback_application_name";
-	vals[n++] = replication ? "tide stream" : "tide stream (slot check)";
-	if (o->host)
-	{
-		keys[n] = "host";
-		vals[n++] = o->host;
-	}
-	if (o->port)
-	{
-		keys[n] = "port";
-		vals[n++] = o->port;
-	}
-	if (o->user)
-	{
-		keys[n] = "user";
-		vals[n++] = o->user;
-	}
-	keys[n] = NULL;
-	vals[n] = NULL;
-	return PQconnectdbParams(keys, vals, 1);
-}
 
 static PGresult *
 run(PGconn *c, const char *sql, ExecStatusType want)
@@ -629,7 +594,8 @@ start_streaming(stream_t *s)
 
 	if (s->stopping)
 		return;
-	s->conn = connect_source(&s->o, true);
+	s->conn = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
+										 true, "tide stream");
 	if (PQstatus(s->conn) != CONNECTION_OK)
 	{
 		if (s->retry_ms == 0 && !s->w.have_ident)
@@ -758,7 +724,8 @@ check_health(stream_t *s)
 	if (s->health == NULL || PQstatus(s->health) != CONNECTION_OK)
 	{
 		PQfinish(s->health);
-		s->health = connect_source(&s->o, false);
+		s->health = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
+											  false, "tide stream (slot check)");
 		if (PQstatus(s->health) != CONNECTION_OK)
 			return;				/* the replication side reports outages */
 	}

@@ -17,7 +17,7 @@
 #include "tide/relcat.h"
 #include "tide/wire.h"
 
-/* proto_render_opts_t.flags */
+/* proto_render_t.flags */
 #define PROTO_RENDER_LSN 0x01		/* show LSNs */
 #define PROTO_RENDER_XID 0x02		/* show transaction ids */
 #define PROTO_RENDER_TIME 0x04		/* show commit times */
