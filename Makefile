@@ -26,6 +26,7 @@ DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 
 all: deps-check
 	$(MAKE) -C proto
+	$(MAKE) -C common
 	$(MAKE) -C decoder
 	$(MAKE) -C cli
 
@@ -84,6 +85,7 @@ gameday: deps
 
 clean:
 	$(MAKE) -C proto clean
+	$(MAKE) -C common clean
 	$(MAKE) -C decoder clean
 	$(MAKE) -C cli clean
 	$(MAKE) -C tests clean

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "../streamer/segdir.h"
 #include "apply.h"
 #include "tide/segment.h"
@@ -186,6 +186,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 
 	memset(o, 0, sizeof(*o));
 	o->batch = 50000;
@@ -207,21 +208,18 @@ parse_opts(int argc, char **argv, opts_t *o)
 					target_t   *t = c == 1 ? &o->until : &o->from;
 
 					t->arg = optarg;
-					t->is_lsn = tide_parse_lsn(optarg, &t->lsn) == 0;
+					if ((rc = tide_opt_point(c == 1 ? "--until" : "--from", optarg, &t->is_lsn,
+											 &t->lsn, &t->time)) != 0)
+						return rc;
 					break;
 				}
 			case 3:
 				{
-					char	   *end;
+					int64_t		v;
 
-					errno = 0;
-					o->batch = strtoull(optarg, &end, 10);
-					if (errno || *end || end == optarg || o->batch == 0)
-					{
-						tide_log_error("invalid --batch \"%s\"", optarg);
-						tide_log_hint("give a number of changes greater than 0, e.g. 50000");
-						return TIDE_EXIT_USAGE;
-					}
+					if ((rc = tide_opt_int("--batch", optarg, 1, INT32_MAX, &v)) != 0)
+						return rc;
+					o->batch = (uint64_t) v;
 					break;
 				}
 			case 4:
@@ -822,20 +820,6 @@ summary(pass_t *p, double secs, const char *how)
 						 (unsigned long long) c->not_found);
 }
 
-static int
-parse_target(apply_replica_t *rep, target_t *t, const char *opt)
-{
-	if (t->arg == NULL || t->is_lsn)
-		return 0;
-	if (apply_parse_time(rep, t->arg, &t->time) != 0)
-	{
-		tide_log_error("invalid --%s \"%s\"", opt, t->arg);
-		tide_log_hint("give an LSN such as 16/B374D848 or a time such as \"2026-11-20 13:00:00+00\"");
-		return TIDE_EXIT_USAGE;
-	}
-	return 0;
-}
-
 /*
  * catch_up - one pass over the directory: check that the segments form an
  * unbroken chain from where the replica is, and apply every whole
@@ -1088,9 +1072,7 @@ tide_cmd_apply(int argc, char **argv)
 	p->o = &o;
 	p->bar = isatty(STDERR_FILENO) && !tide_log_quiet;
 	proto_relcat_init(&p->cat, NULL);
-	if ((rc = apply_replica_connect(&p->rep, &o.r, &p->ident, &p->progress)) != 0 ||
-		(rc = parse_target(p->rep, &o.until, "until")) != 0 ||
-		(rc = parse_target(p->rep, &o.from, "from")) != 0)
+	if ((rc = apply_replica_connect(&p->rep, &o.r, &p->ident, &p->progress)) != 0)
 		goto out;
 	if (p->progress.found)
 		p->done_lsn = p->written_lsn = p->progress.end_lsn;

@@ -133,10 +133,6 @@ void		apply_replica_close(apply_replica_t *r);
 PGconn	   *apply_replica_conn(apply_replica_t *r);
 const apply_counts_t *apply_replica_counts(apply_replica_t *r);
 
-/* apply_parse_target - TIME or LSN argument (time parsed by the replica). */
-int			apply_parse_time(apply_replica_t *r, const char *s,
-							 proto_time_t *t);
-
 /* apply_rel_get - the state for a relcat entry, checked against the replica. */
 int			apply_rel_get(apply_replica_t *r, proto_relcat_entry_t *e,
 						  apply_rel_t **out);
@@ -161,5 +157,8 @@ int			apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n,
 int			apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn,
 								 proto_time_t commit_time);
 void		apply_replica_rollback(apply_replica_t *r);
+
+/* tide_cmd_apply - `tide apply` (bootstrap runs it once the base is in) */
+int			tide_cmd_apply(int argc, char **argv);
 
 #endif /* TIDE_APPLY_H */

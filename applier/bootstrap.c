@@ -26,7 +26,7 @@
 
 #include <libpq-fe.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "../streamer/base.h"
 #include "../streamer/segdir.h"
 #include "apply.h"
@@ -43,6 +43,7 @@ typedef struct
 	char	   *until;			/* --until, passed on to tide apply */
 	bool		until_is_lsn;
 	proto_lsn_t until_lsn;
+	proto_time_t until_time;
 	int			jobs;
 } boot_opts_t;
 
@@ -82,6 +83,7 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 
 	memset(o, 0, sizeof(*o));
 	o->jobs = 1;
@@ -101,18 +103,16 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 				break;
 			case 2:
 				o->until = optarg;
-				o->until_is_lsn = tide_parse_lsn(optarg, &o->until_lsn) == 0;
+				if ((rc = tide_opt_point("--until", optarg, &o->until_is_lsn, &o->until_lsn,
+										 &o->until_time)) != 0)
+					return rc;
 				break;
 			case 'j':
 				{
-					char	   *end;
-					long		v = strtol(optarg, &end, 10);
+					int64_t		v;
 
-					if (*end || end == optarg || v < 1 || v > 256)
-					{
-						tide_log_error("invalid --jobs \"%s\": use 1 to 256", optarg);
-						return TIDE_EXIT_USAGE;
-					}
+					if ((rc = tide_opt_int("--jobs", optarg, 1, 256, &v)) != 0)
+						return rc;
 					o->jobs = (int) v;
 					break;
 				}
@@ -339,25 +339,9 @@ check_replica(const boot_opts_t *o, const base_manifest_t *m, const char *base)
 	/* --until: the base already holds everything up to its point */
 	if (o->until)
 	{
-		proto_time_t t = 0;
 		bool		before;
 
-		if (!o->until_is_lsn)
-		{
-			const char *vals[1] = {o->until};
-
-			r = PQexecParams(c, "SELECT ((extract(epoch FROM $1::timestamptz) - 946684800) * 1000000)::bigint",
-							 1, NULL, vals, NULL, NULL, 0);
-			if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-			{
-				tide_log_error("invalid --until \"%s\"", o->until);
-				tide_log_hint("give an LSN such as 16/B374D848 or a time such as \"2026-11-20 13:00:00+00\"");
-				rc = TIDE_EXIT_USAGE;
-				goto out;
-			}
-			t = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		}
-		before = o->until_is_lsn ? o->until_lsn < m->consistent_point : t < m->start_time;
+		before = o->until_is_lsn ? o->until_lsn < m->consistent_point : o->until_time < m->start_time;
 		if (before)
 		{
 			char		when[40];

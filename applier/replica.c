@@ -26,7 +26,7 @@
 
 #include <xxhash.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "apply.h"
 #include "tide/value.h"
 
@@ -1999,23 +1999,6 @@ apply_replica_rollback(apply_replica_t *r)
 }
 
 /* ------------------------------------------------------------- session */
-
-int
-apply_parse_time(apply_replica_t *r, const char *s, proto_time_t *t)
-{
-	const char *vals[1] = {s};
-	PGresult   *res = PQexecParams(r->conn,
-								   "SELECT ((extract(epoch FROM $1::timestamptz) - 946684800) * 1000000)::bigint",
-								   1, NULL, vals, NULL, NULL, 0);
-	int			rc = 0;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		rc = -1;
-	else
-		*t = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return rc;
-}
 
 static int
 read_progress(apply_replica_t *r, apply_progress_t *p)

@@ -54,7 +54,7 @@
 
 #include <libpq-fe.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges reported per table */
@@ -1071,6 +1071,7 @@ parse_opts(verify_t *v, int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:d:h", opts, NULL)) != -1)
@@ -1120,16 +1121,11 @@ parse_opts(verify_t *v, int argc, char **argv)
 				}
 			case 3:
 				{
-					char	   *end;
+					int64_t		n;
 
-					errno = 0;
-					v->chunk = strtoll(optarg, &end, 10);
-					if (errno || *end || end == optarg || v->chunk < 1)
-					{
-						tide_log_error("invalid --chunk \"%s\"", optarg);
-						tide_log_hint("give a number of rows greater than 0, e.g. 10000");
-						return TIDE_EXIT_USAGE;
-					}
+					if ((rc = tide_opt_int("--chunk", optarg, 1, INT32_MAX, &n)) != 0)
+						return rc;
+					v->chunk = n;
 					break;
 				}
 			case 4:

@@ -2,10 +2,6 @@
  * cli/main.c
  *		The `tide` command: a thin dispatcher to each part's subcommand.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
-#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,126 +25,6 @@ static const command_t commands[] = {
 	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
 	{"bootstrap", tide_cmd_bootstrap, "build a new replica from a base dump plus segments"},
 };
-
-int			tide_log_quiet = 0;
-
-static void
-vlog(const char *level, const char *fmt, va_list ap)
-{
-	fprintf(stderr, "tide: %s: ", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void
-tide_log_warning(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog("warning", fmt, ap);
-	va_end(ap);
-}
-
-void
-tide_log_info(const char *fmt,...)
-{
-	va_list		ap;
-	char		stamp[32];
-	time_t		now = time(NULL);
-	struct tm	tm;
-
-	if (tide_log_quiet)
-		return;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	fprintf(stderr, "%s ", stamp);
-	va_start(ap, fmt);
-	vlog("LOG", fmt, ap);
-	va_end(ap);
-}
-
-int64_t
-tide_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* 946684800: 2000-01-01, PostgreSQL's epoch, in Unix seconds */
-	return ((int64_t) ts.tv_sec - INT64_C(946684800)) * 1000000 + ts.tv_nsec / 1000;
-}
-
-int
-tide_parse_duration(const char *s, int64_t *usecs)
-{
-	char	   *end;
-	double		v;
-	double		mult;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	if (strcmp(end, "ms") == 0)
-		mult = 1e3;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		mult = 1e6;
-	else if (strcmp(end, "min") == 0 || strcmp(end, "m") == 0)
-		mult = 60e6;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600e6;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400e6;
-	else
-		return -1;
-	if (v * mult > 9.2e18)
-		return -1;
-	*usecs = (int64_t) (v * mult);
-	return 0;
-}
-
-int
-tide_parse_lsn(const char *s, uint64_t *lsn)
-{
-	unsigned	hi;
-	unsigned	lo;
-	int			n = 0;
-
-	if (sscanf(s, "%X/%X%n", &hi, &lo, &n) != 2 || s[n] != '\0')
-		return -1;
-	*lsn = (uint64_t) hi << 32 | lo;
-	return 0;
-}
-
-void
-tide_log_error(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog("error", fmt, ap);
-	va_end(ap);
-}
-
-void
-tide_log_detail(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog("detail", fmt, ap);
-	va_end(ap);
-}
-
-void
-tide_log_hint(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog("hint", fmt, ap);
-	va_end(ap);
-}
 
 static void
 usage(FILE *f)

@@ -35,7 +35,7 @@
 
 #include <libpq-fe.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "source.h"
 #include "base.h"
 
@@ -490,6 +490,7 @@ parse_args(base_opts_t *o, int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 
 	memset(o, 0, sizeof(*o));
 	o->jobs = 1;
@@ -518,14 +519,10 @@ parse_args(base_opts_t *o, int argc, char **argv)
 				break;
 			case 'j':
 				{
-					char	   *end;
-					long		v = strtol(optarg, &end, 10);
+					int64_t		v;
 
-					if (*end || end == optarg || v < 1 || v > 256)
-					{
-						tide_log_error("invalid --jobs \"%s\": use 1 to 256", optarg);
-						return TIDE_EXIT_USAGE;
-					}
+					if ((rc = tide_opt_int("--jobs", optarg, 1, 256, &v)) != 0)
+						return rc;
 					o->jobs = (int) v;
 					break;
 				}

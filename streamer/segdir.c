@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "base.h"
 #include "segdir.h"
 #include "tide/value.h"
@@ -646,24 +646,23 @@ tide_cmd_prune(int argc, char **argv)
 		switch (c)
 		{
 			case 'r':
-				if (tide_parse_duration(optarg, &retain) != 0)
-				{
-					tide_log_error("invalid --retain value \"%s\"", optarg);
-					tide_log_hint("use a duration such as 15d, 36h or 90min");
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_duration("--retain", optarg, 0, INT64_C(100) * 366 * 86400 * 1000000,
+											&retain)) != 0)
+					return rc;
 				break;
 			case 'n':
 				dry = true;
 				break;
 			case 'k':
-				keep_bases = atoi(optarg);
-				if (keep_bases < 1)
 				{
-					tide_log_error("invalid --keep-bases \"%s\": keep at least one base", optarg);
-					return TIDE_EXIT_USAGE;
+					int64_t		v;
+
+					/* at least one: a base is what a new replica starts from */
+					if ((rc = tide_opt_int("--keep-bases", optarg, 1, INT32_MAX, &v)) != 0)
+						return rc;
+					keep_bases = (int) v;
+					break;
 				}
-				break;
 			default:
 				fprintf(c == 'h' ? stdout : stderr,
 						"Usage: tide prune --retain DURATION [--keep-bases N] [--dry-run] DIR\n\n"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "segwriter.h"
 
 

@@ -21,7 +21,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-#include "../cli/tide.h"
+#include "tide/common.h"
 #include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
@@ -29,6 +29,8 @@
 #define MAX_PLUGIN_OPTIONS 64
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
 #define TICK_MS 100
+#define USECS INT64_C(1000000)
+#define DAY (86400 * USECS)
 
 typedef struct
 {
@@ -949,29 +951,6 @@ stream_usage(FILE *f)
 }
 
 static int
-parse_bytes(const char *s, int64_t *out)
-{
-	char	   *end;
-	double		v = strtod(s, &end);
-	double		m = 1;
-
-	if (end == s || v < 0)
-		return -1;
-	if (strcasecmp(end, "kb") == 0)
-		m = 1024;
-	else if (strcasecmp(end, "mb") == 0)
-		m = 1024.0 * 1024;
-	else if (strcasecmp(end, "gb") == 0)
-		m = 1024.0 * 1024 * 1024;
-	else if (strcasecmp(end, "tb") == 0)
-		m = 1024.0 * 1024 * 1024 * 1024;
-	else if (*end)
-		return -1;
-	*out = (int64_t) (v * m);
-	return 0;
-}
-
-static int
 parse_args(stream_opts_t *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -996,6 +975,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
+	int64_t		v;
 
 	memset(o, 0, sizeof(*o));
 	o->bucket = INT64_C(3600) * 1000000;
@@ -1033,46 +1014,38 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 				o->create_slot = true;
 				break;
 			case 2:
-				if (tide_parse_duration(optarg, &o->bucket) || o->bucket < 1000000 ||
-					o->bucket % 1000000 != 0)
+				/* the header holds the bucket in whole seconds */
+				if ((rc = tide_opt_duration("--bucket", optarg, USECS, 366 * DAY, &o->bucket)) != 0)
+					return rc;
+				if (o->bucket % USECS != 0)
 				{
-					tide_log_error("invalid --bucket \"%s\"", optarg);
-					tide_log_hint("use whole seconds or more: 1h (default), 1d, 10s");
+					tide_log_error("invalid value \"%s\" for --bucket: give whole seconds", optarg);
+					tide_log_hint("for example 1h (the default), 1d or 10s");
 					return TIDE_EXIT_USAGE;
 				}
 				break;
 			case 3:
-				if (tide_parse_duration(optarg, &o->retain))
-				{
-					tide_log_error("invalid --retain \"%s\"", optarg);
-					tide_log_hint("use a duration such as 15d");
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_duration("--retain", optarg, 0, 100 * 366 * DAY, &o->retain)) != 0)
+					return rc;
 				break;
 			case 4:
-				o->level = atoi(optarg);
-				if (o->level < 1 || o->level > 19)
-				{
-					tide_log_error("invalid --compress-level \"%s\": use 1 to 19", optarg);
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_int("--compress-level", optarg, 1, 19, &v)) != 0)
+					return rc;
+				o->level = (int) v;
 				break;
 			case 5:
+				if ((rc = tide_opt_duration("--flush-interval", optarg, TICK_MS * 1000, 3600 * USECS,
+											&o->flush_interval)) != 0)
+					return rc;
+				break;
 			case 6:
-				if (tide_parse_duration(optarg, c == 5 ? &o->flush_interval : &o->status_interval) ||
-					(c == 5 ? o->flush_interval : o->status_interval) < TICK_MS * 1000)
-				{
-					tide_log_error("invalid --%s \"%s\": use 100ms or more",
-								   c == 5 ? "flush-interval" : "status-interval", optarg);
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_duration("--status-interval", optarg, TICK_MS * 1000, 86400 * USECS,
+											&o->status_interval)) != 0)
+					return rc;
 				break;
 			case 'E':
-				if (tide_parse_lsn(optarg, &o->endpos))
-				{
-					tide_log_error("invalid --endpos \"%s\": use an LSN such as 16/B374D848", optarg);
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_lsn("--endpos", optarg, &o->endpos)) != 0)
+					return rc;
 				break;
 			case 'o':
 				{
@@ -1099,14 +1072,12 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 					break;
 				}
 			case 7:
-				if (parse_bytes(optarg, &o->warn_retained))
-				{
-					tide_log_error("invalid --warn-retained \"%s\": use bytes such as 1GB", optarg);
-					return TIDE_EXIT_USAGE;
-				}
+				if ((rc = tide_opt_size("--warn-retained", optarg, &o->warn_retained)) != 0)
+					return rc;
 				break;
 			case 8:
-				o->warn_xmin_age = atoll(optarg);
+				if ((rc = tide_opt_int("--warn-xmin-age", optarg, 0, INT32_MAX, &o->warn_xmin_age)) != 0)
+					return rc;
 				break;
 			case 'q':
 				tide_log_quiet = 1;

@@ -242,7 +242,7 @@ SELECT pg_create_logical_replication_slot('td2', 'test_decoding');
 
 	($rc, $o, $e) = tide_run('stream', '-S', 'x', '-D', $ro, '--bucket', 'soon');
 	is($rc, 2, 'bad option: exit code 2');
-	like($e, qr/invalid --bucket "soon"/, 'bad option: message');
+	like($e, qr/invalid value "soon" for --bucket/, 'bad option: message');
 
 	($rc, $o, $e) = tide_run('stream', '-d', $conn, '-S', 'other', '-D', seg_dir('badopt'),
 		'-o', 'no-such-option=1');
