@@ -158,7 +158,8 @@ seg_block_parse(const uint8_t *hdr, seg_block_t *b)
 		(b->codec != SEG_CODEC_NONE && b->codec != SEG_CODEC_ZSTD) ||
 		(b->flags & ~SEG_BLOCK_ENDS_TXN) || hdr[7] != 0 || rd32(hdr + 24) != 0 ||
 		b->stored_len > SEG_MAX_BLOCK || b->raw_len > SEG_MAX_BLOCK ||
-		(b->codec == SEG_CODEC_NONE && b->stored_len != b->raw_len))
+		(b->codec == SEG_CODEC_NONE && b->stored_len != b->raw_len) ||
+		(b->kind != SEG_KIND_DATA && b->codec != SEG_CODEC_NONE))
 		return TIDE_EBADVALUE;
 	return 0;
 }
@@ -171,26 +172,135 @@ seg_block_verify(const uint8_t *hdr, const seg_block_t *b,
 		0 : TIDE_ECHECKSUM;
 }
 
+/*
+ * check_messages - walk the message framing of raw[*checked..len), where
+ * the block declares raw_len bytes in all: each message a type its wire
+ * version defines inside a segment, and a length that stays inside the
+ * block.  *checked advances over every whole message; a message whose
+ * bytes are not all there yet stops the walk (more will be decoded).
+ */
+static int
+check_messages(const uint8_t *raw, size_t len, size_t raw_len,
+			   uint32_t wire_version, size_t *checked)
+{
+	size_t		at = *checked;
+
+	while (at < len)
+	{
+		uint64_t	n = 0;
+		size_t		p = at + 1;
+		int			shift = 0;
+
+		if (!seg_message_type_ok(raw[at], wire_version))
+			return TIDE_EBADTYPE;
+		for (;;)
+		{
+			if (p == len)
+				goto more;		/* the length is not all there yet */
+			if (shift > 63 || (shift == 63 && (raw[p] & 0x7e)))
+				return TIDE_EBADVARINT;
+			n |= (uint64_t) (raw[p] & 0x7f) << shift;
+			shift += 7;
+			if ((raw[p++] & 0x80) == 0)
+				break;
+		}
+		if (n > raw_len - p)
+			return TIDE_ETOOLONG;	/* runs past the block's end */
+		if (n > len - p)
+			break;
+		at = p + (size_t) n;
+	}
+more:
+	*checked = at;
+	return 0;
+}
+
+bool
+seg_message_type_ok(uint8_t type, uint32_t wire_version)
+{
+	(void) wire_version;		/* version 1 defines these; STARTUP stays out */
+	switch (type)
+	{
+		case PROTO_MSG_BEGIN:
+		case PROTO_MSG_COMMIT:
+		case PROTO_MSG_ORIGIN:
+		case PROTO_MSG_RELATION:
+		case PROTO_MSG_INSERT:
+		case PROTO_MSG_UPDATE:
+		case PROTO_MSG_DELETE:
+		case PROTO_MSG_TRUNCATE:
+		case PROTO_MSG_MESSAGE:
+			return true;
+		default:
+			return false;
+	}
+}
+
 int
 seg_block_decode(seg_zstd_t *z, const seg_block_t *b, const uint8_t *payload,
-				 proto_wbuf_t *raw)
+				 uint32_t wire_version, proto_wbuf_t *raw)
 {
-	size_t		n;
+	ZSTD_inBuffer in = {payload, b->stored_len, 0};
+	size_t		start = raw->len;
+	size_t		checked = 0;
+	int			rc;
 
 	if (b->codec == SEG_CODEC_NONE)
 	{
 		proto_put_bytes(raw, payload, b->stored_len);
-		return raw->err;
+		if (raw->err)
+			return raw->err;
+		if (wire_version != 0 &&
+			((rc = check_messages(raw->data + start, b->raw_len, b->raw_len,
+								  wire_version, &checked)) != 0 ||
+			 checked != b->raw_len))
+			return rc ? rc : TIDE_ETRUNCATED;
+		return 0;
 	}
 	if (z == NULL)
 		return TIDE_EBADSTATE;
-	if (proto_wbuf_ensure(raw, b->raw_len) != 0)
-		return raw->err;
-	n = ZSTD_decompressDCtx(z->dctx, raw->data + raw->len, b->raw_len,
-							payload, b->stored_len);
-	if (ZSTD_isError(n) || n != b->raw_len)
-		return TIDE_ECOMPRESS;
-	raw->len += n;
+	ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+
+	/*
+	 * A step at a time, never more than the block declares, and for message
+	 * blocks checking the framing as it comes out: a crafted 33 kB block
+	 * that declares 1 GiB of zeros is refused after the first step, before
+	 * the reader has spent a gigabyte on it.  Memory grows with what the
+	 * payload really holds.
+	 */
+	for (;;)
+	{
+		size_t		done = raw->len - start;
+		size_t		step = b->raw_len - done < SEG_DECODE_STEP ?
+			b->raw_len - done : SEG_DECODE_STEP;
+		ZSTD_outBuffer out;
+		size_t		ret;
+
+		if (proto_wbuf_ensure(raw, step) != 0)
+			return raw->err;
+		out.dst = raw->data + start;
+		out.size = done + step;
+		out.pos = done;
+		ret = ZSTD_decompressStream(z->dctx, &out, &in);
+		if (ZSTD_isError(ret))
+			return TIDE_ECOMPRESS;
+		raw->len = start + out.pos;
+		if (wire_version != 0 &&
+			(rc = check_messages(raw->data + start, out.pos, b->raw_len,
+								 wire_version, &checked)) != 0)
+			return rc;
+		if (out.pos == b->raw_len)
+		{
+			/* exactly the declared size, the frame complete, nothing after */
+			if (ret != 0 || in.pos != in.size)
+				return TIDE_ECOMPRESS;
+			break;
+		}
+		if (ret == 0 || (in.pos == in.size && out.pos < out.size))
+			return TIDE_ECOMPRESS;	/* less than declared */
+	}
+	if (wire_version != 0 && checked != b->raw_len)
+		return TIDE_ETRUNCATED;
 	return 0;
 }
 
@@ -450,7 +560,9 @@ read_block(seg_reader_t *r, uint64_t off)
 	if ((rc = seg_block_verify(hdr, &r->block, r->stored.data)) != 0)
 		return rc;
 	proto_wbuf_reset(&r->raw);
-	if ((rc = seg_block_decode(r->z, &r->block, r->stored.data, &r->raw)) != 0)
+	if ((rc = seg_block_decode(r->z, &r->block, r->stored.data,
+							   r->block.kind == SEG_KIND_DATA ? r->header.wire_version : 0,
+							   &r->raw)) != 0)
 		return rc;
 	r->offset = off + SEG_BLOCK_HEADER_LEN + r->block.stored_len;
 	return 0;

@@ -87,7 +87,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (seg_block_encode(&blk, NULL, SEG_KIND_DATA, SEG_CODEC_NONE, 0, 0, data, size) == 0 &&
 		seg_block_parse(blk.data, &b) == 0 &&
 		seg_block_verify(blk.data, &b, blk.data + SEG_BLOCK_HEADER_LEN) == 0)
-		(void) seg_block_decode(NULL, &b, blk.data + SEG_BLOCK_HEADER_LEN, &raw);
+		(void) seg_block_decode(NULL, &b, blk.data + SEG_BLOCK_HEADER_LEN, 1, &raw);
 	/* the input as zstd payload of a block claiming a raw size */
 	if (size > 4)
 	{
@@ -100,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b.raw_len = (uint32_t) (data[0] | data[1] << 8) ;
 		proto_wbuf_reset(&raw);
 		if (z)
-			(void) seg_block_decode(z, &b, data + 4, &raw);
+			(void) seg_block_decode(z, &b, data + 4, data[0] & 1, &raw);
 		seg_zstd_free(z);
 	}
 	proto_wbuf_free(&raw);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "tide/segment.h"
 
@@ -52,6 +53,33 @@ write_file(const char *path, const uint8_t *data, size_t len)
 }
 
 /*
+ * fill_messages - n bytes of well-framed MESSAGE messages (type, varint
+ * length, body) whose bodies vary with seed: what a data block holds.
+ */
+static void
+fill_messages(uint8_t *buf, size_t n, int seed)
+{
+	size_t		at = 0;
+
+	while (at < n)
+	{
+		size_t		left = n - at;
+		size_t		body = left - 3 < 997 ? left - 3 : 997;
+
+		/* the last message takes the rest: a 2-byte length covers it */
+		assert_true(left >= 3);
+		if (left - 3 - body < 3 && left - 3 - body > 0)
+			body = left - 3;
+		buf[at++] = PROTO_MSG_MESSAGE;
+		buf[at++] = (uint8_t) (0x80 | (body & 0x7f));
+		buf[at++] = (uint8_t) (body >> 7);
+		for (size_t i = 0; i < body; i++)
+			buf[at + i] = (uint8_t) ((i + (size_t) seed) % 251 < 100 ? 'a' : i + (size_t) seed);
+		at += body;
+	}
+}
+
+/*
  * build - a segment with three data blocks: two transactions, then a
  * large one split across a continuation block and a closing block.
  * block_ends receives the file offset after each block (header first).
@@ -72,8 +100,6 @@ build(proto_wbuf_t *seg, bool closed, size_t *block_ends, int *nblocks)
 	uint64_t	footer_at;
 
 	assert_non_null(z);
-	for (size_t i = 0; i < sizeof(big); i++)
-		big[i] = (uint8_t) (i % 251 < 100 ? 'a' : i);
 	proto_wbuf_init_heap(&payload);
 	*nblocks = 0;
 	proto_put_bytes(seg, SEG_FILE_MAGIC, SEG_FILE_MAGIC_LEN);
@@ -84,9 +110,10 @@ build(proto_wbuf_t *seg, bool closed, size_t *block_ends, int *nblocks)
 	for (int i = 0; i < 3; i++)
 	{
 		offs[i] = seg->len;
+		fill_messages(big, sizeof(big) - i * 1000, i);
 		assert_int_equal(seg_block_encode(seg, z, SEG_KIND_DATA, SEG_CODEC_ZSTD,
 										  i == 1 ? 0 : SEG_BLOCK_ENDS_TXN, lsns[i],
-										  big + i, sizeof(big) - i * 1000), 0);
+										  big, sizeof(big) - i * 1000), 0);
 		block_ends[(*nblocks)++] = seg->len;
 	}
 	if (closed)
@@ -120,6 +147,7 @@ test_round_trip(void **state)
 	uint64_t	off;
 	proto_lsn_t lsn;
 	uint64_t	err_at;
+	static uint8_t expect[70000];
 
 	(void) state;
 	proto_wbuf_init_heap(&seg);
@@ -139,7 +167,8 @@ test_round_trip(void **state)
 		assert_int_equal(seg_reader_next(&r), 0);
 		assert_int_equal(r.block.kind, SEG_KIND_DATA);
 		assert_int_equal(r.raw.len, 70000 - i * 1000);
-		assert_int_equal(r.raw.data[100], (uint8_t) (100 + i));
+		fill_messages(expect, 70000 - i * 1000, i);
+		assert_memory_equal(r.raw.data, expect, r.raw.len);
 		/* compressible data was compressed */
 		assert_int_equal(r.block.codec, SEG_CODEC_ZSTD);
 		assert_true(r.block.stored_len < r.block.raw_len);
@@ -296,6 +325,135 @@ test_block_rejects(void **state)
 	proto_wbuf_free(&b);
 }
 
+/*
+ * bomb - a segment whose one data block is a 32 kB zstd frame of RLE
+ * blocks that inflates to `zeros` zero bytes, and declares that size.
+ */
+static void
+write_bomb(const char *path, uint32_t zeros)
+{
+	proto_wbuf_t seg;
+	proto_wbuf_t payload;
+	proto_wbuf_t frame;
+	seg_header_t h = {SEG_FORMAT_VERSION, PROTO_FORMAT_VERSION, 7311111111111111111ULL,
+		1, 5, S("postgres"), S("tide"), 150020, S("UTF8"),
+		123456789000000, 3600, 0x16B3748, 123456789123456};
+	uint8_t    *hdr;
+
+	proto_wbuf_init_heap(&seg);
+	proto_wbuf_init_heap(&payload);
+	proto_wbuf_init_heap(&frame);
+	/* zstd frame: magic, descriptor (no content size), window 128 kB */
+	proto_put_u32(&frame, 0xFD2FB528);
+	proto_put_u8(&frame, 0x00);
+	proto_put_u8(&frame, 7 << 3);
+	for (uint32_t left = zeros; left > 0;)
+	{
+		uint32_t	n = left < 131072 ? left : 131072;
+		uint32_t	bh = (left == n ? 1 : 0) | 1 << 1 | n << 3;	/* RLE block */
+
+		proto_put_u8(&frame, (uint8_t) bh);
+		proto_put_u8(&frame, (uint8_t) (bh >> 8));
+		proto_put_u8(&frame, (uint8_t) (bh >> 16));
+		proto_put_u8(&frame, 0);
+		left -= n;
+	}
+	proto_put_bytes(&seg, SEG_FILE_MAGIC, SEG_FILE_MAGIC_LEN);
+	assert_int_equal(seg_header_write(&payload, &h), 0);
+	assert_int_equal(seg_block_encode(&seg, NULL, SEG_KIND_HEADER, SEG_CODEC_NONE, 0, 0,
+									  payload.data, payload.len), 0);
+	/* a stored block, then relabelled as the zstd block it is */
+	assert_int_equal(seg_block_encode(&seg, NULL, SEG_KIND_DATA, SEG_CODEC_NONE,
+									  SEG_BLOCK_ENDS_TXN, 0x2000, frame.data, frame.len), 0);
+	hdr = seg.data + (seg.len - frame.len - SEG_BLOCK_HEADER_LEN);
+	hdr[5] = SEG_CODEC_ZSTD;
+	hdr[12] = (uint8_t) zeros;
+	hdr[13] = (uint8_t) (zeros >> 8);
+	hdr[14] = (uint8_t) (zeros >> 16);
+	hdr[15] = (uint8_t) (zeros >> 24);
+	{
+		/* the checksum again, over the changed header (FORMAT.md, "Block") */
+		uint32_t	c = (uint32_t) XXH3_64bits_withSeed(frame.data, frame.len,
+														XXH3_64bits(hdr, 28));
+		seg_block_t b;
+
+		for (int i = 0; i < 4; i++)
+			hdr[28 + i] = (uint8_t) (c >> (8 * i));
+		assert_int_equal(seg_block_parse(hdr, &b), 0);
+		assert_int_equal(seg_block_verify(hdr, &b, hdr + SEG_BLOCK_HEADER_LEN), 0);
+	}
+	write_file(path, seg.data, seg.len);
+	proto_wbuf_free(&seg);
+	proto_wbuf_free(&payload);
+	proto_wbuf_free(&frame);
+}
+
+/*
+ * A crafted 33 kB segment declaring a 1 GiB block of zeros (messages of
+ * type 0): refused as corrupt after one decode step, with the reader's
+ * memory bounded by that step, never inflated whole and never read as
+ * "0 changes".
+ */
+static void
+test_decompression_bomb(void **state)
+{
+	char		path[256];
+	seg_reader_t r;
+	uint64_t	at;
+
+	(void) state;
+	snprintf(path, sizeof(path), "%s/bomb.tseg", tmpdir);
+	write_bomb(path, UINT32_C(1) << 30);
+	assert_int_equal(seg_reader_open(&r, path, &at), 0);
+	assert_int_equal(seg_reader_next(&r), TIDE_EBADTYPE);
+	assert_true(r.raw.cap <= 2 * SEG_DECODE_STEP + 65536);
+	assert_true(r.block_offset > 0);
+	seg_reader_close(&r);
+}
+
+/* a message type the segment's wire version does not define is damage */
+static void
+test_unknown_type_is_damage(void **state)
+{
+	uint8_t		msgs[] = {PROTO_MSG_MESSAGE, 2, 'a', 'b', 'Z', 1, 'x'};
+	uint8_t		startup[] = {PROTO_MSG_STARTUP, 1, 0};
+	uint8_t		past[] = {PROTO_MSG_MESSAGE, 9, 'a'};
+	proto_wbuf_t b;
+	proto_wbuf_t raw;
+	seg_block_t blk;
+	seg_zstd_t *z = seg_zstd_new(1);
+
+	(void) state;
+	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&raw);
+	assert_int_equal(seg_block_encode(&b, NULL, SEG_KIND_DATA, SEG_CODEC_NONE, 0, 0, msgs, sizeof(msgs)), 0);
+	assert_int_equal(seg_block_parse(b.data, &blk), 0);
+	assert_int_equal(seg_block_decode(z, &blk, b.data + 32, 1, &raw), TIDE_EBADTYPE);
+	/* the same bytes are fine when they are not messages (header, footer) */
+	proto_wbuf_reset(&raw);
+	assert_int_equal(seg_block_decode(z, &blk, b.data + 32, 0, &raw), 0);
+	/* STARTUP never belongs in a segment */
+	proto_wbuf_reset(&b);
+	proto_wbuf_reset(&raw);
+	assert_int_equal(seg_block_encode(&b, NULL, SEG_KIND_DATA, SEG_CODEC_NONE, 0, 0, startup, sizeof(startup)), 0);
+	assert_int_equal(seg_block_parse(b.data, &blk), 0);
+	assert_int_equal(seg_block_decode(z, &blk, b.data + 32, 1, &raw), TIDE_EBADTYPE);
+	/* a length past the block's end */
+	proto_wbuf_reset(&b);
+	proto_wbuf_reset(&raw);
+	assert_int_equal(seg_block_encode(&b, NULL, SEG_KIND_DATA, SEG_CODEC_NONE, 0, 0, past, sizeof(past)), 0);
+	assert_int_equal(seg_block_parse(b.data, &blk), 0);
+	assert_int_equal(seg_block_decode(z, &blk, b.data + 32, 1, &raw), TIDE_ETOOLONG);
+	/* header and footer blocks are never compressed */
+	proto_wbuf_reset(&b);
+	assert_int_equal(seg_block_encode(&b, z, SEG_KIND_FOOTER, SEG_CODEC_ZSTD, 0, 0,
+									  (const uint8_t *) "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 32), 0);
+	assert_int_equal(seg_block_parse(b.data, &blk), TIDE_EBADVALUE);
+	proto_wbuf_free(&b);
+	proto_wbuf_free(&raw);
+	seg_zstd_free(z);
+}
+
 static void
 test_names(void **state)
 {
@@ -327,6 +485,8 @@ main(void)
 		cmocka_unit_test(test_bit_flip_every_block),
 		cmocka_unit_test(test_block_rejects),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_decompression_bomb),
+		cmocka_unit_test(test_unknown_type_is_damage),
 	};
 
 	return cmocka_run_group_tests_name("segment", tests, setup, teardown);

@@ -27,6 +27,7 @@
 #define SEG_BLOCK_MAGIC "TBLK"
 #define SEG_BLOCK_HEADER_LEN 32
 #define SEG_MAX_BLOCK ((size_t) 1 << 30)	/* stored or raw payload */
+#define SEG_DECODE_STEP ((size_t) 1 << 20)	/* a reader inflates this much at a time */
 
 #define SEG_KIND_HEADER 'H'
 #define SEG_KIND_DATA 'D'
@@ -122,12 +123,24 @@ int			seg_block_verify(const uint8_t *hdr, const seg_block_t *b,
 							 const uint8_t *payload);
 
 /*
- * seg_block_decode - the raw payload of a verified block, appended to raw.
- * Fails with TIDE_ECOMPRESS if the payload does not decompress to exactly
- * raw_len bytes.
+ * seg_block_decode - the raw payload of a verified block, appended to raw,
+ * decompressed a step (SEG_DECODE_STEP) at a time.  With wire_version not
+ * 0 the payload is a data block's messages: their framing is checked as
+ * they come out (seg_message_type_ok, lengths inside the block), so a
+ * crafted block fails before it is inflated whole.  Fails with
+ * TIDE_ECOMPRESS if the payload does not decompress to exactly raw_len
+ * bytes, TIDE_EBADTYPE / TIDE_ETOOLONG / TIDE_ETRUNCATED / TIDE_EBADVARINT
+ * on bad framing.
  */
 int			seg_block_decode(seg_zstd_t *z, const seg_block_t *b,
-							 const uint8_t *payload, proto_wbuf_t *raw);
+							 const uint8_t *payload, uint32_t wire_version,
+							 proto_wbuf_t *raw);
+
+/*
+ * seg_message_type_ok - may a data block of a segment whose messages are
+ * of wire_version hold a message of this type?  (STARTUP never does.)
+ */
+bool		seg_message_type_ok(uint8_t type, uint32_t wire_version);
 
 int			seg_header_write(proto_wbuf_t *out, const seg_header_t *h);
 int			seg_header_read(proto_rbuf_t *r, seg_header_t *h);
