@@ -19,10 +19,23 @@
 #include "tide/value.h"
 
 
+/*
+ * entry_cmp - LSN order: the start LSN in the name (the header's, which
+ * readers check), then the bucket.  Segments with the same start hold no
+ * transaction but the last (idle buckets): their buckets order them.
+ * Chaining follows LSNs, never names or clocks (invariant 3).
+ */
 static int
 entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const segdir_entry_t *) a)->name, ((const segdir_entry_t *) b)->name);
+	const segdir_entry_t *x = a;
+	const segdir_entry_t *y = b;
+
+	if (x->start_lsn != y->start_lsn)
+		return x->start_lsn < y->start_lsn ? -1 : 1;
+	if (x->bucket_start != y->bucket_start)
+		return x->bucket_start < y->bucket_start ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 int
@@ -289,6 +302,7 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 		return rc;
 	}
 	res->have_segment = true;
+	res->last_bucket = last->bucket_start;
 	res->ident = r.header;
 	res->ident_buf = dup_ident(&res->ident);
 	res->covered = scan.covered;

@@ -22,11 +22,11 @@ typedef struct
 
 typedef struct
 {
-	segdir_entry_t *v;			/* owned, sorted by name */
+	segdir_entry_t *v;			/* owned, in LSN order (then bucket) */
 	size_t		n;
 } segdir_list_t;
 
-/* segdir_list - the segments in dir, in name (time, LSN) order. */
+/* segdir_list - the segments in dir, in start LSN order, then bucket. */
 int			segdir_list(const char *dir, segdir_list_t *list);
 void		segdir_list_free(segdir_list_t *list);
 

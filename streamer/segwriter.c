@@ -143,7 +143,8 @@ run_op(job_t *j, file_t *f, op_t *op)
 	{
 		case OP_OPEN:
 			path_of(path, sizeof(path), f, op->name, true);
-			f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			/* owner-only, as a data directory's files (invariant 8) */
+			f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (f->fd < 0)
 				return fail(j, -errno, "could not create segment \"%s\"%s", path, NULL);
 			memcpy(f->name, op->name, sizeof(f->name));
@@ -161,7 +162,7 @@ run_op(job_t *j, file_t *f, op_t *op)
 			return 0;
 		case OP_RESUME:
 			path_of(path, sizeof(path), f, op->name, true);
-			if ((f->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			if ((f->fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 				return fail(j, -errno, "could not open segment \"%s\"%s", path, NULL);
 			memcpy(f->name, op->name, sizeof(f->name));
 			if (ftruncate(f->fd, (off_t) f->size) != 0 || fsync(f->fd) != 0)
@@ -436,6 +437,11 @@ open_segment(segwriter_t *w, proto_time_t bucket)
 		w->failed = TIDE_ENOMEM;
 		return;
 	}
+	/* names sort in LSN order, so in time order too: never an earlier bucket */
+	if (w->have_last_bucket && bucket < w->last_bucket)
+		bucket = w->last_bucket;
+	w->last_bucket = bucket;
+	w->have_last_bucket = true;
 	h.version = SEG_FORMAT_VERSION;
 	h.bucket_start = bucket;
 	h.bucket_seconds = (uint32_t) (w->opts.bucket_usecs / 1000000);
@@ -529,6 +535,8 @@ segwriter_init(segwriter_t *w, uv_loop_t *loop, const segwriter_opts_t *opts,
 		return -errno;
 	if (resume->have_segment)
 	{
+		w->last_bucket = resume->last_bucket;
+		w->have_last_bucket = true;
 		w->have_ident = true;
 		w->ident = resume->ident;
 		w->ident_buf = resume->ident_buf;	/* the strings live there */
@@ -607,6 +615,7 @@ segwriter_set_ident(segwriter_t *w, const proto_startup_t *s)
 
 	if (w->have_ident &&
 		(w->ident.system_id != s->system_id || w->ident.dboid != s->dboid ||
+		 w->ident.timeline != s->timeline ||
 		 !str_is(w->ident.slot, s->slot) || !str_is(w->ident.dbname, s->dbname)))
 		return TIDE_EBADVALUE;
 	/* own copies: the STARTUP message's buffer goes away */
@@ -635,6 +644,13 @@ segwriter_set_ident(segwriter_t *w, const proto_startup_t *s)
 	return 0;
 }
 
+bool
+segwriter_message_dup(const segwriter_t *w, proto_lsn_t lsn)
+{
+	/* it ended at or before a position the writer holds everything up to */
+	return lsn <= w->accepted;
+}
+
 static void
 append(segwriter_t *w, const uint8_t *msg, size_t len)
 {
@@ -649,6 +665,14 @@ segwriter_begin(segwriter_t *w, const proto_begin_t *b, const uint8_t *msg,
 
 	if (w->failed)
 		return w->failed;
+
+	/*
+	 * Invariant 1, no duplicates: a transaction is known by the LSN where its
+	 * commit record starts (BEGIN's final_lsn); the server resends exactly
+	 * those starting at or after the position it restarts from.  Every
+	 * record that started before `accepted` is in the writer already (see
+	 * FORMAT.md, "Positions and duplicates").
+	 */
 	if (b->final_lsn < w->accepted)
 		return 1;
 	if (w->in_txn)
@@ -745,15 +769,23 @@ segwriter_message(segwriter_t *w, proto_relcat_t *cat, uint8_t type,
 			{
 				proto_message_t m;
 
-				/* non-transactional: a unit of its own, deduplicated by LSN */
+				/*
+				 * Non-transactional: a unit of its own.  Its LSN is the END
+				 * of its WAL record (as PostgreSQL reports it), and the next
+				 * record -- often the COMMIT of the transaction that emitted
+				 * it -- may start exactly there: accepting the message moves
+				 * `accepted` to that end, not past it, or that COMMIT would
+				 * look resent and be lost, here and at the slot (invariant 1).
+				 */
 				if ((rc = proto_read_message(&r, &m)) != 0)
 					return rc;
-				if (m.lsn < w->accepted)
+				if (segwriter_message_dup(w, m.lsn))
 					return 0;
 				if (!w->seg_open)
-					open_segment(w, segwriter_bucket_of(w, tide_now()));
+					open_segment(w, w->have_last_bucket ? w->last_bucket :
+								 segwriter_bucket_of(w, tide_now()));
 				append(w, msg, len);
-				w->accepted = m.lsn + 1;
+				w->accepted = m.lsn;
 				return segstats_account(&w->stats, type, body, body_len);
 			}
 			break;

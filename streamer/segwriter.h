@@ -60,6 +60,7 @@ typedef struct
 	uint64_t   *block_offsets;	/* owned */
 	proto_lsn_t *block_lsns;	/* owned */
 	segstats_t	stats;			/* of the partial's contents */
+	proto_time_t last_bucket;	/* bucket of the newest segment (0: none) */
 } segwriter_resume_t;
 
 struct segwriter_s
@@ -75,6 +76,14 @@ struct segwriter_s
 	bool		have_ident;
 	seg_header_t ident;			/* strings point into ident_buf */
 	char	   *ident_buf;		/* owned */
+
+	/*
+	 * Bucket of the newest segment, open or closed: a new segment's bucket
+	 * is never before it, so names sort in time order as they do in LSN
+	 * order (FORMAT.md, "Name").
+	 */
+	proto_time_t last_bucket;
+	bool		have_last_bucket;
 
 	/* the open segment, as the loop thread sees it */
 	bool		seg_open;
@@ -128,6 +137,12 @@ int			segwriter_begin(segwriter_t *w, const proto_begin_t *b,
 							const uint8_t *msg, size_t len);
 
 /*
+ * segwriter_message_dup - is a non-transactional MESSAGE ending at lsn one
+ * the writer already holds (resent after a reconnect)?
+ */
+bool		segwriter_message_dup(const segwriter_t *w, proto_lsn_t lsn);
+
+/*
  * segwriter_message - append one whole message (type, length, body) of the
  * open transaction, or a non-transactional MESSAGE.  cat holds the
  * relations: their RELATION messages are written into each segment before
@@ -157,6 +172,9 @@ void		segwriter_flush(segwriter_t *w, proto_lsn_t idle_lsn);
 /*
  * segwriter_rotate_idle - close the open segment if its bucket ended
  * before now (and no transaction is open), then open the current bucket's.
+ * The caller calls it only while the source is idle, with the source's
+ * clock: a backlog's commit times are in the past, and closing their
+ * bucket by this host's clock would put them in a later one.
  */
 void		segwriter_rotate_idle(segwriter_t *w, proto_time_t now);
 

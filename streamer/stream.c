@@ -29,6 +29,7 @@
 #define MAX_PLUGIN_OPTIONS 64
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
 #define TICK_MS 100
+#define IDLE_USECS 1000000		/* no data this long: the source is idle */
 #define USECS INT64_C(1000000)
 #define DAY (86400 * USECS)
 
@@ -50,6 +51,7 @@ typedef struct
 	uint64_t	endpos;			/* 0: none */
 	int64_t		warn_retained;	/* bytes */
 	int64_t		warn_xmin_age;	/* transactions */
+	bool		allow_other_owner;	/* -D may belong to another user */
 	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
 	int			nplugin_opts;
 } stream_opts_t;
@@ -86,6 +88,8 @@ typedef struct
 	uint64_t	last_feedback_tick;
 	uint64_t	last_health_tick;
 	uint64_t	last_mark_tick;
+	uint64_t	last_data_tick; /* an XLogData message arrived */
+	int64_t		clock_offset;	/* source clock - this host's, from sendTime */
 	uint64_t	bytes_in;
 	uint64_t	bytes_in_status;
 	bool		warned_unknown;
@@ -260,12 +264,32 @@ handle_msg(stream_t *s, uint8_t type, const uint8_t *msg, size_t len,
 				}
 				break;
 			}
+		case PROTO_MSG_MESSAGE:
+			if (!s->w.in_txn && !s->skipping && s->o.endpos)
+			{
+				proto_message_t m;
+				proto_rbuf_t copy = body;
+
+				if ((rc = proto_read_message(&copy, &m)) != 0)
+					break;
+				/* a non-transactional message past the end position ends the run */
+				if (!segwriter_message_dup(&s->w, m.lsn) && m.lsn > s->o.endpos)
+				{
+					tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+					s->want_close_segment = true;
+					stop_stream(s, TIDE_EXIT_OK);
+					return 0;
+				}
+			}
+			if (s->skipping)
+				break;
+			rc = segwriter_message(&s->w, &s->cat, type, msg, len, body.data, body.len);
+			break;
 		case PROTO_MSG_ORIGIN:
 		case PROTO_MSG_INSERT:
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
 		case PROTO_MSG_TRUNCATE:
-		case PROTO_MSG_MESSAGE:
 			if (s->skipping)
 				break;
 			rc = segwriter_message(&s->w, &s->cat, type, msg, len, body.data, body.len);
@@ -361,11 +385,14 @@ read_available(stream_t *s)
 
 			if (start > s->received)
 				s->received = start;
+			s->clock_offset = (int64_t) be64(p + 17) - tide_now();
+			s->last_data_tick = s->ticks;
 			handle_frame(s, p + 25, (size_t) n - 25);
 		}
 		else if (p[0] == 'k' && n >= 18)
 		{
 			s->server_end = be64(p + 1);
+			s->clock_offset = (int64_t) be64(p + 9) - tide_now();
 			if (s->server_end > s->received && !s->w.in_txn)
 				s->received = s->server_end;
 			if (p[17])
@@ -476,6 +503,21 @@ check_slot(stream_t *s, const char *dbname)
 	if (PQntuples(r) == 0)
 	{
 		PQclear(r);
+		if (s->w.have_ident)
+		{
+			/*
+			 * Invariant 1: a new slot starts at the source's current WAL
+			 * position, so the transactions between the directory's end
+			 * and that point would be in no segment.  --create-slot only
+			 * starts a history; it never continues one.
+			 */
+			tide_log_error("replication slot \"%s\" does not exist, but segment directory \"%s\" holds its history up to " LSN_FMT,
+						   s->o.slot, s->o.dir, LSN_ARGS(s->w.accepted));
+			tide_log_detail("the slot was dropped (or the source failed over to a server without it); a new slot would start at the source's current position, and the transactions committed since " LSN_FMT " would be in no segment",
+							LSN_ARGS(s->w.accepted));
+			tide_log_hint("start a new segment directory from a new base (tide base); keep this one for replicas already past it");
+			return TIDE_EXIT_CORRUPT;
+		}
 		if (s->o.create_slot)
 		{
 			char	   *id = PQescapeIdentifier(s->conn, s->o.slot, strlen(s->o.slot));
@@ -642,6 +684,21 @@ start_streaming(stream_t *s)
 		return;
 	}
 	PQclear(r);
+	if (s->w.have_ident && timeline != s->w.ident.timeline)
+	{
+		/*
+		 * Invariant 1: another timeline is another history (a promoted
+		 * standby, a point-in-time recovery); what this directory holds
+		 * past the fork may never have happened there.
+		 */
+		tide_log_error("the source is on timeline %u, but segment directory \"%s\" was written on timeline %u",
+					   timeline, s->o.dir, s->w.ident.timeline);
+		tide_log_detail("the directory holds the history up to " LSN_FMT "; after a failover or a point-in-time recovery the source's history forked, and a stream from it would not continue this one",
+						LSN_ARGS(s->w.accepted));
+		tide_log_hint("start a new segment directory from a new base (tide base) on the new primary");
+		stop_stream(s, TIDE_EXIT_CORRUPT);
+		return;
+	}
 	if ((rc = check_slot(s, dbname)) != 0)
 	{
 		stop_stream(s, rc);
@@ -836,7 +893,16 @@ on_tick(uv_timer_t *t)
 			idle = s->server_end;
 			s->last_mark_tick = s->ticks;
 		}
-		segwriter_rotate_idle(&s->w, tide_now());
+		/*
+		 * Buckets close on commit times as transactions arrive; the timer
+		 * only closes the bucket of a source that has gone quiet, by the
+		 * source's clock.  While a backlog drains, this host's clock is far
+		 * ahead of the commit times: closing by it would put old commits in
+		 * a bucket named after now (invariant 3).
+		 */
+		if (s->streaming && !s->w.in_txn && !s->skipping &&
+			s->ticks - s->last_data_tick >= every(s, IDLE_USECS))
+			segwriter_rotate_idle(&s->w, tide_now() + s->clock_offset);
 		segwriter_flush(&s->w, idle);
 		s->last_flush_tick = s->ticks;
 	}
@@ -947,6 +1013,7 @@ stream_usage(FILE *f)
 			"  -o, --option=NAME=VALUE     decoder option (include-tables, ...)\n"
 			"      --warn-retained=BYTES   warn when the slot retains more WAL (default 1GB)\n"
 			"      --warn-xmin-age=N       warn when catalog_xmin is older (default 100000000)\n"
+			"      --allow-other-owner     accept a DIR that belongs to another user\n"
 			"  -q, --quiet                 only warnings and errors\n");
 }
 
@@ -970,6 +1037,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"option", required_argument, NULL, 'o'},
 		{"warn-retained", required_argument, NULL, 7},
 		{"warn-xmin-age", required_argument, NULL, 8},
+		{"allow-other-owner", no_argument, NULL, 9},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1079,6 +1147,9 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 				if ((rc = tide_opt_int("--warn-xmin-age", optarg, 0, INT32_MAX, &o->warn_xmin_age)) != 0)
 					return rc;
 				break;
+			case 9:
+				o->allow_other_owner = true;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -1106,26 +1177,54 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	return 0;
 }
 
-/* prepare_dir - DIR exists (created if missing) and is writable */
+/*
+ * prepare_dir - DIR exists (created owner-only if missing), belongs to us
+ * and is writable.  Invariant 8: segments hold every replicated row, so
+ * the directory is created 0700 and its files 0600, as a data directory's;
+ * a directory of another user is refused (whoever owns it can plant
+ * symlinks), and the write probe never follows one.
+ */
 static int
-prepare_dir(const char *dir)
+prepare_dir(const char *dir, bool allow_other_owner)
 {
 	char		probe[4200];
-	FILE	   *f;
+	struct stat st;
+	int			fd;
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 	{
 		tide_log_error("could not create segment directory \"%s\": %s", dir, strerror(errno));
 		return TIDE_EXIT_IO;
 	}
-	snprintf(probe, sizeof(probe), "%s/.tide-write-probe", dir);
-	if ((f = fopen(probe, "w")) == NULL)
+	if (stat(dir, &st) != 0)
+	{
+		tide_log_error("could not stat segment directory \"%s\": %s", dir, strerror(errno));
+		return TIDE_EXIT_IO;
+	}
+	if (!S_ISDIR(st.st_mode))
+	{
+		tide_log_error("segment directory \"%s\" is not a directory", dir);
+		return TIDE_EXIT_IO;
+	}
+	if (st.st_uid != geteuid() && !allow_other_owner)
+	{
+		tide_log_error("segment directory \"%s\" belongs to another user (uid %u)", dir, (unsigned) st.st_uid);
+		tide_log_detail("its owner could replace the files tide writes with links to files of this user");
+		tide_log_hint("run tide as the directory's owner, give it a directory of its own, or pass --allow-other-owner if you trust that user");
+		return TIDE_EXIT_IO;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		tide_log_warning("segment directory \"%s\" is accessible by other users (mode %04o): segments hold every replicated row",
+						 dir, (unsigned) (st.st_mode & 07777));
+	snprintf(probe, sizeof(probe), "%s/.tide-write-probe.%d.%u", dir, (int) getpid(),
+			 (unsigned) rand());
+	if ((fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 	{
 		tide_log_error("segment directory \"%s\" is not writable: %s", dir, strerror(errno));
 		tide_log_hint("give the user running tide write access, or choose another -D");
 		return TIDE_EXIT_IO;
 	}
-	fclose(f);
+	close(fd);
 	unlink(probe);
 	return 0;
 }
@@ -1145,7 +1244,8 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return rc < 0 ? TIDE_EXIT_OK : rc;
 	}
-	if ((rc = prepare_dir(s->o.dir)) != 0)
+	srand((unsigned) time(NULL) ^ (unsigned) getpid());
+	if ((rc = prepare_dir(s->o.dir, s->o.allow_other_owner)) != 0)
 	{
 		free(s);
 		return rc;
@@ -1156,7 +1256,6 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return TIDE_EXIT_CORRUPT;
 	}
-	srand((unsigned) time(NULL) ^ (unsigned) getpid());
 	uv_loop_init(&s->loop);
 	proto_relcat_init(&s->cat, NULL);
 	wo.dir = s->o.dir;
