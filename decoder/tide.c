@@ -1726,25 +1726,29 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 				oldtuple = TideChangeTuple(change->data.tp.oldtuple);
 
 				/*
-				 * No old row: the table has REPLICA IDENTITY NOTHING, or
-				 * DEFAULT without a primary key, so the WAL does not say
-				 * which row went.  Like pgoutput, skip it; the table
-				 * cannot be replicated by key anyway.
+				 * Invariant 1: every committed change reaches the stream.
+				 * Without an old row (REPLICA IDENTITY NOTHING, or DEFAULT
+				 * without a primary key) the WAL does not say which row
+				 * went, but the DELETE still goes out, with old kind none,
+				 * so that a consumer refuses it rather than keep the row
+				 * unawares.  (pgoutput may skip it: a publication makes
+				 * the source refuse such a DELETE in the first place.
+				 * Nothing stops it on a tide source.)
 				 */
-				if (oldtuple == NULL)
-				{
-					elog(DEBUG1, "tide skipped a DELETE from \"%s\": the table has no replica identity",
-						 RelationGetRelationName(relation));
-					return;
-				}
-				tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
-								entry->oldfixed, false);
-				tide_change_prologue(ctx, data, txn, entry);
 				m.relid = entry->desc.relid;
-				m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
-					PROTO_OLD_FULL : PROTO_OLD_KEY;
-				m.oldtup.natts = entry->desc.natts;
-				m.oldtup.cols = entry->oldvals;
+				m.old_kind = PROTO_OLD_NONE;
+				m.oldtup.natts = 0;
+				m.oldtup.cols = NULL;
+				if (oldtuple != NULL)
+				{
+					tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
+									entry->oldfixed, false);
+					m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
+						PROTO_OLD_FULL : PROTO_OLD_KEY;
+					m.oldtup.natts = entry->desc.natts;
+					m.oldtup.cols = entry->oldvals;
+				}
+				tide_change_prologue(ctx, data, txn, entry);
 				rc = proto_write_delete(&data->wbuf, &entry->desc, &m);
 				tide_check_write(data, rc, "DELETE");
 				break;
