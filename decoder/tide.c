@@ -58,6 +58,8 @@
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -82,6 +84,15 @@ PG_MODULE_MAGIC;
 /* Defaults and limits of the options. */
 #define TIDE_DEFAULT_FRAME_SIZE 65536
 #define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
+
+/*
+ * The search_path under which output functions print values that name
+ * database objects (tide_fill_tuple): pg_catalog first, then the session's
+ * temporary schema, so that whatever a session has in its temporary schema
+ * cannot shadow a pg_catalog name.  PostgreSQL 17 runs maintenance commands
+ * under the same path (GUC_SAFE_SEARCH_PATH).
+ */
+#define TIDE_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
 
 /* ctx->out larger than this (and than 4 frames) is shrunk after a write */
 #define TIDE_OUT_KEEP (1024 * 1024)
@@ -122,6 +133,7 @@ typedef struct TideColumn
 	uint8		width;			/* PROTO_ENC_FIXED: bytes on the wire */
 	TideFixedKind fixed_kind;	/* PROTO_ENC_FIXED: how to take the value */
 	bool		is_bool;		/* normalise to 0/1 */
+	bool		names_objects;	/* TEXT whose output may name objects */
 	int			fixed_off;		/* PROTO_ENC_FIXED: offset in the scratch */
 	FmgrInfo	func;			/* send (BINARY) or output (TEXT) function */
 } TideColumn;
@@ -772,6 +784,77 @@ tide_type_name(Oid typoid, int32 typmod)
 }
 
 /*
+ * tide_type_names_objects - may a value of this type refer to database
+ * objects?  The reg* types do: their send form is the bare OID, which
+ * names an unrelated object (or none) on another server, and their text
+ * form is a name that depends on the search_path.  So do arrays, domains,
+ * ranges and multiranges over them, and, conservatively, every composite
+ * type (record_out prints each member with its own output function, and
+ * members can be added later by ALTER TYPE without any invalidation of the
+ * tables using the type) and pseudo-type (anyarray columns of CREATE TABLE
+ * AS over pg_statistic carry element type OIDs of any kind).  Such values
+ * travel as text printed under TIDE_SAFE_SEARCH_PATH (tide_fill_tuple).
+ *
+ * A user-defined base type's output function might call a reg* output
+ * function too; none of the common extensions' types do, and that is not
+ * assumed here.
+ */
+static bool
+tide_type_names_objects(Oid typoid)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	bool		result;
+
+	check_stack_depth();
+	switch (typoid)
+	{
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			break;
+	}
+
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typoid);
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	switch (typ->typtype)
+	{
+		case TYPTYPE_COMPOSITE:
+		case TYPTYPE_PSEUDO:
+			result = true;
+			break;
+		case TYPTYPE_DOMAIN:
+			result = tide_type_names_objects(typ->typbasetype);
+			break;
+		case TYPTYPE_RANGE:
+			result = tide_type_names_objects(get_range_subtype(typoid));
+			break;
+		case TYPTYPE_MULTIRANGE:
+			result = tide_type_names_objects(get_multirange_range(typoid));
+			break;
+		default:
+			/* base types and enums; a true array is judged by its element */
+			result = IsTrueArrayType(typ) &&
+				tide_type_names_objects(typ->typelem);
+			break;
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
  * tide_column_encoding - choose how a column's values travel (FORMAT.md,
  * "Value encodings"), by its base type.  Fills pcol->encoding/width and
  * col's fields; the send or output function is looked up in mcxt.
@@ -798,6 +881,7 @@ tide_column_encoding(TideData *data, Oid basetypoid, proto_column_t *pcol,
 	pcol->width = 0;
 	col->width = 0;
 	col->is_bool = (basetypoid == BOOLOID);
+	col->names_objects = tide_type_names_objects(basetypoid);
 
 	if (data->values_text)
 		pcol->encoding = PROTO_ENC_TEXT;
@@ -834,7 +918,16 @@ tide_column_encoding(TideData *data, Oid basetypoid, proto_column_t *pcol,
 				pcol->encoding = TIDE_BIG_ENDIAN ? PROTO_ENC_BINARY : PROTO_ENC_JSONB;
 				break;
 			default:
-				if (basetypoid < FirstGenbkiObjectId && OidIsValid(sendfn))
+
+				/*
+				 * A send format is portable when it holds no server-local
+				 * OID: built-in types (OIDs below FirstGenbkiObjectId are
+				 * fixed by the catalog sources, the same on every server)
+				 * that refer to no object.  Arrays embed their element's
+				 * type OID, built-in here too.
+				 */
+				if (basetypoid < FirstGenbkiObjectId && OidIsValid(sendfn) &&
+					!col->names_objects)
 					pcol->encoding = PROTO_ENC_BINARY;
 				else
 					pcol->encoding = PROTO_ENC_TEXT;
@@ -1129,11 +1222,27 @@ tide_put_fixed(const TideColumn *col, Datum d, uint8 *out)
  * Unchanged TOASTed values (on-disk pointers the reorder buffer has no data
  * for: they are never fetched) become PROTO_DATUM_UNCHANGED, which only an
  * UPDATE's new row may hold (unchanged_ok); elsewhere one is an ERROR.
+ *
+ * Values that name database objects (regclass, regproc[], ...: see
+ * tide_type_names_objects) are printed by their output functions under
+ * search_path TIDE_SAFE_SEARCH_PATH, set for the row in a GUC nest level of
+ * its own (as PostgreSQL 17's RestrictSearchPath does): every name outside
+ * pg_catalog then comes out schema-qualified, whatever the search_path of
+ * the walsender or of the session calling pg_logical_slot_get_changes, and
+ * reads back as the same object under the pg_catalog search_path the
+ * applier pins on the replica.  The output functions are PostgreSQL's own,
+ * so what they print is what the input functions accept, for arrays,
+ * domains and composites as well, with no per-type code here; rows without
+ * such a value pay nothing, the others one GUC set and restore.  The nest
+ * level is popped on the way out; an ERROR in between is cleaned up by the
+ * (sub)transaction abort, which restores the caller's search_path.
  */
 static void
 tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 				proto_datum_t *vals, uint8 *fixed, bool unchanged_ok)
 {
+	int			save_nestlevel = -1;
+
 	heap_deform_tuple(tuple, tupdesc, entry->values, entry->isnull);
 
 	for (int i = 0; i < entry->desc.natts; i++)
@@ -1241,14 +1350,26 @@ tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 			case PROTO_ENC_TEXT:
 			default:
 				{
-					char	   *s = OutputFunctionCall((FmgrInfo *) &col->func, d);
+					char	   *s;
 
+					if (col->names_objects && save_nestlevel < 0)
+					{
+						save_nestlevel = NewGUCNestLevel();
+						(void) set_config_option("search_path",
+												 TIDE_SAFE_SEARCH_PATH,
+												 PGC_USERSET, PGC_S_SESSION,
+												 GUC_ACTION_SAVE, true, 0,
+												 false);
+					}
+					s = OutputFunctionCall((FmgrInfo *) &col->func, d);
 					pd->data = (const uint8_t *) s;
 					pd->len = strlen(s);
 					break;
 				}
 		}
 	}
+	if (save_nestlevel >= 0)
+		AtEOXact_GUC(true, save_nestlevel);
 }
 
 /* ---------------------------------------------------------------------
