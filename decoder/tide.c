@@ -141,7 +141,8 @@ typedef struct TideColumn
 /*
  * TideRelation - relation cache entry, one per relation OID seen in the
  * session.  The description and the filter verdict are built once and kept
- * until a relcache invalidation clears `valid`.
+ * until an invalidation clears `valid`: of the relation or an ancestor
+ * (relcache), of any schema, or of a type its columns use (syscache).
  */
 typedef struct TideRelation
 {
@@ -154,6 +155,9 @@ typedef struct TideRelation
 	int			nancestors;
 	int			tupdesc_natts;	/* natts of the descriptor described */
 	MemoryContext context;		/* owns every pointer below but relmsg */
+	uint32	   *typehashes;		/* TYPEOID hash values of the types the
+								 * description names or encodes by */
+	int			ntypehashes;	/* -1 while described: any type counts */
 	proto_relation_t desc;		/* what RELATION says; desc.cols owned */
 	TideColumn *cols;			/* desc.natts entries */
 	Datum	   *values;			/* heap_deform_tuple scratch, tupdesc_natts */
@@ -203,12 +207,13 @@ typedef struct TideData
 /*
  * The relation cache of the decoding session running in this backend (a
  * backend decodes one slot at a time).  It lives in TideData.cachectx; a
- * reset callback on that context clears the pointer, so the relcache
- * callback, registered once per backend and never removed, never sees a
+ * reset callback on that context clears the pointer, so the invalidation
+ * callbacks, registered once per backend and never removed (PostgreSQL
+ * cannot unregister them, and a backend has room for few), never see a
  * freed cache, whether the session ended with shutdown or with an ERROR.
  */
 static HTAB *TideRelationCache = NULL;
-static bool TideRelcacheCallbackRegistered = false;
+static bool TideCallbacksRegistered = false;
 static bool TideCacheHasPartitions = false;
 static int	TideInvalidations = 0;
 
@@ -685,6 +690,51 @@ tide_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
+ * tide_namespace_callback - a schema changed.  ALTER SCHEMA ... RENAME
+ * invalidates no relation, yet every description and verdict may hold a
+ * schema's name (the relation's, its partition root's, its column types'),
+ * so every entry goes stale, as pgoutput does for its cache.  Schemas
+ * change seldom.  Never frees, like tide_relcache_callback.
+ */
+static void
+tide_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	tide_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * tide_type_callback - a type changed: ALTER TYPE / ALTER DOMAIN ...
+ * RENAME or SET SCHEMA, a table's row type renamed with its table.  Only
+ * the entries whose descriptions use the type go stale: pg_type also
+ * changes with every CREATE and DROP TABLE, which must not make a session
+ * describe all its relations again.  A hash value of 0 means every type;
+ * an entry being described (ntypehashes -1) does not know its types yet
+ * and goes stale on any.  Never frees.
+ */
+static void
+tide_type_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	TideRelation *entry;
+
+	if (TideRelationCache == NULL)
+		return;
+	hash_seq_init(&status, TideRelationCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		bool		stale = hashvalue == 0 || entry->ntypehashes < 0;
+
+		for (int i = 0; !stale && i < entry->ntypehashes; i++)
+			stale = entry->typehashes[i] == hashvalue;
+		if (stale && entry->valid)
+		{
+			entry->valid = false;
+			TideInvalidations++;
+		}
+	}
+}
+
+/*
  * tide_relation_cache_gone - reset callback of the relation cache's
  * context.  arg is the cache that goes away: a newer session's cache is
  * left alone (a walsender may free an errored session's memory late).
@@ -722,10 +772,17 @@ tide_init_relation_cache(TideData *data, MemoryContext parent)
 	cb->arg = data->relcache;
 	MemoryContextRegisterResetCallback(data->cachectx, cb);
 
-	if (!TideRelcacheCallbackRegistered)
+	/*
+	 * Invariants 1 and 2: a stale verdict drops committed rows, a stale
+	 * description sends them under names the relation no longer has.
+	 */
+	if (!TideCallbacksRegistered)
 	{
 		CacheRegisterRelcacheCallback(tide_relcache_callback, (Datum) 0);
-		TideRelcacheCallbackRegistered = true;
+		CacheRegisterSyscacheCallback(NAMESPACEOID, tide_namespace_callback,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, tide_type_callback, (Datum) 0);
+		TideCallbacksRegistered = true;
 	}
 }
 
@@ -979,6 +1036,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	bool		all_key;
 	int			natts;
 	int			fixed_bytes;
+	uint32	   *typehashes;
+	int			ntypehashes;
 	MemoryContext oldcxt;
 	StringInfoData msg;
 	proto_wbuf_t wb;
@@ -992,6 +1051,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	entry->valid = true;
 	entry->publish = false;
 	entry->tupdesc_natts = tupdesc->natts;
+	entry->typehashes = NULL;	/* in entry->context, reset below */
+	entry->ntypehashes = -1;
 
 	nspname = get_namespace_name(RelationGetNamespace(rel));
 	if (nspname == NULL)
@@ -1047,6 +1108,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 			entry->relmsg = NULL;
 		}
 		entry->schema_sent = false;
+		entry->ntypehashes = 0;
 		return;
 	}
 	entry->publish = true;
@@ -1086,6 +1148,9 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	entry->desc.natts = (uint16) natts;
 	entry->desc.cols = palloc0(sizeof(proto_column_t) * Max(natts, 1));
 	entry->cols = palloc0(sizeof(TideColumn) * Max(natts, 1));
+	/* a column's type, its element type, its base type */
+	typehashes = palloc(sizeof(uint32) * 3 * Max(natts, 1));
+	ntypehashes = 0;
 
 	fixed_bytes = 0;
 	for (int i = 0, c = 0; i < tupdesc->natts; i++)
@@ -1094,6 +1159,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		proto_column_t *pcol;
 		TideColumn *col;
 		Oid			basetypoid;
+		Oid			elemtypoid;
 
 		if (att->attisdropped || att->attgenerated)
 			continue;
@@ -1102,6 +1168,15 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		c++;
 
 		basetypoid = getBaseType(att->atttypid);
+		elemtypoid = get_element_type(att->atttypid);
+		typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+														  ObjectIdGetDatum(att->atttypid));
+		if (OidIsValid(elemtypoid))
+			typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+															  ObjectIdGetDatum(elemtypoid));
+		if (basetypoid != att->atttypid)
+			typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+															  ObjectIdGetDatum(basetypoid));
 		col->attidx = i;
 		pcol->typoid = att->atttypid;
 		pcol->basetypoid = basetypoid;
@@ -1150,6 +1225,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		entry->relmsg_len = wb.len;
 		entry->schema_sent = false;
 	}
+	entry->typehashes = typehashes;
+	entry->ntypehashes = ntypehashes;
 }
 
 /*
@@ -1174,6 +1251,8 @@ tide_get_relation(TideData *data, Relation rel)
 		entry->nancestors = 0;
 		entry->tupdesc_natts = 0;
 		entry->context = NULL;
+		entry->typehashes = NULL;
+		entry->ntypehashes = 0;
 		entry->relmsg = NULL;
 		entry->relmsg_len = 0;
 	}
