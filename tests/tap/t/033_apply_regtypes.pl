@@ -78,6 +78,11 @@ DELETE FROM regtab WHERE id = 4;
 });
 stream();
 
+# the walsender's search_path has public in it: names are qualified anyway
+my ($ins) = grep { /^INSERT public\.regtab: id\[integer\]:1 / } seg_lines($dir);
+like($ins, qr/ c\[regclass\]:'app\.target' .* a\[regclass\[\]\]:'\{app\.target,pg_class,public\.regtab\}'/,
+	'the segment holds schema-qualified names');
+
 my ($rc, $out, $err) = tide_run('apply', '-d', $rep->connstr('postgres'), '-D', $dir, '-q');
 is($rc, 0, 'apply') or diag($err);
 
