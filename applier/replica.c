@@ -1753,7 +1753,8 @@ no_identity(apply_replica_t *r, apply_rel_t *rs, const char *what)
 	r->failed = true;
 	tide_log_error("cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
 	tide_log_detail("without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
-	tide_log_hint("set a replica identity on the source table (ALTER TABLE ... REPLICA IDENTITY), or leave the table out with --tables");
+	tide_log_hint("give the source table a replica identity (ALTER TABLE ... REPLICA IDENTITY FULL, a primary key, or REPLICA IDENTITY USING INDEX); "
+				  "changes streamed before that cannot be replayed: leave the table out with --tables, or rebuild the replica from a new base");
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -1841,7 +1842,8 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	const char *name;
 	int			rc;
 
-	if (!rs->has_key)
+	/* invariant 7: a DELETE that does not say which row went stops apply */
+	if (!rs->has_key || d->old_kind == PROTO_OLD_NONE)
 		return no_identity(r, rs, "DELETE");
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;

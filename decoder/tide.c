@@ -58,6 +58,8 @@
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -82,6 +84,15 @@ PG_MODULE_MAGIC;
 /* Defaults and limits of the options. */
 #define TIDE_DEFAULT_FRAME_SIZE 65536
 #define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
+
+/*
+ * The search_path under which output functions print values that name
+ * database objects (tide_fill_tuple): pg_catalog first, then the session's
+ * temporary schema, so that whatever a session has in its temporary schema
+ * cannot shadow a pg_catalog name.  PostgreSQL 17 runs maintenance commands
+ * under the same path (GUC_SAFE_SEARCH_PATH).
+ */
+#define TIDE_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
 
 /* ctx->out larger than this (and than 4 frames) is shrunk after a write */
 #define TIDE_OUT_KEEP (1024 * 1024)
@@ -122,6 +133,7 @@ typedef struct TideColumn
 	uint8		width;			/* PROTO_ENC_FIXED: bytes on the wire */
 	TideFixedKind fixed_kind;	/* PROTO_ENC_FIXED: how to take the value */
 	bool		is_bool;		/* normalise to 0/1 */
+	bool		names_objects;	/* TEXT whose output may name objects */
 	int			fixed_off;		/* PROTO_ENC_FIXED: offset in the scratch */
 	FmgrInfo	func;			/* send (BINARY) or output (TEXT) function */
 } TideColumn;
@@ -129,7 +141,8 @@ typedef struct TideColumn
 /*
  * TideRelation - relation cache entry, one per relation OID seen in the
  * session.  The description and the filter verdict are built once and kept
- * until a relcache invalidation clears `valid`.
+ * until an invalidation clears `valid`: of the relation or an ancestor
+ * (relcache), of any schema, or of a type its columns use (syscache).
  */
 typedef struct TideRelation
 {
@@ -142,6 +155,9 @@ typedef struct TideRelation
 	int			nancestors;
 	int			tupdesc_natts;	/* natts of the descriptor described */
 	MemoryContext context;		/* owns every pointer below but relmsg */
+	uint32	   *typehashes;		/* TYPEOID hash values of the types the
+								 * description names or encodes by */
+	int			ntypehashes;	/* -1 while described: any type counts */
 	proto_relation_t desc;		/* what RELATION says; desc.cols owned */
 	TideColumn *cols;			/* desc.natts entries */
 	Datum	   *values;			/* heap_deform_tuple scratch, tupdesc_natts */
@@ -191,12 +207,13 @@ typedef struct TideData
 /*
  * The relation cache of the decoding session running in this backend (a
  * backend decodes one slot at a time).  It lives in TideData.cachectx; a
- * reset callback on that context clears the pointer, so the relcache
- * callback, registered once per backend and never removed, never sees a
+ * reset callback on that context clears the pointer, so the invalidation
+ * callbacks, registered once per backend and never removed (PostgreSQL
+ * cannot unregister them, and a backend has room for few), never see a
  * freed cache, whether the session ended with shutdown or with an ERROR.
  */
 static HTAB *TideRelationCache = NULL;
-static bool TideRelcacheCallbackRegistered = false;
+static bool TideCallbacksRegistered = false;
 static bool TideCacheHasPartitions = false;
 static int	TideInvalidations = 0;
 
@@ -673,6 +690,51 @@ tide_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
+ * tide_namespace_callback - a schema changed.  ALTER SCHEMA ... RENAME
+ * invalidates no relation, yet every description and verdict may hold a
+ * schema's name (the relation's, its partition root's, its column types'),
+ * so every entry goes stale, as pgoutput does for its cache.  Schemas
+ * change seldom.  Never frees, like tide_relcache_callback.
+ */
+static void
+tide_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	tide_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * tide_type_callback - a type changed: ALTER TYPE / ALTER DOMAIN ...
+ * RENAME or SET SCHEMA, a table's row type renamed with its table.  Only
+ * the entries whose descriptions use the type go stale: pg_type also
+ * changes with every CREATE and DROP TABLE, which must not make a session
+ * describe all its relations again.  A hash value of 0 means every type;
+ * an entry being described (ntypehashes -1) does not know its types yet
+ * and goes stale on any.  Never frees.
+ */
+static void
+tide_type_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	TideRelation *entry;
+
+	if (TideRelationCache == NULL)
+		return;
+	hash_seq_init(&status, TideRelationCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		bool		stale = hashvalue == 0 || entry->ntypehashes < 0;
+
+		for (int i = 0; !stale && i < entry->ntypehashes; i++)
+			stale = entry->typehashes[i] == hashvalue;
+		if (stale && entry->valid)
+		{
+			entry->valid = false;
+			TideInvalidations++;
+		}
+	}
+}
+
+/*
  * tide_relation_cache_gone - reset callback of the relation cache's
  * context.  arg is the cache that goes away: a newer session's cache is
  * left alone (a walsender may free an errored session's memory late).
@@ -710,10 +772,17 @@ tide_init_relation_cache(TideData *data, MemoryContext parent)
 	cb->arg = data->relcache;
 	MemoryContextRegisterResetCallback(data->cachectx, cb);
 
-	if (!TideRelcacheCallbackRegistered)
+	/*
+	 * Invariants 1 and 2: a stale verdict drops committed rows, a stale
+	 * description sends them under names the relation no longer has.
+	 */
+	if (!TideCallbacksRegistered)
 	{
 		CacheRegisterRelcacheCallback(tide_relcache_callback, (Datum) 0);
-		TideRelcacheCallbackRegistered = true;
+		CacheRegisterSyscacheCallback(NAMESPACEOID, tide_namespace_callback,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, tide_type_callback, (Datum) 0);
+		TideCallbacksRegistered = true;
 	}
 }
 
@@ -772,6 +841,77 @@ tide_type_name(Oid typoid, int32 typmod)
 }
 
 /*
+ * tide_type_names_objects - may a value of this type refer to database
+ * objects?  The reg* types do: their send form is the bare OID, which
+ * names an unrelated object (or none) on another server, and their text
+ * form is a name that depends on the search_path.  So do arrays, domains,
+ * ranges and multiranges over them, and, conservatively, every composite
+ * type (record_out prints each member with its own output function, and
+ * members can be added later by ALTER TYPE without any invalidation of the
+ * tables using the type) and pseudo-type (anyarray columns of CREATE TABLE
+ * AS over pg_statistic carry element type OIDs of any kind).  Such values
+ * travel as text printed under TIDE_SAFE_SEARCH_PATH (tide_fill_tuple).
+ *
+ * A user-defined base type's output function might call a reg* output
+ * function too; none of the common extensions' types do, and that is not
+ * assumed here.
+ */
+static bool
+tide_type_names_objects(Oid typoid)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	bool		result;
+
+	check_stack_depth();
+	switch (typoid)
+	{
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			break;
+	}
+
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typoid);
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	switch (typ->typtype)
+	{
+		case TYPTYPE_COMPOSITE:
+		case TYPTYPE_PSEUDO:
+			result = true;
+			break;
+		case TYPTYPE_DOMAIN:
+			result = tide_type_names_objects(typ->typbasetype);
+			break;
+		case TYPTYPE_RANGE:
+			result = tide_type_names_objects(get_range_subtype(typoid));
+			break;
+		case TYPTYPE_MULTIRANGE:
+			result = tide_type_names_objects(get_multirange_range(typoid));
+			break;
+		default:
+			/* base types and enums; a true array is judged by its element */
+			result = IsTrueArrayType(typ) &&
+				tide_type_names_objects(typ->typelem);
+			break;
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
  * tide_column_encoding - choose how a column's values travel (FORMAT.md,
  * "Value encodings"), by its base type.  Fills pcol->encoding/width and
  * col's fields; the send or output function is looked up in mcxt.
@@ -798,6 +938,7 @@ tide_column_encoding(TideData *data, Oid basetypoid, proto_column_t *pcol,
 	pcol->width = 0;
 	col->width = 0;
 	col->is_bool = (basetypoid == BOOLOID);
+	col->names_objects = tide_type_names_objects(basetypoid);
 
 	if (data->values_text)
 		pcol->encoding = PROTO_ENC_TEXT;
@@ -834,7 +975,16 @@ tide_column_encoding(TideData *data, Oid basetypoid, proto_column_t *pcol,
 				pcol->encoding = TIDE_BIG_ENDIAN ? PROTO_ENC_BINARY : PROTO_ENC_JSONB;
 				break;
 			default:
-				if (basetypoid < FirstGenbkiObjectId && OidIsValid(sendfn))
+
+				/*
+				 * A send format is portable when it holds no server-local
+				 * OID: built-in types (OIDs below FirstGenbkiObjectId are
+				 * fixed by the catalog sources, the same on every server)
+				 * that refer to no object.  Arrays embed their element's
+				 * type OID, built-in here too.
+				 */
+				if (basetypoid < FirstGenbkiObjectId && OidIsValid(sendfn) &&
+					!col->names_objects)
 					pcol->encoding = PROTO_ENC_BINARY;
 				else
 					pcol->encoding = PROTO_ENC_TEXT;
@@ -886,6 +1036,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	bool		all_key;
 	int			natts;
 	int			fixed_bytes;
+	uint32	   *typehashes;
+	int			ntypehashes;
 	MemoryContext oldcxt;
 	StringInfoData msg;
 	proto_wbuf_t wb;
@@ -899,6 +1051,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	entry->valid = true;
 	entry->publish = false;
 	entry->tupdesc_natts = tupdesc->natts;
+	entry->typehashes = NULL;	/* in entry->context, reset below */
+	entry->ntypehashes = -1;
 
 	nspname = get_namespace_name(RelationGetNamespace(rel));
 	if (nspname == NULL)
@@ -954,6 +1108,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 			entry->relmsg = NULL;
 		}
 		entry->schema_sent = false;
+		entry->ntypehashes = 0;
 		return;
 	}
 	entry->publish = true;
@@ -993,6 +1148,9 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 	entry->desc.natts = (uint16) natts;
 	entry->desc.cols = palloc0(sizeof(proto_column_t) * Max(natts, 1));
 	entry->cols = palloc0(sizeof(TideColumn) * Max(natts, 1));
+	/* a column's type, its element type, its base type */
+	typehashes = palloc(sizeof(uint32) * 3 * Max(natts, 1));
+	ntypehashes = 0;
 
 	fixed_bytes = 0;
 	for (int i = 0, c = 0; i < tupdesc->natts; i++)
@@ -1001,6 +1159,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		proto_column_t *pcol;
 		TideColumn *col;
 		Oid			basetypoid;
+		Oid			elemtypoid;
 
 		if (att->attisdropped || att->attgenerated)
 			continue;
@@ -1009,6 +1168,15 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		c++;
 
 		basetypoid = getBaseType(att->atttypid);
+		elemtypoid = get_element_type(att->atttypid);
+		typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+														  ObjectIdGetDatum(att->atttypid));
+		if (OidIsValid(elemtypoid))
+			typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+															  ObjectIdGetDatum(elemtypoid));
+		if (basetypoid != att->atttypid)
+			typehashes[ntypehashes++] = GetSysCacheHashValue1(TYPEOID,
+															  ObjectIdGetDatum(basetypoid));
 		col->attidx = i;
 		pcol->typoid = att->atttypid;
 		pcol->basetypoid = basetypoid;
@@ -1057,6 +1225,8 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		entry->relmsg_len = wb.len;
 		entry->schema_sent = false;
 	}
+	entry->typehashes = typehashes;
+	entry->ntypehashes = ntypehashes;
 }
 
 /*
@@ -1081,6 +1251,8 @@ tide_get_relation(TideData *data, Relation rel)
 		entry->nancestors = 0;
 		entry->tupdesc_natts = 0;
 		entry->context = NULL;
+		entry->typehashes = NULL;
+		entry->ntypehashes = 0;
 		entry->relmsg = NULL;
 		entry->relmsg_len = 0;
 	}
@@ -1129,11 +1301,27 @@ tide_put_fixed(const TideColumn *col, Datum d, uint8 *out)
  * Unchanged TOASTed values (on-disk pointers the reorder buffer has no data
  * for: they are never fetched) become PROTO_DATUM_UNCHANGED, which only an
  * UPDATE's new row may hold (unchanged_ok); elsewhere one is an ERROR.
+ *
+ * Values that name database objects (regclass, regproc[], ...: see
+ * tide_type_names_objects) are printed by their output functions under
+ * search_path TIDE_SAFE_SEARCH_PATH, set for the row in a GUC nest level of
+ * its own (as PostgreSQL 17's RestrictSearchPath does): every name outside
+ * pg_catalog then comes out schema-qualified, whatever the search_path of
+ * the walsender or of the session calling pg_logical_slot_get_changes, and
+ * reads back as the same object under the pg_catalog search_path the
+ * applier pins on the replica.  The output functions are PostgreSQL's own,
+ * so what they print is what the input functions accept, for arrays,
+ * domains and composites as well, with no per-type code here; rows without
+ * such a value pay nothing, the others one GUC set and restore.  The nest
+ * level is popped on the way out; an ERROR in between is cleaned up by the
+ * (sub)transaction abort, which restores the caller's search_path.
  */
 static void
 tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 				proto_datum_t *vals, uint8 *fixed, bool unchanged_ok)
 {
+	int			save_nestlevel = -1;
+
 	heap_deform_tuple(tuple, tupdesc, entry->values, entry->isnull);
 
 	for (int i = 0; i < entry->desc.natts; i++)
@@ -1241,14 +1429,26 @@ tide_fill_tuple(TideRelation *entry, TupleDesc tupdesc, HeapTuple tuple,
 			case PROTO_ENC_TEXT:
 			default:
 				{
-					char	   *s = OutputFunctionCall((FmgrInfo *) &col->func, d);
+					char	   *s;
 
+					if (col->names_objects && save_nestlevel < 0)
+					{
+						save_nestlevel = NewGUCNestLevel();
+						(void) set_config_option("search_path",
+												 TIDE_SAFE_SEARCH_PATH,
+												 PGC_USERSET, PGC_S_SESSION,
+												 GUC_ACTION_SAVE, true, 0,
+												 false);
+					}
+					s = OutputFunctionCall((FmgrInfo *) &col->func, d);
 					pd->data = (const uint8_t *) s;
 					pd->len = strlen(s);
 					break;
 				}
 		}
 	}
+	if (save_nestlevel >= 0)
+		AtEOXact_GUC(true, save_nestlevel);
 }
 
 /* ---------------------------------------------------------------------
@@ -1726,25 +1926,29 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 				oldtuple = TideChangeTuple(change->data.tp.oldtuple);
 
 				/*
-				 * No old row: the table has REPLICA IDENTITY NOTHING, or
-				 * DEFAULT without a primary key, so the WAL does not say
-				 * which row went.  Like pgoutput, skip it; the table
-				 * cannot be replicated by key anyway.
+				 * Invariant 1: every committed change reaches the stream.
+				 * Without an old row (REPLICA IDENTITY NOTHING, or DEFAULT
+				 * without a primary key) the WAL does not say which row
+				 * went, but the DELETE still goes out, with old kind none,
+				 * so that a consumer refuses it rather than keep the row
+				 * unawares.  (pgoutput may skip it: a publication makes
+				 * the source refuse such a DELETE in the first place.
+				 * Nothing stops it on a tide source.)
 				 */
-				if (oldtuple == NULL)
-				{
-					elog(DEBUG1, "tide skipped a DELETE from \"%s\": the table has no replica identity",
-						 RelationGetRelationName(relation));
-					return;
-				}
-				tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
-								entry->oldfixed, false);
-				tide_change_prologue(ctx, data, txn, entry);
 				m.relid = entry->desc.relid;
-				m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
-					PROTO_OLD_FULL : PROTO_OLD_KEY;
-				m.oldtup.natts = entry->desc.natts;
-				m.oldtup.cols = entry->oldvals;
+				m.old_kind = PROTO_OLD_NONE;
+				m.oldtup.natts = 0;
+				m.oldtup.cols = NULL;
+				if (oldtuple != NULL)
+				{
+					tide_fill_tuple(entry, tupdesc, oldtuple, entry->oldvals,
+									entry->oldfixed, false);
+					m.old_kind = entry->desc.replident == PROTO_IDENT_FULL ?
+						PROTO_OLD_FULL : PROTO_OLD_KEY;
+					m.oldtup.natts = entry->desc.natts;
+					m.oldtup.cols = entry->oldvals;
+				}
+				tide_change_prologue(ctx, data, txn, entry);
 				rc = proto_write_delete(&data->wbuf, &entry->desc, &m);
 				tide_check_write(data, rc, "DELETE");
 				break;

@@ -48,7 +48,7 @@ UPDATE id_index SET u = 20, a = 2;
 UPDATE id_index SET a = 3;				-- a is not part of the identity
 UPDATE id_full SET a = 2, d = NULL;
 UPDATE id_nothing SET a = 2;
--- DELETE: the old key or row; without an identity the DELETE is skipped
+-- DELETE: the old key or row; without an identity, no old row (but the DELETE is sent)
 DELETE FROM id_default;
 DELETE FROM id_nopk;
 DELETE FROM id_index;

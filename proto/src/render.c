@@ -532,6 +532,8 @@ render_row(proto_render_t *r, uint8_t type, proto_rbuf_t body, emit_t *e)
 				put_cstr(e->out, old_kind == PROTO_OLD_KEY ? " old-key: " : " old: ");
 				rc = put_tuple(e->out, &scratch, rel, oldt, old_kind == PROTO_OLD_KEY, false);
 			}
+			else if (type == PROTO_MSG_DELETE)
+				put_cstr(e->out, " (no old row)");
 			if (rc == 0 && newt)
 			{
 				put_cstr(e->out, type == PROTO_MSG_UPDATE ? " new: " : " ");

@@ -556,13 +556,16 @@ proto_write_delete(proto_wbuf_t *b, const proto_relation_t *rel,
 	size_t		start;
 
 	if (m->relid != rel->relid ||
-		(m->old_kind != PROTO_OLD_KEY && m->old_kind != PROTO_OLD_FULL) ||
-		tuple_has_unchanged(&m->oldtup))
+		(m->old_kind != PROTO_OLD_NONE && m->old_kind != PROTO_OLD_KEY &&
+		 m->old_kind != PROTO_OLD_FULL) ||
+		(m->old_kind != PROTO_OLD_NONE && tuple_has_unchanged(&m->oldtup)))
 		return b->err = TIDE_EBADVALUE;
 	start = proto_msg_begin(b, PROTO_MSG_DELETE);
 	proto_put_varint(b, m->relid);
 	proto_put_u8(b, m->old_kind);
-	proto_tuple_write(b, rel, &m->oldtup);
+	/* old kind none: the source logged no old row (no replica identity) */
+	if (m->old_kind != PROTO_OLD_NONE)
+		proto_tuple_write(b, rel, &m->oldtup);
 	return finish(b, start);
 }
 
@@ -574,8 +577,14 @@ proto_read_delete(proto_rbuf_t *r, const proto_relation_t *rel,
 		return r->err;
 	if (m->relid != rel->relid)
 		return proto_rbuf_fail(r, TIDE_ENORELATION);
-	if (m->old_kind != PROTO_OLD_KEY && m->old_kind != PROTO_OLD_FULL)
+	if (m->old_kind != PROTO_OLD_NONE && m->old_kind != PROTO_OLD_KEY &&
+		m->old_kind != PROTO_OLD_FULL)
 		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	if (m->old_kind == PROTO_OLD_NONE)
+	{
+		m->oldtup.natts = 0;
+		return read_end(r);
+	}
 	if (proto_tuple_read(r, rel, &m->oldtup))
 		return r->err;
 	if (tuple_has_unchanged(&m->oldtup))

@@ -158,9 +158,10 @@ encode_all(proto_wbuf_t *b)
 	proto_update_t upd = {16385, PROTO_OLD_KEY, {5, row1}, {5, row2}};
 	proto_update_t upd2 = {16385, PROTO_OLD_NONE, {0, NULL}, {5, row2}};
 	proto_delete_t del = {16385, PROTO_OLD_FULL, {5, row1}};
+	proto_delete_t del0 = {16385, PROTO_OLD_NONE, {0, NULL}};
 	proto_truncate_t tr = {PROTO_TRUNCATE_CASCADE | PROTO_TRUNCATE_RESTART_IDENTITY, 1, trunc_relids};
 	proto_message_t ms = {PROTO_MESSAGE_TRANSACTIONAL, 99, S("tide.test"), S("hello\0world")};
-	proto_commit_t cm = {0, UINT64_MAX, 6};
+	proto_commit_t cm = {0, UINT64_MAX, 7};
 
 	assert_int_equal(proto_write_startup(b, &st), 0);
 	assert_int_equal(proto_write_begin(b, &bg), 0);
@@ -170,10 +171,11 @@ encode_all(proto_wbuf_t *b)
 	assert_int_equal(proto_write_update(b, &rel, &upd), 0);
 	assert_int_equal(proto_write_update(b, &rel, &upd2), 0);
 	assert_int_equal(proto_write_delete(b, &rel, &del), 0);
+	assert_int_equal(proto_write_delete(b, &rel, &del0), 0);
 	assert_int_equal(proto_write_truncate(b, &tr), 0);
 	assert_int_equal(proto_write_message(b, &ms), 0);
 	assert_int_equal(proto_write_commit(b, &cm), 0);
-	return 11;
+	return 12;
 }
 
 static void
@@ -307,6 +309,12 @@ test_round_trip(void **state)
 		assert_int_equal(proto_read_delete(&body, &rrel, &m), 0);
 		assert_int_equal(m.old_kind, PROTO_OLD_FULL);
 		check_tuple(&m.oldtup, row1);
+		/* no replica identity: the DELETE comes without an old row */
+		assert_int_equal(proto_read_msg(&f, &type, &body), 0);
+		assert_int_equal(type, 'D');
+		assert_int_equal(proto_read_delete(&body, &rrel, &m), 0);
+		assert_int_equal(m.old_kind, PROTO_OLD_NONE);
+		assert_int_equal(m.oldtup.natts, 0);
 	}
 	{
 		proto_truncate_t m;
@@ -337,7 +345,7 @@ test_round_trip(void **state)
 		assert_int_equal(type, 'C');
 		assert_int_equal(proto_read_commit(&body, &m), 0);
 		assert_true(m.end_lsn == UINT64_MAX);
-		assert_int_equal(m.nchanges, 6);
+		assert_int_equal(m.nchanges, 7);
 	}
 	assert_int_equal(proto_read_msg(&f, &type, &body), TIDE_EEOF);
 	proto_wbuf_free(&b);
@@ -388,7 +396,8 @@ test_writer_rejects(void **state)
 {
 	proto_wbuf_t b;
 	proto_insert_t ins = {16385, {5, row2}};	/* unchanged in an INSERT */
-	proto_delete_t del = {16385, PROTO_OLD_NONE, {5, row1}};
+	proto_delete_t del = {16385, 'X', {5, row1}};	/* unknown old kind */
+	proto_delete_t del_unchanged = {16385, PROTO_OLD_KEY, {5, row2}};
 	proto_insert_t short_row = {16385, {4, row1}};
 	proto_truncate_t none = {0, 0, NULL};
 	proto_commit_t badflags = {1, 100, 0};
@@ -398,6 +407,26 @@ test_writer_rejects(void **state)
 	assert_int_equal(proto_write_insert(&b, &rel, &ins), TIDE_EBADVALUE);
 	proto_wbuf_reset(&b);
 	assert_int_equal(proto_write_delete(&b, &rel, &del), TIDE_EBADVALUE);
+	proto_wbuf_reset(&b);
+	assert_int_equal(proto_write_delete(&b, &rel, &del_unchanged), TIDE_EBADVALUE);
+	proto_wbuf_reset(&b);
+	/* a DELETE of old kind none carries nothing after it */
+	{
+		proto_delete_t full = {16385, PROTO_OLD_FULL, {5, row1}};
+		proto_delete_t m;
+		proto_rbuf_t f;
+		proto_rbuf_t body;
+		uint8_t		type;
+		proto_datum_t c[5];
+
+		assert_int_equal(proto_write_delete(&b, &rel, &full), 0);
+		assert_true(b.len < 128);	/* 'D', 1-byte length, 3-byte relid, kind */
+		b.data[5] = PROTO_OLD_NONE;
+		proto_rbuf_init(&f, b.data, b.len);
+		m.oldtup.cols = c;
+		assert_int_equal(proto_read_msg(&f, &type, &body), 0);
+		assert_true(proto_read_delete(&body, &rel, &m) < 0);
+	}
 	proto_wbuf_reset(&b);
 	assert_int_equal(proto_write_insert(&b, &rel, &short_row), TIDE_ENATTS);
 	proto_wbuf_reset(&b);
@@ -657,9 +686,10 @@ test_render_text(void **state)
 		" ok[boolean]:null mood[mood]:'sad' Weird \"col\"[character varying(10)]:null\n"
 		"DELETE public.events_2026: old: id[bigint]:-9223372036854775766 name[text]:'' ok[boolean]:true"
 		" mood[mood]:null Weird \"col\"[character varying(10)]:'it''s'\n"
+		"DELETE public.events_2026: (no old row)\n"
 		"TRUNCATE public.events_2026 cascade restart-identity\n"
 		"MESSAGE transactional=true prefix='tide.test' content='\\x68656c6c6f00776f726c64'\n"
-		"COMMIT changes=6\n";
+		"COMMIT changes=7\n";
 
 	(void) state;
 	proto_wbuf_init_heap(&b);
@@ -681,10 +711,12 @@ test_render_text(void **state)
 						   "\"new\":{\"id\":-9223372036854775766,\"name\":\"\",\"ok\":true,\"mood\":null,"
 						   "\"Weird \\\"col\\\"\":\"it's\"}}\n"));
 	assert_non_null(strstr((char *) out.data,
+						   "{\"type\":\"delete\",\"schema\":\"public\",\"table\":\"events_2026\"}\n"));
+	assert_non_null(strstr((char *) out.data,
 						   "{\"type\":\"begin\",\"xid\":4294967295,\"lsn\":\"FFFFFFFF/FFFFFF9B\","
 						   "\"time\":\"-infinity\"}\n"));
 	assert_non_null(strstr((char *) out.data,
-						   "{\"type\":\"commit\",\"changes\":6,\"end\":\"FFFFFFFF/FFFFFFFF\"}\n"));
+						   "{\"type\":\"commit\",\"changes\":7,\"end\":\"FFFFFFFF/FFFFFFFF\"}\n"));
 	proto_render_free(&r);
 
 	/* a row before its relation is an error, not a guess */

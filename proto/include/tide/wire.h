@@ -67,7 +67,11 @@
 #define PROTO_DATUM_UNCHANGED 'u'	/* unchanged TOASTed value (UPDATE only) */
 #define PROTO_DATUM_VALUE 'v'
 
-/* proto_update_t.old_kind / proto_delete_t.old_kind */
+/*
+ * proto_update_t.old_kind / proto_delete_t.old_kind.  NONE on an UPDATE: the
+ * identity did not change; on a DELETE: the table has no replica identity,
+ * so the source logged nothing that says which row went.
+ */
 #define PROTO_OLD_NONE 0
 #define PROTO_OLD_KEY 'K'			/* replica identity columns only */
 #define PROTO_OLD_FULL 'O'			/* the whole old row (identity FULL) */
@@ -184,8 +188,8 @@ typedef struct
 typedef struct
 {
 	uint32_t	relid;
-	uint8_t		old_kind;		/* PROTO_OLD_KEY or PROTO_OLD_FULL */
-	proto_tuple_t oldtup;
+	uint8_t		old_kind;		/* PROTO_OLD_*; NONE: no replica identity */
+	proto_tuple_t oldtup;		/* valid when old_kind != PROTO_OLD_NONE */
 } proto_delete_t;
 
 typedef struct
