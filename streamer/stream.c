@@ -798,12 +798,12 @@ check_health(stream_t *s)
 		PQclear(r);
 		return;
 	}
-	if (!PQgetisnull(r, 0, 0) && strtoll(PQgetvalue(r, 0, 0), NULL, 10) > s->o.warn_retained)
+	if (!PQgetisnull(r, 0, 0) && strtoll(PQgetvalue(r, 0, 0), NULL, 10) >= s->o.warn_retained)
 	{
 		tide_log_warning("replication slot \"%s\" retains %s bytes of WAL on the source", s->o.slot, PQgetvalue(r, 0, 0));
 		tide_log_hint("the stream is behind or stopped; if it cannot catch up, set max_slot_wal_keep_size on the source or drop the slot");
 	}
-	if (!PQgetisnull(r, 0, 1) && strtoll(PQgetvalue(r, 0, 1), NULL, 10) > s->o.warn_xmin_age)
+	if (!PQgetisnull(r, 0, 1) && strtoll(PQgetvalue(r, 0, 1), NULL, 10) >= s->o.warn_xmin_age)
 	{
 		tide_log_warning("replication slot \"%s\" holds back catalog_xmin by %s transactions", s->o.slot, PQgetvalue(r, 0, 1));
 		tide_log_hint("vacuum cannot remove catalog rows older than the slot; a stalled slot leads toward XID wraparound");
@@ -1011,8 +1011,9 @@ stream_usage(FILE *f)
 			"      --status-interval=DUR   status line interval (default 10s)\n"
 			"  -E, --endpos=LSN            stop after the transactions committed up to LSN\n"
 			"  -o, --option=NAME=VALUE     decoder option (include-tables, ...)\n"
-			"      --warn-retained=BYTES   warn when the slot retains more WAL (default 1GB)\n"
-			"      --warn-xmin-age=N       warn when catalog_xmin is older (default 100000000)\n"
+			"      --warn-retained=SIZE    warn when the slot retains this much WAL (default 1GB)\n"
+			"      --warn-xmin-age=N       warn when catalog_xmin is this many transactions old\n"
+			"                              (default 100000000)\n"
 			"      --allow-other-owner     accept a DIR that belongs to another user\n"
 			"  -q, --quiet                 only warnings and errors\n");
 }

@@ -51,7 +51,8 @@ sub tide_run
 	my @args = @_;
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ $TIDE, @args ], '<', \undef, '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
+	# a crash is never an exit code a test could expect: 128 + the signal
+	return (($? & 127) ? 128 + ($? & 127) : $? >> 8, $out, $err);
 }
 
 # tide_start ARGS... - start tide in the background; returns the harness
