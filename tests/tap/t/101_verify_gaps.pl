@@ -33,6 +33,9 @@ CREATE TABLE tide.progress (system_id text, dbname text);
 CREATE TABLE ci (k citext PRIMARY KEY, v int);
 INSERT INTO ci SELECT CASE WHEN i % 2 = 0 THEN upper(chr(97 + i % 26)) ELSE chr(97 + i % 26) END
   || lpad(i::text, 3, '0'), i FROM generate_series(1, 100) i;
+CREATE TABLE ci2 (k citext, n int, v text, PRIMARY KEY (k, n));
+INSERT INTO ci2 SELECT CASE WHEN i % 3 = 0 THEN 'AbC' WHEN i % 3 = 1 THEN 'abd' ELSE 'ABE' END, i, 'v' || i
+  FROM generate_series(1, 60) i;
 CREATE ROLE auditor LOGIN;
 GRANT pg_read_all_data TO auditor;
 };
@@ -66,6 +69,8 @@ DELETE FROM bag WHERE ctid = (SELECT min(ctid) FROM bag WHERE a = 5);
 INSERT INTO bag VALUES (7, 'x0'), (7, 'x0');
 UPDATE tide.users SET name = 'changed' WHERE id = 13;
 UPDATE ci SET v = -1 WHERE k = 'Q042';
+UPDATE ci2 SET v = 'changed' WHERE n = 31;
+DELETE FROM ci2 WHERE n = 47;
 });
 
 my $s = $src->connstr('postgres');
@@ -162,6 +167,19 @@ my @ranges = grep { /"range"/ } split /\n/, $out;
 is(scalar(@ranges), 1, 'one range');
 is_deeply(decode_json($ranges[0])->{differing}, ['(Q042)'], 'exactly the changed key');
 like($out, qr/"table": "public.ci", "status": "different", "source_rows": 100, "replica_rows": 100/,
+	'every row counted once on each side');
+
+# a key of citext and int: operators of two schemas, spelled out per column
+($rc, $out, $err) = verify('--tables', 'public.ci2', '--chunk', '4', '--json');
+is($rc, 1, 'citext and int key: the differences are found') or diag($err);
+my %c2;
+for my $l (map { decode_json($_) } grep { /"range"/ } split /\n/, $out)
+{
+	push @{ $c2{$_} }, @{ $l->{$_} } for qw(differing missing_on_replica extra_on_replica);
+}
+is_deeply(\%c2, { differing => ['(abd,31)'], missing_on_replica => ['(ABE,47)'], extra_on_replica => [] },
+	'exactly the changed and the deleted key');
+like($out, qr/"table": "public.ci2", "status": "different", "source_rows": 60, "replica_rows": 59/,
 	'every row counted once on each side');
 
 done_testing();
