@@ -12,9 +12,20 @@
  * directory: transactions below the point are skipped, the rest applied.
  *
  * Everything that can be checked before the (possibly hours long) restore
- * is checked first: the base is complete, the replica is empty, the
- * segments come from the base's source and reach back to its point, and
- * --until is not before it.
+ * is checked first, so that a failure costs seconds: the base is complete
+ * and this pg_restore can read it, the segments come from the base's source
+ * and reach back to its point, --until is not before it (by the source's
+ * clock, recorded in the base), and the replica is empty, has the source's
+ * encoding (or UTF8), every extension the dump creates can be created there
+ * by this role, and every role the dump's GRANTs, policies and user
+ * mappings name exists.
+ *
+ * Ownership is never restored (pg_restore --no-owner): the role that
+ * bootstraps owns every object, which is what tide apply needs to write.
+ * Privileges (GRANT/REVOKE) are restored unless --no-acl.
+ *
+ * Sessions pin search_path to '' first; pg_restore gets the connection
+ * string without its password (a private passfile instead).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +56,7 @@ typedef struct
 	proto_lsn_t until_lsn;
 	proto_time_t until_time;
 	int			jobs;
+	bool		no_acl;			/* --no-acl: privileges are not restored */
 } boot_opts_t;
 
 static void
@@ -62,10 +74,17 @@ bootstrap_usage(FILE *f)
 			"      --until=TIME|LSN   apply only the transactions committed at or before\n"
 			"                         TIME (a timestamptz) or LSN\n"
 			"  -j, --jobs=N           parallel pg_restore jobs (default 1)\n"
+			"      --no-acl           do not restore privileges (GRANT/REVOKE): then the\n"
+			"                         roles they name need not exist on the replica\n"
 			"  -q, --quiet            only warnings and errors\n"
 			"  -h, --help             this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments or no base, 4 replica connection, replica\n"
-			"not empty, pg_restore or apply error, 5 damaged base or segments missing or\n"
+			"Objects are owned by the role that bootstraps (ownership is not restored).\n"
+			"Before restoring anything it checks that the replica is empty, has the\n"
+			"source's encoding (or UTF8), can create the base's extensions and has the\n"
+			"roles its privileges and policies name.\n\n"
+			"Exit codes: 0 done, 2 bad arguments, no base or --until before it, 4 replica\n"
+			"connection, replica not empty or lacking a role, an extension or the\n"
+			"encoding, pg_restore or apply error, 5 damaged base or segments missing or\n"
 			"of another source, 6 local I/O error.\n");
 }
 
@@ -78,6 +97,7 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 		{"base", required_argument, NULL, 1},
 		{"until", required_argument, NULL, 2},
 		{"jobs", required_argument, NULL, 'j'},
+		{"no-acl", no_argument, NULL, 3},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -116,6 +136,9 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 					o->jobs = (int) v;
 					break;
 				}
+			case 3:
+				o->no_acl = true;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -286,43 +309,134 @@ connect_replica(const char *conninfo)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
+/* one_line - a libpq message without its trailing newline (static buffer) */
+static const char *
+one_line(PGconn *c)
+{
+	static char buf[1024];
+	size_t		n;
+
+	snprintf(buf, sizeof(buf), "%s", c ? PQerrorMessage(c) : "out of memory");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* array_literal - names as a text[] literal: {"a","b \"c\""} (malloc'd) */
+static char *
+array_literal(char *const *v, int n)
+{
+	size_t		len = 3;
+	char	   *out,
+			   *p;
+
+	for (int i = 0; i < n; i++)
+		len += 2 * strlen(v[i]) + 3;
+	if ((p = out = malloc(len)) == NULL)
+		return NULL;
+	*p++ = '{';
+	for (int i = 0; i < n; i++)
+	{
+		if (i)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *c = v[i]; *c; c++)
+		{
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+/* name_list - "a", "b", ... for messages, from rows of column 0 */
+static void
+name_list(const PGresult *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < PQntuples(r); i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s\"%s\"", i ? ", " : "", PQgetvalue(r, i, 0));
+}
+
 /*
- * check_replica - the replica is reachable and has no relations of its
- * own outside the system schemas; --until is not before the base.
+ * check_until - --until is not before the base.  A time is compared with
+ * the source's own clock read in the dump's snapshot (every commit the base
+ * holds is at or before it), not with this host's: with the source's clock
+ * ahead, the base may already hold commits after a target this host thinks
+ * is later.
  */
 static int
-check_replica(const boot_opts_t *o, const base_manifest_t *m, const char *base)
+check_until(const boot_opts_t *o, const base_manifest_t *m, const char *base)
+{
+	char		when[40];
+	proto_time_t at = m->source_time ? m->source_time : m->start_time;
+
+	if (!o->until)
+		return 0;
+	if (!o->until_is_lsn && m->source_time == 0)
+		tide_log_warning("base \"%s\" does not record the source's clock (taken by an older tide): "
+						 "--until is checked against the clock of the host that took it", base);
+	if (o->until_is_lsn ? o->until_lsn >= m->consistent_point : o->until_time >= at)
+		return 0;
+	base_time_text(when, sizeof(when), at);
+	tide_log_error("--until %s is before base \"%s\"", o->until, base);
+	if (o->until_is_lsn)
+		tide_log_detail("the base holds the source as of " LSN_FMT, LSN_ARGS(m->consistent_point));
+	else
+		tide_log_detail("the base holds the source as of " LSN_FMT ", with commits up to %s by the source's clock%s",
+						LSN_ARGS(m->consistent_point), when, m->source_time ? "" : " (this host's clock: not recorded)");
+	tide_log_hint("choose an older base with --base, or a later --until; nothing was restored");
+	return TIDE_EXIT_USAGE;
+}
+
+/*
+ * check_replica - the replica is reachable, has no relations of its own
+ * outside the system schemas, and has what restoring the base needs: the
+ * encoding, the extensions (creatable by this role) and the roles named by
+ * privileges (unless --no-acl), policies and user mappings.  Each failure
+ * is reported in full before returning, so one run lists everything to fix.
+ */
+static int
+check_replica(const boot_opts_t *o, const base_manifest_t *m, const base_prereqs_t *pre)
 {
 	PGconn	   *c = connect_replica(o->conninfo);
 	PGresult   *r = NULL;
 	int			rc = 0;
+	bool		superuser;
+	char		names[2048];
 
 	if (PQstatus(c) != CONNECTION_OK)
 	{
-		const char *e = PQerrorMessage(c);
-		size_t		n = strlen(e);
-
-		while (n > 0 && e[n - 1] == '\n')
-			n--;
-		tide_log_error("could not connect to the replica: %.*s", (int) n, e);
+		tide_log_error("could not connect to the replica: %s", one_line(c));
 		PQfinish(c);
 		return TIDE_EXIT_REPLICA;
 	}
-	r = PQexec(c, "SELECT count(*) OVER (), pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) "
-			   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-			   "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
-			   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-			   "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 2 LIMIT 5");
+	if (base_pin_session(c) != 0)
+	{
+		tide_log_error("could not set up the replica session: %s", one_line(c));
+		rc = TIDE_EXIT_REPLICA;
+		goto out;
+	}
+	r = PQexec(c, "SELECT pg_catalog.count(*) OVER (), "
+			   "pg_catalog.format('%I.%I', n.nspname, c.relname) "
+			   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+			   "WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f,S}') "
+			   "AND n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}') "
+			   "AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast|temp_)' ORDER BY 2 LIMIT 5");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
-		tide_log_error("could not read the replica's catalog: %s", PQerrorMessage(c));
+		tide_log_error("could not read the replica's catalog: %s", one_line(c));
 		rc = TIDE_EXIT_REPLICA;
 		goto out;
 	}
 	if (PQntuples(r) > 0)
 	{
-		char		names[1024] = "";
-
+		names[0] = '\0';
 		for (int i = 0; i < PQntuples(r); i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 					 i ? ", " : "", PQgetvalue(r, i, 1));
@@ -334,30 +448,143 @@ check_replica(const boot_opts_t *o, const base_manifest_t *m, const char *base)
 		goto out;
 	}
 	PQclear(r);
+
+	/* the encoding: the source's, or UTF8 (which holds every other losslessly) */
+	r = PQexec(c, "SELECT pg_catalog.pg_encoding_to_char(d.encoding), r.rolsuper "
+			   "FROM pg_catalog.pg_database d, pg_catalog.pg_roles r "
+			   "WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
+			   "AND r.rolname OPERATOR(pg_catalog.=) CURRENT_USER");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+	{
+		tide_log_error("could not read the replica database's encoding: %s", one_line(c));
+		rc = TIDE_EXIT_REPLICA;
+		goto out;
+	}
+	superuser = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	if (strcmp(PQgetvalue(r, 0, 0), m->encoding) != 0 &&
+		(strcmp(PQgetvalue(r, 0, 0), "UTF8") != 0 || strcmp(m->encoding, "SQL_ASCII") == 0))
+	{
+		tide_log_error("the replica database \"%s\" has encoding %s, the source %s",
+					   PQdb(c), PQgetvalue(r, 0, 0), m->encoding);
+		tide_log_detail("rows the replica's encoding cannot hold would fail the restore or the apply");
+		tide_log_hint("create the replica database with the source's encoding: createdb --encoding=%s --template=template0 NAME",
+					  m->encoding);
+		rc = TIDE_EXIT_REPLICA;
+	}
+	PQclear(r);
 	r = NULL;
 
-	/* --until: the base already holds everything up to its point */
-	if (o->until)
+	if (!pre->recorded)
 	{
-		bool		before;
+		tide_log_warning("base manifest records no roles or extensions (the base was taken by an older tide): "
+						 "they are not checked before the restore");
+		goto out;
+	}
 
-		before = o->until_is_lsn ? o->until_lsn < m->consistent_point : o->until_time < m->start_time;
-		if (before)
+	/* extensions: there already, or available and creatable by this role */
+	if (pre->nexts > 0)
+	{
+		char	   *lit = array_literal(pre->exts, pre->nexts);
+		const char *params[2] = {lit, superuser ? "t" : "f"};
+
+		r = PQexecParams(c,
+						 "SELECT e.name, "
+						 "  CASE WHEN a.name IS NULL THEN 'not installed on the replica server' "
+						 "  ELSE 'not trusted: only a superuser may create it' END "
+						 "FROM pg_catalog.unnest(CAST($1 AS pg_catalog.text[])) e(name) "
+						 "LEFT JOIN pg_catalog.pg_available_extensions a ON a.name OPERATOR(pg_catalog.=) e.name "
+						 "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_extension x "
+						 "                  WHERE x.extname OPERATOR(pg_catalog.=) e.name) "
+						 "AND (a.name IS NULL OR (NOT CAST($2 AS pg_catalog.bool) AND NOT EXISTS "
+						 "  (SELECT FROM pg_catalog.pg_available_extension_versions v "
+						 "   WHERE v.name OPERATOR(pg_catalog.=) a.name AND v.trusted "
+						 "   AND v.version OPERATOR(pg_catalog.=) a.default_version))) "
+						 "ORDER BY 1",
+						 2, NULL, params, NULL, NULL, 0);
+		free(lit);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		{
-			char		when[40];
+			tide_log_error("could not read the replica's extensions: %s", one_line(c));
+			rc = TIDE_EXIT_REPLICA;
+			goto out;
+		}
+		if (PQntuples(r) > 0)
+		{
+			name_list(r, names, sizeof(names));
+			tide_log_error("the replica cannot create %s the base needs: %s",
+						   PQntuples(r) == 1 ? "an extension" : "extensions", names);
+			for (int i = 0; i < PQntuples(r); i++)
+				tide_log_detail("extension \"%s\": %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+			tide_log_hint("install the extensions' packages on the replica server (same versions as the source), "
+						  "or bootstrap as a superuser; nothing was restored");
+			rc = TIDE_EXIT_REPLICA;
+		}
+		PQclear(r);
+		r = NULL;
+	}
 
-			base_time_text(when, sizeof(when), m->start_time);
-			tide_log_error("--until %s is before base \"%s\"", o->until, base);
-			tide_log_detail("the base holds the source as of " LSN_FMT " (%s)",
-							LSN_ARGS(m->consistent_point), when);
-			tide_log_hint("choose an older base with --base, or a later --until");
-			rc = TIDE_EXIT_USAGE;
+	/* roles: those privileges, policies and user mappings name */
+	{
+		char	  **need = o->no_acl ? pre->roles_no_acl : pre->roles;
+		int			nneed = o->no_acl ? pre->nroles_no_acl : pre->nroles;
+		char	   *lit = array_literal(need, nneed);
+		const char *params[1] = {lit};
+
+		r = PQexecParams(c,
+						 "SELECT n.name FROM pg_catalog.unnest(CAST($1 AS pg_catalog.text[])) n(name) "
+						 "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a "
+						 "                  WHERE a.rolname OPERATOR(pg_catalog.=) n.name) ORDER BY 1",
+						 1, NULL, params, NULL, NULL, 0);
+		free(lit);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		{
+			tide_log_error("could not read the replica's roles: %s", one_line(c));
+			rc = TIDE_EXIT_REPLICA;
+			goto out;
+		}
+		if (PQntuples(r) > 0)
+		{
+			name_list(r, names, sizeof(names));
+			tide_log_error("the replica lacks %d %s the base names: %s", PQntuples(r),
+						   PQntuples(r) == 1 ? "role" : "roles", names);
+			tide_log_detail("%s", o->no_acl ?
+							"row-level security policies and user mappings name them" :
+							"privileges (GRANT), row-level security policies or user mappings name them");
+			tide_log_hint("create them on the replica server (CREATE ROLE)%s; nothing was restored",
+						  o->no_acl ? "" : ", or bootstrap with --no-acl to leave privileges out");
+			rc = TIDE_EXIT_REPLICA;
 		}
 	}
 out:
 	PQclear(r);
 	PQfinish(c);
 	return rc;
+}
+
+/*
+ * check_archive - this pg_restore reads the base's table of contents (a
+ * newer pg_dump's archive fails here, in a second, not after hours)
+ */
+static int
+check_archive(const char *pg_restore, const char *base)
+{
+	char	   *argv[] = {(char *) pg_restore, "--list", (char *) base, NULL};
+	char	   *errtext = NULL;
+	int			status = base_run_tool(argv, 2, &errtext);
+
+	if (status != 0)
+	{
+		tide_log_error("%s cannot read base \"%s\"", pg_restore, base);
+		base_log_output("pg_restore", errtext);
+		if (status == 127)
+			tide_log_hint("install the PostgreSQL client programs (pg_restore) of the replica's major version");
+		else
+			tide_log_hint("use a pg_restore at least as new as the pg_dump that wrote the base; nothing was restored");
+		free(errtext);
+		return status == 127 ? TIDE_EXIT_USAGE : TIDE_EXIT_CORRUPT;
+	}
+	free(errtext);
+	return 0;
 }
 
 /* record_base - tide.progress at the base's point, as tide apply keeps it */
@@ -396,6 +623,8 @@ tide_cmd_bootstrap(int argc, char **argv)
 {
 	boot_opts_t o;
 	base_manifest_t m;
+	base_prereqs_t pre;
+	base_child_conn_t child;
 	char		base[4200];
 	char		pg_restore[4200];
 	char		jobs_arg[16];
@@ -406,29 +635,45 @@ tide_cmd_bootstrap(int argc, char **argv)
 	int			status;
 	int			rc;
 
+	memset(&pre, 0, sizeof(pre));
+	memset(&child, 0, sizeof(child));
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
+	base_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
 	if ((rc = find_base(&o, base, sizeof(base))) != 0 ||
 		(rc = base_manifest_read(base, &m)) != 0 ||
+		(rc = base_prereqs_read(base, &pre)) != 0 ||
+		(rc = check_until(&o, &m, base)) != 0 ||
 		(rc = check_segments(o.dir, base, &m)) != 0 ||
-		(rc = check_replica(&o, &m, base)) != 0)
+		(rc = check_archive(pg_restore, base)) != 0 ||
+		(rc = check_replica(&o, &m, &pre)) != 0 ||
+		(rc = base_child_conn(o.conninfo, &child)) != 0)
+	{
+		base_prereqs_free(&pre);
 		return rc;
+	}
+	base_prereqs_free(&pre);
 
 	base_time_text(when, sizeof(when), m.start_time);
-	base_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
 	snprintf(jobs_arg, sizeof(jobs_arg), "%d", o.jobs);
 	rargv[n++] = pg_restore;
 	rargv[n++] = "--jobs";
 	rargv[n++] = jobs_arg;
 	rargv[n++] = "--no-owner";
+	if (o.no_acl)
+		rargv[n++] = "--no-acl";
+	/* invariant 8: without its password, which is in child.passfile */
 	rargv[n++] = "--dbname";
-	rargv[n++] = o.conninfo;
+	rargv[n++] = child.conninfo;
 	rargv[n++] = base;
 	rargv[n] = NULL;
 	tide_log_info("restoring base \"%s\" (source system %llu, database \"%s\", as of " LSN_FMT ", %s) with %d job%s",
 				  base, (unsigned long long) m.system_id, m.dbname, LSN_ARGS(m.consistent_point),
 				  when, o.jobs, o.jobs == 1 ? "" : "s");
+	tide_log_info("objects will be owned by the role that restores them; privileges are %s",
+				  o.no_acl ? "not restored (--no-acl)" : "restored");
 	status = base_run_tool(rargv, 2, &errtext);
+	base_child_conn_free(&child);
 	if (status != 0)
 	{
 		if (status > 128)

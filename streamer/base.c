@@ -16,6 +16,18 @@
  * without ".partial" is complete.  A failed pg_dump removes the partial
  * directory and drops the slot again, so a retry starts clean.
  *
+ * The dump and its manifest are owner-only (umask 077: directories 0700,
+ * files 0600), as PostgreSQL's data directory is: a base holds every row.
+ * pg_dump gets the connection string without its password, which goes to a
+ * private passfile instead of argv (where `ps` shows it to every user).
+ *
+ * Inside the exported snapshot, a second (ordinary) session reads what a
+ * restore will need (the roles the database's objects name, the extensions)
+ * and the source's own clock, an upper bound of every commit time the base
+ * holds; the manifest records them for `tide bootstrap`'s checks.
+ *
+ * Every session pins search_path to '' first and schema-qualifies the rest.
+ *
  * The manifest and tool helpers here are shared with `tide bootstrap`
  * (applier/bootstrap.c) through base.h.
  */
@@ -70,6 +82,165 @@ one_line(PGconn *c)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return buf;
+}
+
+/*
+ * base_pin_session - what every session tide opens does first (invariant 8):
+ * an empty search_path, as PostgreSQL's tools do since CVE-2018-1058, and
+ * the settings that change a type's text form.  0, or -1 (PQerrorMessage).
+ */
+int
+base_pin_session(PGconn *conn)
+{
+	static const char *const sql[] = {
+		"SELECT pg_catalog.set_config('search_path', '', false)",
+		"SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+		"SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
+	};
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+	{
+		PGresult   *r = PQexec(conn, sql[i]);
+		ExecStatusType st = PQresultStatus(r);
+
+		PQclear(r);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* put_quoted - ' key='value'' as libpq's connection strings quote it */
+static void
+put_quoted(FILE *f, const char *key, const char *val)
+{
+	fprintf(f, "%s%s='", ftell(f) > 0 ? " " : "", key);
+	for (const char *c = val; *c; c++)
+	{
+		if (*c == '\\' || *c == '\'')
+			fputc('\\', f);
+		fputc(*c, f);
+	}
+	fputc('\'', f);
+}
+
+int
+base_child_conn(const char *conninfo, base_child_conn_t *out)
+{
+	PQconninfoOption *opts = NULL;
+	char	   *err = NULL;
+	char	   *buf = NULL;
+	size_t		len = 0;
+	FILE	   *f;
+	const char *password = NULL;
+	int			rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((f = open_memstream(&buf, &len)) == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	if (conninfo == NULL || conninfo[0] == '\0')
+		;						/* PG* environment variables only */
+	else if (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgresql://", 13) != 0 &&
+			 strncmp(conninfo, "postgres://", 11) != 0)
+		put_quoted(f, "dbname", conninfo);	/* a database name */
+	else if ((opts = PQconninfoParse(conninfo, &err)) == NULL)
+	{
+		/* libpq's message may quote a piece of the string: a password */
+		tide_log_error("could not parse the connection string");
+		tide_log_hint("give key=value pairs or a postgresql:// URI (see libpq's \"Connection Strings\")");
+		PQfreemem(err);
+		rc = TIDE_EXIT_USAGE;
+	}
+	else
+	{
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+		{
+			if (o->val == NULL)
+				continue;
+			if (strcmp(o->keyword, "password") == 0)
+				password = o->val;
+			else if (o->dispchar && o->dispchar[0] == '*')
+			{
+				tide_log_error("the connection string's \"%s\" cannot be passed on to pg_dump or pg_restore "
+							   "without showing it to other local users", o->keyword);
+				tide_log_hint("leave it out of the connection string (e.g. use a key file without a passphrase, mode 0600)");
+				rc = TIDE_EXIT_USAGE;
+				break;
+			}
+			else if (strcmp(o->keyword, "passfile") != 0 || password == NULL)
+				put_quoted(f, o->keyword, o->val);
+		}
+	}
+
+	/* invariant 8: the password goes to an owner-only file, never to argv */
+	if (rc == 0 && password)
+	{
+		const char *tmp = getenv("TMPDIR");
+		int			fd;
+		FILE	   *pf;
+
+		snprintf(out->dir, sizeof(out->dir), "%s/tide-pass-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+		if (mkdtemp(out->dir) == NULL)
+		{
+			tide_log_error("could not create a private directory \"%s\": %s", out->dir, strerror(errno));
+			out->dir[0] = '\0';
+			rc = TIDE_EXIT_IO;
+		}
+		else
+		{
+			snprintf(out->passfile, sizeof(out->passfile), "%s/pgpass", out->dir);
+			fd = open(out->passfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0 || (pf = fdopen(fd, "w")) == NULL)
+			{
+				tide_log_error("could not create \"%s\": %s", out->passfile, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				rc = TIDE_EXIT_IO;
+			}
+			else
+			{
+				/* hostname:port:database:username:password, any of the first four */
+				fputs("*:*:*:*:", pf);
+				for (const char *c = password; *c; c++)
+				{
+					if (*c == ':' || *c == '\\')
+						fputc('\\', pf);
+					fputc(*c, pf);
+				}
+				fputc('\n', pf);
+				if (fclose(pf) != 0)
+				{
+					tide_log_error("could not write \"%s\": %s", out->passfile, strerror(errno));
+					rc = TIDE_EXIT_IO;
+				}
+				put_quoted(f, "passfile", out->passfile);
+			}
+		}
+	}
+	PQconninfoFree(opts);
+	if (fclose(f) != 0 || buf == NULL)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+	}
+	out->conninfo = buf;
+	if (rc != 0)
+		base_child_conn_free(out);
+	return rc;
+}
+
+void
+base_child_conn_free(base_child_conn_t *c)
+{
+	if (c->passfile[0])
+		unlink(c->passfile);
+	if (c->dir[0])
+		rmdir(c->dir);
+	free(c->conninfo);
+	memset(c, 0, sizeof(*c));
 }
 
 void
@@ -272,25 +443,46 @@ json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* json_array - "[\"a\", \"b\"]" */
+static void
+json_array(FILE *f, char *const *v, int n)
+{
+	fputc('[', f);
+	for (int i = 0; i < n; i++)
+	{
+		if (i)
+			fputs(", ", f);
+		json_string(f, v[i]);
+	}
+	fputc(']', f);
+}
+
 int
-base_manifest_write(const char *dir, const base_manifest_t *m)
+base_manifest_write(const char *dir, const base_manifest_t *m, const base_prereqs_t *p)
 {
 	char		path[4200];
 	char		t0[40];
 	char		t1[40];
+	char		ts[40];
 	char		lsn[32];
 	char		version[64];
 	FILE	   *f;
+	int			fd;
 	int			err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, BASE_MANIFEST);
-	if ((f = fopen(path, "w")) == NULL)
+	/* invariant 8: owner-only, and never through a planted link */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 	{
 		tide_log_error("could not create \"%s\": %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return TIDE_EXIT_IO;
 	}
 	base_time_text(t0, sizeof(t0), m->start_time);
 	base_time_text(t1, sizeof(t1), m->end_time);
+	base_time_text(ts, sizeof(ts), m->source_time);
 	snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(m->consistent_point));
 	snprintf(version, sizeof(version), "tide (wire format %d)", PROTO_FORMAT_VERSION);
 	fprintf(f, "{\n  \"format\": %d,\n", m->format);
@@ -305,10 +497,27 @@ base_manifest_write(const char *dir, const base_manifest_t *m)
 	fprintf(f, ",\n  \"consistent_point\": \"%s\",\n  \"snapshot\": ", lsn);
 	json_string(f, m->snapshot);
 	fprintf(f, ",\n  \"start_time\": \"%s\",\n  \"start_time_usec\": %lld,\n"
-			"  \"end_time\": \"%s\",\n  \"end_time_usec\": %lld,\n  \"pg_dump_version\": ",
+			"  \"end_time\": \"%s\",\n  \"end_time_usec\": %lld,\n",
 			t0, (long long) m->start_time, t1, (long long) m->end_time);
+	if (m->source_time)
+		fprintf(f, "  \"source_time\": \"%s\",\n  \"source_time_usec\": %lld,\n",
+				ts, (long long) m->source_time);
+	fprintf(f, "  \"pg_dump_version\": ");
 	json_string(f, m->pg_dump_version);
-	fprintf(f, ",\n  \"jobs\": %d,\n  \"tide_version\": ", m->jobs);
+	fprintf(f, ",\n  \"jobs\": %d,\n", m->jobs);
+	if (p && p->recorded)
+	{
+		fprintf(f, "  \"roles\": ");
+		json_array(f, p->roles, p->nroles);
+		fprintf(f, ",\n  \"roles_without_acl\": ");
+		json_array(f, p->roles_no_acl, p->nroles_no_acl);
+		fprintf(f, ",\n  \"extensions\": ");
+		json_array(f, p->exts, p->nexts);
+		fprintf(f, ",\n  \"extension_versions\": ");
+		json_array(f, p->ext_versions, p->nexts);
+		fprintf(f, ",\n");
+	}
+	fprintf(f, "  \"tide_version\": ");
 	json_string(f, version);
 	fprintf(f, "\n}\n");
 	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
@@ -383,26 +592,164 @@ json_find(const char *text, const char *key, char *out, size_t len)
 	return 0;
 }
 
-int
-base_manifest_read(const char *dir, base_manifest_t *m)
+/*
+ * json_str - the JSON string at *p (just past its opening quote) unescaped
+ * into a malloc'd string; *p is left past the closing quote.  NULL if
+ * malformed.
+ */
+static char *
+json_str(const char **p)
 {
-	char		path[4200];
-	char		text[16384];
-	char		v[PROTO_MAX_NAME + 1];
-	FILE	   *f;
-	size_t		n;
-	const char *bad = NULL;
+	size_t		cap = 64,
+				n = 0;
+	char	   *out = malloc(cap);
 
-	memset(m, 0, sizeof(*m));
-	snprintf(path, sizeof(path), "%s/%s", dir, BASE_MANIFEST);
+	for (; out && **p != '"'; (*p)++)
+	{
+		char		c = **p;
+
+		if (c == '\0')
+			break;
+		if (c == '\\')
+		{
+			c = *++(*p);
+			if (c == 'u')
+			{
+				unsigned	u;
+
+				if (sscanf(*p + 1, "%4x", &u) != 1 || u == 0 || u > 0x7f)
+					break;
+				c = (char) u;
+				*p += 4;
+			}
+			else if (c == 'n')
+				c = '\n';
+			else if (c == 't')
+				c = '\t';
+			else if (c != '"' && c != '\\' && c != '/')
+				break;
+		}
+		if (n + 2 > cap && (out = realloc(out, cap *= 2)) == NULL)
+			break;
+		out[n++] = c;
+	}
+	if (out == NULL || **p != '"')
+	{
+		free(out);
+		return NULL;
+	}
+	(*p)++;
+	out[n] = '\0';
+	return out;
+}
+
+/* json_strings - the array of strings under "key": 0, or -1 if missing or malformed */
+static int
+json_strings(const char *text, const char *key, char ***out, int *n)
+{
+	char		pat[80];
+	const char *p;
+	int			cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	if ((p = strstr(text, pat)) == NULL)
+		return -1;
+	p += strlen(pat);
+	p += strspn(p, " \t\r\n");
+	if (*p++ != ':')
+		return -1;
+	p += strspn(p, " \t\r\n");
+	if (*p++ != '[')
+		return -1;
+	for (;;)
+	{
+		char	   *v;
+
+		p += strspn(p, " \t\r\n");
+		if (*p == ']')
+			return 0;
+		if (*n > 0)
+		{
+			if (*p++ != ',')
+				break;
+			p += strspn(p, " \t\r\n");
+		}
+		if (*p++ != '"' || (v = json_str(&p)) == NULL)
+			break;
+		if (*n == cap)
+		{
+			char	  **grown = realloc(*out, sizeof(char *) * (cap = cap ? 2 * cap : 16));
+
+			if (grown == NULL)
+			{
+				free(v);
+				break;
+			}
+			*out = grown;
+		}
+		(*out)[(*n)++] = v;
+	}
+	for (int i = 0; i < *n; i++)
+		free((*out)[i]);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return -1;
+}
+
+/* manifest_text - dir's manifest.json, malloc'd; logs and returns an exit code */
+static int
+manifest_text(const char *dir, char *path, size_t plen, char **text)
+{
+	FILE	   *f;
+	size_t		cap = 16384,
+				n = 0;
+	char	   *buf;
+
+	*text = NULL;
+	snprintf(path, plen, "%s/%s", dir, BASE_MANIFEST);
 	if ((f = fopen(path, "r")) == NULL)
 	{
 		tide_log_error("could not open base manifest \"%s\": %s", path, strerror(errno));
 		return errno == ENOENT ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
 	}
-	n = fread(text, 1, sizeof(text) - 1, f);
+	buf = malloc(cap);
+	while (buf)
+	{
+		size_t		r = fread(buf + n, 1, cap - n - 1, f);
+
+		n += r;
+		if (r == 0 || n + 1 < cap)
+			break;
+		if (cap >= 16 * 1024 * 1024)
+			break;				/* a manifest is small: the rest is damage */
+		buf = realloc(buf, cap *= 2);
+	}
 	fclose(f);
-	text[n] = '\0';
+	if (buf == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	return 0;
+}
+
+int
+base_manifest_read(const char *dir, base_manifest_t *m)
+{
+	char		path[4200];
+	char	   *text;
+	char		v[PROTO_MAX_NAME + 1];
+	const char *bad = NULL;
+	int			rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((rc = manifest_text(dir, path, sizeof(path), &text)) != 0)
+		return rc;
 
 #define FIELD(key) (bad == NULL && json_find(text, key, v, sizeof(v)) != 0 ? (bad = key, false) : bad == NULL)
 	if (FIELD("format"))
@@ -432,6 +779,11 @@ base_manifest_read(const char *dir, base_manifest_t *m)
 	if (FIELD("jobs"))
 		m->jobs = atoi(v);
 #undef FIELD
+	/* optional: bases of an earlier tide lack it */
+	if (bad == NULL && json_find(text, "source_time_usec", v, sizeof(v)) == 0 &&
+		tide_parse_int(v, 1, INT64_MAX, &m->source_time) != 0)
+		bad = "source_time_usec";
+	free(text);
 	if (bad == NULL && (m->format < 1 || m->format > BASE_MANIFEST_FORMAT))
 	{
 		tide_log_error("base manifest \"%s\" has format %d; this tide reads format %d",
@@ -446,6 +798,55 @@ base_manifest_read(const char *dir, base_manifest_t *m)
 		return TIDE_EXIT_CORRUPT;
 	}
 	return 0;
+}
+
+int
+base_prereqs_read(const char *dir, base_prereqs_t *p)
+{
+	char		path[4200];
+	char	   *text;
+	int			rc;
+	int			nv = 0;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = manifest_text(dir, path, sizeof(path), &text)) != 0)
+		return rc;
+	if (strstr(text, "\"roles\"") == NULL)
+	{
+		free(text);
+		return 0;				/* an earlier tide's base: nothing recorded */
+	}
+	if (json_strings(text, "roles", &p->roles, &p->nroles) != 0 ||
+		json_strings(text, "roles_without_acl", &p->roles_no_acl, &p->nroles_no_acl) != 0 ||
+		json_strings(text, "extensions", &p->exts, &p->nexts) != 0 ||
+		json_strings(text, "extension_versions", &p->ext_versions, &nv) != 0 || nv != p->nexts)
+	{
+		free(text);
+		base_prereqs_free(p);
+		tide_log_error("base manifest \"%s\" is damaged: its roles or extensions cannot be read", path);
+		return TIDE_EXIT_CORRUPT;
+	}
+	free(text);
+	p->recorded = true;
+	return 0;
+}
+
+static void
+free_strings(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+base_prereqs_free(base_prereqs_t *p)
+{
+	free_strings(p->roles, p->nroles);
+	free_strings(p->roles_no_acl, p->nroles_no_acl);
+	free_strings(p->exts, p->nexts);
+	free_strings(p->ext_versions, p->nexts);
+	memset(p, 0, sizeof(*p));
 }
 
 /* ------------------------------------------------------------- command */
@@ -566,7 +967,7 @@ prepare_dirs(const char *dir, char *basedir, size_t len)
 	struct dirent *de;
 	int			rc = 0;
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 	{
 		tide_log_error("could not create segment directory \"%s\": %s", dir, strerror(errno));
 		return TIDE_EXIT_IO;
@@ -594,7 +995,7 @@ prepare_dirs(const char *dir, char *basedir, size_t len)
 	if (rc)
 		return rc;
 	snprintf(basedir, len, "%s/%s", dir, BASE_SUBDIR);
-	if (mkdir(basedir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(basedir, 0700) != 0 && errno != EEXIST)
 	{
 		tide_log_error("could not create base directory \"%s\": %s", basedir, strerror(errno));
 		tide_log_hint("give the user running tide write access, or choose another -D");
@@ -673,6 +1074,102 @@ drop_slot(PGconn *conn, const char *slot)
 	PQclear(r);
 }
 
+/* add - append a copy of s to a growing array */
+static void
+add(char ***v, int *n, const char *s)
+{
+	char	  **grown = realloc(*v, sizeof(char *) * (*n + 1));
+	char	   *copy = strdup(s);
+
+	if (grown == NULL || copy == NULL)
+	{
+		tide_log_error("out of memory");
+		exit(TIDE_EXIT_BUG);
+	}
+	*v = grown;
+	(*v)[(*n)++] = copy;
+}
+
+/*
+ * snapshot_facts - in a second, ordinary session that imports the dump's
+ * snapshot: the source's clock (every commit the dump sees has a commit
+ * time at or before it, whatever this host's clock says), the roles the
+ * database's objects name (owners, grantees, policy roles, user mappings:
+ * pg_shdepend) and its extensions, for bootstrap's checks.
+ */
+static int
+snapshot_facts(const base_opts_t *o, base_manifest_t *m, base_prereqs_t *p)
+{
+	PGconn	   *c = stream_connect_source(o->conninfo, o->host, o->port, o->user, false, "tide base");
+	PGresult   *r = NULL;
+	char		sql[256];
+	char	   *lit;
+	int			rc = TIDE_EXIT_SOURCE;
+
+	if (PQstatus(c) != CONNECTION_OK || base_pin_session(c) != 0)
+	{
+		tide_log_error("could not open a session in the base's snapshot: %s", one_line(c));
+		goto out;
+	}
+	r = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		goto failed;
+	PQclear(r);
+	lit = PQescapeLiteral(c, m->snapshot, strlen(m->snapshot));
+	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
+	PQfreemem(lit);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		goto failed;
+	PQclear(r);
+
+	/* TimeZone is UTC and DateStyle ISO: "2026-11-20 13:00:00.123456+00" */
+	r = PQexec(c, "SELECT CAST(pg_catalog.clock_timestamp() AS pg_catalog.text)");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		tide_parse_time(PQgetvalue(r, 0, 0), &m->source_time) != 0)
+		goto failed;
+	PQclear(r);
+
+	/* 1260 pg_authid, 1418 pg_user_mapping */
+	r = PQexec(c, "SELECT a.rolname, pg_catalog.bool_or(d.deptype OPERATOR(pg_catalog.=) 'r' "
+			   "OR d.classid OPERATOR(pg_catalog.=) 1418) "
+			   "FROM pg_catalog.pg_shdepend d "
+			   "JOIN pg_catalog.pg_roles a ON a.oid OPERATOR(pg_catalog.=) d.refobjid "
+			   "WHERE d.refclassid OPERATOR(pg_catalog.=) 1260 "
+			   "AND d.dbid OPERATOR(pg_catalog.=) (SELECT b.oid FROM pg_catalog.pg_database b "
+			   "  WHERE b.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+			   "GROUP BY a.rolname ORDER BY a.rolname");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto failed;
+	for (int i = 0; i < PQntuples(r); i++)
+	{
+		add(&p->roles, &p->nroles, PQgetvalue(r, i, 0));
+		if (strcmp(PQgetvalue(r, i, 1), "t") == 0)
+			add(&p->roles_no_acl, &p->nroles_no_acl, PQgetvalue(r, i, 0));
+	}
+	PQclear(r);
+	r = PQexec(c, "SELECT e.extname, e.extversion FROM pg_catalog.pg_extension e ORDER BY e.extname");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto failed;
+	for (int i = 0; i < PQntuples(r); i++)
+	{
+		int			n = p->nexts;
+
+		add(&p->exts, &p->nexts, PQgetvalue(r, i, 0));
+		add(&p->ext_versions, &n, PQgetvalue(r, i, 1));
+	}
+	p->recorded = true;
+	rc = 0;
+	goto out;
+
+failed:
+	tide_log_error("could not read the source in the base's snapshot: %s", one_line(c));
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
 int
 tide_cmd_base(int argc, char **argv)
 {
@@ -695,10 +1192,18 @@ tide_cmd_base(int argc, char **argv)
 	bool		slot_created = false;
 	bool		dump_started = false;	/* partial is ours to remove */
 	int64_t		t0;
+	base_prereqs_t pre;
+	base_child_conn_t child;
 
+	memset(&pre, 0, sizeof(pre));
+	memset(&child, 0, sizeof(child));
 	if ((rc = parse_args(&o, argc, argv)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
+	/* invariant 8: the dump and its manifest are owner-only (pg_dump inherits it) */
+	umask(077);
 	if ((rc = prepare_dirs(o.dir, basedir, sizeof(basedir))) != 0)
+		return rc;
+	if ((rc = base_child_conn(o.conninfo, &child)) != 0)
 		return rc;
 	memset(&m, 0, sizeof(m));
 	m.format = BASE_MANIFEST_FORMAT;
@@ -709,6 +1214,12 @@ tide_cmd_base(int argc, char **argv)
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		tide_log_error("could not connect to the source: %s", one_line(conn));
+		rc = TIDE_EXIT_SOURCE;
+		goto out;
+	}
+	if (base_pin_session(conn) != 0)
+	{
+		tide_log_error("could not set up the source session: %s", one_line(conn));
 		rc = TIDE_EXIT_SOURCE;
 		goto out;
 	}
@@ -732,7 +1243,8 @@ tide_cmd_base(int argc, char **argv)
 		char		sql[512];
 
 		snprintf(sql, sizeof(sql),
-				 "SELECT plugin, database FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+				 "SELECT s.plugin, s.database FROM pg_catalog.pg_replication_slots s "
+				 "WHERE s.slot_name OPERATOR(pg_catalog.=) %s",
 				 lit ? lit : "NULL");
 		PQfreemem(lit);
 		r = PQexec(conn, sql);
@@ -753,7 +1265,7 @@ tide_cmd_base(int argc, char **argv)
 		PQclear(r);
 		r = NULL;
 	}
-	r = PQexec(conn, "SELECT current_setting('server_version_num'), "
+	r = PQexec(conn, "SELECT pg_catalog.current_setting('server_version_num'), "
 			   "pg_catalog.pg_encoding_to_char(d.encoding) "
 			   "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
@@ -803,6 +1315,8 @@ tide_cmd_base(int argc, char **argv)
 	r = NULL;
 	tide_log_info("created replication slot \"%s\" at " LSN_FMT " with snapshot \"%s\"",
 				  o.slot, LSN_ARGS(m.consistent_point), m.snapshot);
+	if ((rc = snapshot_facts(&o, &m, &pre)) != 0)
+		goto out;
 
 	/* DIR/base/<start>.partial, named by the snapshot's time */
 	{
@@ -849,10 +1363,11 @@ tide_cmd_base(int argc, char **argv)
 		dargv[nargs++] = "--username";
 		dargv[nargs++] = (char *) o.user;
 	}
-	if (o.conninfo[0])
+	if (child.conninfo[0])
 	{
+		/* invariant 8: without its password, which is in child.passfile */
 		dargv[nargs++] = "--dbname";
-		dargv[nargs++] = (char *) o.conninfo;
+		dargv[nargs++] = child.conninfo;
 	}
 	dargv[nargs] = NULL;
 	tide_log_info("running %s with %d job%s into \"%s\"", pg_dump, o.jobs, o.jobs == 1 ? "" : "s", partial);
@@ -879,7 +1394,7 @@ tide_cmd_base(int argc, char **argv)
 	m.end_time = tide_now();
 
 	/* manifest, fsync, then the name that says "complete" */
-	if ((rc = base_manifest_write(partial, &m)) != 0)
+	if ((rc = base_manifest_write(partial, &m, &pre)) != 0)
 		goto out;
 	if ((status = sync_files(partial)) != 0)
 	{
@@ -902,6 +1417,8 @@ tide_cmd_base(int argc, char **argv)
 out:
 	free(errtext);
 	PQclear(r);
+	base_child_conn_free(&child);
+	base_prereqs_free(&pre);
 	if (rc != 0 && slot_created)
 	{
 		if (dump_started && base_remove_tree(partial) != 0)
