@@ -65,6 +65,9 @@ my $pgbench = IPC::Run::start(
 my @lag;
 my $t_end = time() + 8;
 usleep(2_000_000);
+# the big transaction first: sampling starts once something is applied
+$rep->poll_query_until('postgres', 'SELECT count(*) > 0 FROM tide.progress')
+  or die 'nothing applied';
 while (time() < $t_end)
 {
 	my $l = $rep->safe_psql('postgres',
