@@ -245,6 +245,9 @@ seg_block_decode(seg_zstd_t *z, const seg_block_t *b, const uint8_t *payload,
 	size_t		checked = 0;
 	int			rc;
 
+	/* an empty block (an idle mark) holds nothing; a writer never zstds one */
+	if (b->raw_len == 0)
+		return b->codec == SEG_CODEC_NONE ? 0 : TIDE_ECOMPRESS;
 	if (b->codec == SEG_CODEC_NONE)
 	{
 		proto_put_bytes(raw, payload, b->stored_len);
