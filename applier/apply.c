@@ -568,6 +568,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			}
 			p->in_txn = true;
 			p->nmsgs = 0;
+			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
 								 : p->begin.commit_time < o->from.time));
@@ -885,6 +886,7 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 				tide_log_info("the replica is up to date with \"%s\" (at " LSN_FMT ")", o->dir, LSN_ARGS(p->done_lsn));
 			goto done;
 		}
+		/* invariants 1 and 9: a gap in LSNs is refused, never skipped */
 		if (check && segs[first].start > pos)
 		{
 			gap_error(pos, segs[first].start, NULL, segs[first].path);
@@ -903,6 +905,7 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 			*reached = true;	/* segments after `last` start past --until */
 			break;
 		}
+		/* invariants 1 and 3: chained by the LSNs in the files, never by names */
 		if (next->start != segs[last].covered)
 		{
 			gap_error(segs[last].covered, next->start, segs[last].path, next->path);
