@@ -2089,14 +2089,28 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	 * behave as in logical replication.  The progress row is in the same
 	 * transaction as the changes, so asynchronous commit loses nothing but
 	 * a re-application of the last batches after a replica crash, which the
-	 * progress row makes exactly-once again.  Value text is produced in the
-	 * source's encoding and PostgreSQL's default output styles.
+	 * progress row makes exactly-once again.
+	 *
+	 * Values travel as text in the source's encoding, printed as
+	 * PostgreSQL's defaults print them (proto/src/value.c): every setting
+	 * that changes how the replica reads (or, for identity FULL, prints) a
+	 * value's text is pinned, whatever the replica's or the role's defaults
+	 * say: lc_monetary (money), DateStyle, IntervalStyle, extra_float_digits,
+	 * bytea_output, array_nulls (an unquoted NULL element), xmloption
+	 * (content is what any xml value is).  TimeZone is left alone: every
+	 * timestamptz value carries its offset, and the zone of replica-only
+	 * defaults (current_date) is the replica's business.  row_security =
+	 * off makes a table whose policies would hide rows from us an error
+	 * instead of a silent miss; no statement or idle timeout cuts a batch.
 	 */
 	if ((enc = PQescapeLiteral(r->conn, ident->encoding, strlen(ident->encoding))) == NULL)
 		return report(r, NULL, "%s", "could not set up the replica session");
 	snprintf(sql, sizeof(sql),
 			 "SET session_replication_role = replica; SET synchronous_commit = off; "
-			 "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET lc_monetary = 'C'; SET bytea_output = hex; SET array_nulls = on; "
+			 "SET xmloption = content; SET row_security = off; SET statement_timeout = 0; "
+			 "SET idle_in_transaction_session_timeout = 0; "
 			 "SET client_encoding = %s; SET lock_timeout = '60s'; "
 			 "SET client_min_messages = warning", enc);
 	PQfreemem(enc);
