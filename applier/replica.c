@@ -20,6 +20,7 @@
  * PQescapeIdentifier.
  */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,26 @@ struct apply_replica_s
 	apply_ident_t ident;
 	bool		in_txn;
 	bool		pipeline;
-	bool		failed;			/* an error was logged: stop */
+	bool		failed;			/* an error was logged (or held): stop */
+	char		fail_kind;		/* APPLY_FAIL_* of that error */
+	char		first_error[512];	/* its primary message */
+
+	/*
+	 * Batch mode folds and pipelines changes of many source transactions,
+	 * so a failure there cannot name the change that caused it: its
+	 * messages are held back (defer) while apply.c applies the batch again
+	 * in strict mode, one statement at a time and one source transaction
+	 * per replica transaction, which names the change exactly.
+	 */
+	bool		strict;
+	bool		defer;
+	proto_wbuf_t held;			/* owned: held messages, level byte + text + NUL */
+	bool		have_txn;		/* the source transaction being applied: */
+	proto_lsn_t txn_lsn;		/* its commit LSN */
+	proto_time_t txn_time;
+	uint32_t	txn_xid;
+	int64_t		last_rows;		/* rows of the last strict statement */
+	apply_counts_t committed;	/* counts as of the last replica commit */
 	int			since_sync;
 	int			syncs;
 	pending_t	ring[PIPE_RING];
@@ -130,8 +150,108 @@ kind_name(char kind)
 }
 
 /*
+ * rlog - one line of a failure message: logged at once, or held back in
+ * batch mode (see apply_replica_s).  level is 'E'rror, 'D'etail, 'H'int.
+ */
+static void rlog(apply_replica_t *r, char level, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+static void
+rlog(apply_replica_t *r, char level, const char *fmt,...)
+{
+	char		line[4096];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (level == 'E' && r->first_error[0] == '\0')
+		snprintf(r->first_error, sizeof(r->first_error), "%s", line);
+	if (r->defer)
+	{
+		proto_put_u8(&r->held, (uint8_t) level);
+		proto_put_bytes(&r->held, line, strlen(line) + 1);
+		return;
+	}
+	if (level == 'E')
+		tide_log_error("%s", line);
+	else if (level == 'D')
+		tide_log_detail("%s", line);
+	else
+		tide_log_hint("%s", line);
+}
+
+static void
+time_text(proto_wbuf_t *out, proto_time_t t)
+{
+	uint8_t		le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t) ((uint64_t) t >> (8 * i));
+	proto_value_text(out, PROTO_ENC_FIXED, PROTO_TIMESTAMPTZOID, le, 8);
+	proto_put_u8(out, '\0');
+}
+
+/*
+ * txn_detail - which source transaction a failure belongs to.  Only in
+ * strict mode is that exact (one transaction per replica transaction, one
+ * statement answered at a time).
+ */
+static void
+txn_detail(apply_replica_t *r)
+{
+	proto_wbuf_t t;
+
+	if (!r->strict || !r->have_txn)
+		return;
+	proto_wbuf_init_heap(&t);
+	time_text(&t, r->txn_time);
+	rlog(r, 'D', "in the source transaction with commit LSN %X/%X, committed %s, xid %u",
+		 (unsigned) (r->txn_lsn >> 32), (unsigned) r->txn_lsn,
+		 t.err ? "?" : (const char *) t.data, r->txn_xid);
+	proto_wbuf_free(&t);
+}
+
+/*
+ * fail_change - a change the replica cannot take as the source made it
+ * (invariant 7: divergence stops, it never warns): the caller logs what and
+ * why with rlog.  Returns TIDE_EXIT_REPLICA.
+ */
+static int
+fail_change(apply_replica_t *r)
+{
+	if (!r->failed)
+	{
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_CHANGE;
+	}
+	return TIDE_EXIT_REPLICA;
+}
+
+/*
+ * fail_kind_of - what a server error says about the replica, by SQLSTATE
+ * class: the connection or the server itself (08 connection, 57 operator
+ * intervention, 53 resources, 58 system, XX internal), or else the change
+ * (a constraint, a type, a missing partition, a lock or serialization
+ * conflict), which a strict re-application will name.
+ */
+static char
+fail_kind_of(const char *sqlstate)
+{
+	static const char *const server[] = {"08", "57", "53", "58", "XX"};
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return APPLY_FAIL_OTHER;
+	for (size_t i = 0; i < sizeof(server) / sizeof(server[0]); i++)
+		if (strncmp(sqlstate, server[i], 2) == 0)
+			return APPLY_FAIL_OTHER;
+	return APPLY_FAIL_CHANGE;
+}
+
+/*
  * report - log a failed result the way psql would (message, detail, hint),
- * prefixed by what we were doing.  Returns TIDE_EXIT_REPLICA.
+ * prefixed by what we were doing, and classify it by SQLSTATE.  Returns
+ * TIDE_EXIT_REPLICA.
  */
 static int
 report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
@@ -140,31 +260,49 @@ report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char		what[1200];
 
 	if (r->failed)
 		return TIDE_EXIT_REPLICA;
 	r->failed = true;
+	r->fail_kind = msg ? fail_kind_of(state) : APPLY_FAIL_OTHER;
 	snprintf(what, sizeof(what), fmt, arg);
 	if (msg == NULL)
 	{
-		const char *e = PQerrorMessage(r->conn);
+		const char *e = r->conn ? PQerrorMessage(r->conn) : "no connection to the server";
 		size_t		n = strlen(e);
 
 		while (n > 0 && e[n - 1] == '\n')
 			n--;
-		tide_log_error("%s: %.*s", what, (int) n, e);
+		rlog(r, 'E', "%s: %.*s", what, (int) n, e);
 	}
 	else
-		tide_log_error("%s: %s", what, msg);
+		rlog(r, 'E', "%s: %s", what, msg);
 	if (detail)
-		tide_log_detail("%s", detail);
+		rlog(r, 'D', "%s", detail);
 	if (ctx)
-		tide_log_detail("replica context: %s", ctx);
+		rlog(r, 'D', "replica context: %s", ctx);
+	txn_detail(r);
 	if (hint)
-		tide_log_hint("%s", hint);
-	else if (res && strcmp((PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : ""), "23505") == 0)
-		tide_log_hint("the replica already has a row the source inserted: if it was loaded after the slot was created, use --on-conflict skip or update; otherwise it differs from the source");
+		rlog(r, 'H', "%s", hint);
+	else if (state && strcmp(state, "23505") == 0)
+		rlog(r, 'H', "the replica already has a row the source inserted: if it was loaded after the slot was created, use --on-conflict skip or update; otherwise it differs from the source");
+	else if (state && strcmp(state, "23514") == 0 &&
+			 PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) == NULL)
+	{
+		/*
+		 * A check violation without a constraint: no partition of the
+		 * table takes the row, or the row is outside the bounds of the
+		 * replica's partition named like the source's.
+		 */
+		const char *nsp = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+		const char *tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+
+		rlog(r, 'H', "the replica's partitions do not take this row as the source's do (a partition created on the source?): "
+			 "create the partition for it on the replica (CREATE TABLE ... PARTITION OF %s%s%s FOR VALUES ...), then run tide apply again",
+			 nsp && tab ? nsp : "", nsp && tab ? "." : "", tab ? tab : "the table");
+	}
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -225,11 +363,18 @@ drain_sync(apply_replica_t *r)
 			case PGRES_COMMAND_OK:
 				if (p.kind == 'I' && strcmp(PQcmdTuples(res), "0") == 0)
 					r->counts.conflicts++;
-				else if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "0") == 0)
+				else if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "1") != 0)
 				{
-					if (r->counts.not_found++ == 0)
-						tide_log_warning("%s on table \"%s\" found no row to change; skipped",
-										 kind_name(p.kind), p.rel->display);
+					if (strcmp(PQcmdTuples(res), "0") == 0 &&
+						r->opts->on_conflict != APPLY_CONFLICT_ERROR)
+						r->counts.not_found++;	/* a dump taken after the slot: see README */
+					else if (!r->failed)
+					{
+						/* invariant 7: the strict re-application names the key */
+						fail_change(r);
+						rlog(r, 'E', "%s of table \"%s\" matched %s rows on the replica where the source changed one",
+							 kind_name(p.kind), p.rel->display, PQcmdTuples(res));
+					}
 				}
 				break;
 			case PGRES_PIPELINE_ABORTED:
@@ -335,12 +480,36 @@ ensure_txn(apply_replica_t *r)
 	return 0;
 }
 
-/* send_prepared - queue one execution with the parameters built in r */
+/*
+ * send_prepared - queue one execution with the parameters built in r.  In
+ * strict mode it runs at once instead, and r->last_rows says how many rows
+ * it touched.
+ */
 static int
 send_prepared(apply_replica_t *r, const char *name, char kind, apply_rel_t *rel)
 {
 	int			rc;
 
+	if (r->strict)
+	{
+		PGresult   *res;
+
+		r->last_rows = -1;
+		if ((rc = go_plain(r)) != 0)
+			return rc;
+		res = PQexecPrepared(r->conn, name, r->np, r->pv, r->pl, r->pf, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			char		what[1100];
+
+			snprintf(what, sizeof(what), "could not apply %s to table \"%s\"", kind_name(kind), rel->display);
+			rc = report(r, res, "%s", what);
+		}
+		else
+			r->last_rows = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		return rc;
+	}
 	if ((rc = go_pipeline(r)) != 0)
 		return rc;
 	if (PQsendQueryPrepared(r->conn, name, r->np, r->pv, r->pl, r->pf, 0) != 1)
@@ -721,6 +890,7 @@ rel_clear(apply_rel_t *rs)
 	free(rs->noeq);
 	free(rs->target);
 	free(rs->display);
+	free(rs->srcname);
 	free(rs->body);
 	while (rs->upds)
 	{
@@ -857,12 +1027,58 @@ lookup(apply_replica_t *r, const char *nsp, const char *rel, char *oid,
 	return rc;
 }
 
+/* shape - "schema.table (col type, ...)" of the source (res NULL) or the replica */
+static void
+shape(proto_wbuf_t *b, const char *name, const proto_relation_t *rel, PGresult *res)
+{
+	int			n = res ? PQntuples(res) : rel->natts;
+
+	proto_wbuf_reset(b);
+	sql_put(b, name);
+	sql_put(b, " (");
+	for (int i = 0; i < n; i++)
+	{
+		if (i)
+			sql_put(b, ", ");
+		if (b->len > 2000)
+		{
+			sql_put(b, "...");
+			break;
+		}
+		if (res)
+		{
+			sql_put(b, PQgetvalue(res, i, 0));
+			sql_put(b, " ");
+			sql_put(b, PQgetvalue(res, i, 2));
+		}
+		else
+		{
+			proto_put_bytes(b, rel->cols[i].name.p, rel->cols[i].name.n);
+			sql_put(b, " ");
+			proto_put_bytes(b, rel->cols[i].typname.p, rel->cols[i].typname.n);
+		}
+	}
+	sql_put(b, ")");
+	proto_put_u8(b, '\0');
+}
+
+/* shapes - both shapes of the table, as detail lines */
+static void
+shapes(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel, PGresult *res,
+	   const char *srcname)
+{
+	shape(&r->tmp, srcname, rel, NULL);
+	rlog(r, 'D', "source: %s", r->tmp.err ? "?" : (const char *) r->tmp.data);
+	shape(&r->tmp, rs->display, rel, res);
+	rlog(r, 'D', "replica: %s", r->tmp.err ? "?" : (const char *) r->tmp.data);
+}
+
 /*
  * resolve - find the table a RELATION maps to on the replica and check its
  * columns.  A partition goes to the same-named leaf when the replica has
- * it, else to its root.  A column the replica lacks, or whose type
- * differs, is an error naming both; columns only the replica has keep
- * their defaults.
+ * it, else to its root.  A column the replica lacks, or whose
+ * type differs, is an error naming both shapes; columns only the replica
+ * has keep their defaults.
  */
 static int
 resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
@@ -898,6 +1114,13 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	}
 	if ((rc = go_plain(r)) != 0)
 		goto done;
+	snprintf(dispbuf, sizeof(dispbuf), "%s.%s", nsp, name);
+	if ((rs->srcname = strdup(dispbuf)) == NULL)
+	{
+		rc = TIDE_EXIT_BUG;
+		tide_log_error("out of memory");
+		goto done;
+	}
 	tnsp = map_schema(r, nsp);
 	tname = name;
 	rc = lookup(r, tnsp, tname, oid, &rs->relkind);
@@ -909,14 +1132,14 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	}
 	if (rc == 1)
 	{
-		r->failed = true;
-		tide_log_error("table \"%s.%s\" does not exist on the replica", map_schema(r, nsp), name);
+		rc = fail_change(r);
+		rlog(r, 'E', "table \"%s.%s\" does not exist on the replica", map_schema(r, nsp), name);
 		if (rnsp)
-			tide_log_detail("it is a partition of \"%s.%s\", which does not exist on the replica either",
-							rnsp, rname);
-		tide_log_detail("the segments hold changes for table \"%s.%s\" of the source", nsp, name);
-		tide_log_hint("create the table on the replica, map its schema with --map, or leave it out with --tables");
-		rc = TIDE_EXIT_REPLICA;
+			rlog(r, 'D', "it is a partition of \"%s.%s\", which does not exist on the replica either",
+				 rnsp, rname);
+		rlog(r, 'D', "the segments hold changes for table \"%s.%s\" of the source", nsp, name);
+		txn_detail(r);
+		rlog(r, 'H', "create the table on the replica, map its schema with --map, or leave it out with --tables");
 		goto done;
 	}
 	if (rc)
@@ -942,10 +1165,10 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		const char *vals[1] = {oid};
 
 		res = PQexecParams(r->conn,
-						   "SELECT attname, pg_catalog.format_type(atttypid, atttypmod), "
-						   "pg_catalog.format_type(atttypid, NULL) "
+						   "SELECT attname, pg_catalog.format_type(atttypid, NULL), "
+						   "pg_catalog.format_type(atttypid, atttypmod) "
 						   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
-						   "AND NOT attisdropped AND attgenerated = ''",
+						   "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
 						   1, NULL, vals, NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -970,28 +1193,30 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		}
 		if (row < 0)
 		{
-			r->failed = true;
-			tide_log_error("column \"%.*s\" of table \"%s\" does not exist on the replica",
-						   (int) c->name.n, c->name.p, rs->display);
-			tide_log_detail("the source's table \"%s.%s\" has column \"%.*s\" of type %.*s",
-							nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
-			tide_log_hint("add the column on the replica, then run tide apply again");
-			rc = TIDE_EXIT_REPLICA;
+			rc = fail_change(r);
+			rlog(r, 'E', "column \"%.*s\" of table \"%s\" does not exist on the replica",
+				 (int) c->name.n, c->name.p, rs->display);
+			rlog(r, 'D', "the source's table \"%s.%s\" has column \"%.*s\" of type %.*s",
+				 nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
+			shapes(r, rs, rel, res, rs->srcname);
+			txn_detail(r);
+			rlog(r, 'H', "add the column on the replica, then run tide apply again");
 			goto done;
 		}
-		if (!types_equal(PQgetvalue(res, row, 1), strlen(PQgetvalue(res, row, 1)),
+		if (!types_equal(PQgetvalue(res, row, 2), strlen(PQgetvalue(res, row, 2)),
 						 c->typname.p, c->typname.n))
 		{
-			r->failed = true;
-			tide_log_error("column \"%.*s\" of table \"%s\" has type %s on the replica but %.*s on the source",
-						   (int) c->name.n, c->name.p, rs->display, PQgetvalue(res, row, 1),
-						   (int) c->typname.n, c->typname.p);
-			tide_log_hint("make the replica's column type match the source's, then run tide apply again");
-			rc = TIDE_EXIT_REPLICA;
+			rc = fail_change(r);
+			rlog(r, 'E', "column \"%.*s\" of table \"%s\" has type %s on the replica but %.*s on the source",
+				 (int) c->name.n, c->name.p, rs->display, PQgetvalue(res, row, 2),
+				 (int) c->typname.n, c->typname.p);
+			shapes(r, rs, rel, res, rs->srcname);
+			txn_detail(r);
+			rlog(r, 'H', "make the replica's column type match the source's, then run tide apply again");
 			goto done;
 		}
 		rs->colq[i] = quote(r->conn, c->name.p, c->name.n);
-		rs->coltype[i] = strdup(PQgetvalue(res, row, 2));
+		rs->coltype[i] = strdup(PQgetvalue(res, row, 1));
 		rs->noeq[i] = no_equality(c->basetypoid);
 		if (c->flags & PROTO_COL_KEY)
 			rs->has_key = true;
@@ -1002,6 +1227,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 			goto done;
 		}
 	}
+
 	/*
 	 * Set-based apply needs rows found by a key with '=' and no other unique
 	 * index or exclusion constraint on the replica: a statement writing many
@@ -1392,7 +1618,11 @@ coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool kl
 	int			rc = 0;
 
 	if (PQresultStatus(res) != PGRES_COPY_IN)
-		return report(r, res, "could not copy rows for table \"%s\"", rs->display);
+	{
+		rc = report(r, res, "could not copy rows for table \"%s\"", rs->display);
+		PQclear(res);
+		return rc;
+	}
 	PQclear(res);
 	proto_wbuf_reset(&r->copybuf);
 	for (uint32_t i = 0; i < co->n && rc == 0; i++)
@@ -1436,9 +1666,12 @@ coal_exec(apply_replica_t *r, apply_rel_t *rs, const char *what, uint64_t *n)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		char		msg[1100];
+		int			rc;
 
 		snprintf(msg, sizeof(msg), "could not apply %s to table \"%s\"", what, rs->display);
-		return report(r, res, "%s", msg);
+		rc = report(r, res, "%s", msg);
+		PQclear(res);
+		return rc;
 	}
 	if (n)
 		*n = strtoull(PQcmdTuples(res), NULL, 10);
@@ -1448,19 +1681,23 @@ coal_exec(apply_replica_t *r, apply_rel_t *rs, const char *what, uint64_t *n)
 
 /*
  * coal_settle - after a set-based DELETE or UPDATE that expected to touch
- * `expected` rows and touched `done`: count the keys the replica lacked,
- * and empty the stage table for the next use.
+ * `expected` rows and touched `done`: a key the replica lacks is a
+ * divergence (invariant 7; the strict re-application names it), unless
+ * --on-conflict says the replica was loaded after the slot; then empty
+ * the stage table for the next use.
  */
 static int
 coal_settle(apply_replica_t *r, apply_rel_t *rs, const char *stage,
 			const char *what, uint64_t expected, uint64_t done)
 {
-	if (done < expected)
-	{
-		if (r->counts.not_found == 0)
-			tide_log_warning("%s on table \"%s\" found no row to change for %llu keys; skipped",
-							 what, rs->display, (unsigned long long) (expected - done));
+	if (done < expected && r->opts->on_conflict != APPLY_CONFLICT_ERROR)
 		r->counts.not_found += expected - done;
+	else if (done != expected)
+	{
+		fail_change(r);
+		rlog(r, 'E', "%s of table \"%s\" matched %llu rows on the replica where the source changed %llu",
+			 what, rs->display, (unsigned long long) done, (unsigned long long) expected);
+		return TIDE_EXIT_REPLICA;
 	}
 	r->counts.set_rows += done;
 	proto_wbuf_reset(&r->sql);
@@ -1723,6 +1960,13 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.inserts++;
+	if (r->strict)
+	{
+		/* one statement, answered before the next: a failure names it */
+		if ((rc = insert_stmt(r, rs, rel, t)) == 0 && r->last_rows == 0)
+			r->counts.conflicts++;
+		return rc;
+	}
 	if (r->opts->on_conflict == APPLY_CONFLICT_ERROR && !rs->no_copy &&
 		(rc = rs->coalesce ? coal_change(r, rs, rel, 'I', t) :
 		 coal_append(r, rs, rel, t)) != COAL_FALLBACK)
@@ -1750,10 +1994,95 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 static int
 no_identity(apply_replica_t *r, apply_rel_t *rs, const char *what)
 {
-	r->failed = true;
-	tide_log_error("cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
-	tide_log_detail("without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
-	tide_log_hint("set a replica identity on the source table (ALTER TABLE ... REPLICA IDENTITY), or leave the table out with --tables");
+	fail_change(r);
+	rlog(r, 'E', "cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
+	rlog(r, 'D', "without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
+	txn_detail(r);
+	rlog(r, 'H', "set a replica identity on the source table (ALTER TABLE ... REPLICA IDENTITY), or leave the table out with --tables");
+	return TIDE_EXIT_REPLICA;
+}
+
+/*
+ * key_text - "(k1, k2)=(v1, v2)" of the identity columns (every column for
+ * identity FULL) of t, values as text and cut at 64 bytes, into b.
+ */
+static void
+key_text(proto_wbuf_t *b, const proto_relation_t *rel, const proto_tuple_t *t, bool full)
+{
+	proto_wbuf_t v;
+	bool		first = true;
+
+	proto_wbuf_init_heap(&v);
+	proto_wbuf_reset(b);
+	sql_put(b, "(");
+	for (int i = 0; i < rel->natts; i++)
+		if (full || (rel->cols[i].flags & PROTO_COL_KEY))
+		{
+			sql_put(b, first ? "" : ", ");
+			proto_put_bytes(b, rel->cols[i].name.p, rel->cols[i].name.n);
+			first = false;
+		}
+	sql_put(b, ")=(");
+	first = true;
+	for (int i = 0; i < rel->natts; i++)
+	{
+		const proto_datum_t *d = &t->cols[i];
+
+		if (!(full || (rel->cols[i].flags & PROTO_COL_KEY)))
+			continue;
+		sql_put(b, first ? "" : ", ");
+		first = false;
+		if (d->kind == PROTO_DATUM_NULL)
+			sql_put(b, "null");
+		else if (d->kind != PROTO_DATUM_VALUE)
+			sql_put(b, "(unchanged)");
+		else
+		{
+			proto_wbuf_reset(&v);
+			proto_value_text(&v, rel->cols[i].encoding, rel->cols[i].basetypoid, d->data, d->len);
+			proto_put_bytes(b, v.data, v.len > 64 ? 64 : v.len);
+			if (v.len > 64)
+				sql_put(b, "...");
+		}
+	}
+	sql_put(b, ")");
+	proto_put_u8(b, '\0');
+	proto_wbuf_free(&v);
+}
+
+/*
+ * matched - after a strict UPDATE or DELETE: exactly one row, or a
+ * divergence (invariant 7), unless --on-conflict says the replica was
+ * loaded after the slot and the row may be gone already.
+ */
+static int
+matched(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel, char kind,
+		const proto_tuple_t *key, bool full)
+{
+	proto_wbuf_t b;
+
+	if (r->last_rows == 1)
+		return 0;
+	if (r->last_rows == 0 && r->opts->on_conflict != APPLY_CONFLICT_ERROR)
+	{
+		r->counts.not_found++;
+		return 0;
+	}
+	fail_change(r);
+	if (r->last_rows == 0)
+		rlog(r, 'E', "%s of table \"%s\" matched no row on the replica", kind_name(kind), rs->display);
+	else
+		rlog(r, 'E', "%s of table \"%s\" matched %lld rows on the replica where the source changed one",
+			 kind_name(kind), rs->display, (long long) r->last_rows);
+	proto_wbuf_init_heap(&b);
+	key_text(&b, rel, key, full);
+	rlog(r, 'D', "the source %s the row %s", kind == 'U' ? "updated" : "deleted",
+		 b.err ? "?" : (const char *) b.data);
+	proto_wbuf_free(&b);
+	txn_detail(r);
+	rlog(r, 'H', "the replica differs from the source: put the row back as the source had it before this transaction, "
+		 "or rebuild the replica from a base (tide verify lists the differences); a replica loaded from a dump taken "
+		 "after the slot was created needs --on-conflict skip or update until it has passed the dump's point");
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -1783,8 +2112,9 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			if (key->cols[i].kind == PROTO_DATUM_UNCHANGED)
 			{
 				r->failed = true;
-				tide_log_error("cannot apply UPDATE to table \"%s\": key column \"%.*s\" was not sent",
-							   rs->display, (int) rel->cols[i].name.n, rel->cols[i].name.p);
+				r->fail_kind = APPLY_FAIL_OTHER;
+				rlog(r, 'E', "cannot apply UPDATE to table \"%s\": key column \"%.*s\" was not sent",
+					 rs->display, (int) rel->cols[i].name.n, rel->cols[i].name.p);
 				return TIDE_EXIT_CORRUPT;
 			}
 			mask[rel->natts + i] = 1;
@@ -1794,7 +2124,7 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return 0;
 	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
 		return rc;				/* its buffered inserts go first */
-	if (rs->coalesce)
+	if (rs->coalesce && !r->strict)
 	{
 		/* fold only a whole new row whose key stays the same */
 		bool		foldable = true;
@@ -1829,7 +2159,9 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &key->cols[i])) != 0)
 			return rc;
 	params_done(r);
-	return send_prepared(r, name, 'U', rs);
+	if ((rc = send_prepared(r, name, 'U', rs)) != 0 || !r->strict)
+		return rc;
+	return matched(r, rs, rel, 'U', key, full);
 }
 
 int
@@ -1846,7 +2178,8 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.deletes++;
-	if (rs->coalesce && (rc = coal_change(r, rs, rel, 'D', &d->oldtup)) != COAL_FALLBACK)
+	if (rs->coalesce && !r->strict &&
+		(rc = coal_change(r, rs, rel, 'D', &d->oldtup)) != COAL_FALLBACK)
 		return rc;
 	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
 		return rc;				/* its buffered inserts go first */
@@ -1860,7 +2193,9 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &d->oldtup.cols[i])) != 0)
 			return rc;
 	params_done(r);
-	return send_prepared(r, name, 'D', rs);
+	if ((rc = send_prepared(r, name, 'D', rs)) != 0 || !r->strict)
+		return rc;
+	return matched(r, rs, rel, 'D', &d->oldtup, full);
 }
 
 int
@@ -1902,17 +2237,6 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 }
 
 /* ------------------------------------------------------------- progress */
-
-static void
-time_text(proto_wbuf_t *out, proto_time_t t)
-{
-	uint8_t		le[8];
-
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t) ((uint64_t) t >> (8 * i));
-	proto_value_text(out, PROTO_ENC_FIXED, PROTO_TIMESTAMPTZOID, le, 8);
-	proto_put_u8(out, '\0');
-}
 
 int
 apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commit_time)
@@ -1957,6 +2281,7 @@ apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commi
 		return rc;
 	r->in_txn = false;
 	r->counts.replica_txns++;
+	r->committed = r->counts;
 	return 0;
 }
 
@@ -2045,32 +2370,20 @@ read_progress(apply_replica_t *r, apply_progress_t *p)
 	return rc;
 }
 
-int
-apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
-					  const apply_ident_t *ident, apply_progress_t *progress)
+/*
+ * connect_session - open r->conn and set the session up: settings, the
+ * advisory lock, tide.progress (made if missing) and *progress.
+ */
+static int
+connect_session(apply_replica_t *r, apply_progress_t *progress)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {opts->conninfo, "tide apply", NULL};
-	apply_replica_t *r = calloc(1, sizeof(*r));
+	const char *vals[] = {r->opts->conninfo, "tide apply", NULL};
 	PGresult   *res;
 	char	   *enc;
 	char		sql[2048];
 	int			rc;
 
-	*out = r;
-	if (r == NULL)
-	{
-		tide_log_error("out of memory");
-		return TIDE_EXIT_BUG;
-	}
-	r->opts = opts;
-	r->ident = *ident;
-	proto_wbuf_init_heap(&r->copybuf);
-	proto_wbuf_init_heap(&r->line);
-	proto_wbuf_init_heap(&r->keybuf);
-	proto_wbuf_init_heap(&r->tmp);
-	proto_wbuf_init_heap(&r->vals);
-	proto_wbuf_init_heap(&r->sql);
 	r->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(r->conn) != CONNECTION_OK)
 	{
@@ -2081,6 +2394,7 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 			n--;
 		tide_log_error("could not connect to the replica: %.*s", (int) n, e);
 		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
 		return TIDE_EXIT_REPLICA;
 	}
 
@@ -2103,7 +2417,7 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	 * off makes a table whose policies would hide rows from us an error
 	 * instead of a silent miss; no statement or idle timeout cuts a batch.
 	 */
-	if ((enc = PQescapeLiteral(r->conn, ident->encoding, strlen(ident->encoding))) == NULL)
+	if ((enc = PQescapeLiteral(r->conn, r->ident.encoding, strlen(r->ident.encoding))) == NULL)
 		return report(r, NULL, "%s", "could not set up the replica session");
 	snprintf(sql, sizeof(sql),
 			 "SET session_replication_role = replica; SET synchronous_commit = off; "
@@ -2129,8 +2443,8 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 		char		key[2 * PROTO_MAX_NAME + 64];
 		const char *kv[1] = {key};
 
-		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) ident->system_id,
-				 ident->dbname, ident->slot);
+		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) r->ident.system_id,
+				 r->ident.dbname, r->ident.slot);
 		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1))",
 						   1, NULL, kv, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -2172,6 +2486,99 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	return read_progress(r, progress);
 }
 
+int
+apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
+					  const apply_ident_t *ident, apply_progress_t *progress)
+{
+	apply_replica_t *r = calloc(1, sizeof(*r));
+
+	*out = r;
+	if (r == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	r->opts = opts;
+	r->ident = *ident;
+	proto_wbuf_init_heap(&r->copybuf);
+	proto_wbuf_init_heap(&r->line);
+	proto_wbuf_init_heap(&r->keybuf);
+	proto_wbuf_init_heap(&r->tmp);
+	proto_wbuf_init_heap(&r->vals);
+	proto_wbuf_init_heap(&r->sql);
+	proto_wbuf_init_heap(&r->held);
+	return connect_session(r, progress);
+}
+
+int
+apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress)
+{
+	apply_replica_rollback(r);
+	PQfinish(r->conn);			/* releases the advisory lock */
+	r->conn = NULL;
+	for (int i = 0; i < REL_BUCKETS; i++)
+		for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+			rel_clear(rs);		/* resolved again in the new session */
+	r->failed = false;
+	r->fail_kind = 0;
+	r->counts = r->committed;
+	r->have_txn = false;
+	return connect_session(r, progress);
+}
+
+void
+apply_replica_set_strict(apply_replica_t *r, bool strict)
+{
+	r->strict = strict;
+	r->defer = !strict;
+}
+
+void
+apply_replica_txn(apply_replica_t *r, proto_lsn_t commit_lsn, proto_time_t commit_time,
+				  uint32_t xid)
+{
+	r->have_txn = true;
+	r->txn_lsn = commit_lsn;
+	r->txn_time = commit_time;
+	r->txn_xid = xid;
+}
+
+char
+apply_replica_failure(apply_replica_t *r)
+{
+	return r && r->failed ? r->fail_kind : 0;
+}
+
+const char *
+apply_replica_first_error(apply_replica_t *r)
+{
+	return r->first_error;
+}
+
+void
+apply_replica_held(apply_replica_t *r, bool emit)
+{
+	size_t		off = 0;
+
+	if (r == NULL)
+		return;
+	while (emit && !r->held.err && off < r->held.len)
+	{
+		char		level = (char) r->held.data[off];
+		const char *line = (const char *) r->held.data + off + 1;
+
+		if (level == 'E')
+			tide_log_error("%s", line);
+		else if (level == 'D')
+			tide_log_detail("%s", line);
+		else
+			tide_log_hint("%s", line);
+		off += 1 + strlen(line) + 1;
+	}
+	proto_wbuf_reset(&r->held);
+	r->first_error[0] = '\0';
+}
+
 void
 apply_replica_close(apply_replica_t *r)
 {
@@ -2194,6 +2601,7 @@ apply_replica_close(apply_replica_t *r)
 	proto_wbuf_free(&r->tmp);
 	proto_wbuf_free(&r->vals);
 	proto_wbuf_free(&r->sql);
+	proto_wbuf_free(&r->held);
 	free(r);
 }
 
