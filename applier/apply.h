@@ -71,10 +71,15 @@ typedef struct apply_rel_s
 	char	   *display;		/* owned: schema.table, for messages */
 	char	   *srcname;		/* owned: the source's schema.table */
 	char		relkind;		/* 'r' or 'p' */
+	bool		firing;			/* has triggers or rules that fire in replica mode */
 	uint16_t	natts;
 	char	  **colq;			/* owned: quoted column names */
-	char	  **coltype;		/* owned: replica type, for parameter casts */
-	bool	   *noeq;			/* owned: type has no '=': compare as text */
+	uint32_t   *coltypid;		/* owned: replica column types (parameter types) */
+	char	  **eqop;			/* owned: "OPERATOR(nsp.=)" of the column's
+								 * default btree opclass, NULL: compare the
+								 * exact text form */
+	char	  **eqcast;			/* owned: "::type" making the operator's input
+								 * types exact, or NULL */
 	bool		has_key;		/* some column is in the replica identity */
 	bool		no_copy;		/* a value needs the binary path */
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */

@@ -89,6 +89,7 @@ struct apply_replica_s
 	const char *pv[MAX_PARAMS];
 	int			pl[MAX_PARAMS];
 	int			pf[MAX_PARAMS];
+	Oid			ptypes[MAX_PARAMS];	/* parameter types of the statement being built */
 	int			np;
 	apply_rel_t *rels[REL_BUCKETS];	/* owned */
 	uint64_t	stmt_seq;
@@ -734,6 +735,14 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 
 /* ------------------------------------------------------------- statements */
 
+/*
+ * prepare - prepare r->sql, its parameters of the types put_param noted.
+ * Parameters are declared with the replica column's type (no typmod), so
+ * values are never cast in SQL: a cast to a type without its typmod cuts
+ * char(n) and bit(n) values, and a cast with it pads or cuts silently too;
+ * the column's own assignment applies its typmod, which the source's value
+ * already satisfies.
+ */
 static int
 prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 {
@@ -746,7 +755,7 @@ prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 	if (r->sql.err)
 		return TIDE_EXIT_BUG;
 	snprintf(name, 32, "tide_%llu", (unsigned long long) ++r->stmt_seq);
-	res = PQprepare(r->conn, name, (const char *) r->sql.data, nparams, NULL);
+	res = PQprepare(r->conn, name, (const char *) r->sql.data, nparams, r->ptypes);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		rc = report(r, res, "could not prepare a statement for table \"%s\"", rs->display);
@@ -756,21 +765,68 @@ prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 	return rc;
 }
 
+static void put_same(apply_replica_t *r, const char *left, const char *right);
+
+/* put_param - "$n", a value of column col (its type noted for prepare) */
 static void
 put_param(apply_replica_t *r, apply_rel_t *rs, int col, int n)
 {
 	char		num[32];
 
-	snprintf(num, sizeof(num), "$%d::", n);
+	snprintf(num, sizeof(num), "$%d", n);
 	sql_put(&r->sql, num);
-	sql_put(&r->sql, rs->coltype[col]);
+	r->ptypes[n - 1] = rs->coltypid[col];
 }
 
 /*
- * put_where - the match on the columns set in where[]: "=" on the identity
- * columns, or for REPLICA IDENTITY FULL "IS NOT DISTINCT FROM" on every
- * column of the old row and one row only (a table without a key may hold
- * duplicates; the source changed exactly one of them).
+ * put_eq - left and right (SQL expressions of column col's type) compared
+ * with the equality operator of the column type's default btree opclass
+ * on the replica, named with its schema (invariant 8: nothing resolves
+ * through a search path, and an index on the column is used), or, for a
+ * type without one, by the exact text form of both values.
+ */
+static void
+put_eq(apply_replica_t *r, apply_rel_t *rs, int col, const char *left, const char *right)
+{
+	if (rs->eqop[col] == NULL)
+	{
+		put_same(r, left, right);
+		return;
+	}
+	sql_put(&r->sql, left);
+	if (rs->eqcast[col])
+		sql_put(&r->sql, rs->eqcast[col]);
+	sql_put(&r->sql, " ");
+	sql_put(&r->sql, rs->eqop[col]);
+	sql_put(&r->sql, " ");
+	sql_put(&r->sql, right);
+	if (rs->eqcast[col])
+		sql_put(&r->sql, rs->eqcast[col]);
+}
+
+/*
+ * put_same - the two values have the same exact text form, as the
+ * replica's output function prints them under this session's settings:
+ * never a type's notion of equality (box "=" compares areas, numeric 1.0 =
+ * 1.00, float8 0 = -0, citext ignores case).  %L prints NULL as NULL and
+ * every value quoted, so NULL matches NULL only; "C" compares bytes.
+ */
+static void
+put_same(apply_replica_t *r, const char *left, const char *right)
+{
+	sql_put(&r->sql, "pg_catalog.format('%L', ");
+	sql_put(&r->sql, left);
+	sql_put(&r->sql, ") COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) pg_catalog.format('%L', ");
+	sql_put(&r->sql, right);
+	sql_put(&r->sql, ")");
+}
+
+/*
+ * put_where - the match on the columns set in where[]: the key's equality
+ * on the identity columns, or for REPLICA IDENTITY FULL the exact text form
+ * of every column of the old row, and one row only (a table without a key
+ * may hold duplicates; the source changed exactly one of them).  ctid and
+ * tableoid are compared with pg_catalog's operators.
  */
 static void
 put_where(apply_replica_t *r, apply_rel_t *rs, const uint8_t *where, bool full,
@@ -780,31 +836,28 @@ put_where(apply_replica_t *r, apply_rel_t *rs, const uint8_t *where, bool full,
 
 	if (full)
 	{
-		sql_put(&r->sql, rs->relkind == 'p' ? " WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM "
-				: " WHERE ctid = (SELECT ctid FROM ");
+		sql_put(&r->sql, rs->relkind == 'p' ?
+				" WHERE (tableoid, ctid) OPERATOR(pg_catalog.=) (SELECT tableoid, ctid FROM "
+				: " WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM ");
 		sql_put(&r->sql, rs->target);
 	}
 	sql_put(&r->sql, " WHERE ");
 	for (int i = 0; i < rs->natts; i++)
 	{
+		char		num[32];
+
 		if (!where[i])
 			continue;
 		if (!first)
 			sql_put(&r->sql, " AND ");
 		first = false;
-		if (full && rs->noeq[i])
-		{
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, "::text IS NOT DISTINCT FROM (");
-			put_param(r, rs, i, n++);
-			sql_put(&r->sql, ")::text");
-		}
+		snprintf(num, sizeof(num), "$%d", n);
+		r->ptypes[n - 1] = rs->coltypid[i];
+		n++;
+		if (full)
+			put_same(r, rs->colq[i], num);
 		else
-		{
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, full ? " IS NOT DISTINCT FROM " : " = ");
-			put_param(r, rs, i, n++);
-		}
+			put_eq(r, rs, i, rs->colq[i], num);
 	}
 	if (full)
 		sql_put(&r->sql, " LIMIT 1)");
@@ -883,11 +936,14 @@ rel_clear(apply_rel_t *rs)
 {
 	for (int i = 0; rs->colq && i < rs->natts; i++)
 		free(rs->colq[i]);
-	for (int i = 0; rs->coltype && i < rs->natts; i++)
-		free(rs->coltype[i]);
+	for (int i = 0; rs->eqop && i < rs->natts; i++)
+		free(rs->eqop[i]);
+	for (int i = 0; rs->eqcast && i < rs->natts; i++)
+		free(rs->eqcast[i]);
 	free(rs->colq);
-	free(rs->coltype);
-	free(rs->noeq);
+	free(rs->coltypid);
+	free(rs->eqop);
+	free(rs->eqcast);
 	free(rs->target);
 	free(rs->display);
 	free(rs->srcname);
@@ -957,28 +1013,6 @@ types_equal(const char *a, size_t an, const char *b, size_t bn)
 	return an == bn && memcmp(a, b, an) == 0;
 }
 
-/* no_equality - built-in types without an "=" operator */
-static bool
-no_equality(uint32_t typoid)
-{
-	switch (typoid)
-	{
-		case 114:				/* json */
-		case 199:				/* json[] */
-		case 142:				/* xml */
-		case 143:				/* xml[] */
-		case 600:				/* point */
-		case 1017:				/* point[] */
-		case 602:				/* path */
-		case 1019:				/* path[] */
-		case 604:				/* polygon */
-		case 1027:				/* polygon[] */
-			return true;
-		default:
-			return false;
-	}
-}
-
 static const char *
 map_schema(apply_replica_t *r, const char *nsp)
 {
@@ -1027,6 +1061,93 @@ lookup(apply_replica_t *r, const char *nsp, const char *rel, char *oid,
 	return rc;
 }
 
+/*
+ * The replica's columns of a table, in order, with what put_eq needs: the
+ * equality operator of the column type's default btree opclass (found as
+ * PostgreSQL's GetDefaultOpClass does: the base type of a domain, an exact
+ * opclass, the polymorphic array/enum/range ones, or a binary-coercible
+ * one; an array's elements must have one too), its schema, and the type to
+ * cast both sides to so that exactly that operator is chosen.  Catalog
+ * queries run with search_path = '', so their own operators on built-in
+ * types can only be pg_catalog's.
+ */
+static const char *const columns_sql =
+"SELECT a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+"       op.nsp, op.oprname, op.ltype, op.lsame, op.exact "
+"FROM pg_catalog.pg_attribute a "
+"LEFT JOIN LATERAL ("
+"  WITH RECURSIVE d(oid, lvl) AS ("
+"      SELECT a.atttypid, 0"
+"      UNION ALL"
+"      SELECT t.typbasetype, d.lvl + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.oid WHERE t.typtype = 'd')"
+"  SELECT n.nspname AS nsp, o.oprname, pg_catalog.format_type(o.oprleft, -1) AS ltype,"
+"         o.oprleft = a.atttypid AS lsame,"
+"         o.oprleft = o.oprright AND lt.typtype <> 'p' AS exact"
+"  FROM (SELECT oid FROM d ORDER BY lvl DESC LIMIT 1) b"
+"  JOIN pg_catalog.pg_type t ON t.oid = b.oid"
+"  JOIN pg_catalog.pg_opclass oc ON oc.opcdefault"
+"       AND oc.opcmethod = (SELECT oid FROM pg_catalog.pg_am WHERE amname = 'btree')"
+"  JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopstrategy = 3"
+"       AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype"
+"  JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace"
+"  JOIN pg_catalog.pg_type lt ON lt.oid = o.oprleft"
+"  WHERE oc.opcintype = t.oid"
+"     OR (oc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND t.typtype = 'e')"
+"     OR (oc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND t.typtype = 'r')"
+"     OR (oc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND t.typtype = 'm')"
+"     OR EXISTS (SELECT FROM pg_catalog.pg_cast c WHERE c.castsource = t.oid"
+"                AND c.casttarget = oc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i')"
+"     OR (oc.opcintype = 'pg_catalog.anyarray'::pg_catalog.regtype"
+"         AND t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
+"         AND EXISTS ("
+"           WITH RECURSIVE e(oid, lvl) AS ("
+"               SELECT t.typelem, 0"
+"               UNION ALL"
+"               SELECT et.typbasetype, e.lvl + 1 FROM e JOIN pg_catalog.pg_type et ON et.oid = e.oid"
+"               WHERE et.typtype = 'd')"
+"           SELECT FROM (SELECT oid FROM e ORDER BY lvl DESC LIMIT 1) eb"
+"           JOIN pg_catalog.pg_type et ON et.oid = eb.oid"
+"           JOIN pg_catalog.pg_opclass eoc ON eoc.opcdefault AND eoc.opcmethod = oc.opcmethod"
+"           WHERE eoc.opcintype = et.oid"
+"              OR (eoc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND et.typtype = 'e')"
+"              OR (eoc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND et.typtype = 'r')"
+"              OR (eoc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND et.typtype = 'm')"
+"              OR EXISTS (SELECT FROM pg_catalog.pg_cast c WHERE c.castsource = et.oid"
+"                         AND c.casttarget = eoc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i')))"
+"  ORDER BY oc.opcintype = t.oid DESC"
+"  LIMIT 1) op ON true "
+"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+"ORDER BY a.attnum";
+
+/*
+ * Triggers and rules of a table (and its partitions) that fire under
+ * session_replication_role = replica, and whether their owners (of the
+ * table, and of a trigger's function) hold the applying role's privileges
+ * already: such code runs as the applying role.
+ */
+static const char *const firing_sql =
+"WITH s AS (SELECT $1::pg_catalog.oid AS relid"
+"           UNION SELECT p.relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) p) "
+"SELECT 'trigger', t.tgname::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text,"
+"       pg_catalog.pg_get_userbyid(c.relowner), pg_catalog.pg_get_userbyid(p.proowner),"
+"       CASE t.tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, CURRENT_USER,"
+"       pg_catalog.pg_has_role(c.relowner, CURRENT_USER, 'USAGE')"
+"       AND pg_catalog.pg_has_role(p.proowner, CURRENT_USER, 'USAGE') "
+"FROM s JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+" JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid"
+" JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+"WHERE NOT t.tgisinternal AND t.tgenabled IN ('A', 'R') "
+"UNION ALL "
+"SELECT 'rule', w.rulename::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text,"
+"       pg_catalog.pg_get_userbyid(c.relowner), NULL,"
+"       CASE w.ev_enabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, CURRENT_USER,"
+"       pg_catalog.pg_has_role(c.relowner, CURRENT_USER, 'USAGE') "
+"FROM s JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+" JOIN pg_catalog.pg_rewrite w ON w.ev_class = c.oid "
+"WHERE w.ev_enabled IN ('A', 'R') AND w.rulename <> '_RETURN' "
+"ORDER BY 8, 1, 2";
+
 /* shape - "schema.table (col type, ...)" of the source (res NULL) or the replica */
 static void
 shape(proto_wbuf_t *b, const char *name, const proto_relation_t *rel, PGresult *res)
@@ -1074,6 +1195,49 @@ shapes(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel, PGresul
 }
 
 /*
+ * check_firing - refuse a table whose triggers or rules fire in the apply
+ * session when their owners could use it to act as the applying role
+ * (invariant 8); note in rs->firing that some fire (folding changes would
+ * change what they see).
+ */
+static int
+check_firing(apply_replica_t *r, apply_rel_t *rs, const char *oid)
+{
+	const char *vals[1] = {oid};
+	PGresult   *res = PQexecParams(r->conn, firing_sql, 1, NULL, vals, NULL, NULL, 0);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+	else if (PQntuples(res) > 0)
+	{
+		rs->firing = true;
+		if (PQgetvalue(res, 0, 7)[0] == 'f')
+		{
+			bool		trig = strcmp(PQgetvalue(res, 0, 0), "trigger") == 0;
+
+			rc = fail_change(r);
+			rlog(r, 'E', "refusing to apply changes to table \"%s\": its %s \"%s\"%s%s fires during apply (ENABLE %s) "
+				 "and would run as role \"%s\", whose privileges its owner \"%s\"%s%s%s does not have",
+				 rs->display, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+				 strcmp(PQgetvalue(res, 0, 2), rs->display) ? " on partition " : "",
+				 strcmp(PQgetvalue(res, 0, 2), rs->display) ? PQgetvalue(res, 0, 2) : "",
+				 PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 3),
+				 trig ? " (or its function's owner \"" : "", trig ? PQgetvalue(res, 0, 4) : "",
+				 trig ? "\")" : "");
+			rlog(r, 'D', "tide apply runs with session_replication_role = replica, where triggers and rules enabled ALWAYS or REPLICA fire "
+				 "with the applying role's privileges: whoever owns them could act as that role");
+			txn_detail(r);
+			rlog(r, 'H', "make the applying role own the table (ALTER TABLE ... OWNER TO), run tide apply as a role no more privileged than its owner, "
+				 "or let the %s fire only for the replica's own writes (ALTER TABLE %s ENABLE %s %s); see README, \"Who the applier trusts\"",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), trig ? "TRIGGER" : "RULE", PQgetvalue(res, 0, 1));
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
  * resolve - find the table a RELATION maps to on the replica and check its
  * columns.  A partition goes to the same-named leaf when the replica has
  * it, else to its root.  A column the replica lacks, or whose
@@ -1096,10 +1260,11 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 
 	rs->natts = rel->natts;
 	rs->colq = calloc(rel->natts + 1, sizeof(char *));
-	rs->coltype = calloc(rel->natts + 1, sizeof(char *));
-	rs->noeq = calloc(rel->natts + 1, sizeof(bool));
+	rs->coltypid = calloc(rel->natts + 1, sizeof(uint32_t));
+	rs->eqop = calloc(rel->natts + 1, sizeof(char *));
+	rs->eqcast = calloc(rel->natts + 1, sizeof(char *));
 	if (!nsp || !name || (rel->flags & PROTO_REL_PARTITION && (!rnsp || !rname)) ||
-		!rs->colq || !rs->coltype || !rs->noeq)
+		!rs->colq || !rs->coltypid || !rs->eqop || !rs->eqcast)
 	{
 		rc = TIDE_EXIT_BUG;
 		tide_log_error("out of memory");
@@ -1164,12 +1329,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	{
 		const char *vals[1] = {oid};
 
-		res = PQexecParams(r->conn,
-						   "SELECT attname, pg_catalog.format_type(atttypid, NULL), "
-						   "pg_catalog.format_type(atttypid, atttypmod) "
-						   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
-						   "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-						   1, NULL, vals, NULL, NULL, 0);
+		res = PQexecParams(r->conn, columns_sql, 1, NULL, vals, NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -1216,37 +1376,66 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 			goto done;
 		}
 		rs->colq[i] = quote(r->conn, c->name.p, c->name.n);
-		rs->coltype[i] = strdup(PQgetvalue(res, row, 1));
-		rs->noeq[i] = no_equality(c->basetypoid);
+		rs->coltypid[i] = (uint32_t) strtoul(PQgetvalue(res, row, 1), NULL, 10);
+		if (!PQgetisnull(res, row, 3))
+		{
+			const char *onsp = PQgetvalue(res, row, 3);
+			bool		catalog = strcmp(onsp, "pg_catalog") == 0;
+			bool		exact = PQgetvalue(res, row, 7)[0] == 't';
+			bool		lsame = PQgetvalue(res, row, 6)[0] == 't';
+
+			/*
+			 * pg_catalog's operators can be chosen by name there: nobody
+			 * but a superuser adds one.  In another schema (citext's), the
+			 * operands are cast to the operator's own input types, so the
+			 * exact match is the one operator of that signature.
+			 */
+			if (catalog || exact)
+			{
+				char	   *qnsp = quote(r->conn, onsp, strlen(onsp));
+				const char *opr = PQgetvalue(res, row, 4);
+
+				if (qnsp && strspn(opr, "+-*/<>=~!@#%^&|`?") == strlen(opr) &&
+					(rs->eqop[i] = malloc(strlen(qnsp) + strlen(opr) + 16)) != NULL)
+					sprintf(rs->eqop[i], "OPERATOR(%s.%s)", qnsp, opr);
+				if (!catalog && !lsame &&
+					(rs->eqcast[i] = malloc(strlen(PQgetvalue(res, row, 5)) + 3)) != NULL)
+					sprintf(rs->eqcast[i], "::%s", PQgetvalue(res, row, 5));
+				free(qnsp);
+			}
+		}
 		if (c->flags & PROTO_COL_KEY)
 			rs->has_key = true;
-		if (!rs->colq[i] || !rs->coltype[i])
+		if (!rs->colq[i])
 		{
 			rc = TIDE_EXIT_BUG;
 			tide_log_error("out of memory");
 			goto done;
 		}
 	}
+	if ((rc = check_firing(r, rs, oid)) != 0)
+		goto done;
 
 	/*
-	 * Set-based apply needs rows found by a key with '=' and no other unique
-	 * index or exclusion constraint on the replica: a statement writing many
-	 * rows checks those row by row and could trip over an order the source
-	 * never had.
+	 * Set-based apply needs rows found by a key with an equality operator,
+	 * no other unique index or exclusion constraint on the replica (a
+	 * statement writing many rows checks those row by row and could trip
+	 * over an order the source never had), and no trigger or rule firing
+	 * (they would see the folded changes, not the source's).
 	 */
 	rs->coalesce = false;
-	if (rs->has_key && rel->replident != PROTO_IDENT_FULL)
+	if (rs->has_key && rel->replident != PROTO_IDENT_FULL && !rs->firing)
 	{
 		const char *vals[1] = {oid};
 		bool		keyeq = true;
 
 		for (int i = 0; i < rel->natts; i++)
-			if ((rel->cols[i].flags & PROTO_COL_KEY) && rs->noeq[i])
+			if ((rel->cols[i].flags & PROTO_COL_KEY) && rs->eqop[i] == NULL)
 				keyeq = false;
 		PQclear(res);
 		res = PQexecParams(r->conn,
-						   "SELECT (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = $1 AND indisunique) "
-						   "+ (SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype = 'x')",
+						   "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index WHERE indrelid = $1 AND indisunique) "
+						   "+ (SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype = 'x')",
 						   1, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -1707,7 +1896,7 @@ coal_settle(apply_replica_t *r, apply_rel_t *rs, const char *stage,
 	return coal_exec(r, rs, "TRUNCATE of a stage table", NULL);
 }
 
-/* coal_where - "t.k1 = s.k1 AND ..." over the key columns */
+/* coal_where - the key columns of t and s equal, by the key's operators */
 static void
 coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 {
@@ -1716,10 +1905,13 @@ coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	for (int i = 0; i < rel->natts; i++)
 		if (rel->cols[i].flags & PROTO_COL_KEY)
 		{
-			sql_put(&r->sql, first ? " WHERE t." : " AND t.");
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, " = s.");
-			sql_put(&r->sql, rs->colq[i]);
+			char		left[PROTO_MAX_NAME * 2 + 8];
+			char		right[PROTO_MAX_NAME * 2 + 8];
+
+			snprintf(left, sizeof(left), "t.%s", rs->colq[i]);
+			snprintf(right, sizeof(right), "s.%s", rs->colq[i]);
+			sql_put(&r->sql, first ? " WHERE " : " AND ");
+			put_eq(r, rs, i, left, right);
 			first = false;
 		}
 }
@@ -2263,7 +2455,8 @@ apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commi
 	vals[4] = (const char *) r->tmp.data;
 	res = PQexecParams(r->conn,
 					   "INSERT INTO tide.progress AS p (system_id, dbname, slot, end_lsn, commit_time, updated_at) "
-					   "VALUES ($1::numeric, $2, $3, $4::pg_lsn, $5::timestamptz, now()) "
+					   "VALUES ($1::pg_catalog.numeric, $2::pg_catalog.text, $3::pg_catalog.text, $4::pg_catalog.pg_lsn, "
+					   "$5::pg_catalog.timestamptz, pg_catalog.now()) "
 					   "ON CONFLICT (system_id, dbname, slot) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, "
 					   "commit_time = EXCLUDED.commit_time, updated_at = EXCLUDED.updated_at "
 					   "RETURNING pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL",
@@ -2329,8 +2522,9 @@ static int
 read_progress(apply_replica_t *r, apply_progress_t *p)
 {
 	PGresult   *res = PQexec(r->conn,
-							 "SELECT system_id::text, dbname, slot, end_lsn::text, "
-							 "((extract(epoch FROM commit_time) - 946684800) * 1000000)::bigint "
+							 "SELECT system_id::pg_catalog.text, dbname, slot, end_lsn::pg_catalog.text, "
+							 "((EXTRACT(epoch FROM commit_time) OPERATOR(pg_catalog.-) 946684800) "
+							 "OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 "
 							 "FROM tide.progress ORDER BY updated_at DESC");
 	int			rc = 0;
 	int			other = -1;
@@ -2382,6 +2576,7 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 	PGresult   *res;
 	char	   *enc;
 	char		sql[2048];
+	char		oid[16];
 	int			rc;
 
 	r->conn = PQconnectdbParams(keys, vals, 1);
@@ -2397,6 +2592,17 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 		r->fail_kind = APPLY_FAIL_OTHER;
 		return TIDE_EXIT_REPLICA;
 	}
+
+	/*
+	 * Invariant 8: before anything else, a search_path no other role can
+	 * put objects in (pg_catalog only, implicitly; the temporary schema
+	 * only for our own stage tables): every function, operator and type
+	 * the applier names is schema-qualified from here on, as pg_dump does
+	 * since CVE-2018-1058 and the built-in apply worker does too.
+	 */
+	if ((rc = exec(r, "SELECT pg_catalog.set_config('search_path', '', false)", PGRES_TUPLES_OK,
+				   "could not set up the replica session")) != 0)
+		return rc;
 
 	/*
 	 * As the built-in subscriber does: replica-side triggers and FK checks
@@ -2445,7 +2651,7 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 
 		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) r->ident.system_id,
 				 r->ident.dbname, r->ident.slot);
-		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1))",
+		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1::pg_catalog.text))",
 						   1, NULL, kv, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -2458,31 +2664,58 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 	}
 	if ((rc = exec(r, "SET lock_timeout = 0", PGRES_COMMAND_OK, "could not set up the replica session")) != 0)
 		return rc;
-	res = PQexec(r->conn, "SELECT pg_catalog.to_regclass('tide.progress') IS NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	for (int pass = 0; pass < 2; pass++)
 	{
-		rc = report(r, res, "%s", "could not read the replica's catalog");
+		res = PQexec(r->conn, "SELECT c.oid, c.relkind FROM pg_catalog.pg_class c "
+					 "WHERE c.oid = pg_catalog.to_regclass('tide.progress')");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			rc = report(r, res, "%s", "could not read the replica's catalog");
+			PQclear(res);
+			return rc;
+		}
+		if (PQntuples(res) == 1)
+			break;
 		PQclear(res);
-		return rc;
+		res = NULL;
+		if (pass == 0 &&
+			(rc = exec(r,
+					   "CREATE SCHEMA IF NOT EXISTS tide; "
+					   "CREATE TABLE IF NOT EXISTS tide.progress ("
+					   " system_id pg_catalog.numeric NOT NULL,"
+					   " dbname pg_catalog.text NOT NULL,"
+					   " slot pg_catalog.text NOT NULL,"
+					   " end_lsn pg_catalog.pg_lsn NOT NULL,"
+					   " commit_time pg_catalog.timestamptz,"
+					   " updated_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),"
+					   " PRIMARY KEY (system_id, dbname, slot)); "
+					   "COMMENT ON TABLE tide.progress IS 'tide apply: last source transaction applied (end LSN of its commit), written with the changes'",
+					   PGRES_COMMAND_OK, "could not create tide.progress on the replica")) != 0)
+			return rc;
 	}
-	if (PQgetvalue(res, 0, 0)[0] == 't' &&
-		(rc = exec(r,
-				   "CREATE SCHEMA IF NOT EXISTS tide; "
-				   "CREATE TABLE IF NOT EXISTS tide.progress ("
-				   " system_id numeric NOT NULL,"
-				   " dbname text NOT NULL,"
-				   " slot text NOT NULL,"
-				   " end_lsn pg_lsn NOT NULL,"
-				   " commit_time timestamptz,"
-				   " updated_at timestamptz NOT NULL DEFAULT now(),"
-				   " PRIMARY KEY (system_id, dbname, slot)); "
-				   "COMMENT ON TABLE tide.progress IS 'tide apply: last source transaction applied (end LSN of its commit), written with the changes'",
-				   PGRES_COMMAND_OK, "could not create tide.progress on the replica")) != 0)
+	if (res == NULL || PQgetvalue(res, 0, 1)[0] != 'r')
 	{
 		PQclear(res);
-		return rc;
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
+		tide_log_error("tide.progress on the replica is not a table");
+		tide_log_hint("drop whatever is named tide.progress on the replica; tide apply creates the table");
+		return TIDE_EXIT_REPLICA;
 	}
+	snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	{
+		/* the progress row is written by the applying role too (invariant 8) */
+		apply_rel_t prs;
+
+		memset(&prs, 0, sizeof(prs));
+		prs.display = (char *) "tide.progress";
+		if ((rc = check_firing(r, &prs, oid)) != 0)
+		{
+			r->fail_kind = APPLY_FAIL_OTHER;
+			return rc;
+		}
+	}
 	return read_progress(r, progress);
 }
 
