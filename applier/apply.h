@@ -70,7 +70,9 @@ typedef struct apply_rel_s
 	char	   *target;			/* owned: quoted "schema"."table" */
 	char	   *display;		/* owned: schema.table, for messages */
 	char	   *srcname;		/* owned: the source's schema.table */
+	uint32_t	oid;			/* the replica table */
 	char		relkind;		/* 'r' or 'p' */
+	bool		routed;			/* a source partition mapped to this root */
 	bool		firing;			/* has triggers or rules that fire in replica mode */
 	uint16_t	natts;
 	char	  **colq;			/* owned: quoted column names */

@@ -1240,7 +1240,7 @@ check_firing(apply_replica_t *r, apply_rel_t *rs, const char *oid)
 /*
  * resolve - find the table a RELATION maps to on the replica and check its
  * columns.  A partition goes to the same-named leaf when the replica has
- * it, else to its root.  A column the replica lacks, or whose
+ * it, else to its root (rs->routed).  A column the replica lacks, or whose
  * type differs, is an error naming both shapes; columns only the replica
  * has keep their defaults.
  */
@@ -1294,6 +1294,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		tnsp = map_schema(r, rnsp);
 		tname = rname;
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+		rs->routed = rc == 0;
 	}
 	if (rc == 1)
 	{
@@ -1309,6 +1310,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	}
 	if (rc)
 		goto done;
+	rs->oid = (uint32_t) strtoul(oid, NULL, 10);
 	snprintf(dispbuf, sizeof(dispbuf), "%s.%s", tnsp, tname);
 	rs->display = strdup(dispbuf);
 	{
@@ -2390,6 +2392,31 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	return matched(r, rs, rel, 'D', &d->oldtup, full);
 }
 
+/*
+ * A foreign key on the replica that references a table the TRUNCATE
+ * empties (or one of its partitions) from a table it does not empty:
+ * PostgreSQL refuses such a TRUNCATE without CASCADE, whatever
+ * session_replication_role says.  $1 is the emptied tables' OIDs.
+ */
+static const char *const truncate_fk_sql =
+"WITH t AS (SELECT pg_catalog.unnest($1::pg_catalog.oid[]) AS relid),"
+" s AS (SELECT relid FROM t"
+"       UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.relid::pg_catalog.regclass) p) "
+"SELECT c.conname, c.conrelid::pg_catalog.regclass::pg_catalog.text,"
+"       c.confrelid::pg_catalog.regclass::pg_catalog.text "
+"FROM pg_catalog.pg_constraint c "
+"WHERE c.contype = 'f' AND c.confrelid IN (SELECT relid FROM s) AND c.conrelid NOT IN (SELECT relid FROM s) "
+"ORDER BY 2, 1 LIMIT 1";
+
+/*
+ * apply_truncate - empty exactly the tables the source's TRUNCATE listed
+ * (it lists every table its CASCADE emptied, and only tables with storage:
+ * leaves, never a partitioned root), as the built-in apply worker does:
+ * never with CASCADE, never more.  Invariant 7: a TRUNCATE that would
+ * remove rows the source kept stops instead: a source partition the
+ * replica lacks (its rows sit in a partition that also holds others), or a
+ * replica foreign key from a table the source did not empty.
+ */
 int
 apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 {
@@ -2400,6 +2427,62 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 		(rc = go_plain(r)) != 0)
 		return rc;
 	r->counts.truncates++;
+	for (int i = 0; i < n; i++)
+		if (rels[i]->routed)
+		{
+			fail_change(r);
+			rlog(r, 'E', "cannot apply TRUNCATE of table \"%s\": the replica has no such partition, its rows are in \"%s\"",
+				 rels[i]->srcname, rels[i]->display);
+			rlog(r, 'D', "the source emptied its partition \"%s\" only; the replica is partitioned differently and "
+				 "\"%s\" holds rows of other source partitions too, which a TRUNCATE there would remove",
+				 rels[i]->srcname, rels[i]->display);
+			txn_detail(r);
+			rlog(r, 'H', "create the same partitions on the replica as on the source (\"%s\" as a partition of \"%s\"), "
+				 "or leave the table out with --tables; then run tide apply again", rels[i]->srcname, rels[i]->display);
+			return TIDE_EXIT_REPLICA;
+		}
+
+	/* the tables' OIDs, once each: a foreign key from outside them stops us */
+	proto_wbuf_reset(&r->tmp);
+	sql_put(&r->tmp, "{");
+	for (int i = 0; i < n; i++)
+	{
+		char		num[16];
+
+		snprintf(num, sizeof(num), "%s%u", i ? "," : "", rels[i]->oid);
+		sql_put(&r->tmp, num);
+	}
+	sql_put(&r->tmp, "}");
+	proto_put_u8(&r->tmp, '\0');
+	if (r->tmp.err)
+		return TIDE_EXIT_BUG;
+	{
+		const char *vals[1] = {(const char *) r->tmp.data};
+		PGresult   *res = PQexecParams(r->conn, truncate_fk_sql, 1, NULL, vals, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			rc = report(r, res, "%s", "could not read the replica's catalog");
+			PQclear(res);
+			return rc;
+		}
+		if (PQntuples(res) > 0)
+		{
+			fail_change(r);
+			rlog(r, 'E', "cannot apply TRUNCATE of table \"%s\": table \"%s\" on the replica references it (foreign key \"%s\")",
+				 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+			rlog(r, 'D', "the source's TRUNCATE emptied only the tables it lists (with CASCADE it lists every table it emptied); "
+				 "\"%s\" is not among them here, so emptying \"%s\" would need it emptied too",
+				 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+			txn_detail(r);
+			rlog(r, 'H', "drop or change that foreign key on the replica, or, if \"%s\" is a source table left out by --tables, "
+				 "include it; then run tide apply again", PQgetvalue(res, 0, 1));
+			PQclear(res);
+			return TIDE_EXIT_REPLICA;
+		}
+		PQclear(res);
+	}
+
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "TRUNCATE ");
 	for (int i = 0; i < n; i++)
@@ -2413,13 +2496,15 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 		if (!first)
 			sql_put(&r->sql, ", ");
 		first = false;
-		/* ONLY is refused on a partitioned table (its leaf may be missing here) */
+
+		/*
+		 * ONLY, except on a table the replica partitions further (ONLY is
+		 * refused there): all of it is what the source emptied.
+		 */
 		if (rels[i]->relkind != 'p')
 			sql_put(&r->sql, "ONLY ");
 		sql_put(&r->sql, rels[i]->target);
 	}
-	if (flags & PROTO_TRUNCATE_CASCADE)
-		sql_put(&r->sql, " CASCADE");
 	if (flags & PROTO_TRUNCATE_RESTART_IDENTITY)
 		sql_put(&r->sql, " RESTART IDENTITY");
 	proto_put_u8(&r->sql, '\0');
