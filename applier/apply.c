@@ -168,17 +168,25 @@ apply_usage(FILE *f)
 			"                         an INSERT whose key the replica already has: stop\n"
 			"                         (default), keep the replica's row, or overwrite it\n"
 			"                         (for a replica loaded from a dump taken after the\n"
-			"                         slot; inserts then go through statements, not COPY)\n"
+			"                         slot: an UPDATE or DELETE of a row the dump no\n"
+			"                         longer had is counted, not an error; inserts go\n"
+			"                         through statements, not COPY)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second); SIGINT or\n"
 			"                         SIGTERM commits what is applied and stops\n"
 			"  -q, --quiet            no summary\n"
 			"  -h, --help             this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments, 4 replica connection, schema or\n"
-			"apply error, or a divergence (an UPDATE or DELETE matching no row): every\n"
-			"source transaction before the failing one is committed and the message\n"
-			"names it, 5 segments missing (gap), of another source or damaged, 6 local\n"
-			"I/O error, 70 internal error.\n");
+			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
+			"on the replica (tolerated only with --on-conflict skip|update), a TRUNCATE\n"
+			"that would empty more than the source did, a missing table, partition or\n"
+			"column, a type that differs.  Every source transaction before the one that\n"
+			"fails is committed; the message names it (commit LSN and time) and the\n"
+			"command that continues once the replica is fixed.\n\n"
+			"Exit codes: 0 done, 2 bad arguments, 4 the replica: connection, schema,\n"
+			"or a change it cannot take as the source made it (see above), or a trigger\n"
+			"that would run as the applying role for an owner without its privileges,\n"
+			"5 segments missing (gap), of another source or damaged, 6 local I/O error,\n"
+			"70 internal error.\n");
 }
 
 /* ------------------------------------------------------------- options */
