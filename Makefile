@@ -17,12 +17,13 @@ PREFIX ?= /usr/local
 export PG_CONFIG
 
 DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
-	libipc-run-perl libcmocka-dev valgrind zstd faketime
-# what each package leaves behind, to test for it without dpkg
+	libipc-run-perl libcmocka-dev valgrind zstd faketime locales
+# what each package leaves behind, to test for it without dpkg (locales: the
+# sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from)
 DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/include/uv.h /usr/include/xxhash.h \
 	/usr/share/perl5/IPC/Run.pm /usr/include/cmocka.h /usr/bin/valgrind \
-	/usr/bin/zstd /usr/bin/faketime
+	/usr/bin/zstd /usr/bin/faketime /usr/share/i18n/locales/de_DE
 
 all: deps-check
 	$(MAKE) -C proto

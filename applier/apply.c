@@ -96,7 +96,18 @@ typedef struct
 	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
 	proto_time_t done_time;
 	proto_lsn_t written_lsn;	/* progress committed on the replica */
+	proto_time_t written_time;
 	uint64_t	batch_changes;
+
+	/*
+	 * After a batch failed: its source transactions are applied again one
+	 * per replica transaction, each change answered before the next, until
+	 * done_lsn reaches strict_until; a failure then names its transaction
+	 * and everything before it is committed (invariant 7).
+	 */
+	bool		strict;
+	proto_lsn_t strict_until;
+	char		seg_path[4200];	/* the segment being read */
 
 	/*
 	 * Where to pick up the open segment on the next --follow pass: after
@@ -107,6 +118,8 @@ typedef struct
 
 	uint64_t	txns;			/* applied (maybe with every change filtered) */
 	uint64_t	skipped;		/* already applied, or before --from */
+	uint64_t	written_txns;	/* txns and skipped as of the last replica commit */
+	uint64_t	written_skipped;
 	uint64_t	raw_bytes;
 	uint64_t	segments;
 
@@ -155,15 +168,25 @@ apply_usage(FILE *f)
 			"                         an INSERT whose key the replica already has: stop\n"
 			"                         (default), keep the replica's row, or overwrite it\n"
 			"                         (for a replica loaded from a dump taken after the\n"
-			"                         slot; inserts then go through statements, not COPY)\n"
+			"                         slot: an UPDATE or DELETE of a row the dump no\n"
+			"                         longer had is counted, not an error; inserts go\n"
+			"                         through statements, not COPY)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second); SIGINT or\n"
 			"                         SIGTERM commits what is applied and stops\n"
 			"  -q, --quiet            no summary\n"
 			"  -h, --help             this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments, 4 replica connection, schema or\n"
-			"apply error (nothing of the failed batch is applied), 5 segments missing\n"
-			"(gap), of another source or damaged, 6 local I/O error, 70 internal error.\n");
+			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
+			"on the replica (tolerated only with --on-conflict skip|update), a TRUNCATE\n"
+			"that would empty more than the source did, a missing table, partition or\n"
+			"column, a type that differs.  Every source transaction before the one that\n"
+			"fails is committed; the message names it (commit LSN and time) and the\n"
+			"command that continues once the replica is fixed.\n\n"
+			"Exit codes: 0 done, 2 bad arguments, 4 the replica: connection, schema,\n"
+			"or a change it cannot take as the source made it (see above), or a trigger\n"
+			"that would run as the applying role for an owner without its privileges,\n"
+			"5 segments missing (gap), of another source or damaged, 6 local I/O error,\n"
+			"70 internal error.\n");
 }
 
 /* ------------------------------------------------------------- options */
@@ -494,8 +517,22 @@ flush_batch(pass_t *p)
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
 	p->written_lsn = p->done_lsn;
+	p->written_time = p->done_time;
+	p->written_txns = p->txns;
+	p->written_skipped = p->skipped;
 	p->batch_changes = 0;
 	return 0;
+}
+
+/* leave_strict - the failed batch went through this time: batches again */
+static void
+leave_strict(pass_t *p)
+{
+	p->strict = false;
+	apply_replica_set_strict(p->rep, false);
+	tide_log_info("applied one source transaction at a time, the batch went through (its first attempt failed: %s); back to batches",
+				  apply_replica_first_error(p->rep));
+	apply_replica_held(p->rep, false);
 }
 
 static int
@@ -572,6 +609,8 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
 								 : p->begin.commit_time < o->from.time));
+			if (!p->skip)
+				apply_replica_txn(p->rep, p->begin.final_lsn, p->begin.commit_time, p->begin.xid);
 			return 0;
 		case PROTO_MSG_COMMIT:
 			{
@@ -590,8 +629,10 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if (p->batch_changes >= o->batch)
-					return flush_batch(p);
+				if ((p->strict || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
+					return rc;
+				if (p->strict && p->done_lsn >= p->strict_until)
+					leave_strict(p);
 				return 0;
 			}
 		case PROTO_MSG_INSERT:
@@ -718,6 +759,7 @@ apply_segment(pass_t *p, seginfo_t *si)
 	if ((rc = open_segment(&sr, si, p->o->dir)) != 0)
 		return rc;
 	p->segments++;
+	snprintf(p->seg_path, sizeof(p->seg_path), "%s", si->path);
 	if (p->resume_offset > sr.offset && p->resume_offset <= sr.file_size &&
 		strcmp(p->resume_name, si->e.name) == 0)
 	{
@@ -817,8 +859,10 @@ summary(pass_t *p, double secs, const char *how)
 		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
 					  (unsigned long long) c->conflicts);
 	if (c->not_found)
-		tide_log_warning("%llu updates or deletes found no row on the replica (it differs from the source)",
-						 (unsigned long long) c->not_found);
+		tide_log_info("%llu updates or deletes found no row on the replica and were skipped (--on-conflict %s: "
+					  "rows a dump taken after the slot no longer had)",
+					  (unsigned long long) c->not_found,
+					  p->o->r.on_conflict == APPLY_CONFLICT_SKIP ? "skip" : "update");
 }
 
 /*
@@ -1024,6 +1068,147 @@ follow(pass_t *p, bool *reached)
 	return rc;
 }
 
+/* put_quoted - s for a POSIX shell, in single quotes when it needs them */
+static void
+put_quoted(proto_wbuf_t *b, const char *s)
+{
+	if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@%+") == strlen(s))
+	{
+		proto_put_bytes(b, s, strlen(s));
+		return;
+	}
+	proto_put_u8(b, '\'');
+	for (; *s; s++)
+	{
+		if (*s == '\'')
+			proto_put_bytes(b, "'\\''", 4);
+		else
+			proto_put_u8(b, (uint8_t) *s);
+	}
+	proto_put_u8(b, '\'');
+}
+
+/*
+ * continue_command - the tide apply command that continues where the
+ * replica is: this one, without --from (the replica is past it).  The
+ * connection string is shown only when it holds no password.
+ */
+static void
+continue_command(const opts_t *o, proto_wbuf_t *b)
+{
+	PQconninfoOption *ci = PQconninfoParse(o->r.conninfo, NULL);
+	bool		secret = ci == NULL;
+	char		num[32];
+
+	for (PQconninfoOption *c = ci; c && c->keyword; c++)
+		if (strcmp(c->keyword, "password") == 0 && c->val && c->val[0])
+			secret = true;
+	PQconninfoFree(ci);
+	proto_wbuf_reset(b);
+	proto_put_bytes(b, "tide apply -d ", 14);
+	put_quoted(b, secret ? "REPLICA_CONNINFO" : o->r.conninfo);
+	proto_put_bytes(b, " -D ", 4);
+	put_quoted(b, o->dir);
+	for (int i = 0; i < o->ntables; i++)
+	{
+		proto_put_bytes(b, " --tables ", 10);
+		put_quoted(b, o->tables[i]);
+	}
+	for (int i = 0; i < o->r.nmaps; i++)
+	{
+		proto_wbuf_t m;
+
+		proto_wbuf_init_heap(&m);
+		proto_put_bytes(&m, o->r.maps[i].src, strlen(o->r.maps[i].src));
+		proto_put_u8(&m, '=');
+		proto_put_bytes(&m, o->r.maps[i].dst, strlen(o->r.maps[i].dst));
+		proto_put_u8(&m, '\0');
+		proto_put_bytes(b, " --map ", 7);
+		put_quoted(b, m.err ? "?" : (const char *) m.data);
+		proto_wbuf_free(&m);
+	}
+	if (o->r.on_conflict != APPLY_CONFLICT_ERROR)
+	{
+		const char *oc = o->r.on_conflict == APPLY_CONFLICT_SKIP ? " --on-conflict skip" : " --on-conflict update";
+
+		proto_put_bytes(b, oc, strlen(oc));
+	}
+	if (o->batch != 50000)
+	{
+		snprintf(num, sizeof(num), " --batch %llu", (unsigned long long) o->batch);
+		proto_put_bytes(b, num, strlen(num));
+	}
+	if (o->until.arg)
+	{
+		proto_put_bytes(b, " --until ", 9);
+		put_quoted(b, o->until.arg);
+	}
+	if (o->follow)
+		proto_put_bytes(b, " --follow", 9);
+	proto_put_u8(b, '\0');
+}
+
+/*
+ * stopped_at - after a strict re-application failed (replica.c has said
+ * what and in which source transaction): where the replica is and the
+ * command that continues.
+ */
+static void
+stopped_at(pass_t *p)
+{
+	proto_wbuf_t cmd;
+
+	proto_wbuf_init_heap(&cmd);
+	continue_command(p->o, &cmd);
+	tide_log_detail("every source transaction before it is applied and committed: the replica is at " LSN_FMT
+					"; the transaction is in segment \"%s\" (tide inspect --verbose shows it)",
+					LSN_ARGS(p->written_lsn), p->seg_path);
+	tide_log_hint("once the replica is fixed, this command continues with that transaction: %s",
+				  cmd.err ? "tide apply" : (const char *) cmd.data);
+	proto_wbuf_free(&cmd);
+}
+
+/*
+ * retry_strict - after a batch failed on a change the replica refused:
+ * roll it back and set up its re-application one source transaction at a
+ * time (a new session: the failed one may be closed).  False when there is
+ * nothing to retry (a lost connection, corrupt input, a strict run that
+ * failed already) or the new session failed.
+ */
+static bool
+retry_strict(pass_t *p, int rc)
+{
+	apply_progress_t progress;
+
+	if (rc != TIDE_EXIT_REPLICA || p->strict || apply_replica_failure(p->rep) != APPLY_FAIL_CHANGE)
+		return false;
+	p->strict_until = p->in_txn ? p->begin.final_lsn + 1 : p->done_lsn;
+	tide_log_info("a batch failed on the replica (%s): applying its source transactions again, one per replica transaction, to find the one that fails",
+				  apply_replica_first_error(p->rep));
+	apply_replica_set_strict(p->rep, true);
+	if (apply_replica_reconnect(p->rep, &progress) != 0)
+		return false;
+	if ((progress.found ? progress.end_lsn : 0) != p->written_lsn)
+	{
+		tide_log_error("the replica's progress moved while tide apply ran: it is at " LSN_FMT ", this run had committed up to " LSN_FMT,
+					   LSN_ARGS(progress.end_lsn), LSN_ARGS(p->written_lsn));
+		tide_log_hint("make sure one tide apply at a time applies this source to the replica, then run it again");
+		return false;
+	}
+	p->strict = true;
+	p->done_lsn = p->written_lsn;
+	p->done_time = p->written_time;
+	p->txns = p->written_txns;
+	p->skipped = p->written_skipped;
+	p->in_txn = false;
+	p->skip = false;
+	p->stop = false;
+	p->batch_changes = 0;
+	p->resume_name[0] = '\0';	/* read the segments again from where the replica is */
+	p->resume_offset = 0;
+	return true;
+}
+
 int
 tide_cmd_apply(int argc, char **argv)
 {
@@ -1102,10 +1287,29 @@ tide_cmd_apply(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 
-	if ((rc = catch_up(p, true, &reached)) != 0)
-		goto out;
-	if (o.follow && !reached && !apply_interrupted && (rc = follow(p, &reached)) != 0)
-		goto out;
+	/*
+	 * Batches until one fails on a change: then its transactions again one
+	 * by one up to the failure, which is then named with everything before
+	 * it committed (invariant 7), or went through after all.
+	 */
+	apply_replica_set_strict(p->rep, false);
+	for (bool first = true;; first = false)
+	{
+		reached = false;
+		rc = catch_up(p, first, &reached);
+		if (rc == 0 && o.follow && !reached && !apply_interrupted)
+			rc = follow(p, &reached);
+		if (rc == 0)
+			break;
+		if (p->strict && rc == TIDE_EXIT_REPLICA && apply_replica_failure(p->rep) == APPLY_FAIL_CHANGE)
+		{
+			apply_replica_held(p->rep, false);	/* the strict run said it better */
+			stopped_at(p);
+			goto out;
+		}
+		if (!retry_strict(p, rc))
+			goto out;
+	}
 
 	/*
 	 * Transactions whose changes were all filtered out moved the position
@@ -1122,7 +1326,10 @@ tide_cmd_apply(int argc, char **argv)
 
 out:
 	if (rc != 0 && p->rep)
+	{
+		apply_replica_held(p->rep, true);	/* a failure not retried */
 		apply_replica_rollback(p->rep);
+	}
 	apply_replica_close(p->rep);
 	proto_relcat_free(&p->cat);
 	free(p);

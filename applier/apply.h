@@ -69,11 +69,19 @@ typedef struct apply_rel_s
 	bool		filtered;		/* not in --tables: changes are skipped */
 	char	   *target;			/* owned: quoted "schema"."table" */
 	char	   *display;		/* owned: schema.table, for messages */
+	char	   *srcname;		/* owned: the source's schema.table */
+	uint32_t	oid;			/* the replica table */
 	char		relkind;		/* 'r' or 'p' */
+	bool		routed;			/* a source partition mapped to this root */
+	bool		firing;			/* has triggers or rules that fire in replica mode */
 	uint16_t	natts;
 	char	  **colq;			/* owned: quoted column names */
-	char	  **coltype;		/* owned: replica type, for parameter casts */
-	bool	   *noeq;			/* owned: type has no '=': compare as text */
+	uint32_t   *coltypid;		/* owned: replica column types (parameter types) */
+	char	  **eqop;			/* owned: "OPERATOR(nsp.=)" of the column's
+								 * default btree opclass, NULL: compare the
+								 * exact text form */
+	char	  **eqcast;			/* owned: "::type" making the operator's input
+								 * types exact, or NULL */
 	bool		has_key;		/* some column is in the replica identity */
 	bool		no_copy;		/* a value needs the binary path */
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */
@@ -148,6 +156,37 @@ int			apply_delete(apply_replica_t *r, apply_rel_t *rs,
 						 const proto_relation_t *rel, const proto_delete_t *d);
 int			apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n,
 						   uint8_t flags);
+
+/*
+ * Failure handling.  In batch mode (the default after connecting, once
+ * apply.c calls apply_replica_set_strict(r, false)) changes of many source
+ * transactions are folded and pipelined, so the messages of a failure are
+ * held back; apply.c then re-applies the batch in strict mode (one
+ * statement answered at a time, one source transaction per replica
+ * transaction), where a failure is logged at once naming the source
+ * transaction given by apply_replica_txn.
+ *
+ * apply_replica_failure - APPLY_FAIL_CHANGE when the replica refused a
+ *		change (a server error about the data or schema, or a divergence
+ *		found here: worth a strict re-application), APPLY_FAIL_OTHER for a
+ *		lost connection or a server in trouble, 0 when nothing failed.
+ * apply_replica_first_error - the primary message of that failure.
+ * apply_replica_held - log the held messages (emit) or drop them.
+ * apply_replica_reconnect - a new session (after a rollback that may have
+ *		closed the old one): every prepared statement and cached relation
+ *		is forgotten, counts go back to the last commit; *progress is read
+ *		again.
+ */
+#define APPLY_FAIL_CHANGE 'c'
+#define APPLY_FAIL_OTHER 'o'
+
+void		apply_replica_set_strict(apply_replica_t *r, bool strict);
+void		apply_replica_txn(apply_replica_t *r, proto_lsn_t commit_lsn,
+							  proto_time_t commit_time, uint32_t xid);
+char		apply_replica_failure(apply_replica_t *r);
+const char *apply_replica_first_error(apply_replica_t *r);
+void		apply_replica_held(apply_replica_t *r, bool emit);
+int			apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress);
 
 /*
  * apply_replica_commit - write the progress row (end_lsn, commit_time) and

@@ -20,6 +20,7 @@
  * PQescapeIdentifier.
  */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,26 @@ struct apply_replica_s
 	apply_ident_t ident;
 	bool		in_txn;
 	bool		pipeline;
-	bool		failed;			/* an error was logged: stop */
+	bool		failed;			/* an error was logged (or held): stop */
+	char		fail_kind;		/* APPLY_FAIL_* of that error */
+	char		first_error[512];	/* its primary message */
+
+	/*
+	 * Batch mode folds and pipelines changes of many source transactions,
+	 * so a failure there cannot name the change that caused it: its
+	 * messages are held back (defer) while apply.c applies the batch again
+	 * in strict mode, one statement at a time and one source transaction
+	 * per replica transaction, which names the change exactly.
+	 */
+	bool		strict;
+	bool		defer;
+	proto_wbuf_t held;			/* owned: held messages, level byte + text + NUL */
+	bool		have_txn;		/* the source transaction being applied: */
+	proto_lsn_t txn_lsn;		/* its commit LSN */
+	proto_time_t txn_time;
+	uint32_t	txn_xid;
+	int64_t		last_rows;		/* rows of the last strict statement */
+	apply_counts_t committed;	/* counts as of the last replica commit */
 	int			since_sync;
 	int			syncs;
 	pending_t	ring[PIPE_RING];
@@ -69,6 +89,7 @@ struct apply_replica_s
 	const char *pv[MAX_PARAMS];
 	int			pl[MAX_PARAMS];
 	int			pf[MAX_PARAMS];
+	Oid			ptypes[MAX_PARAMS];	/* parameter types of the statement being built */
 	int			np;
 	apply_rel_t *rels[REL_BUCKETS];	/* owned */
 	uint64_t	stmt_seq;
@@ -130,8 +151,108 @@ kind_name(char kind)
 }
 
 /*
+ * rlog - one line of a failure message: logged at once, or held back in
+ * batch mode (see apply_replica_s).  level is 'E'rror, 'D'etail, 'H'int.
+ */
+static void rlog(apply_replica_t *r, char level, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+static void
+rlog(apply_replica_t *r, char level, const char *fmt,...)
+{
+	char		line[4096];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (level == 'E' && r->first_error[0] == '\0')
+		snprintf(r->first_error, sizeof(r->first_error), "%s", line);
+	if (r->defer)
+	{
+		proto_put_u8(&r->held, (uint8_t) level);
+		proto_put_bytes(&r->held, line, strlen(line) + 1);
+		return;
+	}
+	if (level == 'E')
+		tide_log_error("%s", line);
+	else if (level == 'D')
+		tide_log_detail("%s", line);
+	else
+		tide_log_hint("%s", line);
+}
+
+static void
+time_text(proto_wbuf_t *out, proto_time_t t)
+{
+	uint8_t		le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t) ((uint64_t) t >> (8 * i));
+	proto_value_text(out, PROTO_ENC_FIXED, PROTO_TIMESTAMPTZOID, le, 8);
+	proto_put_u8(out, '\0');
+}
+
+/*
+ * txn_detail - which source transaction a failure belongs to.  Only in
+ * strict mode is that exact (one transaction per replica transaction, one
+ * statement answered at a time).
+ */
+static void
+txn_detail(apply_replica_t *r)
+{
+	proto_wbuf_t t;
+
+	if (!r->strict || !r->have_txn)
+		return;
+	proto_wbuf_init_heap(&t);
+	time_text(&t, r->txn_time);
+	rlog(r, 'D', "in the source transaction with commit LSN %X/%X, committed %s, xid %u",
+		 (unsigned) (r->txn_lsn >> 32), (unsigned) r->txn_lsn,
+		 t.err ? "?" : (const char *) t.data, r->txn_xid);
+	proto_wbuf_free(&t);
+}
+
+/*
+ * fail_change - a change the replica cannot take as the source made it
+ * (invariant 7: divergence stops, it never warns): the caller logs what and
+ * why with rlog.  Returns TIDE_EXIT_REPLICA.
+ */
+static int
+fail_change(apply_replica_t *r)
+{
+	if (!r->failed)
+	{
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_CHANGE;
+	}
+	return TIDE_EXIT_REPLICA;
+}
+
+/*
+ * fail_kind_of - what a server error says about the replica, by SQLSTATE
+ * class: the connection or the server itself (08 connection, 57 operator
+ * intervention, 53 resources, 58 system, XX internal), or else the change
+ * (a constraint, a type, a missing partition, a lock or serialization
+ * conflict), which a strict re-application will name.
+ */
+static char
+fail_kind_of(const char *sqlstate)
+{
+	static const char *const server[] = {"08", "57", "53", "58", "XX"};
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return APPLY_FAIL_OTHER;
+	for (size_t i = 0; i < sizeof(server) / sizeof(server[0]); i++)
+		if (strncmp(sqlstate, server[i], 2) == 0)
+			return APPLY_FAIL_OTHER;
+	return APPLY_FAIL_CHANGE;
+}
+
+/*
  * report - log a failed result the way psql would (message, detail, hint),
- * prefixed by what we were doing.  Returns TIDE_EXIT_REPLICA.
+ * prefixed by what we were doing, and classify it by SQLSTATE.  Returns
+ * TIDE_EXIT_REPLICA.
  */
 static int
 report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
@@ -140,31 +261,49 @@ report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char		what[1200];
 
 	if (r->failed)
 		return TIDE_EXIT_REPLICA;
 	r->failed = true;
+	r->fail_kind = msg ? fail_kind_of(state) : APPLY_FAIL_OTHER;
 	snprintf(what, sizeof(what), fmt, arg);
 	if (msg == NULL)
 	{
-		const char *e = PQerrorMessage(r->conn);
+		const char *e = r->conn ? PQerrorMessage(r->conn) : "no connection to the server";
 		size_t		n = strlen(e);
 
 		while (n > 0 && e[n - 1] == '\n')
 			n--;
-		tide_log_error("%s: %.*s", what, (int) n, e);
+		rlog(r, 'E', "%s: %.*s", what, (int) n, e);
 	}
 	else
-		tide_log_error("%s: %s", what, msg);
+		rlog(r, 'E', "%s: %s", what, msg);
 	if (detail)
-		tide_log_detail("%s", detail);
+		rlog(r, 'D', "%s", detail);
 	if (ctx)
-		tide_log_detail("replica context: %s", ctx);
+		rlog(r, 'D', "replica context: %s", ctx);
+	txn_detail(r);
 	if (hint)
-		tide_log_hint("%s", hint);
-	else if (res && strcmp((PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : ""), "23505") == 0)
-		tide_log_hint("the replica already has a row the source inserted: if it was loaded after the slot was created, use --on-conflict skip or update; otherwise it differs from the source");
+		rlog(r, 'H', "%s", hint);
+	else if (state && strcmp(state, "23505") == 0)
+		rlog(r, 'H', "the replica already has a row the source inserted: if it was loaded after the slot was created, use --on-conflict skip or update; otherwise it differs from the source");
+	else if (state && strcmp(state, "23514") == 0 &&
+			 PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) == NULL)
+	{
+		/*
+		 * A check violation without a constraint: no partition of the
+		 * table takes the row, or the row is outside the bounds of the
+		 * replica's partition named like the source's.
+		 */
+		const char *nsp = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+		const char *tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+
+		rlog(r, 'H', "the replica's partitions do not take this row as the source's do (a partition created on the source?): "
+			 "create the partition for it on the replica (CREATE TABLE ... PARTITION OF %s%s%s FOR VALUES ...), then run tide apply again",
+			 nsp && tab ? nsp : "", nsp && tab ? "." : "", tab ? tab : "the table");
+	}
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -225,11 +364,18 @@ drain_sync(apply_replica_t *r)
 			case PGRES_COMMAND_OK:
 				if (p.kind == 'I' && strcmp(PQcmdTuples(res), "0") == 0)
 					r->counts.conflicts++;
-				else if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "0") == 0)
+				else if ((p.kind == 'U' || p.kind == 'D') && strcmp(PQcmdTuples(res), "1") != 0)
 				{
-					if (r->counts.not_found++ == 0)
-						tide_log_warning("%s on table \"%s\" found no row to change; skipped",
-										 kind_name(p.kind), p.rel->display);
+					if (strcmp(PQcmdTuples(res), "0") == 0 &&
+						r->opts->on_conflict != APPLY_CONFLICT_ERROR)
+						r->counts.not_found++;	/* a dump taken after the slot: see README */
+					else if (!r->failed)
+					{
+						/* invariant 7: the strict re-application names the key */
+						fail_change(r);
+						rlog(r, 'E', "%s of table \"%s\" matched %s rows on the replica where the source changed one",
+							 kind_name(p.kind), p.rel->display, PQcmdTuples(res));
+					}
 				}
 				break;
 			case PGRES_PIPELINE_ABORTED:
@@ -335,12 +481,36 @@ ensure_txn(apply_replica_t *r)
 	return 0;
 }
 
-/* send_prepared - queue one execution with the parameters built in r */
+/*
+ * send_prepared - queue one execution with the parameters built in r.  In
+ * strict mode it runs at once instead, and r->last_rows says how many rows
+ * it touched.
+ */
 static int
 send_prepared(apply_replica_t *r, const char *name, char kind, apply_rel_t *rel)
 {
 	int			rc;
 
+	if (r->strict)
+	{
+		PGresult   *res;
+
+		r->last_rows = -1;
+		if ((rc = go_plain(r)) != 0)
+			return rc;
+		res = PQexecPrepared(r->conn, name, r->np, r->pv, r->pl, r->pf, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			char		what[1100];
+
+			snprintf(what, sizeof(what), "could not apply %s to table \"%s\"", kind_name(kind), rel->display);
+			rc = report(r, res, "%s", what);
+		}
+		else
+			r->last_rows = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		return rc;
+	}
 	if ((rc = go_pipeline(r)) != 0)
 		return rc;
 	if (PQsendQueryPrepared(r->conn, name, r->np, r->pv, r->pl, r->pf, 0) != 1)
@@ -565,6 +735,14 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 
 /* ------------------------------------------------------------- statements */
 
+/*
+ * prepare - prepare r->sql, its parameters of the types put_param noted.
+ * Parameters are declared with the replica column's type (no typmod), so
+ * values are never cast in SQL: a cast to a type without its typmod cuts
+ * char(n) and bit(n) values, and a cast with it pads or cuts silently too;
+ * the column's own assignment applies its typmod, which the source's value
+ * already satisfies.
+ */
 static int
 prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 {
@@ -577,7 +755,7 @@ prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 	if (r->sql.err)
 		return TIDE_EXIT_BUG;
 	snprintf(name, 32, "tide_%llu", (unsigned long long) ++r->stmt_seq);
-	res = PQprepare(r->conn, name, (const char *) r->sql.data, nparams, NULL);
+	res = PQprepare(r->conn, name, (const char *) r->sql.data, nparams, r->ptypes);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		rc = report(r, res, "could not prepare a statement for table \"%s\"", rs->display);
@@ -587,21 +765,68 @@ prepare(apply_replica_t *r, apply_rel_t *rs, char *name, int nparams)
 	return rc;
 }
 
+static void put_same(apply_replica_t *r, const char *left, const char *right);
+
+/* put_param - "$n", a value of column col (its type noted for prepare) */
 static void
 put_param(apply_replica_t *r, apply_rel_t *rs, int col, int n)
 {
 	char		num[32];
 
-	snprintf(num, sizeof(num), "$%d::", n);
+	snprintf(num, sizeof(num), "$%d", n);
 	sql_put(&r->sql, num);
-	sql_put(&r->sql, rs->coltype[col]);
+	r->ptypes[n - 1] = rs->coltypid[col];
 }
 
 /*
- * put_where - the match on the columns set in where[]: "=" on the identity
- * columns, or for REPLICA IDENTITY FULL "IS NOT DISTINCT FROM" on every
- * column of the old row and one row only (a table without a key may hold
- * duplicates; the source changed exactly one of them).
+ * put_eq - left and right (SQL expressions of column col's type) compared
+ * with the equality operator of the column type's default btree opclass
+ * on the replica, named with its schema (invariant 8: nothing resolves
+ * through a search path, and an index on the column is used), or, for a
+ * type without one, by the exact text form of both values.
+ */
+static void
+put_eq(apply_replica_t *r, apply_rel_t *rs, int col, const char *left, const char *right)
+{
+	if (rs->eqop[col] == NULL)
+	{
+		put_same(r, left, right);
+		return;
+	}
+	sql_put(&r->sql, left);
+	if (rs->eqcast[col])
+		sql_put(&r->sql, rs->eqcast[col]);
+	sql_put(&r->sql, " ");
+	sql_put(&r->sql, rs->eqop[col]);
+	sql_put(&r->sql, " ");
+	sql_put(&r->sql, right);
+	if (rs->eqcast[col])
+		sql_put(&r->sql, rs->eqcast[col]);
+}
+
+/*
+ * put_same - the two values have the same exact text form, as the
+ * replica's output function prints them under this session's settings:
+ * never a type's notion of equality (box "=" compares areas, numeric 1.0 =
+ * 1.00, float8 0 = -0, citext ignores case).  %L prints NULL as NULL and
+ * every value quoted, so NULL matches NULL only; "C" compares bytes.
+ */
+static void
+put_same(apply_replica_t *r, const char *left, const char *right)
+{
+	sql_put(&r->sql, "pg_catalog.format('%L', ");
+	sql_put(&r->sql, left);
+	sql_put(&r->sql, ") COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.=) pg_catalog.format('%L', ");
+	sql_put(&r->sql, right);
+	sql_put(&r->sql, ")");
+}
+
+/*
+ * put_where - the match on the columns set in where[]: the key's equality
+ * on the identity columns, or for REPLICA IDENTITY FULL the exact text form
+ * of every column of the old row, and one row only (a table without a key
+ * may hold duplicates; the source changed exactly one of them).  ctid and
+ * tableoid are compared with pg_catalog's operators.
  */
 static void
 put_where(apply_replica_t *r, apply_rel_t *rs, const uint8_t *where, bool full,
@@ -611,31 +836,28 @@ put_where(apply_replica_t *r, apply_rel_t *rs, const uint8_t *where, bool full,
 
 	if (full)
 	{
-		sql_put(&r->sql, rs->relkind == 'p' ? " WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM "
-				: " WHERE ctid = (SELECT ctid FROM ");
+		sql_put(&r->sql, rs->relkind == 'p' ?
+				" WHERE (tableoid, ctid) OPERATOR(pg_catalog.=) (SELECT tableoid, ctid FROM "
+				: " WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM ");
 		sql_put(&r->sql, rs->target);
 	}
 	sql_put(&r->sql, " WHERE ");
 	for (int i = 0; i < rs->natts; i++)
 	{
+		char		num[32];
+
 		if (!where[i])
 			continue;
 		if (!first)
 			sql_put(&r->sql, " AND ");
 		first = false;
-		if (full && rs->noeq[i])
-		{
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, "::text IS NOT DISTINCT FROM (");
-			put_param(r, rs, i, n++);
-			sql_put(&r->sql, ")::text");
-		}
+		snprintf(num, sizeof(num), "$%d", n);
+		r->ptypes[n - 1] = rs->coltypid[i];
+		n++;
+		if (full)
+			put_same(r, rs->colq[i], num);
 		else
-		{
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, full ? " IS NOT DISTINCT FROM " : " = ");
-			put_param(r, rs, i, n++);
-		}
+			put_eq(r, rs, i, rs->colq[i], num);
 	}
 	if (full)
 		sql_put(&r->sql, " LIMIT 1)");
@@ -714,13 +936,17 @@ rel_clear(apply_rel_t *rs)
 {
 	for (int i = 0; rs->colq && i < rs->natts; i++)
 		free(rs->colq[i]);
-	for (int i = 0; rs->coltype && i < rs->natts; i++)
-		free(rs->coltype[i]);
+	for (int i = 0; rs->eqop && i < rs->natts; i++)
+		free(rs->eqop[i]);
+	for (int i = 0; rs->eqcast && i < rs->natts; i++)
+		free(rs->eqcast[i]);
 	free(rs->colq);
-	free(rs->coltype);
-	free(rs->noeq);
+	free(rs->coltypid);
+	free(rs->eqop);
+	free(rs->eqcast);
 	free(rs->target);
 	free(rs->display);
+	free(rs->srcname);
 	free(rs->body);
 	while (rs->upds)
 	{
@@ -787,28 +1013,6 @@ types_equal(const char *a, size_t an, const char *b, size_t bn)
 	return an == bn && memcmp(a, b, an) == 0;
 }
 
-/* no_equality - built-in types without an "=" operator */
-static bool
-no_equality(uint32_t typoid)
-{
-	switch (typoid)
-	{
-		case 114:				/* json */
-		case 199:				/* json[] */
-		case 142:				/* xml */
-		case 143:				/* xml[] */
-		case 600:				/* point */
-		case 1017:				/* point[] */
-		case 602:				/* path */
-		case 1019:				/* path[] */
-		case 604:				/* polygon */
-		case 1027:				/* polygon[] */
-			return true;
-		default:
-			return false;
-	}
-}
-
 static const char *
 map_schema(apply_replica_t *r, const char *nsp)
 {
@@ -858,11 +1062,187 @@ lookup(apply_replica_t *r, const char *nsp, const char *rel, char *oid,
 }
 
 /*
+ * The replica's columns of a table, in order, with what put_eq needs: the
+ * equality operator of the column type's default btree opclass (found as
+ * PostgreSQL's GetDefaultOpClass does: the base type of a domain, an exact
+ * opclass, the polymorphic array/enum/range ones, or a binary-coercible
+ * one; an array's elements must have one too), its schema, and the type to
+ * cast both sides to so that exactly that operator is chosen.  Catalog
+ * queries run with search_path = '', so their own operators on built-in
+ * types can only be pg_catalog's.
+ */
+static const char *const columns_sql =
+"SELECT a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+"       op.nsp, op.oprname, op.ltype, op.lsame, op.exact "
+"FROM pg_catalog.pg_attribute a "
+"LEFT JOIN LATERAL ("
+"  WITH RECURSIVE d(oid, lvl) AS ("
+"      SELECT a.atttypid, 0"
+"      UNION ALL"
+"      SELECT t.typbasetype, d.lvl + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.oid WHERE t.typtype = 'd')"
+"  SELECT n.nspname AS nsp, o.oprname, pg_catalog.format_type(o.oprleft, -1) AS ltype,"
+"         o.oprleft = a.atttypid AS lsame,"
+"         o.oprleft = o.oprright AND lt.typtype <> 'p' AS exact"
+"  FROM (SELECT oid FROM d ORDER BY lvl DESC LIMIT 1) b"
+"  JOIN pg_catalog.pg_type t ON t.oid = b.oid"
+"  JOIN pg_catalog.pg_opclass oc ON oc.opcdefault"
+"       AND oc.opcmethod = (SELECT oid FROM pg_catalog.pg_am WHERE amname = 'btree')"
+"  JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopstrategy = 3"
+"       AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype"
+"  JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace"
+"  JOIN pg_catalog.pg_type lt ON lt.oid = o.oprleft"
+"  WHERE oc.opcintype = t.oid"
+"     OR (oc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND t.typtype = 'e')"
+"     OR (oc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND t.typtype = 'r')"
+"     OR (oc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND t.typtype = 'm')"
+"     OR EXISTS (SELECT FROM pg_catalog.pg_cast c WHERE c.castsource = t.oid"
+"                AND c.casttarget = oc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i')"
+"     OR (oc.opcintype = 'pg_catalog.anyarray'::pg_catalog.regtype"
+"         AND t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc"
+"         AND EXISTS ("
+"           WITH RECURSIVE e(oid, lvl) AS ("
+"               SELECT t.typelem, 0"
+"               UNION ALL"
+"               SELECT et.typbasetype, e.lvl + 1 FROM e JOIN pg_catalog.pg_type et ON et.oid = e.oid"
+"               WHERE et.typtype = 'd')"
+"           SELECT FROM (SELECT oid FROM e ORDER BY lvl DESC LIMIT 1) eb"
+"           JOIN pg_catalog.pg_type et ON et.oid = eb.oid"
+"           JOIN pg_catalog.pg_opclass eoc ON eoc.opcdefault AND eoc.opcmethod = oc.opcmethod"
+"           WHERE eoc.opcintype = et.oid"
+"              OR (eoc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND et.typtype = 'e')"
+"              OR (eoc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND et.typtype = 'r')"
+"              OR (eoc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND et.typtype = 'm')"
+"              OR EXISTS (SELECT FROM pg_catalog.pg_cast c WHERE c.castsource = et.oid"
+"                         AND c.casttarget = eoc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i')))"
+"  ORDER BY oc.opcintype = t.oid DESC"
+"  LIMIT 1) op ON true "
+"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+"ORDER BY a.attnum";
+
+/*
+ * Triggers and rules of a table (and its partitions) that fire under
+ * session_replication_role = replica, and whether their owners (of the
+ * table, and of a trigger's function) hold the applying role's privileges
+ * already: such code runs as the applying role.
+ */
+static const char *const firing_sql =
+"WITH s AS (SELECT $1::pg_catalog.oid AS relid"
+"           UNION SELECT p.relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) p) "
+"SELECT 'trigger', t.tgname::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text,"
+"       pg_catalog.pg_get_userbyid(c.relowner), pg_catalog.pg_get_userbyid(p.proowner),"
+"       CASE t.tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, CURRENT_USER,"
+"       pg_catalog.pg_has_role(c.relowner, CURRENT_USER, 'USAGE')"
+"       AND pg_catalog.pg_has_role(p.proowner, CURRENT_USER, 'USAGE') "
+"FROM s JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+" JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid"
+" JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+"WHERE NOT t.tgisinternal AND t.tgenabled IN ('A', 'R') "
+"UNION ALL "
+"SELECT 'rule', w.rulename::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text,"
+"       pg_catalog.pg_get_userbyid(c.relowner), NULL,"
+"       CASE w.ev_enabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, CURRENT_USER,"
+"       pg_catalog.pg_has_role(c.relowner, CURRENT_USER, 'USAGE') "
+"FROM s JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+" JOIN pg_catalog.pg_rewrite w ON w.ev_class = c.oid "
+"WHERE w.ev_enabled IN ('A', 'R') AND w.rulename <> '_RETURN' "
+"ORDER BY 8, 1, 2";
+
+/* shape - "schema.table (col type, ...)" of the source (res NULL) or the replica */
+static void
+shape(proto_wbuf_t *b, const char *name, const proto_relation_t *rel, PGresult *res)
+{
+	int			n = res ? PQntuples(res) : rel->natts;
+
+	proto_wbuf_reset(b);
+	sql_put(b, name);
+	sql_put(b, " (");
+	for (int i = 0; i < n; i++)
+	{
+		if (i)
+			sql_put(b, ", ");
+		if (b->len > 2000)
+		{
+			sql_put(b, "...");
+			break;
+		}
+		if (res)
+		{
+			sql_put(b, PQgetvalue(res, i, 0));
+			sql_put(b, " ");
+			sql_put(b, PQgetvalue(res, i, 2));
+		}
+		else
+		{
+			proto_put_bytes(b, rel->cols[i].name.p, rel->cols[i].name.n);
+			sql_put(b, " ");
+			proto_put_bytes(b, rel->cols[i].typname.p, rel->cols[i].typname.n);
+		}
+	}
+	sql_put(b, ")");
+	proto_put_u8(b, '\0');
+}
+
+/* shapes - both shapes of the table, as detail lines */
+static void
+shapes(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel, PGresult *res,
+	   const char *srcname)
+{
+	shape(&r->tmp, srcname, rel, NULL);
+	rlog(r, 'D', "source: %s", r->tmp.err ? "?" : (const char *) r->tmp.data);
+	shape(&r->tmp, rs->display, rel, res);
+	rlog(r, 'D', "replica: %s", r->tmp.err ? "?" : (const char *) r->tmp.data);
+}
+
+/*
+ * check_firing - refuse a table whose triggers or rules fire in the apply
+ * session when their owners could use it to act as the applying role
+ * (invariant 8); note in rs->firing that some fire (folding changes would
+ * change what they see).
+ */
+static int
+check_firing(apply_replica_t *r, apply_rel_t *rs, const char *oid)
+{
+	const char *vals[1] = {oid};
+	PGresult   *res = PQexecParams(r->conn, firing_sql, 1, NULL, vals, NULL, NULL, 0);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+	else if (PQntuples(res) > 0)
+	{
+		rs->firing = true;
+		if (PQgetvalue(res, 0, 7)[0] == 'f')
+		{
+			bool		trig = strcmp(PQgetvalue(res, 0, 0), "trigger") == 0;
+
+			rc = fail_change(r);
+			rlog(r, 'E', "refusing to apply changes to table \"%s\": its %s \"%s\"%s%s fires during apply (ENABLE %s) "
+				 "and would run as role \"%s\", whose privileges its owner \"%s\"%s%s%s does not have",
+				 rs->display, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+				 strcmp(PQgetvalue(res, 0, 2), rs->display) ? " on partition " : "",
+				 strcmp(PQgetvalue(res, 0, 2), rs->display) ? PQgetvalue(res, 0, 2) : "",
+				 PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 3),
+				 trig ? " (or its function's owner \"" : "", trig ? PQgetvalue(res, 0, 4) : "",
+				 trig ? "\")" : "");
+			rlog(r, 'D', "tide apply runs with session_replication_role = replica, where triggers and rules enabled ALWAYS or REPLICA fire "
+				 "with the applying role's privileges: whoever owns them could act as that role");
+			txn_detail(r);
+			rlog(r, 'H', "make the applying role own the table (ALTER TABLE ... OWNER TO), run tide apply as a role no more privileged than its owner, "
+				 "or let the %s fire only for the replica's own writes (ALTER TABLE %s ENABLE %s %s); see README, \"Who the applier trusts\"",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), trig ? "TRIGGER" : "RULE", PQgetvalue(res, 0, 1));
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
  * resolve - find the table a RELATION maps to on the replica and check its
  * columns.  A partition goes to the same-named leaf when the replica has
- * it, else to its root.  A column the replica lacks, or whose type
- * differs, is an error naming both; columns only the replica has keep
- * their defaults.
+ * it, else to its root (rs->routed).  A column the replica lacks, or whose
+ * type differs, is an error naming both shapes; columns only the replica
+ * has keep their defaults.
  */
 static int
 resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
@@ -880,10 +1260,11 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 
 	rs->natts = rel->natts;
 	rs->colq = calloc(rel->natts + 1, sizeof(char *));
-	rs->coltype = calloc(rel->natts + 1, sizeof(char *));
-	rs->noeq = calloc(rel->natts + 1, sizeof(bool));
+	rs->coltypid = calloc(rel->natts + 1, sizeof(uint32_t));
+	rs->eqop = calloc(rel->natts + 1, sizeof(char *));
+	rs->eqcast = calloc(rel->natts + 1, sizeof(char *));
 	if (!nsp || !name || (rel->flags & PROTO_REL_PARTITION && (!rnsp || !rname)) ||
-		!rs->colq || !rs->coltype || !rs->noeq)
+		!rs->colq || !rs->coltypid || !rs->eqop || !rs->eqcast)
 	{
 		rc = TIDE_EXIT_BUG;
 		tide_log_error("out of memory");
@@ -898,6 +1279,13 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	}
 	if ((rc = go_plain(r)) != 0)
 		goto done;
+	snprintf(dispbuf, sizeof(dispbuf), "%s.%s", nsp, name);
+	if ((rs->srcname = strdup(dispbuf)) == NULL)
+	{
+		rc = TIDE_EXIT_BUG;
+		tide_log_error("out of memory");
+		goto done;
+	}
 	tnsp = map_schema(r, nsp);
 	tname = name;
 	rc = lookup(r, tnsp, tname, oid, &rs->relkind);
@@ -906,21 +1294,23 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		tnsp = map_schema(r, rnsp);
 		tname = rname;
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+		rs->routed = rc == 0;
 	}
 	if (rc == 1)
 	{
-		r->failed = true;
-		tide_log_error("table \"%s.%s\" does not exist on the replica", map_schema(r, nsp), name);
+		rc = fail_change(r);
+		rlog(r, 'E', "table \"%s.%s\" does not exist on the replica", map_schema(r, nsp), name);
 		if (rnsp)
-			tide_log_detail("it is a partition of \"%s.%s\", which does not exist on the replica either",
-							rnsp, rname);
-		tide_log_detail("the segments hold changes for table \"%s.%s\" of the source", nsp, name);
-		tide_log_hint("create the table on the replica, map its schema with --map, or leave it out with --tables");
-		rc = TIDE_EXIT_REPLICA;
+			rlog(r, 'D', "it is a partition of \"%s.%s\", which does not exist on the replica either",
+				 rnsp, rname);
+		rlog(r, 'D', "the segments hold changes for table \"%s.%s\" of the source", nsp, name);
+		txn_detail(r);
+		rlog(r, 'H', "create the table on the replica, map its schema with --map, or leave it out with --tables");
 		goto done;
 	}
 	if (rc)
 		goto done;
+	rs->oid = (uint32_t) strtoul(oid, NULL, 10);
 	snprintf(dispbuf, sizeof(dispbuf), "%s.%s", tnsp, tname);
 	rs->display = strdup(dispbuf);
 	{
@@ -941,12 +1331,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	{
 		const char *vals[1] = {oid};
 
-		res = PQexecParams(r->conn,
-						   "SELECT attname, pg_catalog.format_type(atttypid, atttypmod), "
-						   "pg_catalog.format_type(atttypid, NULL) "
-						   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 "
-						   "AND NOT attisdropped AND attgenerated = ''",
-						   1, NULL, vals, NULL, NULL, 0);
+		res = PQexecParams(r->conn, columns_sql, 1, NULL, vals, NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -970,57 +1355,89 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		}
 		if (row < 0)
 		{
-			r->failed = true;
-			tide_log_error("column \"%.*s\" of table \"%s\" does not exist on the replica",
-						   (int) c->name.n, c->name.p, rs->display);
-			tide_log_detail("the source's table \"%s.%s\" has column \"%.*s\" of type %.*s",
-							nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
-			tide_log_hint("add the column on the replica, then run tide apply again");
-			rc = TIDE_EXIT_REPLICA;
+			rc = fail_change(r);
+			rlog(r, 'E', "column \"%.*s\" of table \"%s\" does not exist on the replica",
+				 (int) c->name.n, c->name.p, rs->display);
+			rlog(r, 'D', "the source's table \"%s.%s\" has column \"%.*s\" of type %.*s",
+				 nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
+			shapes(r, rs, rel, res, rs->srcname);
+			txn_detail(r);
+			rlog(r, 'H', "add the column on the replica, then run tide apply again");
 			goto done;
 		}
-		if (!types_equal(PQgetvalue(res, row, 1), strlen(PQgetvalue(res, row, 1)),
+		if (!types_equal(PQgetvalue(res, row, 2), strlen(PQgetvalue(res, row, 2)),
 						 c->typname.p, c->typname.n))
 		{
-			r->failed = true;
-			tide_log_error("column \"%.*s\" of table \"%s\" has type %s on the replica but %.*s on the source",
-						   (int) c->name.n, c->name.p, rs->display, PQgetvalue(res, row, 1),
-						   (int) c->typname.n, c->typname.p);
-			tide_log_hint("make the replica's column type match the source's, then run tide apply again");
-			rc = TIDE_EXIT_REPLICA;
+			rc = fail_change(r);
+			rlog(r, 'E', "column \"%.*s\" of table \"%s\" has type %s on the replica but %.*s on the source",
+				 (int) c->name.n, c->name.p, rs->display, PQgetvalue(res, row, 2),
+				 (int) c->typname.n, c->typname.p);
+			shapes(r, rs, rel, res, rs->srcname);
+			txn_detail(r);
+			rlog(r, 'H', "make the replica's column type match the source's, then run tide apply again");
 			goto done;
 		}
 		rs->colq[i] = quote(r->conn, c->name.p, c->name.n);
-		rs->coltype[i] = strdup(PQgetvalue(res, row, 2));
-		rs->noeq[i] = no_equality(c->basetypoid);
+		rs->coltypid[i] = (uint32_t) strtoul(PQgetvalue(res, row, 1), NULL, 10);
+		if (!PQgetisnull(res, row, 3))
+		{
+			const char *onsp = PQgetvalue(res, row, 3);
+			bool		catalog = strcmp(onsp, "pg_catalog") == 0;
+			bool		exact = PQgetvalue(res, row, 7)[0] == 't';
+			bool		lsame = PQgetvalue(res, row, 6)[0] == 't';
+
+			/*
+			 * pg_catalog's operators can be chosen by name there: nobody
+			 * but a superuser adds one.  In another schema (citext's), the
+			 * operands are cast to the operator's own input types, so the
+			 * exact match is the one operator of that signature.
+			 */
+			if (catalog || exact)
+			{
+				char	   *qnsp = quote(r->conn, onsp, strlen(onsp));
+				const char *opr = PQgetvalue(res, row, 4);
+
+				if (qnsp && strspn(opr, "+-*/<>=~!@#%^&|`?") == strlen(opr) &&
+					(rs->eqop[i] = malloc(strlen(qnsp) + strlen(opr) + 16)) != NULL)
+					sprintf(rs->eqop[i], "OPERATOR(%s.%s)", qnsp, opr);
+				if (!catalog && !lsame &&
+					(rs->eqcast[i] = malloc(strlen(PQgetvalue(res, row, 5)) + 3)) != NULL)
+					sprintf(rs->eqcast[i], "::%s", PQgetvalue(res, row, 5));
+				free(qnsp);
+			}
+		}
 		if (c->flags & PROTO_COL_KEY)
 			rs->has_key = true;
-		if (!rs->colq[i] || !rs->coltype[i])
+		if (!rs->colq[i])
 		{
 			rc = TIDE_EXIT_BUG;
 			tide_log_error("out of memory");
 			goto done;
 		}
 	}
+	if ((rc = check_firing(r, rs, oid)) != 0)
+		goto done;
+
 	/*
-	 * Set-based apply needs rows found by a key with '=' and no other unique
-	 * index or exclusion constraint on the replica: a statement writing many
-	 * rows checks those row by row and could trip over an order the source
-	 * never had.
+	 * Set-based apply needs rows found by a key with an equality operator,
+	 * no other unique index or exclusion constraint on the replica (a
+	 * statement writing many rows checks those row by row and could trip
+	 * over an order the source never had), and no trigger or rule firing
+	 * (they would see the folded changes, not the source's).
 	 */
 	rs->coalesce = false;
-	if (rs->has_key && rel->replident != PROTO_IDENT_FULL)
+	if (rs->has_key && rel->replident != PROTO_IDENT_FULL && !rs->firing)
 	{
 		const char *vals[1] = {oid};
 		bool		keyeq = true;
 
 		for (int i = 0; i < rel->natts; i++)
-			if ((rel->cols[i].flags & PROTO_COL_KEY) && rs->noeq[i])
+			if ((rel->cols[i].flags & PROTO_COL_KEY) && rs->eqop[i] == NULL)
 				keyeq = false;
 		PQclear(res);
 		res = PQexecParams(r->conn,
-						   "SELECT (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = $1 AND indisunique) "
-						   "+ (SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype = 'x')",
+						   "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index WHERE indrelid = $1 AND indisunique) "
+						   "+ (SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype = 'x')",
 						   1, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -1392,7 +1809,11 @@ coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool kl
 	int			rc = 0;
 
 	if (PQresultStatus(res) != PGRES_COPY_IN)
-		return report(r, res, "could not copy rows for table \"%s\"", rs->display);
+	{
+		rc = report(r, res, "could not copy rows for table \"%s\"", rs->display);
+		PQclear(res);
+		return rc;
+	}
 	PQclear(res);
 	proto_wbuf_reset(&r->copybuf);
 	for (uint32_t i = 0; i < co->n && rc == 0; i++)
@@ -1436,9 +1857,12 @@ coal_exec(apply_replica_t *r, apply_rel_t *rs, const char *what, uint64_t *n)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		char		msg[1100];
+		int			rc;
 
 		snprintf(msg, sizeof(msg), "could not apply %s to table \"%s\"", what, rs->display);
-		return report(r, res, "%s", msg);
+		rc = report(r, res, "%s", msg);
+		PQclear(res);
+		return rc;
 	}
 	if (n)
 		*n = strtoull(PQcmdTuples(res), NULL, 10);
@@ -1448,19 +1872,23 @@ coal_exec(apply_replica_t *r, apply_rel_t *rs, const char *what, uint64_t *n)
 
 /*
  * coal_settle - after a set-based DELETE or UPDATE that expected to touch
- * `expected` rows and touched `done`: count the keys the replica lacked,
- * and empty the stage table for the next use.
+ * `expected` rows and touched `done`: a key the replica lacks is a
+ * divergence (invariant 7; the strict re-application names it), unless
+ * --on-conflict says the replica was loaded after the slot; then empty
+ * the stage table for the next use.
  */
 static int
 coal_settle(apply_replica_t *r, apply_rel_t *rs, const char *stage,
 			const char *what, uint64_t expected, uint64_t done)
 {
-	if (done < expected)
-	{
-		if (r->counts.not_found == 0)
-			tide_log_warning("%s on table \"%s\" found no row to change for %llu keys; skipped",
-							 what, rs->display, (unsigned long long) (expected - done));
+	if (done < expected && r->opts->on_conflict != APPLY_CONFLICT_ERROR)
 		r->counts.not_found += expected - done;
+	else if (done != expected)
+	{
+		fail_change(r);
+		rlog(r, 'E', "%s of table \"%s\" matched %llu rows on the replica where the source changed %llu",
+			 what, rs->display, (unsigned long long) done, (unsigned long long) expected);
+		return TIDE_EXIT_REPLICA;
 	}
 	r->counts.set_rows += done;
 	proto_wbuf_reset(&r->sql);
@@ -1470,7 +1898,7 @@ coal_settle(apply_replica_t *r, apply_rel_t *rs, const char *stage,
 	return coal_exec(r, rs, "TRUNCATE of a stage table", NULL);
 }
 
-/* coal_where - "t.k1 = s.k1 AND ..." over the key columns */
+/* coal_where - the key columns of t and s equal, by the key's operators */
 static void
 coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 {
@@ -1479,10 +1907,13 @@ coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	for (int i = 0; i < rel->natts; i++)
 		if (rel->cols[i].flags & PROTO_COL_KEY)
 		{
-			sql_put(&r->sql, first ? " WHERE t." : " AND t.");
-			sql_put(&r->sql, rs->colq[i]);
-			sql_put(&r->sql, " = s.");
-			sql_put(&r->sql, rs->colq[i]);
+			char		left[PROTO_MAX_NAME * 2 + 8];
+			char		right[PROTO_MAX_NAME * 2 + 8];
+
+			snprintf(left, sizeof(left), "t.%s", rs->colq[i]);
+			snprintf(right, sizeof(right), "s.%s", rs->colq[i]);
+			sql_put(&r->sql, first ? " WHERE " : " AND ");
+			put_eq(r, rs, i, left, right);
 			first = false;
 		}
 }
@@ -1723,6 +2154,13 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.inserts++;
+	if (r->strict)
+	{
+		/* one statement, answered before the next: a failure names it */
+		if ((rc = insert_stmt(r, rs, rel, t)) == 0 && r->last_rows == 0)
+			r->counts.conflicts++;
+		return rc;
+	}
 	if (r->opts->on_conflict == APPLY_CONFLICT_ERROR && !rs->no_copy &&
 		(rc = rs->coalesce ? coal_change(r, rs, rel, 'I', t) :
 		 coal_append(r, rs, rel, t)) != COAL_FALLBACK)
@@ -1750,11 +2188,96 @@ apply_insert(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 static int
 no_identity(apply_replica_t *r, apply_rel_t *rs, const char *what)
 {
-	r->failed = true;
-	tide_log_error("cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
-	tide_log_detail("without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
-	tide_log_hint("give the source table a replica identity (ALTER TABLE ... REPLICA IDENTITY FULL, a primary key, or REPLICA IDENTITY USING INDEX); "
-				  "changes streamed before that cannot be replayed: leave the table out with --tables, or rebuild the replica from a new base");
+	fail_change(r);
+	rlog(r, 'E', "cannot apply %s to table \"%s\": it has no replica identity", what, rs->display);
+	rlog(r, 'D', "without a primary key, a REPLICA IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source, the changed row cannot be found");
+	txn_detail(r);
+	rlog(r, 'H', "give the source table a replica identity (ALTER TABLE ... REPLICA IDENTITY FULL, a primary key, or REPLICA IDENTITY USING INDEX); "
+		 "changes streamed before that cannot be replayed: leave the table out with --tables, or rebuild the replica from a new base");
+	return TIDE_EXIT_REPLICA;
+}
+
+/*
+ * key_text - "(k1, k2)=(v1, v2)" of the identity columns (every column for
+ * identity FULL) of t, values as text and cut at 64 bytes, into b.
+ */
+static void
+key_text(proto_wbuf_t *b, const proto_relation_t *rel, const proto_tuple_t *t, bool full)
+{
+	proto_wbuf_t v;
+	bool		first = true;
+
+	proto_wbuf_init_heap(&v);
+	proto_wbuf_reset(b);
+	sql_put(b, "(");
+	for (int i = 0; i < rel->natts; i++)
+		if (full || (rel->cols[i].flags & PROTO_COL_KEY))
+		{
+			sql_put(b, first ? "" : ", ");
+			proto_put_bytes(b, rel->cols[i].name.p, rel->cols[i].name.n);
+			first = false;
+		}
+	sql_put(b, ")=(");
+	first = true;
+	for (int i = 0; i < rel->natts; i++)
+	{
+		const proto_datum_t *d = &t->cols[i];
+
+		if (!(full || (rel->cols[i].flags & PROTO_COL_KEY)))
+			continue;
+		sql_put(b, first ? "" : ", ");
+		first = false;
+		if (d->kind == PROTO_DATUM_NULL)
+			sql_put(b, "null");
+		else if (d->kind != PROTO_DATUM_VALUE)
+			sql_put(b, "(unchanged)");
+		else
+		{
+			proto_wbuf_reset(&v);
+			proto_value_text(&v, rel->cols[i].encoding, rel->cols[i].basetypoid, d->data, d->len);
+			proto_put_bytes(b, v.data, v.len > 64 ? 64 : v.len);
+			if (v.len > 64)
+				sql_put(b, "...");
+		}
+	}
+	sql_put(b, ")");
+	proto_put_u8(b, '\0');
+	proto_wbuf_free(&v);
+}
+
+/*
+ * matched - after a strict UPDATE or DELETE: exactly one row, or a
+ * divergence (invariant 7), unless --on-conflict says the replica was
+ * loaded after the slot and the row may be gone already.
+ */
+static int
+matched(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel, char kind,
+		const proto_tuple_t *key, bool full)
+{
+	proto_wbuf_t b;
+
+	if (r->last_rows == 1)
+		return 0;
+	if (r->last_rows == 0 && r->opts->on_conflict != APPLY_CONFLICT_ERROR)
+	{
+		r->counts.not_found++;
+		return 0;
+	}
+	fail_change(r);
+	if (r->last_rows == 0)
+		rlog(r, 'E', "%s of table \"%s\" matched no row on the replica", kind_name(kind), rs->display);
+	else
+		rlog(r, 'E', "%s of table \"%s\" matched %lld rows on the replica where the source changed one",
+			 kind_name(kind), rs->display, (long long) r->last_rows);
+	proto_wbuf_init_heap(&b);
+	key_text(&b, rel, key, full);
+	rlog(r, 'D', "the source %s the row %s", kind == 'U' ? "updated" : "deleted",
+		 b.err ? "?" : (const char *) b.data);
+	proto_wbuf_free(&b);
+	txn_detail(r);
+	rlog(r, 'H', "the replica differs from the source: put the row back as the source had it before this transaction, "
+		 "or rebuild the replica from a base (tide verify lists the differences); a replica loaded from a dump taken "
+		 "after the slot was created needs --on-conflict skip or update until it has passed the dump's point");
 	return TIDE_EXIT_REPLICA;
 }
 
@@ -1784,8 +2307,9 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			if (key->cols[i].kind == PROTO_DATUM_UNCHANGED)
 			{
 				r->failed = true;
-				tide_log_error("cannot apply UPDATE to table \"%s\": key column \"%.*s\" was not sent",
-							   rs->display, (int) rel->cols[i].name.n, rel->cols[i].name.p);
+				r->fail_kind = APPLY_FAIL_OTHER;
+				rlog(r, 'E', "cannot apply UPDATE to table \"%s\": key column \"%.*s\" was not sent",
+					 rs->display, (int) rel->cols[i].name.n, rel->cols[i].name.p);
 				return TIDE_EXIT_CORRUPT;
 			}
 			mask[rel->natts + i] = 1;
@@ -1795,7 +2319,7 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return 0;
 	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
 		return rc;				/* its buffered inserts go first */
-	if (rs->coalesce)
+	if (rs->coalesce && !r->strict)
 	{
 		/* fold only a whole new row whose key stays the same */
 		bool		foldable = true;
@@ -1830,7 +2354,9 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &key->cols[i])) != 0)
 			return rc;
 	params_done(r);
-	return send_prepared(r, name, 'U', rs);
+	if ((rc = send_prepared(r, name, 'U', rs)) != 0 || !r->strict)
+		return rc;
+	return matched(r, rs, rel, 'U', key, full);
 }
 
 int
@@ -1848,7 +2374,8 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if ((rc = ensure_txn(r)) != 0)
 		return rc;
 	r->counts.deletes++;
-	if (rs->coalesce && (rc = coal_change(r, rs, rel, 'D', &d->oldtup)) != COAL_FALLBACK)
+	if (rs->coalesce && !r->strict &&
+		(rc = coal_change(r, rs, rel, 'D', &d->oldtup)) != COAL_FALLBACK)
 		return rc;
 	if (!rs->coalesce && (rc = coal_flush(r, rs)) != 0)
 		return rc;				/* its buffered inserts go first */
@@ -1862,9 +2389,36 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &d->oldtup.cols[i])) != 0)
 			return rc;
 	params_done(r);
-	return send_prepared(r, name, 'D', rs);
+	if ((rc = send_prepared(r, name, 'D', rs)) != 0 || !r->strict)
+		return rc;
+	return matched(r, rs, rel, 'D', &d->oldtup, full);
 }
 
+/*
+ * A foreign key on the replica that references a table the TRUNCATE
+ * empties (or one of its partitions) from a table it does not empty:
+ * PostgreSQL refuses such a TRUNCATE without CASCADE, whatever
+ * session_replication_role says.  $1 is the emptied tables' OIDs.
+ */
+static const char *const truncate_fk_sql =
+"WITH t AS (SELECT pg_catalog.unnest($1::pg_catalog.oid[]) AS relid),"
+" s AS (SELECT relid FROM t"
+"       UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.relid::pg_catalog.regclass) p) "
+"SELECT c.conname, c.conrelid::pg_catalog.regclass::pg_catalog.text,"
+"       c.confrelid::pg_catalog.regclass::pg_catalog.text "
+"FROM pg_catalog.pg_constraint c "
+"WHERE c.contype = 'f' AND c.confrelid IN (SELECT relid FROM s) AND c.conrelid NOT IN (SELECT relid FROM s) "
+"ORDER BY 2, 1 LIMIT 1";
+
+/*
+ * apply_truncate - empty exactly the tables the source's TRUNCATE listed
+ * (it lists every table its CASCADE emptied, and only tables with storage:
+ * leaves, never a partitioned root), as the built-in apply worker does:
+ * never with CASCADE, never more.  Invariant 7: a TRUNCATE that would
+ * remove rows the source kept stops instead: a source partition the
+ * replica lacks (its rows sit in a partition that also holds others), or a
+ * replica foreign key from a table the source did not empty.
+ */
 int
 apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 {
@@ -1875,6 +2429,62 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 		(rc = go_plain(r)) != 0)
 		return rc;
 	r->counts.truncates++;
+	for (int i = 0; i < n; i++)
+		if (rels[i]->routed)
+		{
+			fail_change(r);
+			rlog(r, 'E', "cannot apply TRUNCATE of table \"%s\": the replica has no such partition, its rows are in \"%s\"",
+				 rels[i]->srcname, rels[i]->display);
+			rlog(r, 'D', "the source emptied its partition \"%s\" only; the replica is partitioned differently and "
+				 "\"%s\" holds rows of other source partitions too, which a TRUNCATE there would remove",
+				 rels[i]->srcname, rels[i]->display);
+			txn_detail(r);
+			rlog(r, 'H', "create the same partitions on the replica as on the source (\"%s\" as a partition of \"%s\"), "
+				 "or leave the table out with --tables; then run tide apply again", rels[i]->srcname, rels[i]->display);
+			return TIDE_EXIT_REPLICA;
+		}
+
+	/* the tables' OIDs, once each: a foreign key from outside them stops us */
+	proto_wbuf_reset(&r->tmp);
+	sql_put(&r->tmp, "{");
+	for (int i = 0; i < n; i++)
+	{
+		char		num[16];
+
+		snprintf(num, sizeof(num), "%s%u", i ? "," : "", rels[i]->oid);
+		sql_put(&r->tmp, num);
+	}
+	sql_put(&r->tmp, "}");
+	proto_put_u8(&r->tmp, '\0');
+	if (r->tmp.err)
+		return TIDE_EXIT_BUG;
+	{
+		const char *vals[1] = {(const char *) r->tmp.data};
+		PGresult   *res = PQexecParams(r->conn, truncate_fk_sql, 1, NULL, vals, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			rc = report(r, res, "%s", "could not read the replica's catalog");
+			PQclear(res);
+			return rc;
+		}
+		if (PQntuples(res) > 0)
+		{
+			fail_change(r);
+			rlog(r, 'E', "cannot apply TRUNCATE of table \"%s\": table \"%s\" on the replica references it (foreign key \"%s\")",
+				 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+			rlog(r, 'D', "the source's TRUNCATE emptied only the tables it lists (with CASCADE it lists every table it emptied); "
+				 "\"%s\" is not among them here, so emptying \"%s\" would need it emptied too",
+				 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+			txn_detail(r);
+			rlog(r, 'H', "drop or change that foreign key on the replica, or, if \"%s\" is a source table left out by --tables, "
+				 "include it; then run tide apply again", PQgetvalue(res, 0, 1));
+			PQclear(res);
+			return TIDE_EXIT_REPLICA;
+		}
+		PQclear(res);
+	}
+
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "TRUNCATE ");
 	for (int i = 0; i < n; i++)
@@ -1888,13 +2498,15 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 		if (!first)
 			sql_put(&r->sql, ", ");
 		first = false;
-		/* ONLY is refused on a partitioned table (its leaf may be missing here) */
+
+		/*
+		 * ONLY, except on a table the replica partitions further (ONLY is
+		 * refused there): all of it is what the source emptied.
+		 */
 		if (rels[i]->relkind != 'p')
 			sql_put(&r->sql, "ONLY ");
 		sql_put(&r->sql, rels[i]->target);
 	}
-	if (flags & PROTO_TRUNCATE_CASCADE)
-		sql_put(&r->sql, " CASCADE");
 	if (flags & PROTO_TRUNCATE_RESTART_IDENTITY)
 		sql_put(&r->sql, " RESTART IDENTITY");
 	proto_put_u8(&r->sql, '\0');
@@ -1904,17 +2516,6 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 }
 
 /* ------------------------------------------------------------- progress */
-
-static void
-time_text(proto_wbuf_t *out, proto_time_t t)
-{
-	uint8_t		le[8];
-
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t) ((uint64_t) t >> (8 * i));
-	proto_value_text(out, PROTO_ENC_FIXED, PROTO_TIMESTAMPTZOID, le, 8);
-	proto_put_u8(out, '\0');
-}
 
 int
 apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commit_time)
@@ -1941,7 +2542,8 @@ apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commi
 	vals[4] = (const char *) r->tmp.data;
 	res = PQexecParams(r->conn,
 					   "INSERT INTO tide.progress AS p (system_id, dbname, slot, end_lsn, commit_time, updated_at) "
-					   "VALUES ($1::numeric, $2, $3, $4::pg_lsn, $5::timestamptz, now()) "
+					   "VALUES ($1::pg_catalog.numeric, $2::pg_catalog.text, $3::pg_catalog.text, $4::pg_catalog.pg_lsn, "
+					   "$5::pg_catalog.timestamptz, pg_catalog.now()) "
 					   "ON CONFLICT (system_id, dbname, slot) DO UPDATE SET end_lsn = EXCLUDED.end_lsn, "
 					   "commit_time = EXCLUDED.commit_time, updated_at = EXCLUDED.updated_at "
 					   "RETURNING pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL",
@@ -1959,6 +2561,7 @@ apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commi
 		return rc;
 	r->in_txn = false;
 	r->counts.replica_txns++;
+	r->committed = r->counts;
 	return 0;
 }
 
@@ -2006,8 +2609,9 @@ static int
 read_progress(apply_replica_t *r, apply_progress_t *p)
 {
 	PGresult   *res = PQexec(r->conn,
-							 "SELECT system_id::text, dbname, slot, end_lsn::text, "
-							 "((extract(epoch FROM commit_time) - 946684800) * 1000000)::bigint "
+							 "SELECT system_id::pg_catalog.text, dbname, slot, end_lsn::pg_catalog.text, "
+							 "((EXTRACT(epoch FROM commit_time) OPERATOR(pg_catalog.-) 946684800) "
+							 "OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 "
 							 "FROM tide.progress ORDER BY updated_at DESC");
 	int			rc = 0;
 	int			other = -1;
@@ -2047,32 +2651,21 @@ read_progress(apply_replica_t *r, apply_progress_t *p)
 	return rc;
 }
 
-int
-apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
-					  const apply_ident_t *ident, apply_progress_t *progress)
+/*
+ * connect_session - open r->conn and set the session up: settings, the
+ * advisory lock, tide.progress (made if missing) and *progress.
+ */
+static int
+connect_session(apply_replica_t *r, apply_progress_t *progress)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {opts->conninfo, "tide apply", NULL};
-	apply_replica_t *r = calloc(1, sizeof(*r));
+	const char *vals[] = {r->opts->conninfo, "tide apply", NULL};
 	PGresult   *res;
 	char	   *enc;
 	char		sql[2048];
+	char		oid[16];
 	int			rc;
 
-	*out = r;
-	if (r == NULL)
-	{
-		tide_log_error("out of memory");
-		return TIDE_EXIT_BUG;
-	}
-	r->opts = opts;
-	r->ident = *ident;
-	proto_wbuf_init_heap(&r->copybuf);
-	proto_wbuf_init_heap(&r->line);
-	proto_wbuf_init_heap(&r->keybuf);
-	proto_wbuf_init_heap(&r->tmp);
-	proto_wbuf_init_heap(&r->vals);
-	proto_wbuf_init_heap(&r->sql);
 	r->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(r->conn) != CONNECTION_OK)
 	{
@@ -2083,22 +2676,48 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 			n--;
 		tide_log_error("could not connect to the replica: %.*s", (int) n, e);
 		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
 		return TIDE_EXIT_REPLICA;
 	}
+
+	/*
+	 * Invariant 8: before anything else, a search_path no other role can
+	 * put objects in (pg_catalog only, implicitly; the temporary schema
+	 * only for our own stage tables): every function, operator and type
+	 * the applier names is schema-qualified from here on, as pg_dump does
+	 * since CVE-2018-1058 and the built-in apply worker does too.
+	 */
+	if ((rc = exec(r, "SELECT pg_catalog.set_config('search_path', '', false)", PGRES_TUPLES_OK,
+				   "could not set up the replica session")) != 0)
+		return rc;
 
 	/*
 	 * As the built-in subscriber does: replica-side triggers and FK checks
 	 * behave as in logical replication.  The progress row is in the same
 	 * transaction as the changes, so asynchronous commit loses nothing but
 	 * a re-application of the last batches after a replica crash, which the
-	 * progress row makes exactly-once again.  Value text is produced in the
-	 * source's encoding and PostgreSQL's default output styles.
+	 * progress row makes exactly-once again.
+	 *
+	 * Values travel as text in the source's encoding, printed as
+	 * PostgreSQL's defaults print them (proto/src/value.c): every setting
+	 * that changes how the replica reads (or, for identity FULL, prints) a
+	 * value's text is pinned, whatever the replica's or the role's defaults
+	 * say: lc_monetary (money), DateStyle, IntervalStyle, extra_float_digits,
+	 * bytea_output, array_nulls (an unquoted NULL element), xmloption
+	 * (content is what any xml value is).  TimeZone is left alone: every
+	 * timestamptz value carries its offset, and the zone of replica-only
+	 * defaults (current_date) is the replica's business.  row_security =
+	 * off makes a table whose policies would hide rows from us an error
+	 * instead of a silent miss; no statement or idle timeout cuts a batch.
 	 */
-	if ((enc = PQescapeLiteral(r->conn, ident->encoding, strlen(ident->encoding))) == NULL)
+	if ((enc = PQescapeLiteral(r->conn, r->ident.encoding, strlen(r->ident.encoding))) == NULL)
 		return report(r, NULL, "%s", "could not set up the replica session");
 	snprintf(sql, sizeof(sql),
 			 "SET session_replication_role = replica; SET synchronous_commit = off; "
-			 "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET lc_monetary = 'C'; SET bytea_output = hex; SET array_nulls = on; "
+			 "SET xmloption = content; SET row_security = off; SET statement_timeout = 0; "
+			 "SET idle_in_transaction_session_timeout = 0; "
 			 "SET client_encoding = %s; SET lock_timeout = '60s'; "
 			 "SET client_min_messages = warning", enc);
 	PQfreemem(enc);
@@ -2117,9 +2736,9 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 		char		key[2 * PROTO_MAX_NAME + 64];
 		const char *kv[1] = {key};
 
-		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) ident->system_id,
-				 ident->dbname, ident->slot);
-		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1))",
+		snprintf(key, sizeof(key), "%llu/%s/%s", (unsigned long long) r->ident.system_id,
+				 r->ident.dbname, r->ident.slot);
+		res = PQexecParams(r->conn, "SELECT pg_catalog.pg_advisory_lock(1952777317, pg_catalog.hashtext($1::pg_catalog.text))",
 						   1, NULL, kv, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -2132,32 +2751,152 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	}
 	if ((rc = exec(r, "SET lock_timeout = 0", PGRES_COMMAND_OK, "could not set up the replica session")) != 0)
 		return rc;
-	res = PQexec(r->conn, "SELECT pg_catalog.to_regclass('tide.progress') IS NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	for (int pass = 0; pass < 2; pass++)
 	{
-		rc = report(r, res, "%s", "could not read the replica's catalog");
+		res = PQexec(r->conn, "SELECT c.oid, c.relkind FROM pg_catalog.pg_class c "
+					 "WHERE c.oid = pg_catalog.to_regclass('tide.progress')");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			rc = report(r, res, "%s", "could not read the replica's catalog");
+			PQclear(res);
+			return rc;
+		}
+		if (PQntuples(res) == 1)
+			break;
 		PQclear(res);
-		return rc;
+		res = NULL;
+		if (pass == 0 &&
+			(rc = exec(r,
+					   "CREATE SCHEMA IF NOT EXISTS tide; "
+					   "CREATE TABLE IF NOT EXISTS tide.progress ("
+					   " system_id pg_catalog.numeric NOT NULL,"
+					   " dbname pg_catalog.text NOT NULL,"
+					   " slot pg_catalog.text NOT NULL,"
+					   " end_lsn pg_catalog.pg_lsn NOT NULL,"
+					   " commit_time pg_catalog.timestamptz,"
+					   " updated_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),"
+					   " PRIMARY KEY (system_id, dbname, slot)); "
+					   "COMMENT ON TABLE tide.progress IS 'tide apply: last source transaction applied (end LSN of its commit), written with the changes'",
+					   PGRES_COMMAND_OK, "could not create tide.progress on the replica")) != 0)
+			return rc;
 	}
-	if (PQgetvalue(res, 0, 0)[0] == 't' &&
-		(rc = exec(r,
-				   "CREATE SCHEMA IF NOT EXISTS tide; "
-				   "CREATE TABLE IF NOT EXISTS tide.progress ("
-				   " system_id numeric NOT NULL,"
-				   " dbname text NOT NULL,"
-				   " slot text NOT NULL,"
-				   " end_lsn pg_lsn NOT NULL,"
-				   " commit_time timestamptz,"
-				   " updated_at timestamptz NOT NULL DEFAULT now(),"
-				   " PRIMARY KEY (system_id, dbname, slot)); "
-				   "COMMENT ON TABLE tide.progress IS 'tide apply: last source transaction applied (end LSN of its commit), written with the changes'",
-				   PGRES_COMMAND_OK, "could not create tide.progress on the replica")) != 0)
+	if (res == NULL || PQgetvalue(res, 0, 1)[0] != 'r')
 	{
 		PQclear(res);
-		return rc;
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
+		tide_log_error("tide.progress on the replica is not a table");
+		tide_log_hint("drop whatever is named tide.progress on the replica; tide apply creates the table");
+		return TIDE_EXIT_REPLICA;
 	}
+	snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	{
+		/* the progress row is written by the applying role too (invariant 8) */
+		apply_rel_t prs;
+
+		memset(&prs, 0, sizeof(prs));
+		prs.display = (char *) "tide.progress";
+		if ((rc = check_firing(r, &prs, oid)) != 0)
+		{
+			r->fail_kind = APPLY_FAIL_OTHER;
+			return rc;
+		}
+	}
 	return read_progress(r, progress);
+}
+
+int
+apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
+					  const apply_ident_t *ident, apply_progress_t *progress)
+{
+	apply_replica_t *r = calloc(1, sizeof(*r));
+
+	*out = r;
+	if (r == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	r->opts = opts;
+	r->ident = *ident;
+	proto_wbuf_init_heap(&r->copybuf);
+	proto_wbuf_init_heap(&r->line);
+	proto_wbuf_init_heap(&r->keybuf);
+	proto_wbuf_init_heap(&r->tmp);
+	proto_wbuf_init_heap(&r->vals);
+	proto_wbuf_init_heap(&r->sql);
+	proto_wbuf_init_heap(&r->held);
+	return connect_session(r, progress);
+}
+
+int
+apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress)
+{
+	apply_replica_rollback(r);
+	PQfinish(r->conn);			/* releases the advisory lock */
+	r->conn = NULL;
+	for (int i = 0; i < REL_BUCKETS; i++)
+		for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+			rel_clear(rs);		/* resolved again in the new session */
+	r->failed = false;
+	r->fail_kind = 0;
+	r->counts = r->committed;
+	r->have_txn = false;
+	return connect_session(r, progress);
+}
+
+void
+apply_replica_set_strict(apply_replica_t *r, bool strict)
+{
+	r->strict = strict;
+	r->defer = !strict;
+}
+
+void
+apply_replica_txn(apply_replica_t *r, proto_lsn_t commit_lsn, proto_time_t commit_time,
+				  uint32_t xid)
+{
+	r->have_txn = true;
+	r->txn_lsn = commit_lsn;
+	r->txn_time = commit_time;
+	r->txn_xid = xid;
+}
+
+char
+apply_replica_failure(apply_replica_t *r)
+{
+	return r && r->failed ? r->fail_kind : 0;
+}
+
+const char *
+apply_replica_first_error(apply_replica_t *r)
+{
+	return r->first_error;
+}
+
+void
+apply_replica_held(apply_replica_t *r, bool emit)
+{
+	size_t		off = 0;
+
+	if (r == NULL)
+		return;
+	while (emit && !r->held.err && off < r->held.len)
+	{
+		char		level = (char) r->held.data[off];
+		const char *line = (const char *) r->held.data + off + 1;
+
+		if (level == 'E')
+			tide_log_error("%s", line);
+		else if (level == 'D')
+			tide_log_detail("%s", line);
+		else
+			tide_log_hint("%s", line);
+		off += 1 + strlen(line) + 1;
+	}
+	proto_wbuf_reset(&r->held);
+	r->first_error[0] = '\0';
 }
 
 void
@@ -2182,6 +2921,7 @@ apply_replica_close(apply_replica_t *r)
 	proto_wbuf_free(&r->tmp);
 	proto_wbuf_free(&r->vals);
 	proto_wbuf_free(&r->sql);
+	proto_wbuf_free(&r->held);
 	free(r);
 }
 

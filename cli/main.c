@@ -39,7 +39,7 @@ usage(FILE *f)
 			"  1  verify found a difference\n"
 			"  2  bad arguments or options\n"
 			"  3  source connection or slot problem (retry may help)\n"
-			"  4  replica connection or schema problem\n"
+			"  4  replica connection or schema problem, or divergence\n"
 			"  5  corrupt or inconsistent input files\n"
 			"  6  local I/O error (disk full, permissions)\n"
 			"  70 internal error (please report)\n\n"
