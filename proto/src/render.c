@@ -570,9 +570,16 @@ render_truncate(proto_render_t *r, proto_rbuf_t body, emit_t *e)
 			proto_put_bytes(e->out, e->json ? "," : ", ", e->json ? 1 : 2);
 		if (e->json)
 		{
-			proto_put_u8(e->out, '"');
-			put_qualified(e->out, ent->rel.nspname, ent->rel.relname);
-			proto_put_u8(e->out, '"');
+			/* "schema.table" as one JSON string: names may hold quotes */
+			proto_wbuf_t name;
+
+			proto_wbuf_init_heap(&name);
+			put_qualified(&name, ent->rel.nspname, ent->rel.relname);
+			if ((rc = name.err) == 0)
+				proto_value_quote(e->out, (const char *) name.data, name.len, 1);
+			proto_wbuf_free(&name);
+			if (rc)
+				return rc;
 		}
 		else
 			put_qualified(e->out, ent->rel.nspname, ent->rel.relname);

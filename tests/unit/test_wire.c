@@ -739,6 +739,36 @@ test_render_text(void **state)
 	proto_wbuf_free(&b);
 }
 
+/* a TRUNCATE's relation names are JSON strings, quotes and all */
+static void
+test_render_json_truncate_names(void **state)
+{
+	static proto_column_t qcols[] = {
+		{PROTO_COL_KEY, PROTO_ENC_FIXED, 4, 23, 23, -1, S("id"), S("integer")},
+	};
+	static proto_relation_t qrel = {
+		16390, PROTO_IDENT_DEFAULT, 0, S("Sch ema"), S("Tab\"le"), 0, S(""), S(""), 1, qcols
+	};
+	uint32_t	relids[] = {16390};
+	proto_truncate_t tr = {0, 1, relids};
+	proto_wbuf_t b;
+	proto_wbuf_t out;
+	proto_render_t r;
+
+	(void) state;
+	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&out);
+	assert_int_equal(proto_write_relation(&b, &qrel), 0);
+	assert_int_equal(proto_write_truncate(&b, &tr), 0);
+	proto_render_init(&r, NULL, PROTO_RENDER_JSON);
+	assert_int_equal(proto_render_frame(&r, b.data, b.len, &out), 0);
+	proto_put_u8(&out, 0);
+	assert_non_null(strstr((char *) out.data, "\"relations\":[\"Sch ema.Tab\\\"le\"]"));
+	proto_render_free(&r);
+	proto_wbuf_free(&out);
+	proto_wbuf_free(&b);
+}
+
 static void
 test_errors(void **state)
 {
@@ -764,6 +794,7 @@ main(void)
 		cmocka_unit_test(test_bit_flips),
 		cmocka_unit_test(test_relcat),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_render_json_truncate_names),
 		cmocka_unit_test(test_errors),
 	};
 

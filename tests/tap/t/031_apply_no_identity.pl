@@ -115,10 +115,6 @@ my $rep2 = replica('rep2');
 ($rc, $out, $err) = apply($rep2);
 is($rc, 4, 'default batch: exit 4');
 like($err, qr/cannot apply DELETE to table "public\.nokey"/, 'default batch: the error names the table');
-TODO:
-{
-	local $TODO = 'needs the batch to be committed up to the failing transaction (issue 8, finding 16)';
-	is(rows($rep2, 'keyed'), '(1,one) (2,two)', 'default batch: transactions before the DELETE are applied');
-}
+is(rows($rep2, 'keyed'), '(1,one) (2,two)', 'default batch: transactions before the DELETE are applied');
 
 done_testing();
