@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,7 +437,18 @@ on_poll(uv_poll_t *h, int status, int events)
 
 	if (status < 0)
 	{
-		connection_lost(s, uv_strerror(status));
+		/*
+		 * libuv reports a socket's pending error (EPOLLERR: a reset, a
+		 * refused or timed-out connection) as EBADF: say what it really is.
+		 */
+		int			err = 0;
+		socklen_t	len = sizeof(err);
+
+		if (status == UV_EBADF && s->conn &&
+			getsockopt(PQsocket(s->conn), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+			connection_lost(s, strerror(err));
+		else
+			connection_lost(s, uv_strerror(status));
 		return;
 	}
 	if (events & UV_WRITABLE)
