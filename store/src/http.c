@@ -675,7 +675,7 @@ store__remote_get(store_t *s, const char *name, const char *path, const store_ge
 		struct stat st;
 
 		read_small(etag_path, part_etag, sizeof(part_etag));
-		if (part_etag[0] && (g.fd = open(part, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
+		if (part_etag[0] && (g.fd = open(part, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
 			fstat(g.fd, &st) == 0 && st.st_size > 0 &&
 			hash_prefix(g.fd, (uint64_t) st.st_size, g.sha) == 0 &&
 			lseek(g.fd, 0, SEEK_END) == st.st_size)
@@ -781,6 +781,13 @@ store__remote_get(store_t *s, const char *name, const char *path, const store_ge
 		}
 		else if (!transport_retryable(rc))
 			goto out;
+		else if (rc == TIDE_ETRUNCATED)
+		{
+			int64_t		total = r.status == 206 ? r.range_total : r.content_length;
+
+			store__fail(s, rc, "download of \"%s\" from %s \"%s\" ended after %llu of %lld bytes (the connection was closed)",
+						name, remote(s)->what, s->url, (unsigned long long) g.have, (long long) total);
+		}
 
 		/* what came is kept: the next attempt asks for the rest */
 		if (g.have > 0)
