@@ -212,7 +212,7 @@ get_strings(rd_t *r, const char *key, char ***out, int *n)
 static void
 free_strings(char **v, int n)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
 }
