@@ -383,7 +383,7 @@ where(store_t *s, const store__call_t *c, char *buf, size_t len)
 	if (c->name)
 		snprintf(buf, len, "%s of \"%s\"%s", c->method, c->name, w);
 	else
-		snprintf(buf, len, "%s%s", c->method, w);
+		snprintf(buf, len, "a listing%s", w);
 }
 
 /*
@@ -467,8 +467,9 @@ attempt(store_t *s, const store__call_t *c, xfer_t *x)
 
 		rc = transport_code(h, cc);
 		where(s, c, w, sizeof(w));
-		store__fail(s, rc, "could not reach %s \"%s\" (%s): %s", rm->what, s->url, w,
-					rm->curl_err[0] ? rm->curl_err : curl_easy_strerror(cc));
+		store__fail(s, rc, "could not reach %s \"%s\" (%s): %s%s%s%s", rm->what, s->url, w,
+					rm->curl_err[0] ? rm->curl_err : curl_easy_strerror(cc),
+					rc > -4096 ? " (" : "", rc > -4096 ? strerror(-rc) : "", rc > -4096 ? ")" : "");
 	}
 out:
 	free(url);
