@@ -837,7 +837,7 @@ index_text(const store_index_t *ix)
 	}
 	json_object_set(root, "segments", segs);
 	json_object_set(root, "bases", bases);
-	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text && asprintf(&out, "%s\n", text) < 0)
 		out = NULL;
 out:

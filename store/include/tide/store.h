@@ -205,8 +205,10 @@ typedef struct
  * If-Range (the object changed meanwhile: the server sends it whole and
  * the part is dropped); a connection lost mid-transfer is continued the
  * same way within one call.  A short body is TIDE_ETRUNCATED; a checksum
- * mismatch TIDE_ECHECKSUM (PATH.part is removed).  opts and result may be
- * NULL.
+ * mismatch TIDE_ECHECKSUM (PATH.part is removed).  From a local store the
+ * file is copied whole (to a hidden temporary name, then renamed); readers
+ * of a local store may rather use the file in place (store_local_path).
+ * opts and result may be NULL.
  */
 int			store_get(store_t *s, const char *name, const char *path,
 					  const store_get_opts_t *opts, store_get_result_t *result);
