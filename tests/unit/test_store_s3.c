@@ -670,6 +670,42 @@ test_get_truncated_fails(void **state)
 	server_free();
 }
 
+/* The same on a plain web server: a short body is reported, never renamed. */
+static void
+test_http_truncated(void **state)
+{
+	static const step_t script[] = {
+		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"w1\"\r\n\r\nabcd", true},
+		{"HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 4-9/10\r\nETag: \"w1\"\r\n\r\n", true},
+		{"HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 4-9/10\r\nETag: \"w1\"\r\n\r\n", true},
+		{"HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 4-9/10\r\nETag: \"w1\"\r\n\r\n", true},
+	};
+	store_opts_t o = {.retries = 1, .retry_base_ms = 1, .retry_max_ms = 5};
+	store_get_result_t r;
+	store_t    *s = NULL;
+	char		url[96];
+	char		err[STORE_ERRLEN];
+	int			rc;
+
+	(void) state;
+	clean_get();
+	server_start(script, 4);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/pub/", srv.port);
+	assert_int_equal(store_open(url, &o, &s, err), 0);
+	rc = store_get(s, "day 1.tseg", "store_s3_get.tmp", NULL, &r);
+	assert_int_equal(rc, TIDE_ETRUNCATED);
+	assert_non_null(strstr(store_errmsg(s), "download of \"day 1.tseg\" from web server"));
+	assert_non_null(strstr(store_errmsg(s), "ended after 4 of 10 bytes"));
+	store_close(s);
+	server_stop();
+	assert_true(starts(0, "GET /pub/day%201.tseg HTTP/1.1\r\n"));
+	assert_null(header(0, "Authorization"));
+	assert_string_equal(header(1, "Range"), "bytes=4-");
+	assert_int_equal(access("store_s3_get.tmp", F_OK), -1);
+	assert_string_equal(read_file("store_s3_get.tmp.part"), "abcd");
+	server_free();
+}
+
 /* A part of an older object: If-Range fails, the server sends it whole. */
 static void
 test_get_changed_object(void **state)
@@ -763,6 +799,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_get_truncated_resumes),
 		cmocka_unit_test(test_get_truncated_fails),
+		cmocka_unit_test(test_http_truncated),
 		cmocka_unit_test(test_get_changed_object),
 		cmocka_unit_test(test_index_poll),
 		cmocka_unit_test(test_server_down),
