@@ -185,7 +185,8 @@ sub access_log
 END
 {
 	my $rc = $?;
-	$_->stop for @running;
+	# a copy: stop() takes each one out of @running
+	$_->stop for reverse @{ [@running] };
 	$? = $rc;
 }
 
