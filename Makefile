@@ -1,6 +1,7 @@
 # Makefile - tide: build, test and install every part.
 #
-#   make            build the format library, the decoder plugin and `tide`
+#   make            build the format library, the store library, the decoder
+#                   plugin and `tide`
 #   make check      every test suite (unit under valgrind, pg_regress, TAP)
 #   make install    the plugin (PGXS) and the `tide` binary; honours
 #                   DESTDIR and PREFIX
@@ -17,22 +18,39 @@ PREFIX ?= /usr/local
 export PG_CONFIG
 
 DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
-	libipc-run-perl libcmocka-dev valgrind zstd faketime locales
+	libipc-run-perl libcmocka-dev valgrind zstd faketime locales \
+	libcurl4-openssl-dev libxml2-dev libjansson-dev libssl-dev \
+	nginx time nodejs npm
 # what each package leaves behind, to test for it without dpkg (locales: the
-# sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from)
+# sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from;
+# nodejs and npm: a machine whose Node.js comes from elsewhere has both
+# commands)
 DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/include/uv.h /usr/include/xxhash.h \
 	/usr/share/perl5/IPC/Run.pm /usr/include/cmocka.h /usr/bin/valgrind \
-	/usr/bin/zstd /usr/bin/faketime /usr/share/i18n/locales/de_DE
+	/usr/bin/zstd /usr/bin/faketime /usr/share/i18n/locales/de_DE \
+	/usr/bin/curl-config /usr/include/libxml2/libxml/parser.h /usr/include/jansson.h \
+	/usr/include/openssl/evp.h /usr/sbin/nginx /usr/bin/time /usr/bin/node /usr/bin/npm
+# the S3 server the store tests start (npm @20minutes/s3rver), installed
+# from tests/store/package-lock.json into tests/store/node_modules
+S3RVER_PROBE = tests/store/node_modules/@20minutes/s3rver/package.json
 
 all: deps-check
 	$(MAKE) -C proto
 	$(MAKE) -C common
+	$(MAKE) -C store
 	$(MAKE) -C decoder
 	$(MAKE) -C cli
 
-# deps - install what is missing (root on Debian) or say how.
-deps:
+# deps - install what is missing (root on Debian) or say how; then the npm
+# test server, into the project (never globally).
+deps: deps-debian
+	@if [ ! -e $(S3RVER_PROBE) ]; then \
+		echo "installing the S3 test server into tests/store/node_modules"; \
+		cd tests/store && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+deps-debian:
 	@missing=""; set -- $(DEB_PROBES); \
 	for p in $(DEB_PACKAGES); do [ -e "$$1" ] || missing="$$missing $$p"; shift; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -60,6 +78,7 @@ check: deps
 	$(MAKE) -C tests docker
 	$(MAKE) -C tests fuzz-short
 	$(MAKE) -C decoder regress
+	$(MAKE) -C tests store-tool
 	$(MAKE) -C tests tap
 	@echo "make check: all suites passed"
 
@@ -87,6 +106,7 @@ gameday: deps
 clean:
 	$(MAKE) -C proto clean
 	$(MAKE) -C common clean
+	$(MAKE) -C store clean
 	$(MAKE) -C decoder clean
 	$(MAKE) -C cli clean
 	$(MAKE) -C tests clean
@@ -94,4 +114,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-check check install demo bench fuzz gameday clean format
+.PHONY: all deps deps-debian deps-check check install demo bench fuzz gameday clean format
