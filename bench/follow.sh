@@ -135,4 +135,5 @@ if [ "$STRACE" = 1 ]; then
 	printf 'streamer fsync+fdatasync calls under load: %d (%.1f per second)\n' "$fsyncs" \
 		"$(echo "$fsyncs / ($t1 - $t0)" | bc -l)"
 fi
-echo "segments: $(ls "$W/segs" | grep -c tseg)"
+printf 'segments: %d, %.1f bytes per transaction on disk\n' "$(ls "$W/segs" | grep -c tseg)" \
+	"$(echo "$(cat "$W"/segs/*.tseg* | wc -c) / $n" | bc -l)"
