@@ -12,6 +12,8 @@
 #   STREAM_OPTS=   extra options for tide stream (e.g. "--flush-interval 1s")
 #   APPLY_OPTS=    extra options for tide apply
 #   STRACE=1       count the streamer's fsync/fdatasync calls (strace)
+#   FAULTS=0       1: kill -9 the streamer at 1/3 of the run and the
+#                  follower at 2/3, restarting each at once
 #
 # Each transaction inserts one row.  The lag of a row is
 #   pg_xact_commit_timestamp(xmin) on the replica - the same on the source
@@ -33,6 +35,7 @@ SECS=${DURATION:-60}
 WARMUP=${WARMUP:-5}
 CLIENTS=${CLIENTS:-8}
 STRACE=${STRACE:-1}
+FAULTS=${FAULTS:-0}
 W=${1:-/tmp/tide-bench-follow}
 S=$W/src; SP=56460; R=$W/rep; RP=56461
 mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
@@ -61,22 +64,30 @@ pr -c "$schema" -c "CREATE SCHEMA bench" \
 ps -c "SELECT pg_create_logical_replication_slot('tide', 'tide')" >/dev/null
 
 # The streamer; under strace (only the fsync calls stop it: seccomp-bpf)
-# when counting them.  TERM goes to tide itself, so strace prints a tally.
-stream=("$TIDE_ROOT/tide" stream -d "host=$S port=$SP user=postgres dbname=postgres"
-	-S tide -D "$W/segs" ${STREAM_OPTS:-})
-if [ "$STRACE" = 1 ]; then
-	strace -f --seccomp-bpf -qq -ttt -e trace=fsync,fdatasync -o "$W/stream.strace" \
-		"${stream[@]}" 2>"$W/stream.log" &
-else
-	"${stream[@]}" 2>"$W/stream.log" &
-fi
-pids+=($!)
-# signal tide itself, not strace, so that it stops as it would in service
-[ "$STRACE" = 1 ] && { sleep 0.2; pids=($(pgrep -P "$!") "${pids[@]}"); }
+# when counting them.  Signals go to tide itself, not to strace.
+start_stream() {
+	local cmd=("$TIDE_ROOT/tide" stream -d "host=$S port=$SP user=postgres dbname=postgres"
+		-S tide -D "$W/segs" ${STREAM_OPTS:-})
+	if [ "$STRACE" = 1 ]; then
+		strace -f --seccomp-bpf -qq -ttt -A -e trace=fsync,fdatasync -o "$W/stream.strace" \
+			"${cmd[@]}" 2>>"$W/stream.log" &
+		pids+=($!)
+		for _ in $(seq 50); do stream_pid=$(pgrep -P "$!" || true); [ -n "$stream_pid" ] && break; sleep 0.02; done
+	else
+		"${cmd[@]}" 2>>"$W/stream.log" &
+		stream_pid=$!
+	fi
+	pids+=($stream_pid)
+}
+start_apply() {
+	"$TIDE_ROOT/tide" apply -d "host=$R port=$RP user=postgres dbname=postgres" -D "$W/segs" \
+		--follow ${APPLY_OPTS:-} 2>>"$W/apply.log" &
+	apply_pid=$!
+	pids+=($apply_pid)
+}
+start_stream
 for _ in $(seq 100); do ls "$W"/segs/*.tseg* >/dev/null 2>&1 && break; sleep 0.1; done
-"$TIDE_ROOT/tide" apply -d "host=$R port=$RP user=postgres dbname=postgres" -D "$W/segs" \
-	--follow ${APPLY_OPTS:-} 2>"$W/apply.log" &
-pids+=($!)
+start_apply
 for _ in $(seq 100); do grep -q following "$W/apply.log" && break; sleep 0.1; done
 grep -q following "$W/apply.log" || { cat "$W/apply.log" >&2; exit 1; }
 
@@ -84,7 +95,21 @@ echo "INSERT INTO lagprobe (src_ts, note) VALUES (clock_timestamp(), md5(random(
 echo "load: $RATE tps for $SECS s, $CLIENTS clients; tide stream ${STREAM_OPTS:-(defaults)}; tide apply --follow ${APPLY_OPTS:-}"
 t0=$(now)
 pgbench -n -h "$S" -p $SP -U postgres -c "$CLIENTS" -j 2 -R "$RATE" -T "$SECS" \
-	-f "$W/probe.sql" postgres >"$W/pgbench.log" 2>&1 || { cat "$W/pgbench.log" >&2; exit 1; }
+	-f "$W/probe.sql" postgres >"$W/pgbench.log" 2>&1 &
+pgbench_pid=$!
+if [ "$FAULTS" = 1 ]; then
+	# kill -9 and restart at once, as a supervisor would: the streamer at a
+	# third of the run, the follower at two thirds
+	sleep "$(echo "$SECS / 3" | bc -l)"
+	kill -9 "$stream_pid"; wait "$stream_pid" 2>/dev/null || true
+	echo "fault: streamer killed at $(echo "$(now) - $t0" | bc | cut -c1-5) s, restarted"
+	start_stream
+	sleep "$(echo "$SECS / 3" | bc -l)"
+	kill -9 "$apply_pid"; wait "$apply_pid" 2>/dev/null || true
+	echo "fault: follower killed at $(echo "$(now) - $t0" | bc | cut -c1-5) s, restarted"
+	start_apply
+fi
+wait "$pgbench_pid" || { cat "$W/pgbench.log" >&2; exit 1; }
 t1=$(now)
 
 # Wait for the replica to hold every row (a lost row would show here).
