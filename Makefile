@@ -7,6 +7,7 @@
 #                   DESTDIR and PREFIX
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
+#   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
 #   make fuzz       the libFuzzer harnesses, 10 minutes each
 #   make gameday    the fault-injection suite with 60 cycles (GAMEDAY_CYCLES=N)
 #
@@ -96,6 +97,10 @@ bench: deps all
 	bench/stream.sh insert
 	bench/stream.sh tpcb
 
+# SECONDS is special to bash: hand it over under another name
+bench-follow: deps all
+	DURATION=$(or $(SECONDS),$(DURATION),60) bench/follow.sh
+
 fuzz: deps all
 	$(MAKE) -C tests fuzz
 
@@ -114,4 +119,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install demo bench fuzz gameday clean format
+.PHONY: all deps deps-debian deps-check check install demo bench bench-follow fuzz gameday clean format

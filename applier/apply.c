@@ -1018,12 +1018,90 @@ on_poll_timer(uv_timer_t *t)
 	on_wake((uv_handle_t *) t);
 }
 
+/* same_listing - a and b hold the same segments, each open or closed alike */
+static bool
+same_listing(const segdir_list_t *a, const segdir_list_t *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].partial != b->v[i].partial || strcmp(a->v[i].name, b->v[i].name) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * follow_tail - apply what the streamer appended to the open segment e
+ * since the last pass, from where that pass left off, and end the pass as
+ * catch_up does: commit the batch, or abandon a transaction still being
+ * written (the next pass reads it again from its first block).
+ */
+static int
+follow_tail(pass_t *p, const segdir_entry_t *e, bool *reached)
+{
+	seginfo_t	si;
+	int			rc;
+
+	memset(&si, 0, sizeof(si));
+	si.e = *e;
+	if ((rc = apply_segment(p, &si)) != 0)
+		return rc;
+	if (p->stop)
+		*reached = true;
+	if (p->in_txn)
+	{
+		apply_replica_rollback(p->rep);
+		p->in_txn = false;
+		p->skip = false;
+		return 0;
+	}
+	return flush_batch(p);
+}
+
+/*
+ * follow_pass - one wake-up's worth of applying.  Usually the streamer has
+ * only appended to the open segment: the directory holds the same files
+ * as at the last full pass, and the newest is the .partial that pass
+ * stopped in.  Then only the new tail of that file is read (follow_tail),
+ * instead of opening every segment's header and footer again, which costs
+ * in proportion to the retained history on every wake.  Anything else (a
+ * segment closed, opened or pruned) takes a full catch_up pass with its
+ * source, gap and chain checks.  *seen is the listing of the last full pass.
+ */
+static int
+follow_pass(pass_t *p, segdir_list_t *seen, bool *reached)
+{
+	segdir_list_t now;
+	const segdir_entry_t *last;
+	int			rc;
+
+	if ((rc = segdir_list(p->o->dir, &now)) != 0)
+	{
+		tide_log_error("could not read segment directory \"%s\": %s", p->o->dir, tide_strerror(rc));
+		return TIDE_EXIT_IO;
+	}
+	last = now.n > 0 ? &now.v[now.n - 1] : NULL;
+	if (last && last->partial && same_listing(seen, &now) &&
+		strcmp(last->name, p->resume_name) == 0)
+	{
+		rc = follow_tail(p, last, reached);
+		segdir_list_free(&now);
+		return rc;
+	}
+	/* listed before catch_up's scan: a file arriving in between differs next time */
+	rc = catch_up(p, false, reached);
+	segdir_list_free(seen);
+	*seen = now;
+	return rc;
+}
+
 /*
  * follow - after the catch-up, keep applying: wake on any change in the
- * directory (inotify through libuv) and at least every second (a poll, for
- * file systems without change events), and apply what became whole.  Each
- * pass commits its batch, so the replica trails the streamer's writes by
- * about a second.  SIGINT/SIGTERM end it between passes.
+ * directory (inotify through libuv: the streamer's write of each flush),
+ * or after a second without one (a poll, for file systems without change
+ * events), and apply what became whole.  Each pass commits its batch, so
+ * the replica trails the source by the streamer's --flush-delay plus the
+ * time to apply.  SIGINT/SIGTERM end it between passes.
  */
 static int
 follow(pass_t *p, bool *reached)
@@ -1031,6 +1109,7 @@ follow(pass_t *p, bool *reached)
 	uv_loop_t	loop;
 	uv_fs_event_t watch;
 	uv_timer_t	poll;
+	segdir_list_t seen = {NULL, 0};
 	int			rc = 0;
 	int			erc;
 	double		last_log = now_seconds();
@@ -1049,7 +1128,8 @@ follow(pass_t *p, bool *reached)
 		uv_run(&loop, UV_RUN_ONCE);
 		if (apply_interrupted)
 			break;
-		rc = catch_up(p, false, reached);
+		rc = follow_pass(p, &seen, reached);
+		uv_timer_again(&poll);	/* the poll is for when no event comes */
 		if (p->txns > logged_txns && now_seconds() - last_log >= 10)
 		{
 			tide_log_info("applied %llu transactions; the replica is at " LSN_FMT,
@@ -1058,6 +1138,7 @@ follow(pass_t *p, bool *reached)
 			last_log = now_seconds();
 		}
 	}
+	segdir_list_free(&seen);
 	uv_close((uv_handle_t *) &watch, NULL);
 	uv_close((uv_handle_t *) &poll, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -4,10 +4,12 @@
  *
  * One libuv loop drives everything: a uv_poll_t on the replication
  * connection's socket (a new one per connection: the socket changes on
- * reconnect), a 100 ms tick for flushing, status updates, idle bucket
- * rotation and backpressure, and signal handlers.  Segment writes run in
- * the threadpool (segwriter.c).  The flush position sent to the server is
- * only ever what the writer reported durable.
+ * reconnect), a one-shot timer that flushes whole transactions a short
+ * delay after they arrive (group commit), a 100 ms tick for the periodic
+ * flush, status updates, idle bucket rotation and backpressure, and signal
+ * handlers.  Segment writes run in the threadpool (segwriter.c).  The flush
+ * position sent to the server is only ever what the writer reported
+ * durable.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +49,7 @@ typedef struct
 	int64_t		retain;			/* -1: keep everything */
 	int			level;
 	int64_t		flush_interval;
+	int64_t		flush_delay;	/* at most flush_interval */
 	int64_t		status_interval;
 	int64_t		idle_mark_interval;
 	uint64_t	endpos;			/* 0: none */
@@ -63,6 +66,7 @@ typedef struct
 	uv_loop_t	loop;
 	uv_poll_t  *poll;			/* owned; freed in its close callback */
 	uv_timer_t	tick;
+	uv_timer_t	flush_soon;		/* armed while whole transactions wait */
 	uv_timer_t	retry;
 	uv_signal_t sig[3];
 	PGconn	   *conn;			/* replication connection */
@@ -366,6 +370,37 @@ connection_lost(stream_t *s, const char *why)
 	}
 }
 
+/*
+ * on_flush_soon - whole transactions have waited flush_delay in memory for
+ * later ones to share their write and fsync: make them durable now.
+ */
+static void
+on_flush_soon(uv_timer_t *t)
+{
+	stream_t   *s = t->data;
+
+	if (!s->stopping)
+		segwriter_flush(&s->w, 0);
+}
+
+/*
+ * schedule_flush - whole transactions not yet handed to a sync are in
+ * memory: flush them flush_delay from now, unless a flush is already
+ * scheduled.  The delay runs from the first of them, not the last, so a
+ * busy stream is flushed every flush_delay (few fsyncs, each covering many
+ * transactions) and a transaction never waits longer than that; a quiet
+ * one is flushed flush_delay after its commit instead of at the next
+ * periodic flush.
+ */
+static void
+schedule_flush(stream_t *s)
+{
+	if (s->stopping || s->w.accepted <= s->w.queued_covered ||
+		uv_is_active((uv_handle_t *) &s->flush_soon))
+		return;
+	uv_timer_start(&s->flush_soon, on_flush_soon, (uint64_t) (s->o.flush_delay / 1000), 0);
+}
+
 /* read_available - drain every complete CopyData message libpq holds */
 static void
 read_available(stream_t *s)
@@ -408,6 +443,7 @@ read_available(stream_t *s)
 		}
 		PQfreemem(buf);
 	}
+	schedule_flush(s);
 	if (s->stopping || s->conn == NULL)
 		return;
 	if (segwriter_backlog(&s->w) >= BACKLOG_LIMIT)
@@ -847,6 +883,7 @@ close_handles(stream_t *s)
 		s->poll = NULL;
 	}
 	uv_close((uv_handle_t *) &s->tick, NULL);
+	uv_close((uv_handle_t *) &s->flush_soon, NULL);
 	uv_close((uv_handle_t *) &s->retry, NULL);
 	for (int i = 0; i < 3; i++)
 		uv_close((uv_handle_t *) &s->sig[i], NULL);
@@ -1020,6 +1057,9 @@ stream_usage(FILE *f)
 			"      --retain=DURATION       delete closed segments older than this\n"
 			"      --compress-level=N      zstd level (default 3)\n"
 			"      --flush-interval=DUR    fsync and acknowledge at least this often (default 1s)\n"
+			"      --flush-delay=DUR       make a committed transaction durable within this\n"
+			"                              delay, sharing one fsync with those that follow\n"
+			"                              (default 100ms, at most --flush-interval)\n"
 			"      --status-interval=DUR   status line interval (default 10s)\n"
 			"  -E, --endpos=LSN            stop after the transactions committed up to LSN\n"
 			"  -o, --option=NAME=VALUE     decoder option (include-tables, ...)\n"
@@ -1045,6 +1085,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"retain", required_argument, NULL, 3},
 		{"compress-level", required_argument, NULL, 4},
 		{"flush-interval", required_argument, NULL, 5},
+		{"flush-delay", required_argument, NULL, 9},
 		{"status-interval", required_argument, NULL, 6},
 		{"endpos", required_argument, NULL, 'E'},
 		{"option", required_argument, NULL, 'o'},
@@ -1064,6 +1105,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	o->retain = -1;
 	o->level = 3;
 	o->flush_interval = 1000000;
+	o->flush_delay = 100000;
 	o->status_interval = 10 * 1000000;
 	o->idle_mark_interval = 10 * 1000000;
 	o->warn_retained = INT64_C(1) << 30;
@@ -1117,6 +1159,11 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 5:
 				if ((rc = tide_opt_duration("--flush-interval", optarg, TICK_MS * 1000, 3600 * USECS,
 											&o->flush_interval)) != 0)
+					return rc;
+				break;
+			case 9:
+				if ((rc = tide_opt_duration("--flush-delay", optarg, 0, 3600 * USECS,
+											&o->flush_delay)) != 0)
 					return rc;
 				break;
 			case 6:
@@ -1187,6 +1234,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	}
 	if (o->conninfo == NULL)
 		o->conninfo = "";		/* PG* environment variables */
+	if (o->flush_delay > o->flush_interval)
+		o->flush_delay = o->flush_interval;
 	return 0;
 }
 
@@ -1284,8 +1333,9 @@ tide_cmd_stream(int argc, char **argv)
 	s->w.data = s;
 	s->w.idle_cb = on_writer_idle;
 	uv_timer_init(&s->loop, &s->tick);
+	uv_timer_init(&s->loop, &s->flush_soon);
 	uv_timer_init(&s->loop, &s->retry);
-	s->tick.data = s->retry.data = s;
+	s->tick.data = s->flush_soon.data = s->retry.data = s;
 	for (int i = 0; i < 3; i++)
 	{
 		static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};

@@ -19,6 +19,7 @@ my @bad = (
 	[ [ 'stream', '-S', 's', '-D', $dir, '--bucket', '1.5s' ], '--bucket', '1.5s' ],
 	[ [ 'stream', '-S', 's', '-D', $dir, '--compress-level', '3junk' ], '--compress-level', '3junk' ],
 	[ [ 'stream', '-S', 's', '-D', $dir, '--flush-interval', '0x10' ], '--flush-interval', '0x10' ],
+	[ [ 'stream', '-S', 's', '-D', $dir, '--flush-delay', '-5ms' ], '--flush-delay', '-5ms' ],
 	[ [ 'stream', '-S', 's', '-D', $dir, '--endpos', '-1/-1' ], '--endpos', '-1/-1' ],
 	[ [ 'stream', '-S', 's', '-D', $dir, '--endpos', '0x10/0x20' ], '--endpos', '0x10/0x20' ],
 	[ [ 'stream', '-S', 's', '-D', $dir, '--warn-retained', 'inf' ], '--warn-retained', 'inf' ],

@@ -111,4 +111,24 @@ for my $l (split /\n/, $out)
 }
 is($gaps, 0, 'each segment starts where the previous one is complete');
 
+# A commit is made durable and confirmed --flush-delay after it arrives
+# (group commit), not at the next --flush-interval: with an interval of an
+# hour, the slot still confirms it and the open segment holds it.
+{
+	my ($fh, $fout, $ferr) = tide_start('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
+		'--bucket', '2s', '--flush-interval', '1h', '--flush-delay', '50ms');
+	# (only the stream's feedback moves the slot: past $before means the commit)
+	my $before = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	$node->safe_psql('postgres', "INSERT INTO t (id, v, n) VALUES (-1, 'prompt', 1)");
+	ok($node->poll_query_until('postgres',
+			"SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = 'tide'"),
+		'a commit is confirmed without waiting for --flush-interval')
+	  or diag($$ferr);
+	my @lines = seg_lines($dir);
+	ok((grep { /prompt/ } @lines), 'the open segment holds it');
+	$fh->signal('TERM');
+	$fh->finish;
+	is($fh->result(0), 0, 'and stops cleanly') or diag($$ferr);
+}
+
 done_testing();
