@@ -1091,7 +1091,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"option", required_argument, NULL, 'o'},
 		{"warn-retained", required_argument, NULL, 7},
 		{"warn-xmin-age", required_argument, NULL, 8},
-		{"allow-other-owner", no_argument, NULL, 9},
+		{"allow-other-owner", no_argument, NULL, 10},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1207,7 +1207,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 				if ((rc = tide_opt_int("--warn-xmin-age", optarg, 0, INT32_MAX, &o->warn_xmin_age)) != 0)
 					return rc;
 				break;
-			case 9:
+			case 10:
 				o->allow_other_owner = true;
 				break;
 			case 'q':
