@@ -501,8 +501,8 @@ sub generate
 		my ($s, $T, $solo) = @_;
 		my @updatable = grep { $_->{kind} =~ /^(keyed|index|full|part)$/ } @tables;
 		my $what = $r->weighted([ 'insert', 6 ], [ 'update', 5 ], [ 'delete', 2 ], [ 'keyupd', 1 ],
-			[ 'bulk', $k->{large_tx} ? 0.4 : 0 ], [ 'msg', $k->{msg_tx} ? 0.6 : 0 ],
-			[ 'nmsg', $k->{msg_nontx} ? 0.5 : 0 ], [ 'trunc', $solo && $k->{truncate} ? 0.5 : 0 ]);
+			[ 'bulk', $k->{large_tx} ? 0.4 : 0 ], [ 'msg', $k->{msg_tx} ? 1 : 0 ],
+			[ 'nmsg', $k->{msg_nontx} ? 1 : 0 ], [ 'trunc', $solo && $k->{truncate} ? 0.5 : 0 ]);
 		if ($what eq 'insert')
 		{
 			my $t = $r->pick(@tables);
@@ -638,6 +638,12 @@ sub generate
 		if ($T->{n} >= 1 && ($T->{n} >= 8 || $r->chance(0.25)))
 		{
 			my $end = ($k->{rollbacks} && $r->chance(0.12)) ? 'ROLLBACK' : 'COMMIT';
+			if ($k->{msg_nontx} && $r->chance(0.25))
+			{
+				# a non-transactional message right before the commit record
+				push @steps, { t => 'sql', s => $s, tx => $T->{tx},
+					sql => "SELECT pg_logical_emit_message(false, 'edge', 'before commit " . (++$tagn) . "')" };
+			}
 			push @steps, { t => 'sql', s => $s, tx => $T->{tx}, sql => $end };
 			delete $open{$s};
 			push @steps, { t => 'mark', kind => $r->pick('lsn', 'time') } if $k->{until} && !%open && $r->chance(0.3);

@@ -64,6 +64,7 @@ sub row_diff
 	}
 	my $n = @l;
 	@l = (@l[ 0 .. $max - 1 ], "  ... " . ($n - $max) . " more") if $n > $max;
+	$_ = length($_) > 240 ? substr($_, 0, 240) . '...' : $_ for @l;
 	return @l;
 }
 
