@@ -8,6 +8,8 @@
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make fuzz       the libFuzzer harnesses, 10 minutes each
 #   make gameday    the fault-injection suite with 60 cycles (GAMEDAY_CYCLES=N)
+#   make torture    the randomized harness for MINUTES (60) from SEED
+#                   (tests/random/README.md)
 #
 # Missing Debian packages are installed when run as root; otherwise the
 # exact apt-get command is printed.
@@ -82,6 +84,10 @@ gameday: deps
 	$(MAKE) all
 	$(MAKE) -C tests gameday
 
+torture: deps
+	$(MAKE) all
+	$(MAKE) -C tests torture $(if $(SEED),SEED=$(SEED)) $(if $(MINUTES),MINUTES=$(MINUTES))
+
 clean:
 	$(MAKE) -C proto clean
 	$(MAKE) -C decoder clean
@@ -91,4 +97,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-check check install demo bench fuzz gameday clean format
+.PHONY: all deps deps-check check install demo bench fuzz gameday torture clean format

@@ -241,7 +241,15 @@ sub td_events
 		}
 		push @ev, "UNPARSED $line";
 	}
-	return @ev;
+	# read with skip-empty-xacts off (so a transaction's messages follow its
+	# BEGIN, as in tide); tide sends nothing for a transaction without changes
+	my @out;
+	for my $e (@ev)
+	{
+		if ($e eq 'COMMIT' && @out && $out[-1] eq 'BEGIN') { pop @out; next; }
+		push @out, $e;
+	}
+	return @out;
 }
 
 # a small JSON reader that keeps each value's text: strings come back

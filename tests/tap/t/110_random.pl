@@ -23,7 +23,7 @@ my %over = Harness::env_knobs();
 my $k = Gen::knobs(%over);
 my $minutes = $ENV{RANDOM_MINUTES} // 0;
 my @seeds = split /[\s,]+/, ($ENV{RANDOM_SEEDS} // '');
-my $random = (int(time() * 1000) ^ ($$ << 8)) % 1_000_000_000;
+my $random = $ENV{RANDOM_SEED_BASE} // (int(time() * 1000) ^ ($$ << 8)) % 1_000_000_000;
 if (!@seeds)
 {
 	# the fixed set covers one of each apply mode, partitions, poison
