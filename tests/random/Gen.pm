@@ -61,6 +61,9 @@ our %DEFAULT_KNOBS = (
 	fault_rep_restart => 1,
 	fault_enospc => 1,             # needs TIDE_TMPFS (a tmpfs the Makefile mounts as root)
 	fault_netcut => 1,             # a TCP proxy between streamer and source, cut and restored
+	netcut_overlap => 0,           # other faults while the network is cut, no wait for the catch-up
+	                               # after it (finding 15, another trigger: segments named by the
+	                               # clock while cut off, then by commit time after a restart)
 	apply_follow => 0.7,           # probability of tide apply --follow (else bounded runs)
 	stream_bounded => 0,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
 	slot_drop => 0,                # drop the slot and restart --create-slot (finding 17)
@@ -654,6 +657,8 @@ sub generate
 			{
 				my $f = $r->pick(@fault_kinds);
 				$f = 'stream_kill' if $f eq 'src_restart' && %open;
+				# one interval fault at a time; the streamer left alone while cut off
+				next if !$k->{netcut_overlap} && ($netcut || $enospc) && $f =~ /^(stream_kill|src_restart|enospc|netcut)$/;
 				if ($f eq 'enospc') { next if $enospc; $enospc = $r->range(1, 5); $f = 'enospc_on'; }
 				if ($f eq 'netcut') { next if $netcut; $netcut = $r->range(1, 5); $f = 'net_off'; }
 				push @steps, { t => 'fault', kind => $f };

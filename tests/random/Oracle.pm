@@ -170,6 +170,8 @@ sub td_tuple
 			$v = '<unchanged>' if defined $v && $v eq 'unchanged-toast-datum';
 		}
 		$v = '<bin>' if defined $v && $v ne '<unchanged>' && $type =~ $OPAQUE;
+		# tide's JSON rendering cannot tell a JSON null from an SQL NULL
+		$v = undef if defined $v && $v eq 'null' && $type =~ /^jsonb?$/;
 		push @cols, [ $name, $v ];
 		$pos = $p;
 	}
@@ -329,8 +331,9 @@ sub json_object
 		last if substr($s, $p, 1) eq '}';
 		my (undef, $key) = json_value($s, \$p);
 		$p++ while substr($s, $p, 1) =~ /[\s:]/;
+		my $start = $p;
 		my ($kind, $v) = json_value($s, \$p);
-		push @kv, [ $key, $kind, $v ];
+		push @kv, [ $key, $kind, $v, substr($s, $start, $p - $start) ];
 	}
 	return \@kv;
 }
@@ -341,7 +344,10 @@ sub tide_tuple
 	my @cols;
 	for my $kv (@{ json_object($obj) })
 	{
-		my ($name, $kind, $v) = @$kv;
+		my ($name, $kind, $v, $raw) = @$kv;
+		# json and jsonb values are embedded as JSON: their text is the raw
+		# one (JSON null and SQL NULL look alike there)
+		($kind, $v) = ('raw', $raw) if ($types->{$name} // '') =~ /^jsonb?$/;
 		if ($kind eq 'raw')
 		{
 			$v = undef if $v eq 'null';

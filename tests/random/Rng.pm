@@ -42,7 +42,7 @@ sub weighted
 	my $total = 0;
 	$total += $_->[1] for @pairs;
 	return undef if $total <= 0;
-	my $r = $self->int($total);
+	my $r = $self->next32 / 4294967296 * $total;
 	for my $p (@pairs)
 	{
 		return $p->[0] if $r < $p->[1];

@@ -234,6 +234,11 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 				$self->{stats}{stmt_errors}++;
 				$self->{log}->("source statement failed (s$st->{s} tx$st->{tx}): " . (split /\n/, $e)[0]) if $opt{verbose};
 			}
+			if ($self->{proxy_used} && ($st->{auto} || $st->{sql} eq 'COMMIT'))
+			{
+				# where the last commit ends (what a caught-up streamer confirms)
+				($self->{last_commit_lsn}) = $session->($st->{s})->query('SELECT pg_current_wal_lsn()');
+			}
 			if ($st->{auto} || $st->{sql} =~ /^(COMMIT|ROLLBACK)$/)
 			{
 				$self->{stats}{txns}++;
@@ -634,7 +639,20 @@ sub fault
 	}
 	elsif ($kind eq 'net_on')
 	{
-		$self->{proxy_used}->restore if $self->{proxy_used} && $self->{proxy_used}{state} ne 'up';
+		return unless $self->{proxy_used} && $self->{proxy_used}{state} ne 'up';
+		$self->{proxy_used}->restore;
+		return if $k->{netcut_overlap} || !$self->{stream_pid};
+		# the streamer catches up with what was committed while it was cut off
+		my $lsn = $self->{last_commit_lsn} or return;
+		my $deadline = time() + 90;
+		while (time() < $deadline)
+		{
+			my ($o) = $self->{obs}->query("SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = '$self->{slot}'");
+			return if $o eq 't';
+			$self->supervise;
+			usleep(100_000);
+		}
+		$self->fail('stream', "the streamer did not catch up with $lsn within 90 s of the network coming back\n" . $self->tail('stream'));
 	}
 	elsif ($kind eq 'slot_drop')
 	{
