@@ -79,6 +79,8 @@ sub run_workload
 	my ($h, $w, $name, %o) = @_;
 	my $res = $h->{runner}->run($w);
 	my $ok = ok($res->{ok}, "$name: " . summary($res));
+	note("source statements that failed (the source decides, the oracles follow it): " . join(' | ', map { substr($_, 0, 300) } @{ $res->{stats}{errors} }))
+	  if $res->{stats}{errors};
 	return $res if $ok;
 	my $ks = knob_string($w->{knobs});
 	diag(failure_text($res));

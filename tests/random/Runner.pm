@@ -45,6 +45,7 @@ sub spawn
 	print $fh "==== " . scalar(localtime) . " tide @args\n";
 	close $fh;
 	$self->{live}{$pid} = $name;
+	$self->{started}{$pid} = time();
 	return $pid;
 }
 
@@ -94,7 +95,9 @@ sub run_tide
 	local $/;
 	my $all = <$fh> // '';
 	close $fh;
-	return ($st, substr($all, $before));
+	my $out = substr($all, $before);
+	$out =~ s/^==== .*\n//mg;    # our own header: the command line names tables too
+	return ($st, $out);
 }
 
 sub tail
@@ -232,6 +235,8 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 			if ($e =~ /\S/)
 			{
 				$self->{stats}{stmt_errors}++;
+				push @{ $self->{stats}{errors} }, "s$st->{s} tx$st->{tx}: " . (split /\n/, $e)[0] . " [$st->{sql}]"
+				  if @{ $self->{stats}{errors} // [] } < 3;
 				$self->{log}->("source statement failed (s$st->{s} tx$st->{tx}): " . (split /\n/, $e)[0]) if $opt{verbose};
 			}
 			if ($self->{proxy_used} && ($st->{auto} || $st->{sql} eq 'COMMIT'))
@@ -280,6 +285,9 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	my $end = ($self->{obs}->query('SELECT pg_current_wal_lsn()'))[0];
 	if ($self->{stream_pid})
 	{
+		# a process that has not set up its handlers yet dies of SIGTERM
+		my $age = time() - $self->{started}{ $self->{stream_pid} };
+		usleep(int((2 - $age) * 1e6)) if $age < 2;
 		kill 'TERM', $self->{stream_pid};
 		my $st = $self->wait_pid($self->{stream_pid}, 60);
 		$self->{stream_pid} = undef;
@@ -466,6 +474,8 @@ sub stop_follower
 {
 	my ($self) = @_;
 	return unless $self->{apply_pid};
+	my $age = time() - $self->{started}{ $self->{apply_pid} };
+	usleep(int((2 - $age) * 1e6)) if $age < 2;
 	kill 'TERM', $self->{apply_pid};
 	my $st = $self->wait_pid($self->{apply_pid}, 60);
 	$self->{apply_pid} = undef;
