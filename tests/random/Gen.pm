@@ -27,6 +27,7 @@ our %DEFAULT_KNOBS = (
 	msg_nontx => 0,                # non-transactional messages (finding 1: same-LSN loss)
 	truncate => 1,                 # TRUNCATE (ONLY, several tables, RESTART IDENTITY)
 	truncate_cascade => 1,         # TRUNCATE ... CASCADE over the source's foreign key
+	truncate_cascade_restart => 0, # ... with RESTART IDENTITY (new finding: apply sends invalid SQL)
 	trunc_diffpart_root => 1,      # TRUNCATE a root partitioned differently on the replica
 	src_fk => 1,                   # a foreign key pair on the source (ON DELETE/UPDATE CASCADE)
 	keyless => 1,                  # tables without a key (insert and truncate only)
@@ -61,6 +62,7 @@ our %DEFAULT_KNOBS = (
 	fault_rep_restart => 1,
 	fault_enospc => 1,             # needs TIDE_TMPFS (a tmpfs the Makefile mounts as root)
 	fault_netcut => 1,             # a TCP proxy between streamer and source, cut and restored
+	netcut_blackhole => 1,         # some cuts drop packets silently (connections stay open) instead
 	netcut_overlap => 0,           # other faults while the network is cut, no wait for the catch-up
 	                               # after it (finding 15, another trigger: segments named by the
 	                               # clock while cut off, then by commit time after a restart)
@@ -451,9 +453,11 @@ sub generate
 			{
 				if ($c->{fkref})
 				{
+					# a parent key of this session's, NULL if it is gone meanwhile
 					my $p = $tables[ $t->{parent} - 1 ];
 					my $po = $owned->($p, $s);
-					push @v, @$po ? $r->pick(@$po) : 'NULL';
+					push @v, @$po ? '(SELECT ' . qi($p->{key}) . ' FROM ' . qn($p->{schema}, $p->{name}) . ' WHERE '
+					  . qi($p->{key}) . ' = ' . $r->pick(@$po) . ')' : 'NULL';
 				}
 				else
 				{
@@ -553,7 +557,8 @@ sub generate
 				}
 			}
 			$_->{truncated} = 1 for @pick;
-			return 'TRUNCATE ' . join(', ', @names) . ($r->chance(0.2) ? ' RESTART IDENTITY' : '') . ($cascade ? ' CASCADE' : '');
+			my $restart = $r->chance(0.2) && (!$cascade || $k->{truncate_cascade_restart});
+			return 'TRUNCATE ' . join(', ', @names) . ($restart ? ' RESTART IDENTITY' : '') . ($cascade ? ' CASCADE' : '');
 		}
 		my $t = $r->pick(@updatable);
 		return $insert_sql->($tables[0], $s, 1) unless $t;
@@ -661,7 +666,8 @@ sub generate
 				next if !$k->{netcut_overlap} && ($netcut || $enospc) && $f =~ /^(stream_kill|src_restart|enospc|netcut)$/;
 				if ($f eq 'enospc') { next if $enospc; $enospc = $r->range(1, 5); $f = 'enospc_on'; }
 				if ($f eq 'netcut') { next if $netcut; $netcut = $r->range(1, 5); $f = 'net_off'; }
-				push @steps, { t => 'fault', kind => $f };
+				push @steps, { t => 'fault', kind => $f,
+					$f eq 'net_off' ? (mode => $k->{netcut_blackhole} && $r->chance(0.5) ? 'blackhole' : 'reset') : () };
 			}
 			next;
 		}

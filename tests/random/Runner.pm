@@ -263,7 +263,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		elsif ($st->{t} eq 'fault')
 		{
 			next if $opt{no_faults};
-			$self->fault($st->{kind}, \%sess);
+			$self->fault($st->{kind}, \%sess, $st->{mode});
 		}
 		elsif ($st->{t} eq 'apply')
 		{
@@ -569,7 +569,7 @@ sub check_durable
 
 sub fault
 {
-	my ($self, $kind, $sess) = @_;
+	my ($self, $kind, $sess, $mode) = @_;
 	my $k = $self->{w}{knobs};
 	return if $kind =~ /^enospc/ && !$self->{tmpfs};
 	return if $kind =~ /^net/ && !$self->{proxy_used};
@@ -645,7 +645,7 @@ sub fault
 	}
 	elsif ($kind eq 'net_off')
 	{
-		$self->{proxy_used}->cut if $self->{proxy_used};
+		$self->{proxy_used}->cut($mode) if $self->{proxy_used};
 	}
 	elsif ($kind eq 'net_on')
 	{

@@ -25,9 +25,8 @@ for my $f (@files)
 {
 	my $c = Harness::load_case($f);
 	my $w = $c->{workload};
-	# the oracles' knobs follow this branch (and RANDOM_KNOBS)
+	# RANDOM_KNOBS overrides the knobs the case was saved with
 	$w->{knobs}{$_} = $over{$_} for keys %over;
-	$w->{knobs}{refusal_prefix} = $k->{refusal_prefix};
 	my @off = grep { !$k->{$_} } @{ $c->{requires_knobs} // [] };
 	my $res;
 	{
