@@ -402,7 +402,9 @@ sub tide_events
 			$arr =~ s/^"//;
 			$arr =~ s/"$//;
 			my @n = map { my $x = $_; $x =~ s/\\(.)/$1/g; $x } split /","/, $arr;
-			push @ev, 'TRUNCATE ' . join(', ', @n) . ($f{cascade} eq 'true' ? ' cascade' : '') . ($f{restart_identity} eq 'true' ? ' restart' : '');
+			my ($casc) = $line =~ /"cascade":(true|false)/;
+			my ($rest) = $line =~ /"restart_identity":(true|false)/;
+			push @ev, 'TRUNCATE ' . join(', ', @n) . (($casc // '') eq 'true' ? ' cascade' : '') . (($rest // '') eq 'true' ? ' restart' : '');
 			next;
 		}
 		if ($type =~ /^(insert|update|delete)$/)
