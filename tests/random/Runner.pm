@@ -522,6 +522,12 @@ sub supervise
 		{
 			$self->{stream_enospc_exit} = 1;    # restarted when space is back
 		}
+		elsif ($code == 6 && time() - ($self->{enospc_off_at} // 0) < 10)
+		{
+			# it met the full disk just before the space came back
+			$self->{stats}{enospc_exits}++;
+			$self->{stream_pid} = $self->spawn('stream', @{ $self->{stream_args} });
+		}
 		else
 		{
 			$self->fail('stream', 'the streamer exited on its own (' . describe($st) . ")\n" . $self->tail('stream'))
@@ -646,6 +652,7 @@ sub fault
 		$self->check_durable('disk full');
 		unlink "$self->{tmpfs}/filler";
 		$self->{enospc} = 0;
+		$self->{enospc_off_at} = time();
 		if ($self->{stream_enospc_exit})
 		{
 			$self->{stats}{enospc_exits}++;
