@@ -33,7 +33,9 @@ sub setup
 		$tmpfs = undef;
 	}
 	my $proxy = Proxy->start($src);
-	my $workdir = PostgreSQL::Test::Utils::tempdir('random');
+	# the runs' logs and segments: kept for failed runs (and RANDOM_KEEP=1)
+	my $workdir = ($ENV{TESTDIR} // PostgreSQL::Test::Utils::tempdir('random')) . '/random_runs';
+	make_path($workdir);
 	my $runner = Runner->new(src => $src, rep => $rep, tide => $TideTest::TIDE, workdir => $workdir,
 		tmpfs => $tmpfs, proxy => $proxy, log => sub { note(@_) });
 	return { src => $src, rep => $rep, runner => $runner, proxy => $proxy, tmpfs => $tmpfs, workdir => $workdir };

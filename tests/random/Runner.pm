@@ -149,7 +149,7 @@ sub run
 	$self->cleanup;
 	my $res = { ok => !@{ $self->{failures} }, failures => $self->{failures}, stats => $self->{stats},
 		seconds => time() - $t0, rundir => $self->{rundir} };
-	if ($res->{ok} && !$opt{keep})
+	if ($res->{ok} && !$opt{keep} && !$ENV{RANDOM_KEEP})
 	{
 		rmtree($self->{rundir});
 	}
@@ -269,6 +269,11 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		elsif ($st->{t} eq 'apply')
 		{
 			$self->bounded_apply('apply_run');
+		}
+		elsif ($st->{t} eq 'sleep')
+		{
+			# (hand-written cases) let the streamer's timers run
+			usleep($st->{ms} * 1000);
 		}
 		$self->supervise;
 		if ($w->{follow} && !$self->{apply_pid} && !$self->{poisoned} && !$self->{follower_refused}

@@ -119,6 +119,30 @@ my @cases = (
 		txns => [ "INSERT INTO t VALUES (1, 'a')" ]),
 );
 
+# the network-cut trigger of finding 15: while cut off, the idle timer
+# closes empty segments named after the clock; the restarted streamer names
+# its first segment after the first commit time of the backlog, which sorts
+# before them; apply then reports segments missing (exit 5)
+{
+	my $c = case(name => 'new-f15-netcut-idle-rotation', finding => '15 (a new trigger found by the harness)',
+		knobs => { netcut_overlap => 1 }, oracle => 'apply',
+		failure => 'segments are missing: an empty segment closed by the idle timer while cut off sorts after the restarted stream\'s first segment',
+		src => [ 'CREATE TABLE t (id int PRIMARY KEY, v text)' ], tables => [ tbl(name => 't', cols => [ { name => 'v', type => 'text' } ]) ],
+		txns => [ "INSERT INTO t VALUES (1, 'before')", "INSERT INTO t VALUES (2, 'cut off')", "INSERT INTO t VALUES (3, 'cut off')",
+			"INSERT INTO t VALUES (4, 'after')" ]);
+	my $w = $c->{workload};
+	# the restart that names by commit time: the disk fills while cut off,
+	# the next idle rotation cannot write its new segment's header (exit 6);
+	# the network comes back, then the space: the restart sets that file
+	# aside, connects at once and names its first segment after the
+	# backlog's first commit
+	my @s = @{ $w->{steps} };
+	$w->{steps} = [ $s[0], { t => 'sleep', ms => 1500 }, { t => 'fault', kind => 'net_off', mode => 'reset' }, @s[ 1, 2 ],
+		{ t => 'sleep', ms => 4500 }, { t => 'fault', kind => 'enospc_on' }, { t => 'sleep', ms => 3000 },
+		{ t => 'fault', kind => 'net_on' }, { t => 'fault', kind => 'enospc_off' }, { t => 'sleep', ms => 1000 }, $s[3] ];
+	push @cases, $c;
+}
+
 # finding 16's poison: an until-point right before it, then the refused transaction
 for my $c (@cases)
 {
