@@ -38,12 +38,27 @@ sub setup
 	make_path($workdir);
 	my $runner = Runner->new(src => $src, rep => $rep, tide => $TideTest::TIDE, workdir => $workdir,
 		tmpfs => $tmpfs, proxy => $proxy, log => sub { note(@_) });
-	return { src => $src, rep => $rep, runner => $runner, proxy => $proxy, tmpfs => $tmpfs, workdir => $workdir };
+	$CURRENT = { src => $src, rep => $rep, runner => $runner, proxy => $proxy, tmpfs => $tmpfs, workdir => $workdir };
+	return $CURRENT;
+}
+
+# an interrupted test leaves no tide process and no proxy behind
+our $CURRENT;
+END
+{
+	if ($CURRENT)
+	{
+		local ($?, $@);
+		my $r = $CURRENT->{runner};
+		for my $pid (keys %{ $r->{live} // {} }) { kill 'KILL', $pid; waitpid($pid, 0); }
+		$CURRENT->{proxy}->stop if $CURRENT->{proxy};
+	}
 }
 
 sub teardown
 {
 	my ($h) = @_;
+	$CURRENT = undef;
 	$h->{proxy}->stop if $h->{proxy};
 	$h->{src}->stop('fast');
 	$h->{rep}->stop('fast');
