@@ -229,6 +229,16 @@ sub last_error
 	return $last;
 }
 
+# count_lines NAME RE - lines of NAME's log that match
+sub count_lines
+{
+	my ($name, $re) = @_;
+	open my $fh, '<', "$logdir/$name.log" or return 0;
+	my $n = grep { /$re/ } <$fh>;
+	close $fh;
+	return $n;
+}
+
 sub fail_now
 {
 	my ($msg) = @_;
@@ -369,9 +379,12 @@ for my $cycle (1 .. $cycles)
 	elsif ($kind eq 'netcut')
 	{
 		# the streamer must ride it out: reconnect with its backoff
+		my $lost = count_lines('stream', qr/lost the replication connection/);
 		$proxy->cut;
 		usleep(500_000 + int(rand(2_500_000)));
 		$proxy->restore;
+		cmp_ok(count_lines('stream', qr/lost the replication connection/), '>', $lost,
+			"cycle $cycle: the streamer saw the network go") or $failures++;
 	}
 	else
 	{
