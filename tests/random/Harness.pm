@@ -17,6 +17,8 @@ use Proxy;
 use Runner;
 use Shrink;
 
+our $CURRENT;    # the clusters, runner and proxy of this test (for END)
+
 # setup - { src, rep, runner, proxy, tmpfs }
 sub setup
 {
@@ -43,7 +45,6 @@ sub setup
 }
 
 # an interrupted test leaves no tide process and no proxy behind
-our $CURRENT;
 END
 {
 	if ($CURRENT)
