@@ -48,6 +48,7 @@ our %DEFAULT_KNOBS = (
 	type_float_special => 1,       # -0, NaN, Infinity
 	map => 1,                      # tide apply --map for a schema
 	tables_filter => 1,            # tide apply --tables leaving a table out
+	exclude_fk_child => 0,         # ... possibly the FK child a TRUNCATE CASCADE reaches (finding 3)
 	until => 1,                    # --until points replayed on a second replica
 	poison => 0.3,                 # probability that a run ends in a transaction apply must refuse
 	poison_update_noident => 1,    # UPDATE on a table without replica identity
@@ -359,10 +360,10 @@ sub gen_schema
 
 	# --tables: leave one plain table out; the replica holds a row of its own
 	# there that nothing may remove
-	my ($excluded, @apply_args);
+	my ($excluded, @apply_args, @rep_refs);
 	if ($k->{tables_filter} && $r->chance(0.4))
 	{
-		my @cand = grep { $_->{kind} ne 'part' && !$_->{parent} && $_->{id} != 1 } @tables;
+		my @cand = grep { $_->{kind} ne 'part' && (!$_->{parent} || $k->{exclude_fk_child}) && $_->{id} != 1 } @tables;
 		if (@cand)
 		{
 			$excluded = $r->pick(@cand);
@@ -375,6 +376,15 @@ sub gen_schema
 				push @apply_args, '--tables', "$t->{schema}.$t->{name} p2" if $t->{kind} eq 'part';
 			}
 			push @rep, 'INSERT INTO ' . qn($excluded->{rep_schema}, $excluded->{name}) . ' (' . qi($excluded->{key}) . ') VALUES (-7)';
+			if ($excluded->{parent})
+			{
+				# the replica keeps the foreign key of the table it leaves out:
+				# a TRUNCATE of the parent cannot be replayed exactly there
+				my $p = $tables[ $excluded->{parent} - 1 ];
+				push @rep, 'ALTER TABLE ' . qn($excluded->{rep_schema}, $excluded->{name}) . ' ADD FOREIGN KEY ("pid") REFERENCES '
+				  . qn($p->{rep_schema}, $p->{name}) . ' (' . qi($p->{key}) . ')';
+				push @rep_refs, { schema => $excluded->{rep_schema}, name => $excluded->{name}, target => $p->{id} };
+			}
 		}
 	}
 	push @apply_args, '--map', "$_=$map{$_}" for sort keys %map;
@@ -384,6 +394,7 @@ sub gen_schema
 		rep_sql => \@rep,
 		tables => \@tables,
 		reponly => $reponly,
+		rep_refs => \@rep_refs,
 		apply_args => \@apply_args,
 		map => \%map,
 		types_schema => $tys,
@@ -416,6 +427,8 @@ sub generate
 		return $types{ $c->{type} }{lit}->($r);
 	};
 	my $tq = sub { qn($_[0]->{schema}, $_[0]->{name}) };
+	# tables a replica-side foreign key references: truncated only by a poison
+	my %protected = map { $_->{target} => 1 } @{ $schema->{rep_refs} };
 	# keys of partitioned tables spread over every partition, never reused
 	my %part_used;
 	my $part_key = sub {
@@ -531,6 +544,7 @@ sub generate
 			my @cand = grep {
 				!($_->{rep_diff} && !$k->{trunc_diffpart_root})
 				  && !($schema->{reponly} && $_->{id} == $schema->{reponly}{target})
+				  && !$protected{ $_->{id} }
 			} @tables;
 			return $insert_sql->($tables[0], $s, 1) unless @cand;
 			my @pick = grep { $r->chance(0.4) } @cand;

@@ -492,9 +492,11 @@ sub expectations
 				{
 					push @out, { txn => $txn, level => 'may', tables => [ $n ], why => "TRUNCATE of $n, a leaf the replica partitions differently" };
 				}
-				if ($ro && $t->{id} == $ro->{target})
+				for my $ref (grep { defined } $ro, @{ $w->{schema}{rep_refs} // [] })
 				{
-					push @out, { txn => $txn, level => 'must', tables => [ $ro->{name}, $n ], why => "TRUNCATE of $n, referenced by the replica-only table $ro->{name}" };
+					next unless $t->{id} == $ref->{target};
+					push @out, { txn => $txn, level => 'must', tables => [ $ref->{name}, $n ],
+						why => "TRUNCATE of $n, referenced on the replica by $ref->{name}" };
 				}
 			}
 			next;
