@@ -68,6 +68,8 @@ our %DEFAULT_KNOBS = (
 	                               # after it (finding 15, another trigger: segments named by the
 	                               # clock while cut off, then by commit time after a restart)
 	apply_follow => 0.7,           # probability of tide apply --follow (else bounded runs)
+	strict_follower => 0,          # a follower exit 6 on a segment set aside under it fails the run
+	                               # (new finding; 0: restarted as a service manager would)
 	stream_bounded => 0,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
 	slot_drop => 0,                # drop the slot and restart --create-slot (finding 17)
 );
