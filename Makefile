@@ -10,6 +10,8 @@
 #   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
 #   make fuzz       the libFuzzer harnesses, 10 minutes each
 #   make gameday    the fault-injection suite with 60 cycles (GAMEDAY_CYCLES=N)
+#   make torture    the randomized harness for MINUTES (60) from SEED
+#                   (tests/random/README.md)
 #
 # Missing Debian packages are installed when run as root; otherwise the
 # exact apt-get command is printed.
@@ -108,6 +110,10 @@ gameday: deps
 	$(MAKE) all
 	$(MAKE) -C tests gameday
 
+torture: deps
+	$(MAKE) all
+	$(MAKE) -C tests torture $(if $(SEED),SEED=$(SEED)) $(if $(MINUTES),MINUTES=$(MINUTES))
+
 clean:
 	$(MAKE) -C proto clean
 	$(MAKE) -C common clean
@@ -119,4 +125,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install demo bench bench-follow fuzz gameday clean format
+.PHONY: all deps deps-debian deps-check check install demo bench bench-follow fuzz gameday torture clean format

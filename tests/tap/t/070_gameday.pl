@@ -2,7 +2,11 @@
 # workload, `tide stream` and `tide apply --follow` in the background, and
 # GAMEDAY_CYCLES faults chosen at random: kill -9 of the streamer, kill -9
 # of the applier, immediate stop + restart of the source server, immediate
-# stop + restart of the replica server.  Then everything is let recover and
+# stop + restart of the replica server, a full disk under the segment
+# directory (a real ENOSPC on the tmpfs that make mounts as root, named by
+# TIDE_TMPFS; skipped without it), and a lost network between the streamer
+# and the source (the streamer connects through a TCP proxy that is cut:
+# connections closed, new ones refused, then restored).  Then everything is let recover and
 # checked: replica equal to the source (tide verify too), no damaged
 # segment, and every source transaction exactly once in the segments (a
 # test_decoding slot created with tide's is the reference).
@@ -12,8 +16,9 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/..";
+use lib "$FindBin::Bin/..", "$FindBin::Bin/../../random";
 use POSIX qw(WNOHANG);
+use Proxy;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -125,8 +130,15 @@ SELECT pg_create_logical_replication_slot('tide', 'tide');
 $src->safe_psql('postgres',
 	"INSERT INTO kv SELECT g, md5(g::text), 0 FROM generate_series(1, 3000) g");
 
-my $dir = seg_dir('segs');
-my @stream_args = ('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
+# the segments on the tmpfs when there is one (disk-full faults), the
+# streamer's connection through the proxy (network cuts)
+my $tmpfs = $ENV{TIDE_TMPFS} && -d $ENV{TIDE_TMPFS} && -w $ENV{TIDE_TMPFS} ? $ENV{TIDE_TMPFS} : undef;
+note('disk-full faults skipped: no TIDE_TMPFS (make mounts one when run as root)') unless $tmpfs;
+my $dir = $tmpfs ? "$tmpfs/gameday_segs" : seg_dir('segs');
+if ($tmpfs) { system('rm', '-rf', $dir); mkdir $dir, 0700 or die "mkdir $dir: $!"; }
+my $proxy = Proxy->start($src);
+my $pconn = "host=127.0.0.1 port=$proxy->{port} dbname=postgres";
+my @stream_args = ('stream', '-d', $pconn, '-S', 'tide', '-D', $dir,
 	'--bucket', '2s', '--flush-interval', '200ms');
 my @apply_args = ('apply', '-d', $rconn, '-D', $dir, '--follow', '--batch', '5000');
 
@@ -201,8 +213,9 @@ my $rep_crashed_since_apply = 0;    # a replica crash the follower may not have 
 my $pgbench_pid = start_workload();
 usleep(1_000_000);
 
-my %faults = (stream => 0, apply => 0, source => 0, replica => 0);
-my @kinds = qw(stream apply source replica);
+my %faults = (stream => 0, apply => 0, source => 0, replica => 0, enospc => 0, netcut => 0);
+my @kinds = (qw(stream apply source replica netcut), $tmpfs ? ('enospc') : ());
+my $enospc_exits = 0;
 my $failures = 0;
 my $apply_exit4 = 0;    # follower exits with code 4 after a replica crash
 
@@ -214,6 +227,16 @@ sub last_error
 	while (<$fh>) { $last = $_ if /tide: error:/; }
 	close $fh;
 	return $last;
+}
+
+# count_lines NAME RE - lines of NAME's log that match
+sub count_lines
+{
+	my ($name, $re) = @_;
+	open my $fh, '<', "$logdir/$name.log" or return 0;
+	my $n = grep { /$re/ } <$fh>;
+	close $fh;
+	return $n;
 }
 
 sub fail_now
@@ -328,6 +351,40 @@ for my $cycle (1 .. $cycles)
 		$src->poll_query_until('postgres', 'SELECT true')
 		  or fail_now("cycle $cycle: the source does not accept connections");
 		$pgbench_pid = start_workload();
+	}
+	elsif ($kind eq 'enospc')
+	{
+		# fill the tmpfs: under the load the streamer must stop with exit
+		# code 6, having acknowledged nothing that is not durable
+		my $filler = "$tmpfs/filler";
+		open my $fh, '>', $filler or die "cannot create $filler: $!";
+		my $block = 'x' x 65536;
+		while (1) { my $w = syswrite($fh, $block); last unless $w; }
+		close $fh;
+		my $st = wait_pid($stream_pid, 60);
+		if (defined $st && !($st & 127) && ($st >> 8) == 6)
+		{
+			$enospc_exits++;
+			like(last_error('stream'), qr/No space left on device/, "cycle $cycle: the full disk is named");
+		}
+		else
+		{
+			fail_now("cycle $cycle: on a full disk the streamer ended with " . describe($st) . ', not exit code 6');
+		}
+		check_durable("cycle $cycle (disk full)");
+		usleep(200_000 + int(rand(1_000_000)));
+		unlink $filler;
+		$stream_pid = spawn('stream', $TideTest::TIDE, @stream_args);
+	}
+	elsif ($kind eq 'netcut')
+	{
+		# the streamer must ride it out: reconnect with its backoff
+		my $lost = count_lines('stream', qr/lost the replication connection/);
+		$proxy->cut;
+		usleep(500_000 + int(rand(2_500_000)));
+		$proxy->restore;
+		cmp_ok(count_lines('stream', qr/lost the replication connection/), '>', $lost,
+			"cycle $cycle: the streamer saw the network go") or $failures++;
 	}
 	else
 	{
@@ -445,13 +502,14 @@ for my $i (0 .. $#td)
 }
 ok($same, 'every transaction exactly once, in commit order, same content');
 
-my $n = $faults{stream} + $faults{apply} + $faults{source} + $faults{replica};
+my $n = 0;
+$n += $_ for values %faults;
 my $summary = sprintf("gameday: %d faults injected (streamer kills %d, applier kills %d, "
-	  . "source crashes %d, replica crashes %d), all survived; %d transactions, "
-	  . "%d follower exits on replica loss, "
+	  . "source crashes %d, replica crashes %d, full disks %d, network cuts %d), all survived; %d transactions, "
+	  . "%d follower exits on replica loss, %d streamer exits on a full disk, "
 	  . "%d durability checks, %d pgbench runs, catch-up %.1fs, "
 	  . "final recovery %.1fs, checks %.1fs, total %.1fs, seed %d",
-	$n, @faults{qw(stream apply source replica)}, $ntx, $apply_exit4,
+	$n, @faults{qw(stream apply source replica enospc netcut)}, $ntx, $apply_exit4, $enospc_exits,
 	$durable_checks, $pgbench_runs,
 	$catchup, $recovery, time() - $t_cmp, time() - $t0, $seed);
 is($n, $cycles, "$n faults injected of $cycles cycles");
@@ -466,6 +524,8 @@ if (!Test::More->builder->is_passing)
 	system('cp', '-a', $logdir, "$keep/logs");
 	diag("segments and logs kept in $keep");
 }
+$proxy->stop;
+system('rm', '-rf', $dir) if $tmpfs;
 diag($summary) if Test::More->builder->is_passing && $n == $cycles;
 note($summary);
 

@@ -1,0 +1,85 @@
+# tests/tap/t/112_random_oracles.pl - the randomized harness's oracles
+# bite: a replica row deleted or duplicated behind tide's back, a decoder
+# that leaves a table out, a replica wrong at an --until point — each is
+# caught by the oracle it concerns, and a caught failure shrinks to a
+# smaller workload that still fails.  (A harness that cannot fail is a
+# defect.)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/..", "$FindBin::Bin/../../random";
+use Test::More;
+use TideTest;
+use Gen;
+use Harness;
+use Shrink;
+
+# small, fault-free workloads: the point is the oracles
+my $k = Gen::knobs(txns => 10, faults => 0, poison => 0, tables => 4, apply_follow => 0);
+my $h = Harness::setup();
+my $r = $h->{runner};
+
+sub failed_oracles { my ($res) = @_; return join(',', sort { $a cmp $b } map { $_->{oracle} } @{ $res->{failures} }); }
+
+# a seed whose schema has a table without a unique key (for duplicates)
+my $seed;
+for my $s (1 .. 200)
+{
+	my $w = Gen::generate($s, $k);
+	next unless grep { $_->{kind} =~ /^(full|keyless)$/ && !$_->{excluded} } @{ $w->{schema}{tables} };
+	next unless $w->{schema}{tables}[0]{kind} eq 'keyed' && !$w->{schema}{tables}[0]{excluded};
+	$seed = $s;
+	last;
+}
+ok(defined $seed, "seed $seed has a keyless table");
+
+my $w = Gen::generate($seed, $k);
+my $res = $r->run($w);
+ok($res->{ok}, "untampered seed $seed passes") or diag(Harness::failure_text($res));
+
+for my $t ([ 'rep_delete', 'replica', qr/differs end/ ], [ 'rep_dup', 'replica', qr/differs end/ ],
+	[ 'stream_exclude', 'segments', qr/differ from test_decoding/ ])
+{
+	my ($tamper, $oracle, $msg) = @$t;
+	my $tw = Gen::generate($seed, $k);
+	$tw->{tamper} = $tamper;
+	my $tr = $r->run($tw);
+	ok(!$tr->{ok}, "$tamper: the run fails (" . failed_oracles($tr) . ')');
+	my @f = grep { $_->{oracle} eq $oracle } @{ $tr->{failures} };
+	ok(scalar @f, "$tamper: the $oracle oracle catches it");
+	like($f[0]{msg} // '', $msg, "$tamper: it says what differs") if @f;
+}
+
+# --until points: the second replica damaged after its first point
+{
+	my $uw;
+	for my $s ($seed .. $seed + 100)
+	{
+		my $c = Gen::generate($s, Gen::knobs(%$k, until => 1));
+		next unless grep { $_->{t} eq 'mark' } @{ $c->{steps} };
+		$uw = $c;
+		last;
+	}
+	$uw->{tamper} = 'until_delete';
+	my $tr = $r->run($uw);
+	ok((grep { $_->{oracle} eq 'replica' && $_->{msg} =~ /--until/ } @{ $tr->{failures} }),
+		'until_delete: the until-point comparison catches it') or diag(Harness::failure_text($tr));
+}
+
+# a caught failure shrinks: fewer statements, same oracle
+{
+	my $tw = Gen::generate($seed, $k);
+	$tw->{tamper} = 'rep_delete';
+	my $before = grep { $_->{t} eq 'sql' } @{ $tw->{steps} };
+	my $min = Shrink::shrink($tw, sub {
+			my $c = $r->run($_[0]);
+			return scalar grep { $_->{oracle} eq 'replica' } @{ $c->{failures} };
+		}, sub { note(@_) }, 150);
+	my $after = grep { $_->{t} eq 'sql' } @{ $min->{steps} };
+	cmp_ok($after, '<', $before, "shrinking: $before statements reduced to $after");
+	my $again = $r->run($min);
+	ok((grep { $_->{oracle} eq 'replica' } @{ $again->{failures} }), 'the reduced workload still fails the same oracle');
+}
+
+Harness::teardown($h);
+done_testing();
