@@ -339,10 +339,18 @@ copy_name(char *dst, proto_str_t s)
 	dst[n] = '\0';
 }
 
+/*
+ * open_segment - open one listed segment.  Returns 0, a TIDE_EXIT_* code
+ * (logged), or SEG_GONE when the newest, open segment vanished since the
+ * listing (not an error: see below).
+ */
+#define SEG_GONE (-1)
+
 static int
 open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
 {
 	uint64_t	at = 0;
+	bool		was_partial = si->e.partial;
 	int			rc;
 
 	snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name,
@@ -355,6 +363,17 @@ open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
 		si->e.partial = false;
 		snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name, SEG_SUFFIX);
 		rc = seg_reader_open(sr, si->path, &at);
+	}
+	if (rc == -ENOENT && was_partial)
+	{
+		/*
+		 * Gone under both names: the streamer, restarting, set aside an
+		 * open segment whose header it never finished (it held nothing).
+		 * Not an error: the next pass lists the directory again, and its
+		 * chain check says if anything is really missing.
+		 */
+		seg_reader_close(sr);
+		return SEG_GONE;
 	}
 	if (rc != 0)
 	{
@@ -431,7 +450,13 @@ scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 			}
 			rc = 0;
 		}
-		if ((rc = open_segment(&sr, si, dir)) != 0)
+		if ((rc = open_segment(&sr, si, dir)) == SEG_GONE && i + 1 == list.n)
+		{
+			rc = 0;
+			list.n--;
+			break;
+		}
+		if (rc != 0)
 			break;
 		h = &sr.header;
 		if (i == 0)
@@ -757,7 +782,7 @@ apply_segment(pass_t *p, seginfo_t *si)
 	int			rc;
 
 	if ((rc = open_segment(&sr, si, p->o->dir)) != 0)
-		return rc;
+		return rc == SEG_GONE ? 0 : rc;
 	p->segments++;
 	snprintf(p->seg_path, sizeof(p->seg_path), "%s", si->path);
 	if (p->resume_offset > sr.offset && p->resume_offset <= sr.file_size &&

@@ -24,19 +24,19 @@ our %DEFAULT_KNOBS = (
 	savepoints => 1,
 	rollbacks => 1,                # rolled back transactions and savepoints
 	msg_tx => 1,                   # transactional pg_logical_emit_message
-	msg_nontx => 0,                # non-transactional messages (finding 1: same-LSN loss)
+	msg_nontx => 1,                # non-transactional messages, also right before a COMMIT at their LSN (finding 1)
 	truncate => 1,                 # TRUNCATE (ONLY, several tables, RESTART IDENTITY)
 	truncate_cascade => 1,         # TRUNCATE ... CASCADE over the source's foreign key
-	truncate_cascade_restart => 0, # ... with RESTART IDENTITY (new finding: apply sends invalid SQL)
+	truncate_cascade_restart => 1, # ... with RESTART IDENTITY (harness finding A)
 	trunc_diffpart_root => 1,      # TRUNCATE a root partitioned differently on the replica
 	src_fk => 1,                   # a foreign key pair on the source (ON DELETE/UPDATE CASCADE)
 	keyless => 1,                  # tables without a key (insert and truncate only)
 	nothing_identity => 1,         # REPLICA IDENTITY NOTHING (insert and truncate only)
 	index_identity => 1,           # REPLICA IDENTITY USING INDEX
 	full_identity => 1,            # REPLICA IDENTITY FULL over types whose = is exact
-	full_inexact => 0,             # ... and over types whose = is not (finding 14)
-	type_fixed_len => 0,           # char(n), bit(n) (finding 13: typmod lost on statements)
-	type_reg => 0,                 # regclass, regtype, regproc (finding 5: shipped as OIDs)
+	full_inexact => 1,             # ... and over types whose = is not (finding 14)
+	type_fixed_len => 1,           # char(n), bit(n) (finding 13)
+	type_reg => 1,                 # regclass, regtype, regproc (finding 5)
 	type_money => 1,
 	type_geo => 1,
 	type_range => 1,
@@ -48,14 +48,14 @@ our %DEFAULT_KNOBS = (
 	type_float_special => 1,       # -0, NaN, Infinity
 	map => 1,                      # tide apply --map for a schema
 	tables_filter => 1,            # tide apply --tables leaving a table out
-	exclude_fk_child => 0,         # ... possibly the FK child a TRUNCATE CASCADE reaches (finding 3)
+	exclude_fk_child => 1,         # ... possibly the FK child a TRUNCATE CASCADE reaches (finding 3)
 	until => 1,                    # --until points replayed on a second replica
 	poison => 0.3,                 # probability that a run ends in a transaction apply must refuse
 	poison_update_noident => 1,    # UPDATE on a table without replica identity
-	poison_delete_noident => 0,    # DELETE on it (finding 4: dropped silently)
-	poison_truncate_leaf => 0,     # TRUNCATE of a leaf the replica lacks (finding 2)
-	poison_truncate_fk => 0,       # TRUNCATE of a table a replica-only FK references (finding 3)
-	refusal_prefix => 0,           # a refusal commits everything before it (finding 16)
+	poison_delete_noident => 1,    # DELETE on it (finding 4)
+	poison_truncate_leaf => 1,     # TRUNCATE of a leaf the replica lacks (finding 2)
+	poison_truncate_fk => 1,       # TRUNCATE of a table a replica-only FK references (finding 3)
+	refusal_prefix => 1,           # a refusal commits everything before it (finding 16)
 	faults => 0.25,                # probability of a fault after a transaction
 	fault_stream_kill => 1,
 	fault_apply_kill => 1,
@@ -64,14 +64,14 @@ our %DEFAULT_KNOBS = (
 	fault_enospc => 1,             # needs TIDE_TMPFS (a tmpfs the Makefile mounts as root)
 	fault_netcut => 1,             # a TCP proxy between streamer and source, cut and restored
 	netcut_blackhole => 1,         # some cuts drop packets silently (connections stay open) instead
-	netcut_overlap => 0,           # other faults while the network is cut, no wait for the catch-up
+	netcut_overlap => 1,           # other faults while the network is cut, no wait for the catch-up
 	                               # after it (finding 15, another trigger: segments named by the
 	                               # clock while cut off, then by commit time after a restart)
 	apply_follow => 0.7,           # probability of tide apply --follow (else bounded runs)
-	strict_follower => 0,          # a follower exit 6 on a segment set aside under it fails the run
+	strict_follower => 1,          # a follower exit 6 on a segment set aside under it fails the run (harness finding C)
 	                               # (new finding; 0: restarted as a service manager would)
-	stream_bounded => 0,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
-	slot_drop => 0,                # drop the slot and restart --create-slot (finding 17)
+	stream_bounded => 1,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
+	slot_drop => 1,                # drop the slot and restart --create-slot (finding 17)
 );
 
 sub knobs
