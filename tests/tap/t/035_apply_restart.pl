@@ -108,7 +108,9 @@ sub finished_early
 
 my ($restarts, $midway, $moved, $finished_early) = (0, 0, 0, 0);
 my $prev = '0/0';
-for (my $cycle = 1; $cycle <= 20 && $midway < 5; $cycle++)
+# until enough restarts hit mid-apply and some of them after progress was
+# made (a loaded machine spends the first cycles in the 100k-row COPY)
+for (my $cycle = 1; $cycle <= 40 && ($midway < 5 || $moved < 3); $cycle++)
 {
 	my ($h, $hout, $herr) = tide_start('apply', '-d', $rep->connstr('postgres'), '-D', $dir,
 		'--batch', '200', '-q');
