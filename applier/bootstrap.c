@@ -38,6 +38,7 @@
 #include <libpq-fe.h>
 
 #include "tide/common.h"
+#include "tide/pgtools.h"
 #include "../streamer/base.h"
 #include "../streamer/segdir.h"
 #include "apply.h"
@@ -383,7 +384,7 @@ check_until(const boot_opts_t *o, const base_manifest_t *m, const char *base)
 						 "--until is checked against the clock of the host that took it", base);
 	if (o->until_is_lsn ? o->until_lsn >= m->consistent_point : o->until_time >= at)
 		return 0;
-	base_time_text(when, sizeof(when), at);
+	tide_time_text(when, sizeof(when), at);
 	tide_log_error("--until %s is before base \"%s\"", o->until, base);
 	if (o->until_is_lsn)
 		tide_log_detail("the base holds the source as of " LSN_FMT, LSN_ARGS(m->consistent_point));
@@ -416,7 +417,7 @@ check_replica(const boot_opts_t *o, const base_manifest_t *m, const base_prereqs
 		PQfinish(c);
 		return TIDE_EXIT_REPLICA;
 	}
-	if (base_pin_session(c) != 0)
+	if (tide_pin_session(c) != 0)
 	{
 		tide_log_error("could not set up the replica session: %s", one_line(c));
 		rc = TIDE_EXIT_REPLICA;
@@ -570,12 +571,12 @@ check_archive(const char *pg_restore, const char *base)
 {
 	char	   *argv[] = {(char *) pg_restore, "--list", (char *) base, NULL};
 	char	   *errtext = NULL;
-	int			status = base_run_tool(argv, 2, &errtext);
+	int			status = tide_run_tool(argv, 2, &errtext);
 
 	if (status != 0)
 	{
 		tide_log_error("%s cannot read base \"%s\"", pg_restore, base);
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 		if (status == 127)
 			tide_log_hint("install the PostgreSQL client programs (pg_restore) of the replica's major version");
 		else
@@ -624,7 +625,7 @@ tide_cmd_bootstrap(int argc, char **argv)
 	boot_opts_t o;
 	base_manifest_t m;
 	base_prereqs_t pre;
-	base_child_conn_t child;
+	tide_child_conn_t child;
 	char		base[4200];
 	char		pg_restore[4200];
 	char		jobs_arg[16];
@@ -639,7 +640,7 @@ tide_cmd_bootstrap(int argc, char **argv)
 	memset(&child, 0, sizeof(child));
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
-	base_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
+	tide_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
 	if ((rc = find_base(&o, base, sizeof(base))) != 0 ||
 		(rc = base_manifest_read(base, &m)) != 0 ||
 		(rc = base_prereqs_read(base, &pre)) != 0 ||
@@ -647,14 +648,14 @@ tide_cmd_bootstrap(int argc, char **argv)
 		(rc = check_segments(o.dir, base, &m)) != 0 ||
 		(rc = check_archive(pg_restore, base)) != 0 ||
 		(rc = check_replica(&o, &m, &pre)) != 0 ||
-		(rc = base_child_conn(o.conninfo, &child)) != 0)
+		(rc = tide_child_conn(o.conninfo, &child)) != 0)
 	{
 		base_prereqs_free(&pre);
 		return rc;
 	}
 	base_prereqs_free(&pre);
 
-	base_time_text(when, sizeof(when), m.start_time);
+	tide_time_text(when, sizeof(when), m.start_time);
 	snprintf(jobs_arg, sizeof(jobs_arg), "%d", o.jobs);
 	rargv[n++] = pg_restore;
 	rargv[n++] = "--jobs";
@@ -672,15 +673,15 @@ tide_cmd_bootstrap(int argc, char **argv)
 				  when, o.jobs, o.jobs == 1 ? "" : "s");
 	tide_log_info("objects will be owned by the role that restores them; privileges are %s",
 				  o.no_acl ? "not restored (--no-acl)" : "restored");
-	status = base_run_tool(rargv, 2, &errtext);
-	base_child_conn_free(&child);
+	status = tide_run_tool(rargv, 2, &errtext);
+	tide_child_conn_free(&child);
 	if (status != 0)
 	{
 		if (status > 128)
 			tide_log_error("pg_restore was terminated by signal %d", status - 128);
 		else if (status > 0)
 			tide_log_error("pg_restore failed with exit code %d", status);
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 		if (status == 127)
 			tide_log_hint("install the PostgreSQL client programs (pg_restore) of the replica's major version");
 		else
@@ -691,7 +692,7 @@ tide_cmd_bootstrap(int argc, char **argv)
 	if (errtext && errtext[0])
 	{
 		tide_log_warning("pg_restore reported:");
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 	}
 	free(errtext);
 

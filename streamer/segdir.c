@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tide/common.h"
+#include "tide/pgtools.h"
 #include "base.h"
 #include "segdir.h"
 #include "tide/value.h"
@@ -413,7 +414,7 @@ prune_bases(const char *dir, int keep_bases, int64_t retain_usecs, proto_time_t 
 		{
 			tide_log_info("%s base \"%s\" (more than %d newer bases are kept)",
 						  dry_run ? "would remove" : "removed", path, keep_bases);
-			if (!dry_run && base_remove_tree(path) != 0)
+			if (!dry_run && tide_remove_tree(path) != 0)
 			{
 				tide_log_error("could not remove base \"%s\": %s", path, strerror(errno));
 				rc = -errno;
