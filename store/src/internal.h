@@ -171,9 +171,6 @@ int			store__local_list_top(store_t *s, store_list_t *out);
 /* store__base_name_ok - n[0:len] is a base's name, YYYYMMDDTHHMMSSZ */
 bool		store__base_name_ok(const char *n, size_t len);
 
-/* store__base_clear - free what b owns (b itself is not freed) */
-void		store__base_clear(store_base_t *b);
-
 /* Backends: fill s->ops and s->be from the URL's remainder. */
 int			store__local_open(store_t *s, const char *path, char *errbuf);
 int			store__http_open(store_t *s, const char *url, char *errbuf);

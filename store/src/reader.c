@@ -52,6 +52,7 @@ local_segments(store_t *s, store_seglist_t *out)
 		{
 			/* closed by the streamer (renamed) since the listing */
 			g->name[strlen(g->name) - strlen(SEG_PARTIAL_SUFFIX)] = '\0';
+			strcat(g->name, SEG_SUFFIX);
 			g->partial = false;
 			g->size = 0;
 			rc = store_segment_meta(s, g);
@@ -73,6 +74,24 @@ local_segments(store_t *s, store_seglist_t *out)
 	/* the files' LSNs may order them otherwise than their names */
 	store_seglist_sort(out);
 	return 0;
+}
+
+int
+store_segment_names(store_t *s, store_seglist_t *out)
+{
+	store_list_t l;
+	int			rc;
+
+	out->v = NULL;
+	out->n = 0;
+	s->err[0] = '\0';
+	if (s->kind != STORE_LOCAL)
+		return store__fail(s, -EOPNOTSUPP, "store \"%s\" is not a directory", s->url);
+	if ((rc = store__local_list_top(s, &l)) != 0)
+		return rc;
+	rc = store_seglist_from_list(&l, out);
+	store_list_free(&l);
+	return rc ? store__fail(s, rc, "out of memory") : 0;
 }
 
 int
@@ -118,7 +137,7 @@ store_segments(store_t *s, store_seglist_t *out, char *etag, bool *not_modified)
 /* ------------------------------------------------------------- bases */
 
 void
-store__base_clear(store_base_t *b)
+store_base_free(store_base_t *b)
 {
 	store_manifest_free(&b->manifest);
 	for (size_t j = 0; j < b->nfiles; j++)
@@ -132,7 +151,7 @@ void
 store_bases_free(store_base_t *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		store__base_clear(&v[i]);
+		store_base_free(&v[i]);
 	free(v);
 }
 
@@ -210,7 +229,7 @@ store_bases(store_t *s, store_base_t **out, size_t *n)
 			/* a base whose manifest cannot be read is not complete: say so, skip it */
 			if (rc == TIDE_EBADVALUE || rc == TIDE_EBADVERSION)
 			{
-				store__base_clear(&v[*n]);
+				store_base_free(&v[*n]);
 				rc = 0;
 				continue;
 			}
@@ -495,8 +514,11 @@ store_cache_forget(const char *cache_dir, const store_seglist_t *l, proto_lsn_t 
 		const store_segment_t *g = &l->v[i];
 		char		path[4400];
 
-		/* a segment ending at or before the replica's position: never read again */
-		if (g->partial || g->end_lsn > lsn)
+		/*
+		 * a segment ending at or before the replica's position, or one
+		 * without a transaction (an idle bucket): never needed again
+		 */
+		if (g->partial || (g->end_lsn > lsn && g->txns > 0))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", cache_dir, g->name);
 		if (unlink(path) == 0)

@@ -232,7 +232,12 @@ store_segment_meta(store_t *s, store_segment_t *g)
 		proto_rbuf_init(&rb, payload, b.stored_len);
 		if ((rc = seg_footer_read(&rb, &f)) != 0)
 			goto out;
-		g->end_lsn = f.ntxns ? f.last_lsn : g->start_lsn;
+		/*
+		 * The footer's last LSN: the last commit's end, or where an idle
+		 * stream was marked complete (a segment without a transaction may
+		 * still end past its start; the next one starts there).
+		 */
+		g->end_lsn = f.last_lsn > g->start_lsn ? f.last_lsn : g->start_lsn;
 		if (f.ntxns && f.last_lsn < g->start_lsn)
 		{
 			rc = TIDE_EBADVALUE;

@@ -99,13 +99,17 @@ store_base_load(store_t *s, const char *name, bool with_sha, store_base_t *b, ch
 	store_list_t l;
 	int			rc;
 
+	char		nm[sizeof(b->name)];
+
+	snprintf(nm, sizeof(nm), "%s", name);	/* name may be b->name */
 	memset(b, 0, sizeof(*b));
-	if (s->kind != STORE_LOCAL || !store__base_name_ok(name, strlen(name)))
+	if (s->kind != STORE_LOCAL || !store__base_name_ok(nm, strlen(nm)))
 	{
-		store__errbuf(errbuf, "base \"%s\" cannot be loaded from \"%s\"", name, s->url);
+		store__errbuf(errbuf, "base \"%s\" cannot be loaded from \"%s\"", nm, s->url);
 		return -EINVAL;
 	}
-	snprintf(b->name, sizeof(b->name), "%s", name);
+	snprintf(b->name, sizeof(b->name), "%s", nm);
+	name = b->name;
 	snprintf(prefix, sizeof(prefix), "%s%s/", STORE_BASE_PREFIX, name);
 	snprintf(path, sizeof(path), "%s/%s%s", (const char *) s->be, prefix, STORE_MANIFEST_NAME);
 	if ((rc = store_manifest_read(path, &b->manifest, errbuf)) != 0)
@@ -113,13 +117,13 @@ store_base_load(store_t *s, const char *name, bool with_sha, store_base_t *b, ch
 	if ((rc = store_list(s, prefix, &l)) != 0)
 	{
 		store__errbuf(errbuf, "%s", s->err);
-		store__base_clear(b);
+		store_base_free(b);
 		return rc;
 	}
 	if ((b->files = calloc(l.n ? l.n : 1, sizeof(*b->files))) == NULL)
 	{
 		store_list_free(&l);
-		store__base_clear(b);
+		store_base_free(b);
 		store__errbuf(errbuf, "out of memory");
 		return TIDE_ENOMEM;
 	}
@@ -149,7 +153,7 @@ store_base_load(store_t *s, const char *name, bool with_sha, store_base_t *b, ch
 	{
 		if (rc == TIDE_ENOMEM)
 			store__errbuf(errbuf, "out of memory");
-		store__base_clear(b);
+		store_base_free(b);
 		return rc;
 	}
 	qsort(b->files, b->nfiles, sizeof(*b->files), file_cmp);
@@ -200,7 +204,7 @@ base_copy(const store_base_t *b, store_base_t *out)
 	return 0;
 oom:
 	/* arrays are freed by count: a NULL past the copied ones is harmless */
-	store__base_clear(out);
+	store_base_free(out);
 	return TIDE_ENOMEM;
 }
 
@@ -210,7 +214,7 @@ drop_base(store_index_t *ix, const char *name)
 	for (size_t i = 0; i < ix->nbases; i++)
 		if (strcmp(ix->bases[i].name, name) == 0)
 		{
-			store__base_clear(&ix->bases[i]);
+			store_base_free(&ix->bases[i]);
 			memmove(&ix->bases[i], &ix->bases[i + 1], (ix->nbases - i - 1) * sizeof(*ix->bases));
 			ix->nbases--;
 			return;
@@ -263,6 +267,23 @@ push_name(char ***v, size_t *n, const char *name)
 	return 0;
 }
 
+/*
+ * seg_end - when segment i's time is over: its bucket's end, but no later
+ * than the next segment's bucket start (every commit it holds precedes
+ * that: names sort in time order).  So the window is monotonic along the
+ * history even where the bucket width changed.
+ */
+static proto_time_t
+seg_end(const store_index_t *ix, size_t i)
+{
+	const store_segment_t *g = &ix->segs[i];
+	proto_time_t end = g->bucket_start + (int64_t) g->bucket_seconds * 1000000;
+
+	if (i + 1 < ix->nsegs && ix->segs[i + 1].bucket_start < end)
+		end = ix->segs[i + 1].bucket_start;
+	return end;
+}
+
 int
 store_retain_plan(const store_index_t *ix, const store_index_t *published, const store_retain_t *r,
 				  proto_time_t now, store_retain_plan_t *p)
@@ -307,33 +328,20 @@ store_retain_plan(const store_index_t *ix, const store_index_t *published, const
 	for (size_t i = 0; i + 1 < ix->nsegs && rc == 0; i++)
 	{
 		const store_segment_t *g = &ix->segs[i];
-		proto_time_t end = g->bucket_start + (int64_t) g->bucket_seconds * 1000000;
 
-		if (end > cutoff)
+		if (seg_end(ix, i) > cutoff)
 			break;
 		/* a base kept needs every segment holding commits at or after its point */
 		if (base_lsn != 0 && g->end_lsn > base_lsn)
 		{
-			for (size_t k = i; k + 1 < ix->nsegs; k++)
-			{
-				const store_segment_t *h = &ix->segs[k];
-
-				if (h->bucket_start + (int64_t) h->bucket_seconds * 1000000 > cutoff)
-					break;
+			for (size_t k = i; k + 1 < ix->nsegs && seg_end(ix, k) <= cutoff; k++)
 				p->kept_for_base++;
-			}
 			break;
 		}
 		if (published && find_seg(published, g->name) == NULL)
 		{
-			for (size_t k = i; k + 1 < ix->nsegs; k++)
-			{
-				const store_segment_t *h = &ix->segs[k];
-
-				if (h->bucket_start + (int64_t) h->bucket_seconds * 1000000 > cutoff)
-					break;
+			for (size_t k = i; k + 1 < ix->nsegs && seg_end(ix, k) <= cutoff; k++)
 				p->kept_unpublished++;
-			}
 			break;
 		}
 		rc = push_name(&p->segs, &p->nsegs, g->name);
@@ -605,7 +613,7 @@ index_local(store_t *s, store_index_t *ix, bool *changed, const store_sync_opts_
 		}
 		if ((rc = store_index_put_base(ix, &b)) != 0)
 		{
-			store__base_clear(&b);
+			store_base_free(&b);
 			store__errbuf(errbuf, "out of memory");
 			goto out;
 		}

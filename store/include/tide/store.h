@@ -513,6 +513,13 @@ int			store_segments(store_t *s, store_seglist_t *out, char *etag,
 						   bool *not_modified);
 
 /*
+ * store_segment_names - the segment objects of a local directory, by name
+ * only (nothing is read: cheaper than store_segments, for noticing that
+ * nothing but the open segment changed); -EOPNOTSUPP for remote stores.
+ */
+int			store_segment_names(store_t *s, store_seglist_t *out);
+
+/*
  * store_bases - the complete bases of s, oldest first: a local
  * directory's base/NAME/ with a manifest.json (file sizes, no checksums),
  * or a remote store's index.  *out and its entries are owned by the
@@ -520,6 +527,9 @@ int			store_segments(store_t *s, store_seglist_t *out, char *etag,
  */
 int			store_bases(store_t *s, store_base_t **out, size_t *n);
 void		store_bases_free(store_base_t *v, size_t n);
+
+/* store_base_free - what b owns (b itself is not freed; it may be reused) */
+void		store_base_free(store_base_t *b);
 
 /*
  * store_seglist_check_range - store_seglist_check for the segments from
@@ -576,7 +586,8 @@ int			store_fetch_base(store_t *s, const store_base_t *b, const char *cache_dir,
 /*
  * store_cache_forget - remove cache_dir's copies of segments that end at
  * or before lsn (a replica's progress is past them: they are needed no
- * more), and parts left of them.  Returns how many files went.
+ * more) or hold no transaction, and parts left of them.  Returns how many
+ * files went.
  */
 int			store_cache_forget(const char *cache_dir, const store_seglist_t *l,
 							   proto_lsn_t lsn);
