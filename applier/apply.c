@@ -92,6 +92,7 @@ typedef struct
 	char		etag[STORE_ETAG_MAX];	/* of the index last read */
 	store_seglist_t list;		/* owned: the remote index's segments */
 	uint64_t	fetched_bytes;	/* downloaded by this run */
+	bool		unreachable;	/* --follow: the store did not answer the last poll */
 	uint64_t	fetched_objects;
 	apply_replica_t *rep;
 	proto_relcat_t cat;
@@ -410,6 +411,13 @@ fetch_segment(pass_t *p, seginfo_t *si)
 	{
 		si->path[0] = '\0';
 		tide_log_error("%s", store_errmsg(p->store));
+		if (rc == -ENOENT && p->remote)
+		{
+			/* store/LAYOUT.md: an object the current index names must be there */
+			tide_log_detail("the store's index names segment \"%s\", but the store does not have it", si->g.name);
+			tide_log_hint("nothing of it was applied; publish it again from the streamer's directory (tide publish)");
+			return TIDE_EXIT_CORRUPT;
+		}
 		if (rc <= TIDE__EBASE)
 			tide_log_hint("nothing of it was applied; the store's copy is damaged: publish it again from the streamer's directory");
 		return store_exit(p, rc);
@@ -479,7 +487,9 @@ scan_dir(pass_t *p, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 	*nsegs = 0;
 	if ((rc = store_segments(p->store, &fresh, p->remote ? p->etag : NULL, &nm)) != 0)
 	{
-		tide_log_error("could not read the segments of \"%s\": %s", dir, store_errmsg(p->store));
+		/* --follow says once that the store is away, not at every poll */
+		if (!(p->unreachable && store_exit(p, rc) == TIDE_EXIT_STORE))
+			tide_log_error("could not read the segments of \"%s\": %s", dir, store_errmsg(p->store));
 		return store_exit(p, rc);
 	}
 	if (p->remote)
@@ -1102,6 +1112,21 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 		/* nothing to apply in an idle bucket: its place in the chain is the index's */
 		if (p->remote && segs[i].closed && segs[i].ntxns == 0)
 			continue;
+		/*
+		 * A download is checked whole before a byte of it is applied
+		 * (invariant 4); what came before it is committed first, so a
+		 * damaged object stops the run with the history before it applied.
+		 */
+		if (p->remote && segs[i].path[0] == '\0')
+		{
+			if (!p->in_txn && (rc = flush_batch(p)) != 0)
+				goto done;
+			if ((rc = fetch_segment(p, &segs[i])) != 0)
+			{
+				bar_end(p, false);
+				goto done;
+			}
+		}
 		if ((rc = apply_segment(p, &segs[i])) != 0)
 		{
 			bar_end(p, false);
@@ -1263,8 +1288,6 @@ follow(pass_t *p, bool *reached)
 	double		last_log = now_seconds();
 	uint64_t	logged_txns = p->txns;
 	uint64_t	every = p->remote ? (uint64_t) (p->o->poll_usecs / 1000) : 1000;
-	bool		unreachable = false;
-
 	uv_loop_init(&loop);
 	uv_fs_event_init(&loop, &watch);
 	uv_timer_init(&loop, &poll);
@@ -1282,16 +1305,16 @@ follow(pass_t *p, bool *reached)
 		if (rc == TIDE_EXIT_STORE && !p->in_txn)
 		{
 			/* the store is away (a web server restarting): wait for it */
-			if (!unreachable)
+			if (!p->unreachable)
 				tide_log_warning("the store is unreachable: the replica stays at " LSN_FMT " and tide apply keeps polling it",
 								 LSN_ARGS(p->written_lsn));
-			unreachable = true;
+			p->unreachable = true;
 			rc = 0;
 		}
-		else if (rc == 0 && unreachable)
+		else if (rc == 0 && p->unreachable)
 		{
 			tide_log_info("the store \"%s\" answers again", p->o->dir);
-			unreachable = false;
+			p->unreachable = false;
 		}
 		uv_timer_again(&poll);	/* the poll is for when no event comes */
 		if (p->txns > logged_txns && now_seconds() - last_log >= 10)

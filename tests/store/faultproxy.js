@@ -6,9 +6,10 @@
 //   pass             forward as is
 //   status CODE      answer CODE with an S3 error body, forward nothing
 //   slow BPS         forward, both bodies throttled to BPS bytes a second
-//   cut N            forward, but close the connection after N bytes of a
-//                    GET's response body
-//   cut-once N       the same, once; then CONTROL_FILE says "pass"
+//                    (a request body is forwarded once it has all come)
+//   cut N [PART]     forward, but close the connection after N bytes of a
+//                    GET's response body (only URLs containing PART)
+//   cut-once N [PART] the same, once; then CONTROL_FILE says "pass"
 // Each request is logged to CONTROL_FILE.log as "METHOD URL STATUS".
 // Headers go through unchanged (Host included), so SigV4 signatures made
 // for the proxy's address still verify at s3rver.
@@ -20,8 +21,8 @@ const [listenPort, targetPort, control] = process.argv.slice(2);
 
 function mode() {
   try {
-    const [what, arg] = fs.readFileSync(control, 'utf8').trim().split(/\s+/);
-    return { what: what || 'pass', arg: Number(arg) };
+    const [what, arg, part] = fs.readFileSync(control, 'utf8').trim().split(/\s+/);
+    return { what: what || 'pass', arg: Number(arg), part };
   } catch {
     return { what: 'pass', arg: 0 };
   }
@@ -62,7 +63,8 @@ http.createServer((req, res) => {
     return;
   }
   const bps = m.what === 'slow' ? m.arg : 0;
-  const cut = (m.what === 'cut' || m.what === 'cut-once') && req.method === 'GET' ? m.arg : -1;
+  const cut = (m.what === 'cut' || m.what === 'cut-once') && req.method === 'GET' &&
+    (!m.part || req.url.includes(m.part)) ? m.arg : -1;
   const up = http.request({ host: '127.0.0.1', port: Number(targetPort), method: req.method,
                             path: req.url, headers: req.headers }, (down) => {
     res.writeHead(down.statusCode, down.headers);
@@ -70,17 +72,20 @@ http.createServer((req, res) => {
     if (cut >= 0 && (down.statusCode === 200 || down.statusCode === 206)) {
       let sent = 0;
       down.on('data', (chunk) => {
+        if (sent >= cut) return;
         if (sent + chunk.length > cut) {
-          res.write(chunk.subarray(0, Math.max(0, cut - sent)));
+          const part = chunk.subarray(0, cut - sent);
+          sent = cut;
           if (m.what === 'cut-once') fs.writeFileSync(control, 'pass\n');
           down.destroy();
-          res.socket.destroy();
+          // let the part reach the client before the connection goes
+          res.write(part, () => setTimeout(() => res.socket.destroy(), 200));
           return;
         }
         sent += chunk.length;
         res.write(chunk);
       });
-      down.on('end', () => res.end());
+      down.on('end', () => { if (sent < cut) res.end(); });
       return;
     }
     copy(down, res, bps).catch(() => res.destroy());
@@ -90,5 +95,11 @@ http.createServer((req, res) => {
     res.end();
     log(req, 502);
   });
-  copy(req, up, bps).catch(() => up.destroy());
+  // the request body is taken whole (throttled if slow) before any of it
+  // goes on: a proxy killed mid-upload cuts the client's transfer, and the
+  // server behind it never sees part of a body (s3rver would store it)
+  const parts = [];
+  const sink = { write: (c) => { parts.push(Buffer.from(c)); return true; },
+                 once: () => {}, end: () => up.end(Buffer.concat(parts)) };
+  copy(req, sink, bps).catch(() => up.destroy());
 }).listen(Number(listenPort), '127.0.0.1', () => console.log(`faultproxy listening on ${listenPort}`));
