@@ -96,23 +96,30 @@ base_usage(FILE *f)
 {
 	fprintf(f,
 			"Usage: tide base -d CONNINFO -S SLOT -D DIR [OPTIONS]\n\n"
-			"Create the logical replication slot SLOT (plugin tide) with an exported\n"
-			"snapshot and, while the snapshot is held, dump the database with pg_dump\n"
-			"into DIR/base/<UTC time>/ (directory format) with a manifest.json that\n"
-			"records the slot's consistent point.  `tide stream -S SLOT -D DIR`\n"
-			"afterwards continues exactly where the dump ends; `tide bootstrap`\n"
-			"builds a replica from the two.\n\n"
-			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
+			"Take a base dump of the database with pg_dump (directory format) into\n"
+			"DIR/base/<UTC time>/ with a manifest.json recording its point in the slot's\n"
+			"history, and add it to DIR/index.json.  `tide bootstrap` builds a replica\n"
+			"from a base and the segments after it.\n\n"
+			"When SLOT does not exist, it is created (plugin tide) with an exported\n"
+			"snapshot and the dump runs in it: the base starts the slot's history, and\n"
+			"`tide stream -S SLOT -D DIR` continues exactly where the dump ends (DIR must\n"
+			"hold no segments).  When SLOT exists and DIR holds its history (tide\n"
+			"stream may be running), the dump runs in the snapshot of a second,\n"
+			"temporary slot, whose consistent point is the base's: base and segments\n"
+			"are still one history, with nothing missing or twice (README.md, \"A new\n"
+			"base while the stream runs\").\n\n"			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
 			"  -h, --host=HOST         source host or socket directory\n"
 			"  -p, --port=PORT         source port\n"
 			"  -U, --username=USER     source user (needs REPLICATION)\n"
-			"  -S, --slot=SLOT         replication slot to create (must not exist)\n"
+			"  -S, --slot=SLOT         replication slot: created, or joined (see above)\n"
 			"  -D, --directory=DIR     segment directory (created if missing)\n"
 			"  -j, --jobs=N            parallel pg_dump jobs (default 1)\n"
 			"  -q, --quiet             only warnings and errors\n"
 			"      --help              this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments, 3 source connection, slot or\n"
-			"pg_dump problem (the slot is dropped again), 6 local I/O error.\n");
+			"Exit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
+			"connection, slot or pg_dump problem (a slot this run created is dropped\n"
+			"again), 5 DIR's history does not reach back to the new base's point,\n"
+			"6 local I/O error.\n");
 }
 
 static int

@@ -120,7 +120,6 @@ run(void *arg)
 {
 	publisher_t *p = arg;
 	uint64_t	next = 0;		/* when the next pass is due (ms), 0: now */
-	uint64_t	failed_since = 0;
 	uint64_t	last_warned = 0;
 
 	uv_mutex_lock(&p->mu);
@@ -168,10 +167,7 @@ run(void *arg)
 				tide_log_detail("the slot is read on: closed segments wait in \"%s\" and are published when it works again; retrying in %.1f s",
 								p->dir, (double) wait / 1000.0);
 				last_warned = mono_ms();
-				if (p->st.failures == 1)
-					failed_since = last_warned;
 			}
-			(void) failed_since;
 			next = mono_ms() + wait;
 		}
 		/* the backlog lives on local disk; say when it grows */
@@ -523,9 +519,9 @@ tide_cmd_publish(int argc, char **argv)
 		tide_log_info("\"%s\" already holds everything \"%s\" has to publish (%zu segments): nothing to do",
 					  argv[optind + 1], argv[optind], r.segments);
 	else
-		tide_log_info("published %zu objects (%.1f MB) to \"%s\"%s; %zu were there already; %zu removed by retention",
+		tide_log_info("published %zu objects (%.1f MB) to \"%s\" (its history ends at " LSN_FMT "); %zu were there already; %zu removed by retention",
 					  r.uploaded, (double) r.uploaded_bytes / 1e6, argv[optind + 1],
-					  r.published_end ? "" : "", r.existed, r.deleted);
+					  LSN_ARGS(r.published_end), r.existed, r.deleted);
 	store_close(src);
 	store_close(dst);
 	return rc;

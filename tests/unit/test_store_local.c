@@ -779,6 +779,78 @@ test_manifest(void **state)
 	unlink(path2);
 }
 
+/*
+ * A download is checked block by block before it gets its name: the
+ * golden segment passes, a flipped byte is found at its block, a segment
+ * that starts elsewhere than the index says is refused.
+ */
+static void
+test_verify(void **state)
+{
+	char		path[512];
+	char		cmd[1024];
+	uint64_t	off = 1;
+	FILE	   *f;
+
+	(void) state;
+	assert_int_equal(store_segment_verify("golden/v1_segment.tseg", 0x1538BA8, &off), 0);
+	assert_true(off == 0);
+	assert_int_equal(store_segment_verify("golden/v1_segment.tseg", 0x1538BA0, &off), TIDE_EBADVALUE);
+	snprintf(path, sizeof(path), "%s/flipped.tseg", dir);
+	snprintf(cmd, sizeof(cmd), "cp golden/v1_segment.tseg '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 400, SEEK_SET);
+	{
+		int			c = fgetc(f);
+
+		fseek(f, 400, SEEK_SET);
+		fputc(c ^ 0x40, f);
+	}
+	fclose(f);
+	assert_int_equal(store_segment_verify(path, 0x1538BA8, &off), TIDE_ECHECKSUM);
+	assert_true(off > 0 && off <= 400);
+	unlink(path);
+}
+
+/* the index keeps what readers of a remote store need without the files */
+static void
+test_index_fields(void **state)
+{
+	char		path[512];
+	char		err[STORE_ERRLEN];
+	store_index_t ix;
+	store_index_t back;
+	store_segment_t g;
+	store_t    *s = open_dir("golden");
+
+	(void) state;
+	memset(&ix, 0, sizeof(ix));
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "v1_segment.tseg");
+	assert_int_equal(store_segment_meta(s, &g), 0);
+	/* the index names segments by their proper names */
+	seg_name_format(g.name, g.bucket_start, g.start_lsn);
+	strcat(g.name, SEG_SUFFIX);
+	assert_int_equal(store_sha256_file("golden/v1_segment.tseg", g.sha256), 0);
+	assert_true(g.first_lsn >= g.start_lsn && g.changes > 0);
+	assert_int_equal(store_index_put_segment(&ix, &g), 0);
+	snprintf(path, sizeof(path), "%s/ix.json", dir);
+	assert_int_equal(store_index_write(path, &ix, err), 0);
+	assert_int_equal(store_index_read(path, &back, err), 0);
+	assert_string_equal(back.dbname, g.dbname);
+	assert_string_equal(back.encoding, g.encoding);
+	assert_string_equal(back.segs[0].dbname, g.dbname);
+	assert_true(back.segs[0].first_lsn == g.first_lsn);
+	assert_true(back.segs[0].changes == g.changes);
+	assert_true(back.segs[0].end_lsn == g.end_lsn);
+	store_index_free(&back);
+	store_index_free(&ix);
+	unlink(path);
+	store_close(s);
+}
+
 /* ------------------------------------------------------------- writers */
 
 static int	nevents[8];
@@ -1079,6 +1151,8 @@ main(void)
 		cmocka_unit_test(test_index_publish_poll),
 		cmocka_unit_test(test_index_damage),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_index_fields),
 		cmocka_unit_test(test_sync_publish),
 		cmocka_unit_test(test_retain_plan),
 		cmocka_unit_test(test_prune_dir),
