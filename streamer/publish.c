@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,11 @@
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
 #define PERIOD_MS 10000			/* a pass at least this often */
+#define GAP_MS 1000				/* and at most this often: while a backlog
+								 * drains, segments close many times a
+								 * second and are published in batches */
+#define NICE 10					/* the thread takes what CPU the slot's
+								 * reading leaves */
 #define RETRY_BASE_MS 1000
 #define RETRY_MAX_MS 60000
 
@@ -120,8 +126,15 @@ run(void *arg)
 {
 	publisher_t *p = arg;
 	uint64_t	next = 0;		/* when the next pass is due (ms), 0: now */
+	uint64_t	last_pass = 0;
 	uint64_t	last_warned = 0;
 
+	/*
+	 * Checksums, uploads and index writes are background work: a lower
+	 * priority for this thread (Linux: per thread), so they never take
+	 * CPU the loop and the compression threads need to drain the slot.
+	 */
+	(void) setpriority(PRIO_PROCESS, (id_t) gettid(), NICE);
 	uv_mutex_lock(&p->mu);
 	for (;;)
 	{
@@ -130,13 +143,29 @@ run(void *arg)
 		bool		last;
 		int			rc;
 
-		while (!p->kicked && !p->stopping && mono_ms() < next)
-			uv_cond_timedwait(&p->cv, &p->mu, (next - mono_ms()) * 1000000);
+		for (;;)
+		{
+			uint64_t	now = mono_ms();
+			uint64_t	until = next;
+
+			if (p->stopping || now >= next)
+				break;
+			if (p->kicked)
+			{
+				/* a kick runs a pass soon, but not sooner than GAP_MS after the last */
+				if (now >= last_pass + GAP_MS)
+					break;
+				if (last_pass + GAP_MS < until)
+					until = last_pass + GAP_MS;
+			}
+			uv_cond_timedwait(&p->cv, &p->mu, (until - now) * 1000000);
+		}
 		last = p->stopping;
 		p->kicked = false;
 		uv_mutex_unlock(&p->mu);
 
 		rc = one_pass(p, &r, err);
+		last_pass = mono_ms();
 
 		uv_mutex_lock(&p->mu);
 		p->st.uploaded += r.uploaded;
