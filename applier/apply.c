@@ -30,9 +30,9 @@
 #include <time.h>
 
 #include "tide/common.h"
-#include "../streamer/segdir.h"
 #include "apply.h"
 #include "tide/segment.h"
+#include "tide/store.h"
 #include "tide/value.h"
 
 #define LSN_FMT "%X/%X"
@@ -50,7 +50,9 @@ typedef struct
 typedef struct
 {
 	apply_replica_opts_t r;
-	const char *dir;
+	const char *dir;			/* -D: a directory or a store URL */
+	const char *cache;			/* --cache, or NULL: the default */
+	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
 	target_t	until;
 	target_t	from;
 	uint64_t	batch;
@@ -59,11 +61,17 @@ typedef struct
 	int			ntables;
 } opts_t;
 
-/* What the header and footer of one segment say. */
+/*
+ * One segment of the store (its header and footer, as store/ read them
+ * from the file or the index), and the local file to read it from once
+ * fetched.
+ */
 typedef struct
 {
-	segdir_entry_t e;
-	char		path[4200];
+	store_segment_t g;
+	char		base[SEG_NAME_LEN + 1];	/* its name without the suffix */
+	char		path[4200];		/* the local file ("" until fetched) */
+	char		label[4200];	/* how messages name it: the file, or URL/NAME */
 	bool		closed;
 	proto_lsn_t start;
 	proto_lsn_t first_lsn;		/* closed only */
@@ -71,13 +79,21 @@ typedef struct
 	proto_time_t first_time;	/* closed only */
 	proto_time_t last_time;		/* closed only */
 	uint64_t	ntxns;
-	uint64_t	size;			/* bytes, when scanned */
+	uint64_t	size;			/* bytes */
 } seginfo_t;
 
 /* The apply pass. */
 typedef struct
 {
 	const opts_t *o;
+	store_t    *store;			/* where the segments are */
+	bool		remote;			/* read through the index and the cache */
+	char		cache[4096];	/* downloads (remote stores) */
+	char		etag[STORE_ETAG_MAX];	/* of the index last read */
+	store_seglist_t list;		/* owned: the remote index's segments */
+	uint64_t	fetched_bytes;	/* downloaded by this run */
+	bool		unreachable;	/* --follow: the store did not answer the last poll */
+	uint64_t	fetched_objects;
 	apply_replica_t *rep;
 	proto_relcat_t cat;
 	apply_progress_t progress;
@@ -147,14 +163,24 @@ static void
 apply_usage(FILE *f)
 {
 	fprintf(f,
-			"Usage: tide apply -d REPLICA_CONNINFO -D DIR [OPTIONS]\n\n"
-			"Replay the segments of DIR into a replica whose tables exist, exactly once.\n"
+			"Usage: tide apply -d REPLICA_CONNINFO -D DIR|URL [OPTIONS]\n\n"
+			"Replay the segments of DIR (or of the store at URL: s3://BUCKET/PREFIX,\n"
+			"http(s)://HOST/PATH) into a replica whose tables exist, exactly once.\n"
 			"Progress (source identity, end LSN and time of the last applied commit) is\n"
 			"kept in tide.progress on the replica, in the same transaction as the\n"
 			"changes, so a run can be stopped or killed at any moment and run again.\n\n"
 			"Options:\n"
 			"  -d, --dbname=CONNINFO  the replica (connection string or database name)\n"
-			"  -D, --directory=DIR    segment directory written by tide stream\n"
+			"  -D, --directory=DIR|URL\n"
+			"                         segment directory written by tide stream, or a\n"
+			"                         store it is published to: s3://BUCKET/PREFIX\n"
+			"                         (AWS_* variables) or http(s)://HOST/PATH\n"
+			"      --cache=DIR        where segments of a remote store are downloaded\n"
+			"                         (default ~/.cache/tide/HOST-HASH, owner-only); only\n"
+			"                         those the replica still needs, each checked against\n"
+			"                         the index's SHA-256 and its block checksums first\n"
+			"      --poll-interval=DUR  --follow on a remote store: ask for its index this\n"
+			"                         often, If-None-Match (default 2s)\n"
 			"      --until=TIME|LSN   stop after the last transaction committed at or\n"
 			"                         before TIME (a timestamptz) or at or before LSN\n"
 			"      --from=TIME|LSN    start with the first transaction committed at or\n"
@@ -172,8 +198,9 @@ apply_usage(FILE *f)
 			"                         longer had is counted, not an error; inserts go\n"
 			"                         through statements, not COPY)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
-			"                         (inotify, and a poll every second); SIGINT or\n"
-			"                         SIGTERM commits what is applied and stops\n"
+			"                         (inotify, and a poll every second; a remote store's\n"
+			"                         closed segments as its index names them); SIGINT\n"
+			"                         or SIGTERM commits what is applied and stops\n"
 			"  -q, --quiet            no summary\n"
 			"  -h, --help             this help\n\n"
 			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
@@ -185,8 +212,10 @@ apply_usage(FILE *f)
 			"Exit codes: 0 done, 2 bad arguments, 4 the replica: connection, schema,\n"
 			"or a change it cannot take as the source made it (see above), or a trigger\n"
 			"that would run as the applying role for an owner without its privileges,\n"
-			"5 segments missing (gap), of another source or damaged, 6 local I/O error,\n"
-			"70 internal error.\n");
+			"5 segments missing (gap), of another source or damaged (a download whose\n"
+			"checksum differs: nothing of it applied), 6 local I/O error, 7 the store\n"
+			"cannot be reached or refused the request (retry may help), 70 internal\n"
+			"error.\n");
 }
 
 /* ------------------------------------------------------------- options */
@@ -204,6 +233,8 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"map", required_argument, NULL, 5},
 		{"follow", no_argument, NULL, 'f'},
 		{"on-conflict", required_argument, NULL, 6},
+		{"cache", required_argument, NULL, 7},
+		{"poll-interval", required_argument, NULL, 8},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -213,6 +244,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 
 	memset(o, 0, sizeof(*o));
 	o->batch = 50000;
+	o->poll_usecs = 2000000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
@@ -283,6 +315,14 @@ parse_opts(int argc, char **argv, opts_t *o)
 			case 'f':
 				o->follow = true;
 				break;
+			case 7:
+				o->cache = optarg;
+				break;
+			case 8:
+				if ((rc = tide_opt_duration("--poll-interval", optarg, 100000, INT64_C(3600) * 1000000,
+											&o->poll_usecs)) != 0)
+					return rc;
+				break;
 			case 6:
 				if (strcmp(optarg, "error") == 0)
 					o->r.on_conflict = APPLY_CONFLICT_ERROR;
@@ -329,14 +369,65 @@ parse_opts(int argc, char **argv, opts_t *o)
 
 /* ------------------------------------------------------------- directory */
 
-static void
-copy_name(char *dst, proto_str_t s)
+/*
+ * store_exit - the exit class of a store/ failure: the data is wrong
+ * (damaged, inconsistent: 5), the local disk (6), or the store itself
+ * could not be reached or refused us (7: retry may help).
+ */
+static int
+store_exit(const pass_t *p, int rc)
 {
-	size_t		n = s.n > PROTO_MAX_NAME ? PROTO_MAX_NAME : s.n;
+	if (rc <= TIDE__EBASE)
+		return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
+	if (!p->remote)
+		return TIDE_EXIT_IO;
+	switch (rc)
+	{
+		case -ENOSPC:
+		case -EDQUOT:
+		case -EROFS:
+			return TIDE_EXIT_IO;
+		case -EINVAL:
+		case -ENAMETOOLONG:
+			return TIDE_EXIT_USAGE;
+		default:
+			return TIDE_EXIT_STORE;
+	}
+}
 
-	if (n)
-		memcpy(dst, s.p, n);
-	dst[n] = '\0';
+/*
+ * fetch_segment - a local file for si, checked (store_fetch_segment): in
+ * place for a directory, downloaded into the cache for a remote store.
+ */
+static int
+fetch_segment(pass_t *p, seginfo_t *si)
+{
+	uint64_t	fetched = 0;
+	int			rc;
+
+	if (si->path[0])
+		return 0;
+	if ((rc = store_fetch_segment(p->store, &si->g, p->cache, si->path, sizeof(si->path), &fetched)) != 0)
+	{
+		si->path[0] = '\0';
+		tide_log_error("%s", store_errmsg(p->store));
+		if (rc == -ENOENT && p->remote)
+		{
+			/* store/LAYOUT.md: an object the current index names must be there */
+			tide_log_detail("the store's index names segment \"%s\", but the store does not have it", si->g.name);
+			tide_log_hint("nothing of it was applied; publish it again from the streamer's directory (tide publish)");
+			return TIDE_EXIT_CORRUPT;
+		}
+		if (rc <= TIDE__EBASE)
+			tide_log_hint("nothing of it was applied; the store's copy is damaged: publish it again from the streamer's directory");
+		return store_exit(p, rc);
+	}
+	if (fetched)
+	{
+		p->fetched_bytes += fetched;
+		p->fetched_objects++;
+	}
+	return 0;
 }
 
 /*
@@ -347,21 +438,30 @@ copy_name(char *dst, proto_str_t s)
 #define SEG_GONE (-1)
 
 static int
-open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
+open_segment(pass_t *p, seg_reader_t *sr, seginfo_t *si)
 {
 	uint64_t	at = 0;
-	bool		was_partial = si->e.partial;
+	bool		was_partial = si->g.partial;
 	int			rc;
 
-	snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name,
-			 si->e.partial ? SEG_PARTIAL_SUFFIX : SEG_SUFFIX);
+	if ((rc = fetch_segment(p, si)) != 0)
+	{
+		memset(sr, 0, sizeof(*sr));
+		sr->fd = -1;
+		return rc;
+	}
 	rc = seg_reader_open(sr, si->path, &at);
-	if (rc == -ENOENT && si->e.partial)
+	if (rc == -ENOENT && si->g.partial && !p->remote)
 	{
 		/* closed by the streamer since we listed the directory */
 		seg_reader_close(sr);
-		si->e.partial = false;
-		snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name, SEG_SUFFIX);
+		si->g.partial = false;
+		si->g.name[strlen(si->g.name) - strlen(SEG_PARTIAL_SUFFIX)] = '\0';
+		strcat(si->g.name, SEG_SUFFIX);
+		si->path[0] = '\0';
+		if ((rc = fetch_segment(p, si)) != 0)
+			return rc;
+		snprintf(si->label, sizeof(si->label), "%s", si->path);
 		rc = seg_reader_open(sr, si->path, &at);
 	}
 	if (rc == -ENOENT && was_partial)
@@ -378,7 +478,7 @@ open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
 	if (rc != 0)
 	{
 		tide_log_error("could not read segment \"%s\" at byte offset %llu: %s",
-					   si->path, (unsigned long long) at, tide_strerror(rc));
+					   si->label, (unsigned long long) at, tide_strerror(rc));
 		seg_reader_close(sr);
 		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
 	}
@@ -386,133 +486,131 @@ open_segment(seg_reader_t *sr, seginfo_t *si, const char *dir)
 }
 
 /*
- * scan_dir - headers and footers of every segment: one source, the only
- * open segment the newest.  Fills *segs (caller frees) and *ident.
+ * scan_dir - the store's segments in LSN order, as store/ lists them (a
+ * directory: headers and footers read from the files; a remote store: its
+ * index, fetched only if it changed since the last call): one source, the
+ * only open segment the newest.  Fills *segs (caller frees) and *ident.
+ * The chain is checked by catch_up, from where the replica is.
  */
 static int
-scan_dir(const char *dir, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
+scan_dir(pass_t *p, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 {
-	segdir_list_t list;
+	store_seglist_t fresh = {0};
+	store_seglist_t *l = &fresh;
+	const char *dir = p->o->dir;
 	seginfo_t  *v;
-	size_t		n;
+	bool		nm = false;
 	int			rc;
 
 	*segs = NULL;
 	*nsegs = 0;
-	if ((rc = segdir_list(dir, &list)) != 0)
+	if ((rc = store_segments(p->store, &fresh, p->remote ? p->etag : NULL, &nm)) != 0)
 	{
-		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
-		return TIDE_EXIT_IO;
+		/* --follow says once that the store is away, not at every poll */
+		if (!(p->unreachable && store_exit(p, rc) == TIDE_EXIT_STORE))
+			tide_log_error("could not read the segments of \"%s\": %s", dir, store_errmsg(p->store));
+		return store_exit(p, rc);
 	}
-	if (list.n == 0)
+	if (p->remote)
 	{
-		segdir_list_free(&list);
+		/* invariant 4: the index is whole or not used at all (store_index_fetch) */
+		if (!nm)
+		{
+			store_seglist_free(&p->list);
+			p->list = fresh;
+			fresh.v = NULL;
+			fresh.n = 0;
+		}
+		l = &p->list;
+	}
+	if (l->n == 0)
+	{
+		store_seglist_free(&fresh);
 		return 0;
 	}
-	if ((v = calloc(list.n, sizeof(*v))) == NULL)
+	if ((v = calloc(l->n, sizeof(*v))) == NULL)
 	{
-		segdir_list_free(&list);
+		store_seglist_free(&fresh);
 		tide_log_error("out of memory");
 		return TIDE_EXIT_BUG;
 	}
-	for (size_t i = 0; i < list.n; i++)
+	/* a source identity an older index leaves out: from the first header */
+	if (l->v[0].dbname[0] == '\0')
+	{
+		store_segment_t first = l->v[0];
+
+		if ((rc = store_segment_meta(p->store, &first)) != 0)
+		{
+			tide_log_error("%s", store_errmsg(p->store));
+			free(v);
+			store_seglist_free(&fresh);
+			return store_exit(p, rc);
+		}
+		for (size_t i = 0; i < l->n; i++)
+		{
+			snprintf(l->v[i].dbname, sizeof(l->v[i].dbname), "%s", first.dbname);
+			snprintf(l->v[i].encoding, sizeof(l->v[i].encoding), "%s", first.encoding);
+		}
+	}
+	rc = 0;
+	for (size_t i = 0; i < l->n; i++)
 	{
 		seginfo_t  *si = &v[i];
-		seg_reader_t sr;
-		seg_header_t *h;
+		store_segment_t *g = &l->v[i];
 
-		si->e = list.v[i];
-		if (si->e.partial && i + 1 < list.n)
+		si->g = *g;
+		memcpy(si->base, g->name, SEG_NAME_LEN);
+		si->base[SEG_NAME_LEN] = '\0';
+		if (p->remote)
+			snprintf(si->label, sizeof(si->label), "%s/%s", dir, g->name);
+		else
 		{
-			tide_log_error("segment \"%s%s\" is open but is not the newest in \"%s\"",
-						   si->e.name, SEG_PARTIAL_SUFFIX, dir);
+			store_local_path(p->store, g->name, si->label, sizeof(si->label));
+			snprintf(si->path, sizeof(si->path), "%s", si->label);
+		}
+		if (g->partial && i + 1 < l->n)
+		{
+			tide_log_error("segment \"%s\" is open but is not the newest in \"%s\"", g->name, dir);
 			tide_log_hint("only the newest segment can be open; move the files that do not belong to this stream elsewhere");
 			rc = TIDE_EXIT_CORRUPT;
 			break;
 		}
-		if (si->e.partial && i + 1 == list.n)
-		{
-			/*
-			 * The streamer creates a segment, then writes and fsyncs its
-			 * header before any transaction goes in: caught in between, the
-			 * newest segment holds nothing yet.  Leave it for the next pass.
-			 */
-			uint64_t	at = 0;
-
-			snprintf(si->path, sizeof(si->path), "%s/%s%s", dir, si->e.name, SEG_PARTIAL_SUFFIX);
-			rc = seg_reader_open(&sr, si->path, &at);
-			seg_reader_close(&sr);
-			if (rc == TIDE_ETRUNCATED || rc == TIDE_EBADMAGIC || rc == TIDE_ECHECKSUM)
-			{
-				rc = 0;
-				list.n--;
-				break;
-			}
-			rc = 0;
-		}
-		if ((rc = open_segment(&sr, si, dir)) == SEG_GONE && i + 1 == list.n)
-		{
-			rc = 0;
-			list.n--;
-			break;
-		}
-		if (rc != 0)
-			break;
-		h = &sr.header;
 		if (i == 0)
 		{
-			ident->system_id = h->system_id;
-			copy_name(ident->dbname, h->dbname);
-			copy_name(ident->slot, h->slot);
-			copy_name(ident->encoding, h->encoding);
+			ident->system_id = g->system_id;
+			snprintf(ident->dbname, sizeof(ident->dbname), "%s", g->dbname);
+			snprintf(ident->slot, sizeof(ident->slot), "%s", g->slot);
+			snprintf(ident->encoding, sizeof(ident->encoding), "%s", g->encoding);
 		}
-		else if (h->system_id != ident->system_id ||
-				 h->dbname.n != strlen(ident->dbname) || memcmp(h->dbname.p, ident->dbname, h->dbname.n) ||
-				 h->slot.n != strlen(ident->slot) || memcmp(h->slot.p, ident->slot, h->slot.n))
+		else if (g->system_id != ident->system_id || strcmp(g->dbname, ident->dbname) != 0 ||
+				 strcmp(g->slot, ident->slot) != 0)
 		{
-			tide_log_error("segment \"%s\" comes from another source than \"%s\"", si->path, v[0].path);
-			tide_log_detail("system %llu, database \"%.*s\", slot \"%.*s\" against system %llu, database \"%s\", slot \"%s\"",
-							(unsigned long long) h->system_id, (int) h->dbname.n, h->dbname.p,
-							(int) h->slot.n, h->slot.p, (unsigned long long) ident->system_id,
-							ident->dbname, ident->slot);
+			tide_log_error("segment \"%s\" comes from another source than \"%s\"", si->label, v[0].label);
+			tide_log_detail("system %llu, database \"%s\", slot \"%s\" against system %llu, database \"%s\", slot \"%s\"",
+							(unsigned long long) g->system_id, g->dbname, g->slot,
+							(unsigned long long) ident->system_id, ident->dbname, ident->slot);
 			tide_log_hint("keep one source's segments per directory");
-			seg_reader_close(&sr);
 			rc = TIDE_EXIT_CORRUPT;
 			break;
 		}
-		si->start = h->start_lsn;
-		si->covered = h->start_lsn;
-		si->closed = sr.closed;
-		si->size = sr.file_size;
-		if (sr.closed)
-		{
-			seg_footer_t f;
-
-			if ((rc = seg_reader_footer(&sr, &f)) != 0)
-			{
-				tide_log_error("segment \"%s\" is damaged at byte offset %llu: %s",
-							   si->path, (unsigned long long) sr.footer_offset, tide_strerror(rc));
-				seg_reader_close(&sr);
-				rc = TIDE_EXIT_CORRUPT;
-				break;
-			}
-			si->covered = f.last_lsn;
-			si->first_lsn = f.first_lsn;
-			si->first_time = f.first_time;
-			si->last_time = f.last_time;
-			si->ntxns = f.ntxns;
-		}
-		seg_reader_close(&sr);
+		si->start = g->start_lsn;
+		si->closed = !g->partial;
+		si->covered = g->partial ? g->start_lsn : g->end_lsn;
+		si->first_lsn = g->first_lsn ? g->first_lsn : g->start_lsn;
+		si->first_time = g->first_time;
+		si->last_time = g->last_time;
+		si->ntxns = g->txns;
+		si->size = g->size;
 	}
-	n = list.n;
-	segdir_list_free(&list);
 	if (rc != 0)
 	{
+		store_seglist_free(&fresh);
 		free(v);
 		return rc;
 	}
 	*segs = v;
-	*nsegs = n;
+	*nsegs = l->n;
+	store_seglist_free(&fresh);	/* l may be it */
 	return 0;
 }
 
@@ -596,9 +694,9 @@ rel_for(pass_t *p, proto_rbuf_t body, proto_relcat_entry_t **e, apply_rel_t **rs
 	int			rc;
 
 	if (proto_read_relid(body, &relid) != 0)
-		return corrupt(si->path, off, "a change without a relation");
+		return corrupt(si->label, off, "a change without a relation");
 	if ((*e = proto_relcat_get(&p->cat, relid)) == NULL)
-		return corrupt(si->path, off, tide_strerror(TIDE_ENORELATION));
+		return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
 	if ((rc = apply_rel_get(p->rep, *e, rs)) != 0)
 		return rc;
 	return 0;
@@ -617,11 +715,11 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 	{
 		case PROTO_MSG_RELATION:
 			if ((rc = proto_relcat_put(&p->cat, body.data, body.len, NULL)) != 0)
-				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : corrupt(si->path, off, tide_strerror(rc));
+				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : corrupt(si->label, off, tide_strerror(rc));
 			return 0;
 		case PROTO_MSG_BEGIN:
 			if (p->in_txn || proto_read_begin(&body, &p->begin) != 0)
-				return corrupt(si->path, off, "a BEGIN out of place");
+				return corrupt(si->label, off, "a BEGIN out of place");
 			if (o->until.arg && (o->until.is_lsn ? p->begin.final_lsn > o->until.lsn
 								 : p->begin.commit_time > o->until.time))
 			{
@@ -642,9 +740,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				proto_commit_t c;
 
 				if (!p->in_txn || proto_read_commit(&body, &c) != 0)
-					return corrupt(si->path, off, "a COMMIT out of place");
+					return corrupt(si->label, off, "a COMMIT out of place");
 				if (c.nchanges != p->nmsgs)
-					return corrupt(si->path, off, "a transaction's change count differs from its COMMIT");
+					return corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
 				p->in_txn = false;
 				if (p->skip)
 				{
@@ -664,7 +762,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
 			if (!p->in_txn)
-				return corrupt(si->path, off, "a change outside a transaction");
+				return corrupt(si->label, off, "a change outside a transaction");
 			p->nmsgs++;
 			if (p->skip)
 				return 0;
@@ -678,7 +776,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				proto_insert_t m = {.newtup = {.cols = p->newcols}};
 
 				if ((rc = proto_read_insert(&body, &e->rel, &m)) != 0)
-					return corrupt(si->path, off, tide_strerror(rc));
+					return corrupt(si->label, off, tide_strerror(rc));
 				return apply_insert(p->rep, rs, &e->rel, &m.newtup, insert_run(rest, m.relid));
 			}
 			if (type == PROTO_MSG_UPDATE)
@@ -686,14 +784,14 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				proto_update_t m = {.oldtup = {.cols = p->oldcols}, .newtup = {.cols = p->newcols}};
 
 				if ((rc = proto_read_update(&body, &e->rel, &m)) != 0)
-					return corrupt(si->path, off, tide_strerror(rc));
+					return corrupt(si->label, off, tide_strerror(rc));
 				return apply_update(p->rep, rs, &e->rel, &m);
 			}
 			{
 				proto_delete_t m = {.oldtup = {.cols = p->oldcols}};
 
 				if ((rc = proto_read_delete(&body, &e->rel, &m)) != 0)
-					return corrupt(si->path, off, tide_strerror(rc));
+					return corrupt(si->label, off, tide_strerror(rc));
 				return apply_delete(p->rep, rs, &e->rel, &m);
 			}
 		case PROTO_MSG_TRUNCATE:
@@ -702,16 +800,16 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				int			n = 0;
 
 				if (!p->in_txn)
-					return corrupt(si->path, off, "a change outside a transaction");
+					return corrupt(si->label, off, "a change outside a transaction");
 				p->nmsgs++;
 				if (p->skip)
 					return 0;
 				if ((rc = proto_read_truncate(&body, &m, p->relids, PROTO_MAX_TRUNCATE)) != 0)
-					return corrupt(si->path, off, tide_strerror(rc));
+					return corrupt(si->label, off, tide_strerror(rc));
 				for (uint32_t i = 0; i < m.nrelids; i++)
 				{
 					if ((e = proto_relcat_get(&p->cat, m.relids[i])) == NULL)
-						return corrupt(si->path, off, tide_strerror(TIDE_ENORELATION));
+						return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
 					if ((rc = apply_rel_get(p->rep, e, &rs)) != 0)
 						return rc;
 					if (!rs->filtered)
@@ -781,12 +879,12 @@ apply_segment(pass_t *p, seginfo_t *si)
 	seg_reader_t sr;
 	int			rc;
 
-	if ((rc = open_segment(&sr, si, p->o->dir)) != 0)
+	if ((rc = open_segment(p, &sr, si)) != 0)
 		return rc == SEG_GONE ? 0 : rc;
 	p->segments++;
-	snprintf(p->seg_path, sizeof(p->seg_path), "%s", si->path);
+	snprintf(p->seg_path, sizeof(p->seg_path), "%s", si->label);
 	if (p->resume_offset > sr.offset && p->resume_offset <= sr.file_size &&
-		strcmp(p->resume_name, si->e.name) == 0)
+		strcmp(p->resume_name, si->base) == 0)
 	{
 		/*
 		 * Everything before resume_offset was applied by an earlier pass.
@@ -830,22 +928,22 @@ apply_segment(pass_t *p, seginfo_t *si)
 		{
 			if (rc == TIDE_EEOF && !p->in_txn && (sr.block.flags & SEG_BLOCK_ENDS_TXN))
 			{
-				memcpy(p->resume_name, si->e.name, sizeof(p->resume_name));
+				memcpy(p->resume_name, si->base, sizeof(p->resume_name));
 				p->resume_offset = sr.offset;
 			}
 			rc = 0;
 			continue;
 		}
 		if (rc < 0)
-			rc = corrupt(si->path, sr.block_offset, tide_strerror(rc));
+			rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
 		break;
 	}
-	if (rc == TIDE_EEOF || (rc == TIDE_ETRUNCATED && si->e.partial))
+	if (rc == TIDE_EEOF || (rc == TIDE_ETRUNCATED && si->g.partial))
 		rc = 0;					/* a torn tail of an open segment: not ours yet */
 	else if (rc < 0)
-		rc = corrupt(si->path, sr.block_offset, tide_strerror(rc));
-	if (rc == 0 && p->in_txn && !si->e.partial)
-		rc = corrupt(si->path, sr.block_offset, "the segment ends inside a transaction");
+		rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
+	if (rc == 0 && p->in_txn && !si->g.partial)
+		rc = corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
 	seg_reader_close(&sr);
 	return rc;
 }
@@ -877,6 +975,10 @@ summary(pass_t *p, double secs, const char *how)
 				  (double) p->raw_bytes / 1e6, secs,
 				  secs > 0 ? (double) p->raw_bytes / 1e6 / secs : 0.0,
 				  LSN_ARGS(p->written_lsn));
+	if (p->remote)
+		tide_log_info("downloaded %llu segments (%.1f MB) from \"%s\" into \"%s\"",
+					  (unsigned long long) p->fetched_objects, (double) p->fetched_bytes / 1e6,
+					  p->o->dir, p->cache);
 	if (c->coalesced || c->set_rows)
 		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",
 					  (unsigned long long) c->coalesced, (unsigned long long) c->set_rows);
@@ -888,6 +990,43 @@ summary(pass_t *p, double secs, const char *how)
 					  "rows a dump taken after the slot no longer had)",
 					  (unsigned long long) c->not_found,
 					  p->o->r.on_conflict == APPLY_CONFLICT_SKIP ? "skip" : "update");
+}
+
+/*
+ * check_chain - segs[first..last] form one history, by store/'s rule:
+ * each starts where the one before ended (invariants 1 and 3: chained by
+ * the LSNs in the files, never by names).  A gap names the LSN range no
+ * file holds; nothing is applied past it.
+ */
+static int
+check_chain(const seginfo_t *segs, size_t first, size_t last)
+{
+	store_seglist_t l;
+	store_chain_problem_t pr;
+	char		why[2048];
+	int			rc;
+
+	if (last == first)
+		return 0;
+	if ((l.v = malloc((last - first + 1) * sizeof(*l.v))) == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	l.n = last - first + 1;
+	for (size_t i = first; i <= last; i++)
+		l.v[i - first] = segs[i].g;
+	rc = store_seglist_check(&l, &pr);
+	if (rc != 0 && pr.kind == STORE_CHAIN_GAP)
+		gap_error(pr.from, pr.to, segs[first + pr.before].label, segs[first + pr.after].label);
+	else if (rc != 0)
+	{
+		store_chain_describe(&l, &pr, why, sizeof(why));
+		tide_log_error("%s", why);
+		tide_log_hint("nothing past it was applied");
+	}
+	free(l.v);
+	return rc != 0 ? TIDE_EXIT_CORRUPT : 0;
 }
 
 /*
@@ -907,7 +1046,7 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 	int			rc;
 
 	memset(&ident, 0, sizeof(ident));
-	if ((rc = scan_dir(o->dir, &segs, &nsegs, &ident)) != 0)
+	if ((rc = scan_dir(p, &segs, &nsegs, &ident)) != 0)
 		return rc;
 	if (nsegs == 0)
 		goto done;
@@ -958,7 +1097,7 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 		/* invariants 1 and 9: a gap in LSNs is refused, never skipped */
 		if (check && segs[first].start > pos)
 		{
-			gap_error(pos, segs[first].start, NULL, segs[first].path);
+			gap_error(pos, segs[first].start, NULL, segs[first].label);
 			rc = TIDE_EXIT_CORRUPT;
 			goto done;
 		}
@@ -974,14 +1113,9 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 			*reached = true;	/* segments after `last` start past --until */
 			break;
 		}
-		/* invariants 1 and 3: chained by the LSNs in the files, never by names */
-		if (next->start != segs[last].covered)
-		{
-			gap_error(segs[last].covered, next->start, segs[last].path, next->path);
-			rc = TIDE_EXIT_CORRUPT;
-			goto done;
-		}
 	}
+	if ((rc = check_chain(segs, first, last)) != 0)
+		goto done;
 
 	if (p->bar && !o->follow)
 	{
@@ -994,6 +1128,24 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 	for (size_t i = first; i <= last && !p->stop && !apply_interrupted; i++)
 	{
 		p->bar_seg = i - first + 1;
+		/* nothing to apply in an idle bucket: its place in the chain is the index's */
+		if (p->remote && segs[i].closed && segs[i].ntxns == 0)
+			continue;
+		/*
+		 * A download is checked whole before a byte of it is applied
+		 * (invariant 4); what came before it is committed first, so a
+		 * damaged object stops the run with the history before it applied.
+		 */
+		if (p->remote && segs[i].path[0] == '\0')
+		{
+			if (!p->in_txn && (rc = flush_batch(p)) != 0)
+				goto done;
+			if ((rc = fetch_segment(p, &segs[i])) != 0)
+			{
+				bar_end(p, false);
+				goto done;
+			}
+		}
 		if ((rc = apply_segment(p, &segs[i])) != 0)
 		{
 			bar_end(p, false);
@@ -1018,6 +1170,9 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 	else
 		rc = flush_batch(p);
 done:
+	/* a download the replica's progress is past is never needed again */
+	if (p->remote && rc == 0)
+		store_cache_forget(p->cache, &p->list, p->written_lsn);
 	free(segs);
 	return rc;
 }
@@ -1045,30 +1200,33 @@ on_poll_timer(uv_timer_t *t)
 
 /* same_listing - a and b hold the same segments, each open or closed alike */
 static bool
-same_listing(const segdir_list_t *a, const segdir_list_t *b)
+same_listing(const store_seglist_t *a, const store_seglist_t *b)
 {
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].partial != b->v[i].partial || strcmp(a->v[i].name, b->v[i].name) != 0)
+		if (strcmp(a->v[i].name, b->v[i].name) != 0)
 			return false;
 	return true;
 }
 
 /*
- * follow_tail - apply what the streamer appended to the open segment e
+ * follow_tail - apply what the streamer appended to the open segment g
  * since the last pass, from where that pass left off, and end the pass as
  * catch_up does: commit the batch, or abandon a transaction still being
  * written (the next pass reads it again from its first block).
  */
 static int
-follow_tail(pass_t *p, const segdir_entry_t *e, bool *reached)
+follow_tail(pass_t *p, const store_segment_t *g, bool *reached)
 {
 	seginfo_t	si;
 	int			rc;
 
 	memset(&si, 0, sizeof(si));
-	si.e = *e;
+	si.g = *g;
+	memcpy(si.base, g->name, SEG_NAME_LEN);
+	store_local_path(p->store, g->name, si.label, sizeof(si.label));
+	snprintf(si.path, sizeof(si.path), "%s", si.label);
 	if ((rc = apply_segment(p, &si)) != 0)
 		return rc;
 	if (p->stop)
@@ -1092,30 +1250,37 @@ follow_tail(pass_t *p, const segdir_entry_t *e, bool *reached)
  * in proportion to the retained history on every wake.  Anything else (a
  * segment closed, opened or pruned) takes a full catch_up pass with its
  * source, gap and chain checks.  *seen is the listing of the last full pass.
+ *
+ * A remote store has no open segment: each pass asks for its index with
+ * If-None-Match (a 304 costs a round trip and no body) and a full pass
+ * runs over the index it has; nothing is downloaded unless a segment the
+ * replica lacks appeared.
  */
 static int
-follow_pass(pass_t *p, segdir_list_t *seen, bool *reached)
+follow_pass(pass_t *p, store_seglist_t *seen, bool *reached)
 {
-	segdir_list_t now;
-	const segdir_entry_t *last;
+	store_seglist_t now;
+	const store_segment_t *last;
 	int			rc;
 
-	if ((rc = segdir_list(p->o->dir, &now)) != 0)
+	if (p->remote)
+		return catch_up(p, false, reached);
+	if ((rc = store_segment_names(p->store, &now)) != 0)
 	{
-		tide_log_error("could not read segment directory \"%s\": %s", p->o->dir, tide_strerror(rc));
+		tide_log_error("could not read segment directory \"%s\": %s", p->o->dir, store_errmsg(p->store));
 		return TIDE_EXIT_IO;
 	}
 	last = now.n > 0 ? &now.v[now.n - 1] : NULL;
 	if (last && last->partial && same_listing(seen, &now) &&
-		strcmp(last->name, p->resume_name) == 0)
+		strncmp(last->name, p->resume_name, SEG_NAME_LEN) == 0 && p->resume_name[0])
 	{
 		rc = follow_tail(p, last, reached);
-		segdir_list_free(&now);
+		store_seglist_free(&now);
 		return rc;
 	}
 	/* listed before catch_up's scan: a file arriving in between differs next time */
 	rc = catch_up(p, false, reached);
-	segdir_list_free(seen);
+	store_seglist_free(seen);
 	*seen = now;
 	return rc;
 }
@@ -1126,7 +1291,9 @@ follow_pass(pass_t *p, segdir_list_t *seen, bool *reached)
  * or after a second without one (a poll, for file systems without change
  * events), and apply what became whole.  Each pass commits its batch, so
  * the replica trails the source by the streamer's --flush-delay plus the
- * time to apply.  SIGINT/SIGTERM end it between passes.
+ * time to apply.  A remote store is polled every --poll-interval; while
+ * it cannot be reached the replica simply stays where it is and the poll
+ * goes on.  SIGINT/SIGTERM end it between passes.
  */
 static int
 follow(pass_t *p, bool *reached)
@@ -1134,19 +1301,19 @@ follow(pass_t *p, bool *reached)
 	uv_loop_t	loop;
 	uv_fs_event_t watch;
 	uv_timer_t	poll;
-	segdir_list_t seen = {NULL, 0};
+	store_seglist_t seen = {NULL, 0};
 	int			rc = 0;
 	int			erc;
 	double		last_log = now_seconds();
 	uint64_t	logged_txns = p->txns;
-
+	uint64_t	every = p->remote ? (uint64_t) (p->o->poll_usecs / 1000) : 1000;
 	uv_loop_init(&loop);
 	uv_fs_event_init(&loop, &watch);
 	uv_timer_init(&loop, &poll);
-	if ((erc = uv_fs_event_start(&watch, on_dir_event, p->o->dir, 0)) != 0)
+	if (!p->remote && (erc = uv_fs_event_start(&watch, on_dir_event, p->o->dir, 0)) != 0)
 		tide_log_warning("cannot watch \"%s\" for changes (%s): polling it every second",
 						 p->o->dir, uv_strerror(erc));
-	uv_timer_start(&poll, on_poll_timer, 1000, 1000);
+	uv_timer_start(&poll, on_poll_timer, every, every);
 	tide_log_info("following \"%s\": the replica is at " LSN_FMT, p->o->dir, LSN_ARGS(p->written_lsn));
 	while (rc == 0 && !*reached && !apply_interrupted)
 	{
@@ -1154,6 +1321,20 @@ follow(pass_t *p, bool *reached)
 		if (apply_interrupted)
 			break;
 		rc = follow_pass(p, &seen, reached);
+		if (rc == TIDE_EXIT_STORE && !p->in_txn)
+		{
+			/* the store is away (a web server restarting): wait for it */
+			if (!p->unreachable)
+				tide_log_warning("the store is unreachable: the replica stays at " LSN_FMT " and tide apply keeps polling it",
+								 LSN_ARGS(p->written_lsn));
+			p->unreachable = true;
+			rc = 0;
+		}
+		else if (rc == 0 && p->unreachable)
+		{
+			tide_log_info("the store \"%s\" answers again", p->o->dir);
+			p->unreachable = false;
+		}
 		uv_timer_again(&poll);	/* the poll is for when no event comes */
 		if (p->txns > logged_txns && now_seconds() - last_log >= 10)
 		{
@@ -1163,7 +1344,7 @@ follow(pass_t *p, bool *reached)
 			last_log = now_seconds();
 		}
 	}
-	segdir_list_free(&seen);
+	store_seglist_free(&seen);
 	uv_close((uv_handle_t *) &watch, NULL);
 	uv_close((uv_handle_t *) &poll, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -1315,6 +1496,36 @@ retry_strict(pass_t *p, int rc)
 	return true;
 }
 
+/*
+ * open_store - the store -D names: a directory read in place, or a remote
+ * store (s3://, http(s)://) read through its index, its segments
+ * downloaded into the cache as the replica needs them.
+ */
+static int
+open_store(pass_t *p)
+{
+	char		err[STORE_ERRLEN];
+	int			rc;
+
+	if ((rc = store_open(p->o->dir, NULL, &p->store, err)) != 0)
+	{
+		tide_log_error("%s", err);
+		if (rc == -ENOENT || rc == -ENOTDIR)
+			return TIDE_EXIT_IO;
+		return rc == -EINVAL ? TIDE_EXIT_USAGE : TIDE_EXIT_STORE;
+	}
+	p->remote = store_kind(p->store) != STORE_LOCAL;
+	if (!p->remote)
+		return 0;
+	if ((rc = store_cache_dir(p->o->dir, p->o->cache, p->cache, sizeof(p->cache), err)) != 0)
+	{
+		tide_log_error("%s", err);
+		tide_log_hint("give a directory of your own with --cache DIR");
+		return TIDE_EXIT_IO;
+	}
+	return 0;
+}
+
 int
 tide_cmd_apply(int argc, char **argv)
 {
@@ -1333,37 +1544,33 @@ tide_cmd_apply(int argc, char **argv)
 		tide_log_error("out of memory");
 		return TIDE_EXIT_BUG;
 	}
-	if ((rc = scan_dir(o.dir, &segs, &nsegs, &p->ident)) != 0)
-	{
-		free(p);
-		return rc;
-	}
+	p->o = &o;
+	if ((rc = open_store(p)) != 0)
+		goto out;
+	if ((rc = scan_dir(p, &segs, &nsegs, &p->ident)) != 0)
+		goto out;
 	free(segs);
 	/* --follow before the streamer's first segment is whole: wait for it */
 	for (int waited = 0; nsegs == 0 && o.follow && !apply_interrupted; waited++)
 	{
 		if (waited == 0)
 			tide_log_info("waiting for a first segment in \"%s\"", o.dir);
-		sleep(1);
-		if ((rc = scan_dir(o.dir, &segs, &nsegs, &p->ident)) != 0)
+		usleep(p->remote ? (useconds_t) o.poll_usecs : 1000000);
+		if ((rc = scan_dir(p, &segs, &nsegs, &p->ident)) != 0)
 		{
-			free(p);
-			return rc;
+			if (rc == TIDE_EXIT_STORE)
+				continue;		/* the store is away: keep waiting */
+			goto out;
 		}
 		free(segs);
 	}
-	if (nsegs == 0 && !o.follow)
-	{
-		tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
-		free(p);
-		return TIDE_EXIT_OK;
-	}
 	if (nsegs == 0)
 	{
-		free(p);				/* interrupted while waiting */
-		return TIDE_EXIT_OK;
+		if (!o.follow)
+			tide_log_info("no segments in \"%s\": nothing to apply", o.dir);
+		rc = TIDE_EXIT_OK;		/* or interrupted while waiting */
+		goto out;
 	}
-	p->o = &o;
 	p->bar = isatty(STDERR_FILENO) && !tide_log_quiet;
 	proto_relcat_init(&p->cat, NULL);
 	if ((rc = apply_replica_connect(&p->rep, &o.r, &p->ident, &p->progress)) != 0)
@@ -1438,6 +1645,8 @@ out:
 	}
 	apply_replica_close(p->rep);
 	proto_relcat_free(&p->cat);
+	store_seglist_free(&p->list);
+	store_close(p->store);
 	free(p);
 	return rc;
 }

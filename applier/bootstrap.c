@@ -27,7 +27,6 @@
  * Sessions pin search_path to '' first; pg_restore gets the connection
  * string without its password (a private passfile instead).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -38,10 +37,10 @@
 #include <libpq-fe.h>
 
 #include "tide/common.h"
-#include "../streamer/base.h"
-#include "../streamer/segdir.h"
+#include "tide/pgtools.h"
 #include "apply.h"
 #include "tide/segment.h"
+#include "tide/store.h"
 
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
@@ -49,7 +48,8 @@
 typedef struct
 {
 	char	   *conninfo;
-	char	   *dir;
+	char	   *dir;			/* a directory or a store URL */
+	char	   *cache;			/* --cache, passed on to tide apply */
 	const char *base;			/* --base NAME, or NULL: the newest */
 	char	   *until;			/* --until, passed on to tide apply */
 	bool		until_is_lsn;
@@ -63,13 +63,19 @@ static void
 bootstrap_usage(FILE *f)
 {
 	fprintf(f,
-			"Usage: tide bootstrap -d REPLICA_CONNINFO -D DIR [OPTIONS]\n\n"
+			"Usage: tide bootstrap -d REPLICA_CONNINFO -D DIR|URL [OPTIONS]\n\n"
 			"Build a new replica: restore a base dump of DIR/base (written by tide base)\n"
 			"into an empty database with pg_restore, record the base's consistent point\n"
-			"in tide.progress, then apply every segment of DIR after it, as tide apply.\n\n"
+			"in tide.progress, then apply every segment of DIR after it, as tide apply.\n"
+			"DIR may be a store the directory is published to (s3://BUCKET/PREFIX,\n"
+			"http(s)://HOST/PATH): the base and the segments are downloaded, checked,\n"
+			"into the cache first.\n\n"
 			"Options:\n"
 			"  -d, --dbname=CONNINFO  the replica (an empty database)\n"
-			"  -D, --directory=DIR    segment directory holding base/ and the segments\n"
+			"  -D, --directory=DIR|URL  segment directory (or store) holding base/ and\n"
+			"                         the segments\n"
+			"      --cache=DIR        where a remote store's objects are downloaded\n"
+			"                         (default ~/.cache/tide/HOST-HASH, owner-only)\n"
 			"      --base=NAME        the base to restore (default: the newest complete)\n"
 			"      --until=TIME|LSN   apply only the transactions committed at or before\n"
 			"                         TIME (a timestamptz) or LSN\n"
@@ -85,7 +91,7 @@ bootstrap_usage(FILE *f)
 			"Exit codes: 0 done, 2 bad arguments, no base or --until before it, 4 replica\n"
 			"connection, replica not empty or lacking a role, an extension or the\n"
 			"encoding, pg_restore or apply error, 5 damaged base or segments missing or\n"
-			"of another source, 6 local I/O error.\n");
+			"of another source, 6 local I/O error, 7 the store cannot be reached.\n");
 }
 
 static int
@@ -98,6 +104,7 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 		{"until", required_argument, NULL, 2},
 		{"jobs", required_argument, NULL, 'j'},
 		{"no-acl", no_argument, NULL, 3},
+		{"cache", required_argument, NULL, 4},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -139,6 +146,9 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 			case 3:
 				o->no_acl = true;
 				break;
+			case 4:
+				o->cache = optarg;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -164,75 +174,83 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 	}
 	if (o->base && (strchr(o->base, '/') || strcmp(o->base, ".") == 0 || strcmp(o->base, "..") == 0))
 	{
-		tide_log_error("invalid --base \"%s\": give the name of a directory in %s/%s", o->base, o->dir, BASE_SUBDIR);
+		tide_log_error("invalid --base \"%s\": give the name of a directory in %s/base", o->base, o->dir);
 		return TIDE_EXIT_USAGE;
 	}
 	return 0;
 }
 
+/* store_fail_exit - the exit class of a store/ failure reading s */
+static int
+store_fail_exit(const store_t *s, int rc)
+{
+	if (rc <= TIDE__EBASE)
+		return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
+	return store_kind(s) == STORE_LOCAL ? TIDE_EXIT_IO : TIDE_EXIT_STORE;
+}
+
 /*
- * find_base - the directory of the base to restore into path: --base, or
- * the newest complete one (names sort in time order; ".partial" ones are
- * unfinished or abandoned).
+ * find_base - the base to restore: --base, or the newest complete one
+ * (names sort in time order; ".partial" ones are unfinished or abandoned
+ * and store_bases leaves them out).  *b takes a copy (caller frees with
+ * store_bases_free(b, 1)).
  */
 static int
-find_base(const boot_opts_t *o, char *path, size_t len)
+find_base(const boot_opts_t *o, store_t *s, store_base_t **b)
 {
-	char		basedir[4200];
-	char		best[256] = "";
-	DIR		   *d;
-	struct dirent *de;
-	struct stat st;
+	store_base_t *v = NULL;
+	size_t		n = 0;
+	size_t		pick = SIZE_MAX;
+	int			rc;
 
-	snprintf(basedir, sizeof(basedir), "%s/%s", o->dir, BASE_SUBDIR);
+	*b = NULL;
 	if (o->base)
 	{
-		size_t		n = strlen(o->base);
+		size_t		len = strlen(o->base);
 
-		snprintf(path, len, "%s/%s", basedir, o->base);
-		if (n > strlen(BASE_PARTIAL_SUFFIX) &&
-			strcmp(o->base + n - strlen(BASE_PARTIAL_SUFFIX), BASE_PARTIAL_SUFFIX) == 0)
+		if (len > 8 && strcmp(o->base + len - 8, ".partial") == 0)
 		{
-			tide_log_error("base \"%s\" is not complete", path);
-			tide_log_detail("a base is renamed without \"%s\" once pg_dump and its manifest are durable", BASE_PARTIAL_SUFFIX);
+			tide_log_error("base \"%s/base/%s\" is not complete", o->dir, o->base);
+			tide_log_detail("a base is renamed without \".partial\" once pg_dump and its manifest are durable");
 			tide_log_hint("take a new base with tide base, or choose a complete one with --base");
 			return TIDE_EXIT_USAGE;
 		}
-		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+	}
+	if ((rc = store_bases(s, &v, &n)) != 0)
+	{
+		tide_log_error("could not read the bases of \"%s\": %s", o->dir, store_errmsg(s));
+		return store_fail_exit(s, rc);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (o->base ? strcmp(v[i].name, o->base) == 0 : true)
+			pick = i;
+	if (pick == SIZE_MAX)
+	{
+		if (o->base)
 		{
-			tide_log_error("base \"%s\" does not exist", path);
-			tide_log_hint("list the bases with: ls %s", basedir);
-			return TIDE_EXIT_USAGE;
+			tide_log_error("base \"%s/base/%s\" does not exist", o->dir, o->base);
+			tide_log_hint("list the bases with: tide ls %s", o->dir);
 		}
-		return 0;
-	}
-	if ((d = opendir(basedir)) == NULL && errno != ENOENT)
-	{
-		tide_log_error("could not open base directory \"%s\": %s", basedir, strerror(errno));
-		return TIDE_EXIT_IO;
-	}
-	while (d && (de = readdir(d)) != NULL)
-	{
-		char		p[4500];
-
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(best) ||
-			strstr(de->d_name, BASE_PARTIAL_SUFFIX))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s/%s", basedir, de->d_name, BASE_MANIFEST);
-		if (stat(p, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (strcmp(de->d_name, best) > 0)
-			snprintf(best, sizeof(best), "%s", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	if (best[0] == '\0')
-	{
-		tide_log_error("no complete base dump in \"%s\"", basedir);
-		tide_log_hint("take one with: tide base -d SOURCE -S SLOT -D %s", o->dir);
+		else
+		{
+			tide_log_error("no complete base dump in \"%s/base\"", o->dir);
+			tide_log_hint("take one with: tide base -d SOURCE -S SLOT -D %s", o->dir);
+		}
+		store_bases_free(v, n);
 		return TIDE_EXIT_USAGE;
 	}
-	snprintf(path, len, "%s/%s", basedir, best);
+	/* keep the one picked, free the others */
+	for (size_t i = 0; i < n; i++)
+		if (i != pick)
+			store_base_free(&v[i]);
+	if ((*b = malloc(sizeof(**b))) == NULL)
+	{
+		store_bases_free(v, n);
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	**b = v[pick];
+	free(v);
 	return 0;
 }
 
@@ -242,61 +260,45 @@ find_base(const boot_opts_t *o, char *path, size_t len)
  * restore would be wasted on a replica that cannot be brought forward.
  */
 static int
-check_segments(const char *dir, const char *base, const base_manifest_t *m)
+check_segments(const boot_opts_t *o, store_t *s, const char *base, const store_manifest_t *m)
 {
-	segdir_list_t list;
-	seg_reader_t sr;
-	seg_header_t *h;
-	char		path[4200];
-	uint64_t	at = 0;
+	store_seglist_t l = {0};
+	const store_segment_t *g;
 	int			rc;
 
-	if ((rc = segdir_list(dir, &list)) != 0)
+	if ((rc = store_segments(s, &l, NULL, NULL)) != 0)
 	{
-		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
-		return TIDE_EXIT_IO;
+		tide_log_error("could not read the segments of \"%s\": %s", o->dir, store_errmsg(s));
+		return store_fail_exit(s, rc);
 	}
-	if (list.n == 0)
+	if (l.n == 0)
 	{
-		segdir_list_free(&list);
-		tide_log_info("no segments in \"%s\" yet: the replica will be the base alone", dir);
+		tide_log_info("no segments in \"%s\" yet: the replica will be the base alone", o->dir);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/%s%s", dir, list.v[0].name,
-			 list.v[0].partial ? SEG_PARTIAL_SUFFIX : SEG_SUFFIX);
-	segdir_list_free(&list);
-	if ((rc = seg_reader_open(&sr, path, &at)) != 0)
-	{
-		tide_log_error("could not read segment \"%s\" at byte offset %llu: %s",
-					   path, (unsigned long long) at, tide_strerror(rc));
-		seg_reader_close(&sr);
-		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
-	}
-	h = &sr.header;
+	g = &l.v[0];
 	rc = 0;
-	if (h->system_id != m->system_id ||
-		h->dbname.n != strlen(m->dbname) || memcmp(h->dbname.p, m->dbname, h->dbname.n) != 0 ||
-		h->slot.n != strlen(m->slot) || memcmp(h->slot.p, m->slot, h->slot.n) != 0)
+	if (g->system_id != m->system_id || (g->dbname[0] && strcmp(g->dbname, m->dbname) != 0) ||
+		strcmp(g->slot, m->slot) != 0)
 	{
-		tide_log_error("the segments in \"%s\" come from another source than base \"%s\"", dir, base);
-		tide_log_detail("segment \"%s\" is from system %llu, database \"%.*s\", slot \"%.*s\"; "
+		tide_log_error("the segments in \"%s\" come from another source than base \"%s\"", o->dir, base);
+		tide_log_detail("segment \"%s\" is from system %llu, database \"%s\", slot \"%s\"; "
 						"the base from system %llu, database \"%s\", slot \"%s\"",
-						path, (unsigned long long) h->system_id, (int) h->dbname.n, h->dbname.p,
-						(int) h->slot.n, h->slot.p, (unsigned long long) m->system_id,
-						m->dbname, m->slot);
-		tide_log_hint("keep a base with the segments of the slot it created");
+						g->name, (unsigned long long) g->system_id, g->dbname, g->slot,
+						(unsigned long long) m->system_id, m->dbname, m->slot);
+		tide_log_hint("keep a base with the segments of the slot whose history it starts or joins");
 		rc = TIDE_EXIT_CORRUPT;
 	}
-	else if (h->start_lsn > m->consistent_point)
+	else if (g->start_lsn > m->consistent_point)
 	{
 		tide_log_error("segments are missing: the changes from " LSN_FMT " to " LSN_FMT " are in none of the files",
-					   LSN_ARGS(m->consistent_point), LSN_ARGS(h->start_lsn));
+					   LSN_ARGS(m->consistent_point), LSN_ARGS(g->start_lsn));
 		tide_log_detail("base \"%s\" ends at " LSN_FMT " but the oldest segment, \"%s\", starts at " LSN_FMT,
-						base, LSN_ARGS(m->consistent_point), path, LSN_ARGS(h->start_lsn));
+						base, LSN_ARGS(m->consistent_point), g->name, LSN_ARGS(g->start_lsn));
 		tide_log_hint("restore the missing segment files, or bootstrap from a newer base; nothing was restored");
 		rc = TIDE_EXIT_CORRUPT;
 	}
-	seg_reader_close(&sr);
+	store_seglist_free(&l);
 	return rc;
 }
 
@@ -371,7 +373,7 @@ name_list(const PGresult *r, char *buf, size_t len)
  * is later.
  */
 static int
-check_until(const boot_opts_t *o, const base_manifest_t *m, const char *base)
+check_until(const boot_opts_t *o, const store_manifest_t *m, const char *base)
 {
 	char		when[40];
 	proto_time_t at = m->source_time ? m->source_time : m->start_time;
@@ -383,7 +385,7 @@ check_until(const boot_opts_t *o, const base_manifest_t *m, const char *base)
 						 "--until is checked against the clock of the host that took it", base);
 	if (o->until_is_lsn ? o->until_lsn >= m->consistent_point : o->until_time >= at)
 		return 0;
-	base_time_text(when, sizeof(when), at);
+	tide_time_text(when, sizeof(when), at);
 	tide_log_error("--until %s is before base \"%s\"", o->until, base);
 	if (o->until_is_lsn)
 		tide_log_detail("the base holds the source as of " LSN_FMT, LSN_ARGS(m->consistent_point));
@@ -402,7 +404,7 @@ check_until(const boot_opts_t *o, const base_manifest_t *m, const char *base)
  * is reported in full before returning, so one run lists everything to fix.
  */
 static int
-check_replica(const boot_opts_t *o, const base_manifest_t *m, const base_prereqs_t *pre)
+check_replica(const boot_opts_t *o, const store_manifest_t *m, const store_manifest_t *pre)
 {
 	PGconn	   *c = connect_replica(o->conninfo);
 	PGresult   *r = NULL;
@@ -416,7 +418,7 @@ check_replica(const boot_opts_t *o, const base_manifest_t *m, const base_prereqs
 		PQfinish(c);
 		return TIDE_EXIT_REPLICA;
 	}
-	if (base_pin_session(c) != 0)
+	if (tide_pin_session(c) != 0)
 	{
 		tide_log_error("could not set up the replica session: %s", one_line(c));
 		rc = TIDE_EXIT_REPLICA;
@@ -570,12 +572,12 @@ check_archive(const char *pg_restore, const char *base)
 {
 	char	   *argv[] = {(char *) pg_restore, "--list", (char *) base, NULL};
 	char	   *errtext = NULL;
-	int			status = base_run_tool(argv, 2, &errtext);
+	int			status = tide_run_tool(argv, 2, &errtext);
 
 	if (status != 0)
 	{
 		tide_log_error("%s cannot read base \"%s\"", pg_restore, base);
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 		if (status == 127)
 			tide_log_hint("install the PostgreSQL client programs (pg_restore) of the replica's major version");
 		else
@@ -589,7 +591,7 @@ check_archive(const char *pg_restore, const char *base)
 
 /* record_base - tide.progress at the base's point, as tide apply keeps it */
 static int
-record_base(const boot_opts_t *o, const base_manifest_t *m)
+record_base(const boot_opts_t *o, const store_manifest_t *m)
 {
 	apply_replica_opts_t ro;
 	apply_replica_t *rep = NULL;
@@ -622,39 +624,76 @@ int
 tide_cmd_bootstrap(int argc, char **argv)
 {
 	boot_opts_t o;
-	base_manifest_t m;
-	base_prereqs_t pre;
-	base_child_conn_t child;
+	store_t    *s = NULL;
+	store_base_t *b = NULL;
+	store_manifest_t m;
+	tide_child_conn_t child;
 	char		base[4200];
+	char		label[4300];
+	char		cache[4096] = "";
 	char		pg_restore[4200];
 	char		jobs_arg[16];
 	char		when[40];
+	char		err[STORE_ERRLEN];
 	char	   *rargv[16];
 	char	   *errtext = NULL;
 	int			n = 0;
 	int			status;
 	int			rc;
 
-	memset(&pre, 0, sizeof(pre));
 	memset(&child, 0, sizeof(child));
+	memset(&m, 0, sizeof(m));
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
-	base_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
-	if ((rc = find_base(&o, base, sizeof(base))) != 0 ||
-		(rc = base_manifest_read(base, &m)) != 0 ||
-		(rc = base_prereqs_read(base, &pre)) != 0 ||
-		(rc = check_until(&o, &m, base)) != 0 ||
-		(rc = check_segments(o.dir, base, &m)) != 0 ||
-		(rc = check_archive(pg_restore, base)) != 0 ||
-		(rc = check_replica(&o, &m, &pre)) != 0 ||
-		(rc = base_child_conn(o.conninfo, &child)) != 0)
+	tide_tool_path("pg_restore", pg_restore, sizeof(pg_restore));
+	if ((rc = store_open(o.dir, NULL, &s, err)) != 0)
 	{
-		base_prereqs_free(&pre);
+		tide_log_error("%s", err);
+		return rc == -EINVAL ? TIDE_EXIT_USAGE :
+			(rc == -ENOENT || rc == -ENOTDIR) ? TIDE_EXIT_IO : TIDE_EXIT_STORE;
+	}
+	if (store_kind(s) != STORE_LOCAL &&
+		(rc = store_cache_dir(o.dir, o.cache, cache, sizeof(cache), err)) != 0)
+	{
+		tide_log_error("%s", err);
+		tide_log_hint("give a directory of your own with --cache DIR");
+		store_close(s);
+		return TIDE_EXIT_IO;
+	}
+	if ((rc = find_base(&o, s, &b)) != 0)
+	{
+		store_close(s);
 		return rc;
 	}
-	base_prereqs_free(&pre);
+	m = b->manifest;
+	snprintf(label, sizeof(label), "%s/base/%s", o.dir, b->name);
+	if ((rc = check_until(&o, &m, label)) != 0 ||
+		(rc = check_segments(&o, s, label, &m)) != 0)
+		goto out;
+	/* a remote base is downloaded whole, every file checked, before pg_restore sees it */
+	{
+		uint64_t	fetched = 0;
+		int			frc;
 
-	base_time_text(when, sizeof(when), m.start_time);
+		if (store_kind(s) != STORE_LOCAL)
+			tide_log_info("downloading base \"%s\" (%zu files) into \"%s\"", label, b->nfiles, cache);
+		if ((frc = store_fetch_base(s, b, cache, base, sizeof(base), &fetched)) != 0)
+		{
+			tide_log_error("%s", store_errmsg(s));
+			rc = store_fail_exit(s, frc);
+			goto out;
+		}
+		if (fetched)
+			tide_log_info("downloaded %.1f MB of base \"%s\"", (double) fetched / 1e6, b->name);
+		if (store_kind(s) == STORE_LOCAL)
+			snprintf(label, sizeof(label), "%s", base);
+	}
+	if ((rc = check_archive(pg_restore, base)) != 0 ||
+		(rc = check_replica(&o, &m, &m)) != 0 ||
+		(rc = tide_child_conn(o.conninfo, &child)) != 0)
+		goto out;
+
+	tide_time_text(when, sizeof(when), m.start_time);
 	snprintf(jobs_arg, sizeof(jobs_arg), "%d", o.jobs);
 	rargv[n++] = pg_restore;
 	rargv[n++] = "--jobs";
@@ -668,37 +707,38 @@ tide_cmd_bootstrap(int argc, char **argv)
 	rargv[n++] = base;
 	rargv[n] = NULL;
 	tide_log_info("restoring base \"%s\" (source system %llu, database \"%s\", as of " LSN_FMT ", %s) with %d job%s",
-				  base, (unsigned long long) m.system_id, m.dbname, LSN_ARGS(m.consistent_point),
+				  label, (unsigned long long) m.system_id, m.dbname, LSN_ARGS(m.consistent_point),
 				  when, o.jobs, o.jobs == 1 ? "" : "s");
 	tide_log_info("objects will be owned by the role that restores them; privileges are %s",
 				  o.no_acl ? "not restored (--no-acl)" : "restored");
-	status = base_run_tool(rargv, 2, &errtext);
-	base_child_conn_free(&child);
+	status = tide_run_tool(rargv, 2, &errtext);
+	tide_child_conn_free(&child);
 	if (status != 0)
 	{
 		if (status > 128)
 			tide_log_error("pg_restore was terminated by signal %d", status - 128);
 		else if (status > 0)
 			tide_log_error("pg_restore failed with exit code %d", status);
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 		if (status == 127)
 			tide_log_hint("install the PostgreSQL client programs (pg_restore) of the replica's major version");
 		else
 			tide_log_hint("the replica holds a partial restore: drop and recreate its database before a new attempt");
-		free(errtext);
-		return TIDE_EXIT_REPLICA;
+		rc = TIDE_EXIT_REPLICA;
+		goto out;
 	}
 	if (errtext && errtext[0])
 	{
 		tide_log_warning("pg_restore reported:");
-		base_log_output("pg_restore", errtext);
+		tide_log_tool_output("pg_restore", errtext);
 	}
-	free(errtext);
 
 	if ((rc = record_base(&o, &m)) != 0)
-		return rc;
+		goto out;
 	tide_log_info("base restored; the replica is at " LSN_FMT ": applying the segments of \"%s\"",
 				  LSN_ARGS(m.consistent_point), o.dir);
+	store_close(s);
+	s = NULL;
 
 	/* the rest is exactly tide apply */
 	{
@@ -706,7 +746,8 @@ tide_cmd_bootstrap(int argc, char **argv)
 		char		d[] = "--dbname";
 		char		D[] = "--directory";
 		char		u[] = "--until";
-		char	   *aargv[8];
+		char		c[] = "--cache";
+		char	   *aargv[10];
 		int			an = 0;
 
 		aargv[an++] = cmd;
@@ -719,7 +760,22 @@ tide_cmd_bootstrap(int argc, char **argv)
 			aargv[an++] = u;
 			aargv[an++] = o.until;
 		}
+		if (cache[0])
+		{
+			aargv[an++] = c;
+			aargv[an++] = cache;
+		}
 		aargv[an] = NULL;
-		return tide_cmd_apply(an, aargv);
+		rc = tide_cmd_apply(an, aargv);
 	}
+out:
+	free(errtext);
+	tide_child_conn_free(&child);
+	if (b)
+	{
+		store_base_free(b);
+		free(b);
+	}
+	store_close(s);
+	return rc;
 }

@@ -13,20 +13,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tide.h"
 #include "tide/render.h"
 #include "tide/segment.h"
+#include "tide/store.h"
 
 static void
 inspect_usage(FILE *f)
 {
-	fprintf(f, "Usage: tide inspect [--json] [--verbose] FILE\n\n"
+	fprintf(f, "Usage: tide inspect [--json] [--verbose] FILE|DIR|URL[/NAME.tseg]\n\n"
 			"Print the messages of a segment file, or of a raw tide stream (e.g.\n"
 			"pg_recvlogical -f output of a slot using the tide plugin), one line\n"
-			"each.  Damage is reported with the byte offset (exit code 5).\n\n"
-			"  --json      JSON lines instead of text\n"
-			"  --verbose   show LSNs, transaction ids, commit times and OIDs\n");
+			"each; of a directory or store (s3://BUCKET/PREFIX, http(s)://HOST/PATH),\n"
+			"every segment in LSN order, or the one named after the URL.  Segments of a\n"
+			"remote store are downloaded into the cache and checked (SHA-256 of the\n"
+			"index, block checksums) first.  Damage is reported with the byte offset\n"
+			"(exit code 5); a store that cannot be reached is exit code 7.\n\n"
+			"  --json       JSON lines instead of text\n"
+			"  --verbose    show LSNs, transaction ids, commit times and OIDs\n"
+			"  --cache=DIR  where a remote store's segments are downloaded\n");
 }
 
 /* read_file - the whole file into *data (caller frees); 0 or -errno */
@@ -84,6 +91,90 @@ read_file(const char *path, uint8_t **data, size_t *len)
  * A torn tail of an open segment ends the listing with a note, not an
  * error; any other damage is an error naming the block's offset.
  */
+static int
+inspect_segment(const char *path, int flags);
+
+/*
+ * inspect_store - a directory or store URL: every segment in LSN order
+ * (a remote one downloaded into the cache and checked first, as tide
+ * apply does); URL/NAME.tseg: that segment alone.
+ */
+static int
+inspect_store(const char *arg, const char *cache_opt, int flags)
+{
+	char		url[4200];
+	char		err[STORE_ERRLEN];
+	char		cache[4096] = "";
+	const char *one = NULL;
+	store_t    *s;
+	store_seglist_t l = {0};
+	int			rc;
+
+	snprintf(url, sizeof(url), "%s", arg);
+	{
+		size_t		n = strlen(url);
+		char	   *slash = strrchr(url, '/');
+
+		/* URL/NAME.tseg names one object of the store at URL */
+		if (n > strlen(SEG_SUFFIX) && strcmp(url + n - strlen(SEG_SUFFIX), SEG_SUFFIX) == 0 && slash)
+		{
+			*slash = '\0';
+			one = slash + 1;
+		}
+	}
+	if ((rc = store_open(url, NULL, &s, err)) != 0)
+	{
+		tide_log_error("%s", err);
+		return rc == -EINVAL ? TIDE_EXIT_USAGE : TIDE_EXIT_STORE;
+	}
+	if (store_kind(s) != STORE_LOCAL &&
+		(rc = store_cache_dir(url, cache_opt, cache, sizeof(cache), err)) != 0)
+	{
+		tide_log_error("%s", err);
+		store_close(s);
+		return TIDE_EXIT_IO;
+	}
+	if ((rc = store_segments(s, &l, NULL, NULL)) != 0)
+	{
+		tide_log_error("could not read the segments of \"%s\": %s", url, store_errmsg(s));
+		store_close(s);
+		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : store_kind(s) == STORE_LOCAL ? TIDE_EXIT_IO : TIDE_EXIT_STORE;
+	}
+	rc = 0;
+	if (one && !l.n)
+	{
+		tide_log_error("store \"%s\" has no segment \"%s\"", url, one);
+		rc = TIDE_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < l.n && rc == 0; i++)
+	{
+		char		path[4400];
+		int			frc;
+
+		if (one && strcmp(l.v[i].name, one) != 0)
+		{
+			if (i + 1 == l.n)
+			{
+				tide_log_error("store \"%s\" has no segment \"%s\"", url, one);
+				rc = TIDE_EXIT_USAGE;
+			}
+			continue;
+		}
+		if ((frc = store_fetch_segment(s, &l.v[i], cache, path, sizeof(path), NULL)) != 0)
+		{
+			tide_log_error("%s", store_errmsg(s));
+			rc = frc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_STORE;
+			break;
+		}
+		rc = inspect_segment(path, flags);
+		if (one)
+			break;
+	}
+	store_seglist_free(&l);
+	store_close(s);
+	return rc;
+}
+
 static int
 inspect_segment(const char *path, int flags)
 {
@@ -143,6 +234,7 @@ tide_cmd_inspect(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"cache", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -154,7 +246,9 @@ tide_cmd_inspect(int argc, char **argv)
 	proto_render_t r;
 	proto_wbuf_t out;
 	int			rc;
+	const char *cache = NULL;
 
+	optind = 1;
 	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1)
 	{
 		switch (c)
@@ -164,6 +258,9 @@ tide_cmd_inspect(int argc, char **argv)
 				break;
 			case 'v':
 				flags |= PROTO_RENDER_ALL;
+				break;
+			case 'c':
+				cache = optarg;
 				break;
 			case 'h':
 				inspect_usage(stdout);
@@ -175,9 +272,16 @@ tide_cmd_inspect(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 	{
-		tide_log_error("inspect needs exactly one file");
+		tide_log_error("inspect needs exactly one file, directory or store URL");
 		inspect_usage(stderr);
 		return TIDE_EXIT_USAGE;
+	}
+	{
+		struct stat st;
+
+		if ((strstr(argv[optind], "://") != NULL && strncmp(argv[optind], "file://", 7) != 0) ||
+			(stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode)))
+			return inspect_store(argv[optind], cache, flags);
 	}
 	{
 		FILE	   *f = strcmp(argv[optind], "-") ? fopen(argv[optind], "rb") : NULL;

@@ -17,9 +17,10 @@ typedef struct
 
 static const command_t commands[] = {
 	{"stream", tide_cmd_stream, "follow a replication slot into segment files"},
-	{"ls", tide_cmd_ls, "list the segments of a directory"},
+	{"ls", tide_cmd_ls, "list the segments and bases of a directory or store"},
 	{"inspect", tide_cmd_inspect, "print a segment or stream as text or JSON lines"},
-	{"prune", tide_cmd_prune, "delete closed segments older than a retention window"},
+	{"prune", tide_cmd_prune, "delete segments and bases older than a retention window"},
+	{"publish", tide_cmd_publish, "copy closed segments and bases to S3 or another directory"},
 	{"apply", tide_cmd_apply, "replay segments into a replica, exactly once"},
 	{"verify", tide_cmd_verify, "compare tables between a source and a replica"},
 	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
@@ -42,6 +43,8 @@ usage(FILE *f)
 			"  4  replica connection or schema problem, or divergence\n"
 			"  5  corrupt or inconsistent input files\n"
 			"  6  local I/O error (disk full, permissions)\n"
+			"  7  a remote store (S3, a web server) cannot be reached or refused the\n"
+			"     request: credentials, permissions, server errors (retry may help)\n"
 			"  70 internal error (please report)\n\n"
 			"Wire format version %d.\n", PROTO_FORMAT_VERSION);
 }

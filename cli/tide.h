@@ -11,8 +11,9 @@
 
 int			tide_cmd_inspect(int argc, char **argv);	/* cli/inspect.c */
 int			tide_cmd_stream(int argc, char **argv);	/* streamer/stream.c */
-int			tide_cmd_ls(int argc, char **argv);	/* streamer/segdir.c */
-int			tide_cmd_prune(int argc, char **argv);	/* streamer/segdir.c */
+int			tide_cmd_ls(int argc, char **argv);	/* streamer/segdir.c (any store) */
+int			tide_cmd_prune(int argc, char **argv);	/* streamer/publish.c */
+int			tide_cmd_publish(int argc, char **argv);	/* streamer/publish.c */
 int			tide_cmd_apply(int argc, char **argv);	/* applier/apply.c */
 int			tide_cmd_verify(int argc, char **argv);	/* applier/verify.c */
 int			tide_cmd_base(int argc, char **argv);	/* streamer/base.c */

@@ -1,7 +1,8 @@
 /*
  * streamer/base.c
- *		`tide base`: create the slot with an exported snapshot and take a
- *		consistent pg_dump with it, the start of the slot's history.
+ *		`tide base`: a consistent pg_dump in a snapshot whose position in
+ *		the slot's history is known: the start of a new slot's history, or
+ *		a point in a live one.
  *
  * CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export') returns the slot's
  * consistent point and the name of a snapshot that sees exactly the
@@ -28,32 +29,36 @@
  *
  * Every session pins search_path to '' first and schema-qualifies the rest.
  *
- * The manifest and tool helpers here are shared with `tide bootstrap`
- * (applier/bootstrap.c) through base.h.
+ * A base can also join a live history: when the slot exists and the
+ * directory holds its segments, the snapshot comes from a second,
+ * temporary slot instead (tide_cmd_base says why that is consistent), the
+ * streamer keeps its slot, and retention later lets older bases and the
+ * history only they needed go.
+ *
+ * The manifest is written with store/'s JSON writer (the one reader of it
+ * is store/'s too), and the finished base is added to the directory's
+ * index.json.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "tide/common.h"
+#include "tide/pgtools.h"
+#include "tide/store.h"
 #include "source.h"
-#include "base.h"
 
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
-#define CAPTURE_MAX (64 * 1024)
 #define PG_EPOCH_UNIX INT64_C(946684800)
 
 typedef struct
@@ -84,771 +89,6 @@ one_line(PGconn *c)
 	return buf;
 }
 
-/*
- * base_pin_session - what every session tide opens does first (invariant 8):
- * an empty search_path, as PostgreSQL's tools do since CVE-2018-1058, and
- * the settings that change a type's text form.  0, or -1 (PQerrorMessage).
- */
-int
-base_pin_session(PGconn *conn)
-{
-	static const char *const sql[] = {
-		"SELECT pg_catalog.set_config('search_path', '', false)",
-		"SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
-		"SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
-	};
-
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
-	{
-		PGresult   *r = PQexec(conn, sql[i]);
-		ExecStatusType st = PQresultStatus(r);
-
-		PQclear(r);
-		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* put_quoted - ' key='value'' as libpq's connection strings quote it */
-static void
-put_quoted(FILE *f, const char *key, const char *val)
-{
-	fprintf(f, "%s%s='", ftell(f) > 0 ? " " : "", key);
-	for (const char *c = val; *c; c++)
-	{
-		if (*c == '\\' || *c == '\'')
-			fputc('\\', f);
-		fputc(*c, f);
-	}
-	fputc('\'', f);
-}
-
-int
-base_child_conn(const char *conninfo, base_child_conn_t *out)
-{
-	PQconninfoOption *opts = NULL;
-	char	   *err = NULL;
-	char	   *buf = NULL;
-	size_t		len = 0;
-	FILE	   *f;
-	const char *password = NULL;
-	int			rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	if ((f = open_memstream(&buf, &len)) == NULL)
-	{
-		tide_log_error("out of memory");
-		return TIDE_EXIT_BUG;
-	}
-	if (conninfo == NULL || conninfo[0] == '\0')
-		;						/* PG* environment variables only */
-	else if (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgresql://", 13) != 0 &&
-			 strncmp(conninfo, "postgres://", 11) != 0)
-		put_quoted(f, "dbname", conninfo);	/* a database name */
-	else if ((opts = PQconninfoParse(conninfo, &err)) == NULL)
-	{
-		/* libpq's message may quote a piece of the string: a password */
-		tide_log_error("could not parse the connection string");
-		tide_log_hint("give key=value pairs or a postgresql:// URI (see libpq's \"Connection Strings\")");
-		PQfreemem(err);
-		rc = TIDE_EXIT_USAGE;
-	}
-	else
-	{
-		for (PQconninfoOption *o = opts; o->keyword; o++)
-		{
-			if (o->val == NULL)
-				continue;
-			if (strcmp(o->keyword, "password") == 0)
-				password = o->val;
-			else if (o->dispchar && o->dispchar[0] == '*')
-			{
-				tide_log_error("the connection string's \"%s\" cannot be passed on to pg_dump or pg_restore "
-							   "without showing it to other local users", o->keyword);
-				tide_log_hint("leave it out of the connection string (e.g. use a key file without a passphrase, mode 0600)");
-				rc = TIDE_EXIT_USAGE;
-				break;
-			}
-			else if (strcmp(o->keyword, "passfile") != 0 || password == NULL)
-				put_quoted(f, o->keyword, o->val);
-		}
-	}
-
-	/* invariant 8: the password goes to an owner-only file, never to argv */
-	if (rc == 0 && password)
-	{
-		const char *tmp = getenv("TMPDIR");
-		int			fd;
-		FILE	   *pf;
-
-		snprintf(out->dir, sizeof(out->dir), "%s/tide-pass-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-		if (mkdtemp(out->dir) == NULL)
-		{
-			tide_log_error("could not create a private directory \"%s\": %s", out->dir, strerror(errno));
-			out->dir[0] = '\0';
-			rc = TIDE_EXIT_IO;
-		}
-		else
-		{
-			snprintf(out->passfile, sizeof(out->passfile), "%s/pgpass", out->dir);
-			fd = open(out->passfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-			if (fd < 0 || (pf = fdopen(fd, "w")) == NULL)
-			{
-				tide_log_error("could not create \"%s\": %s", out->passfile, strerror(errno));
-				if (fd >= 0)
-					close(fd);
-				rc = TIDE_EXIT_IO;
-			}
-			else
-			{
-				/* hostname:port:database:username:password, any of the first four */
-				fputs("*:*:*:*:", pf);
-				for (const char *c = password; *c; c++)
-				{
-					if (*c == ':' || *c == '\\')
-						fputc('\\', pf);
-					fputc(*c, pf);
-				}
-				fputc('\n', pf);
-				if (fclose(pf) != 0)
-				{
-					tide_log_error("could not write \"%s\": %s", out->passfile, strerror(errno));
-					rc = TIDE_EXIT_IO;
-				}
-				put_quoted(f, "passfile", out->passfile);
-			}
-		}
-	}
-	PQconninfoFree(opts);
-	if (fclose(f) != 0 || buf == NULL)
-	{
-		tide_log_error("out of memory");
-		rc = TIDE_EXIT_BUG;
-	}
-	out->conninfo = buf;
-	if (rc != 0)
-		base_child_conn_free(out);
-	return rc;
-}
-
-void
-base_child_conn_free(base_child_conn_t *c)
-{
-	if (c->passfile[0])
-		unlink(c->passfile);
-	if (c->dir[0])
-		rmdir(c->dir);
-	free(c->conninfo);
-	memset(c, 0, sizeof(*c));
-}
-
-void
-base_time_text(char *buf, size_t len, proto_time_t t)
-{
-	time_t		secs = (time_t) (t / 1000000 + PG_EPOCH_UNIX);
-	struct tm	tm;
-	char		s[32];
-
-	gmtime_r(&secs, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06dZ", s, (int) (t % 1000000));
-}
-
-int
-base_fsync_path(const char *path)
-{
-	int			fd = open(path, O_RDONLY);
-	int			rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void) st;
-	(void) ftw;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-int
-base_remove_tree(const char *path)
-{
-	int			rc = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	if (rc == -1 && errno == ENOENT)
-		return 0;
-	return rc > 0 ? -EIO : rc < 0 ? (errno ? -errno : -EIO) : 0;
-}
-
-void
-base_tool_path(const char *tool, char *out, size_t len)
-{
-	char		bindir[4096] = "";
-	FILE	   *p = popen("pg_config --bindir 2>/dev/null", "r");
-
-	if (p)
-	{
-		if (fgets(bindir, sizeof(bindir), p) == NULL)
-			bindir[0] = '\0';
-		pclose(p);
-	}
-	bindir[strcspn(bindir, "\n")] = '\0';
-	if (bindir[0])
-	{
-		snprintf(out, len, "%s/%s", bindir, tool);
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "%s", tool);
-}
-
-static volatile sig_atomic_t child_pid = 0;
-static volatile sig_atomic_t got_signal = 0;
-
-static void
-forward_signal(int signum)
-{
-	got_signal = signum;
-	if (child_pid > 0)
-		kill((pid_t) child_pid, signum);
-}
-
-int
-base_run_tool(char *const argv[], int capture_fd, char **captured)
-{
-	int			fds[2];
-	pid_t		pid;
-	char	   *buf = malloc(CAPTURE_MAX + 1);
-	size_t		n = 0;
-	int			status;
-	struct sigaction sa;
-	struct sigaction old_int;
-	struct sigaction old_term;
-
-	*captured = NULL;
-	if (buf == NULL || pipe(fds) != 0)
-	{
-		tide_log_error("could not run %s: %s", argv[0], buf ? strerror(errno) : "out of memory");
-		free(buf);
-		return -1;
-	}
-	fflush(NULL);
-	if ((pid = fork()) < 0)
-	{
-		tide_log_error("could not run %s: %s", argv[0], strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		free(buf);
-		return -1;
-	}
-	if (pid == 0)
-	{
-		dup2(fds[1], capture_fd);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[0], argv);
-		fprintf(stderr, "could not execute \"%s\": %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forward_signal;
-	child_pid = pid;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	for (;;)
-	{
-		char		chunk[4096];
-		ssize_t		r = read(fds[0], chunk, sizeof(chunk));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (n < CAPTURE_MAX)
-		{
-			size_t		take = (size_t) r < CAPTURE_MAX - n ? (size_t) r : CAPTURE_MAX - n;
-
-			memcpy(buf + n, chunk, take);
-			n += take;
-		}
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-	{
-		if (errno != EINTR)
-		{
-			status = -1;
-			break;
-		}
-	}
-	child_pid = 0;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	buf[n] = '\0';
-	*captured = buf;
-	if (status == -1)
-		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
-void
-base_log_output(const char *tool, const char *text)
-{
-	const char *p = text;
-
-	while (p && *p)
-	{
-		size_t		len = strcspn(p, "\n");
-
-		/* pg_dump and pg_restore name themselves on each line already */
-		if (len > 0 && strncmp(p, tool, strlen(tool)) == 0 && p[strlen(tool)] == ':')
-			tide_log_detail("%.*s", (int) len, p);
-		else if (len > 0)
-			tide_log_detail("%s: %.*s", tool, (int) len, p);
-		p += len;
-		if (*p == '\n')
-			p++;
-	}
-}
-
-/* ------------------------------------------------------------- manifest */
-
-static void
-json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++)
-	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-/* json_array - "[\"a\", \"b\"]" */
-static void
-json_array(FILE *f, char *const *v, int n)
-{
-	fputc('[', f);
-	for (int i = 0; i < n; i++)
-	{
-		if (i)
-			fputs(", ", f);
-		json_string(f, v[i]);
-	}
-	fputc(']', f);
-}
-
-int
-base_manifest_write(const char *dir, const base_manifest_t *m, const base_prereqs_t *p)
-{
-	char		path[4200];
-	char		t0[40];
-	char		t1[40];
-	char		ts[40];
-	char		lsn[32];
-	char		version[64];
-	FILE	   *f;
-	int			fd;
-	int			err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, BASE_MANIFEST);
-	/* invariant 8: owner-only, and never through a planted link */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
-	{
-		tide_log_error("could not create \"%s\": %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return TIDE_EXIT_IO;
-	}
-	base_time_text(t0, sizeof(t0), m->start_time);
-	base_time_text(t1, sizeof(t1), m->end_time);
-	base_time_text(ts, sizeof(ts), m->source_time);
-	snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(m->consistent_point));
-	snprintf(version, sizeof(version), "tide (wire format %d)", PROTO_FORMAT_VERSION);
-	fprintf(f, "{\n  \"format\": %d,\n", m->format);
-	/* a string: 64-bit identifiers do not survive JSON readers' doubles */
-	fprintf(f, "  \"system_identifier\": \"%llu\",\n", (unsigned long long) m->system_id);
-	fprintf(f, "  \"timeline\": %u,\n  \"database\": ", m->timeline);
-	json_string(f, m->dbname);
-	fprintf(f, ",\n  \"encoding\": ");
-	json_string(f, m->encoding);
-	fprintf(f, ",\n  \"server_version_num\": %u,\n  \"slot\": ", m->server_version);
-	json_string(f, m->slot);
-	fprintf(f, ",\n  \"consistent_point\": \"%s\",\n  \"snapshot\": ", lsn);
-	json_string(f, m->snapshot);
-	fprintf(f, ",\n  \"start_time\": \"%s\",\n  \"start_time_usec\": %lld,\n"
-			"  \"end_time\": \"%s\",\n  \"end_time_usec\": %lld,\n",
-			t0, (long long) m->start_time, t1, (long long) m->end_time);
-	if (m->source_time)
-		fprintf(f, "  \"source_time\": \"%s\",\n  \"source_time_usec\": %lld,\n",
-				ts, (long long) m->source_time);
-	fprintf(f, "  \"pg_dump_version\": ");
-	json_string(f, m->pg_dump_version);
-	fprintf(f, ",\n  \"jobs\": %d,\n", m->jobs);
-	if (p && p->recorded)
-	{
-		fprintf(f, "  \"roles\": ");
-		json_array(f, p->roles, p->nroles);
-		fprintf(f, ",\n  \"roles_without_acl\": ");
-		json_array(f, p->roles_no_acl, p->nroles_no_acl);
-		fprintf(f, ",\n  \"extensions\": ");
-		json_array(f, p->exts, p->nexts);
-		fprintf(f, ",\n  \"extension_versions\": ");
-		json_array(f, p->ext_versions, p->nexts);
-		fprintf(f, ",\n");
-	}
-	fprintf(f, "  \"tide_version\": ");
-	json_string(f, version);
-	fprintf(f, "\n}\n");
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
-		err = errno ? errno : EIO;
-	if (fclose(f) != 0 && err == 0)
-		err = errno;
-	if (err)
-	{
-		tide_log_error("could not write \"%s\": %s", path, strerror(err));
-		return TIDE_EXIT_IO;
-	}
-	return 0;
-}
-
-/*
- * json_find - the value of "key" in the flat object text: a string
- * (unescaped into out) or a bare number/literal.  0, or -1 if missing or
- * malformed.
- */
-static int
-json_find(const char *text, const char *key, char *out, size_t len)
-{
-	char		pat[80];
-	const char *p;
-	size_t		n = 0;
-
-	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	if ((p = strstr(text, pat)) == NULL)
-		return -1;
-	p += strlen(pat);
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p != '"')
-	{
-		while (*p && strchr(",}\n\r \t", *p) == NULL && n + 1 < len)
-			out[n++] = *p++;
-		out[n] = '\0';
-		return n > 0 ? 0 : -1;
-	}
-	for (p++; *p != '"'; p++)
-	{
-		char		c = *p;
-
-		if (c == '\0' || n + 1 >= len)
-			return -1;
-		if (c == '\\')
-		{
-			c = *++p;
-			if (c == 'u')
-			{
-				unsigned	u;
-
-				if (sscanf(p + 1, "%4x", &u) != 1 || u == 0 || u > 0x7f)
-					return -1;
-				c = (char) u;
-				p += 4;
-			}
-			else if (c == 'n')
-				c = '\n';
-			else if (c == 't')
-				c = '\t';
-			else if (c != '"' && c != '\\' && c != '/')
-				return -1;
-		}
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
-/*
- * json_str - the JSON string at *p (just past its opening quote) unescaped
- * into a malloc'd string; *p is left past the closing quote.  NULL if
- * malformed.
- */
-static char *
-json_str(const char **p)
-{
-	size_t		cap = 64,
-				n = 0;
-	char	   *out = malloc(cap);
-
-	for (; out && **p != '"'; (*p)++)
-	{
-		char		c = **p;
-
-		if (c == '\0')
-			break;
-		if (c == '\\')
-		{
-			c = *++(*p);
-			if (c == 'u')
-			{
-				unsigned	u;
-
-				if (sscanf(*p + 1, "%4x", &u) != 1 || u == 0 || u > 0x7f)
-					break;
-				c = (char) u;
-				*p += 4;
-			}
-			else if (c == 'n')
-				c = '\n';
-			else if (c == 't')
-				c = '\t';
-			else if (c != '"' && c != '\\' && c != '/')
-				break;
-		}
-		if (n + 2 > cap && (out = realloc(out, cap *= 2)) == NULL)
-			break;
-		out[n++] = c;
-	}
-	if (out == NULL || **p != '"')
-	{
-		free(out);
-		return NULL;
-	}
-	(*p)++;
-	out[n] = '\0';
-	return out;
-}
-
-/* json_strings - the array of strings under "key": 0, or -1 if missing or malformed */
-static int
-json_strings(const char *text, const char *key, char ***out, int *n)
-{
-	char		pat[80];
-	const char *p;
-	int			cap = 0;
-
-	*out = NULL;
-	*n = 0;
-	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	if ((p = strstr(text, pat)) == NULL)
-		return -1;
-	p += strlen(pat);
-	p += strspn(p, " \t\r\n");
-	if (*p++ != ':')
-		return -1;
-	p += strspn(p, " \t\r\n");
-	if (*p++ != '[')
-		return -1;
-	for (;;)
-	{
-		char	   *v;
-
-		p += strspn(p, " \t\r\n");
-		if (*p == ']')
-			return 0;
-		if (*n > 0)
-		{
-			if (*p++ != ',')
-				break;
-			p += strspn(p, " \t\r\n");
-		}
-		if (*p++ != '"' || (v = json_str(&p)) == NULL)
-			break;
-		if (*n == cap)
-		{
-			char	  **grown = realloc(*out, sizeof(char *) * (cap = cap ? 2 * cap : 16));
-
-			if (grown == NULL)
-			{
-				free(v);
-				break;
-			}
-			*out = grown;
-		}
-		(*out)[(*n)++] = v;
-	}
-	for (int i = 0; i < *n; i++)
-		free((*out)[i]);
-	free(*out);
-	*out = NULL;
-	*n = 0;
-	return -1;
-}
-
-/* manifest_text - dir's manifest.json, malloc'd; logs and returns an exit code */
-static int
-manifest_text(const char *dir, char *path, size_t plen, char **text)
-{
-	FILE	   *f;
-	size_t		cap = 16384,
-				n = 0;
-	char	   *buf;
-
-	*text = NULL;
-	snprintf(path, plen, "%s/%s", dir, BASE_MANIFEST);
-	if ((f = fopen(path, "r")) == NULL)
-	{
-		tide_log_error("could not open base manifest \"%s\": %s", path, strerror(errno));
-		return errno == ENOENT ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
-	}
-	buf = malloc(cap);
-	while (buf)
-	{
-		size_t		r = fread(buf + n, 1, cap - n - 1, f);
-
-		n += r;
-		if (r == 0 || n + 1 < cap)
-			break;
-		if (cap >= 16 * 1024 * 1024)
-			break;				/* a manifest is small: the rest is damage */
-		buf = realloc(buf, cap *= 2);
-	}
-	fclose(f);
-	if (buf == NULL)
-	{
-		tide_log_error("out of memory");
-		return TIDE_EXIT_BUG;
-	}
-	buf[n] = '\0';
-	*text = buf;
-	return 0;
-}
-
-int
-base_manifest_read(const char *dir, base_manifest_t *m)
-{
-	char		path[4200];
-	char	   *text;
-	char		v[PROTO_MAX_NAME + 1];
-	const char *bad = NULL;
-	int			rc;
-
-	memset(m, 0, sizeof(*m));
-	if ((rc = manifest_text(dir, path, sizeof(path), &text)) != 0)
-		return rc;
-
-#define FIELD(key) (bad == NULL && json_find(text, key, v, sizeof(v)) != 0 ? (bad = key, false) : bad == NULL)
-	if (FIELD("format"))
-		m->format = atoi(v);
-	if (FIELD("system_identifier"))
-		m->system_id = strtoull(v, NULL, 10);
-	if (FIELD("timeline"))
-		m->timeline = (uint32_t) strtoul(v, NULL, 10);
-	if (FIELD("database"))
-		snprintf(m->dbname, sizeof(m->dbname), "%s", v);
-	if (FIELD("encoding"))
-		snprintf(m->encoding, sizeof(m->encoding), "%s", v);
-	if (FIELD("server_version_num"))
-		m->server_version = (uint32_t) strtoul(v, NULL, 10);
-	if (FIELD("slot"))
-		snprintf(m->slot, sizeof(m->slot), "%s", v);
-	if (FIELD("consistent_point") && tide_parse_lsn(v, &m->consistent_point) != 0)
-		bad = "consistent_point";
-	if (FIELD("snapshot"))
-		snprintf(m->snapshot, sizeof(m->snapshot), "%s", v);
-	if (FIELD("start_time_usec"))
-		m->start_time = strtoll(v, NULL, 10);
-	if (FIELD("end_time_usec"))
-		m->end_time = strtoll(v, NULL, 10);
-	if (FIELD("pg_dump_version"))
-		snprintf(m->pg_dump_version, sizeof(m->pg_dump_version), "%s", v);
-	if (FIELD("jobs"))
-		m->jobs = atoi(v);
-#undef FIELD
-	/* optional: bases of an earlier tide lack it */
-	if (bad == NULL && json_find(text, "source_time_usec", v, sizeof(v)) == 0 &&
-		tide_parse_int(v, 1, INT64_MAX, &m->source_time) != 0)
-		bad = "source_time_usec";
-	free(text);
-	if (bad == NULL && (m->format < 1 || m->format > BASE_MANIFEST_FORMAT))
-	{
-		tide_log_error("base manifest \"%s\" has format %d; this tide reads format %d",
-					   path, m->format, BASE_MANIFEST_FORMAT);
-		return TIDE_EXIT_CORRUPT;
-	}
-	if (bad == NULL && (m->system_id == 0 || m->dbname[0] == '\0' || m->slot[0] == '\0'))
-		bad = "system_identifier";
-	if (bad)
-	{
-		tide_log_error("base manifest \"%s\" is damaged: field \"%s\" is missing or invalid", path, bad);
-		return TIDE_EXIT_CORRUPT;
-	}
-	return 0;
-}
-
-int
-base_prereqs_read(const char *dir, base_prereqs_t *p)
-{
-	char		path[4200];
-	char	   *text;
-	int			rc;
-	int			nv = 0;
-
-	memset(p, 0, sizeof(*p));
-	if ((rc = manifest_text(dir, path, sizeof(path), &text)) != 0)
-		return rc;
-	if (strstr(text, "\"roles\"") == NULL)
-	{
-		free(text);
-		return 0;				/* an earlier tide's base: nothing recorded */
-	}
-	if (json_strings(text, "roles", &p->roles, &p->nroles) != 0 ||
-		json_strings(text, "roles_without_acl", &p->roles_no_acl, &p->nroles_no_acl) != 0 ||
-		json_strings(text, "extensions", &p->exts, &p->nexts) != 0 ||
-		json_strings(text, "extension_versions", &p->ext_versions, &nv) != 0 || nv != p->nexts)
-	{
-		free(text);
-		base_prereqs_free(p);
-		tide_log_error("base manifest \"%s\" is damaged: its roles or extensions cannot be read", path);
-		return TIDE_EXIT_CORRUPT;
-	}
-	free(text);
-	p->recorded = true;
-	return 0;
-}
-
-static void
-free_strings(char **v, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void
-base_prereqs_free(base_prereqs_t *p)
-{
-	free_strings(p->roles, p->nroles);
-	free_strings(p->roles_no_acl, p->nroles_no_acl);
-	free_strings(p->exts, p->nexts);
-	free_strings(p->ext_versions, p->nexts);
-	memset(p, 0, sizeof(*p));
-}
-
 /* ------------------------------------------------------------- command */
 
 static void
@@ -856,23 +96,30 @@ base_usage(FILE *f)
 {
 	fprintf(f,
 			"Usage: tide base -d CONNINFO -S SLOT -D DIR [OPTIONS]\n\n"
-			"Create the logical replication slot SLOT (plugin tide) with an exported\n"
-			"snapshot and, while the snapshot is held, dump the database with pg_dump\n"
-			"into DIR/base/<UTC time>/ (directory format) with a manifest.json that\n"
-			"records the slot's consistent point.  `tide stream -S SLOT -D DIR`\n"
-			"afterwards continues exactly where the dump ends; `tide bootstrap`\n"
-			"builds a replica from the two.\n\n"
-			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
+			"Take a base dump of the database with pg_dump (directory format) into\n"
+			"DIR/base/<UTC time>/ with a manifest.json recording its point in the slot's\n"
+			"history, and add it to DIR/index.json.  `tide bootstrap` builds a replica\n"
+			"from a base and the segments after it.\n\n"
+			"When SLOT does not exist, it is created (plugin tide) with an exported\n"
+			"snapshot and the dump runs in it: the base starts the slot's history, and\n"
+			"`tide stream -S SLOT -D DIR` continues exactly where the dump ends (DIR must\n"
+			"hold no segments).  When SLOT exists and DIR holds its history (tide\n"
+			"stream may be running), the dump runs in the snapshot of a second,\n"
+			"temporary slot, whose consistent point is the base's: base and segments\n"
+			"are still one history, with nothing missing or twice (README.md, \"A new\n"
+			"base while the stream runs\").\n\n"			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
 			"  -h, --host=HOST         source host or socket directory\n"
 			"  -p, --port=PORT         source port\n"
 			"  -U, --username=USER     source user (needs REPLICATION)\n"
-			"  -S, --slot=SLOT         replication slot to create (must not exist)\n"
+			"  -S, --slot=SLOT         replication slot: created, or joined (see above)\n"
 			"  -D, --directory=DIR     segment directory (created if missing)\n"
 			"  -j, --jobs=N            parallel pg_dump jobs (default 1)\n"
 			"  -q, --quiet             only warnings and errors\n"
 			"      --help              this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments, 3 source connection, slot or\n"
-			"pg_dump problem (the slot is dropped again), 6 local I/O error.\n");
+			"Exit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
+			"connection, slot or pg_dump problem (a slot this run created is dropped\n"
+			"again), 5 DIR's history does not reach back to the new base's point,\n"
+			"6 local I/O error.\n");
 }
 
 static int
@@ -956,55 +203,31 @@ parse_args(base_opts_t *o, int argc, char **argv)
 
 
 /*
- * prepare_dirs - DIR and DIR/base exist and DIR holds no segments: the
- * slot this base creates starts a new history, which segments of an
- * earlier stream would contradict.
+ * prepare_dir - DIR exists, owner-only if tide creates it (invariant 8),
+ * and opens as a store.
  */
 static int
-prepare_dirs(const char *dir, char *basedir, size_t len)
+prepare_dir(const char *dir, store_t **s)
 {
-	DIR		   *d;
-	struct dirent *de;
-	int			rc = 0;
+	char		err[STORE_ERRLEN];
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 	{
 		tide_log_error("could not create segment directory \"%s\": %s", dir, strerror(errno));
 		return TIDE_EXIT_IO;
 	}
-	if ((d = opendir(dir)) == NULL)
+	if (store_open(dir, NULL, s, err) != 0)
 	{
-		tide_log_error("could not open segment directory \"%s\": %s", dir, strerror(errno));
+		tide_log_error("%s", err);
 		return TIDE_EXIT_IO;
 	}
-	while ((de = readdir(d)) != NULL)
+	if (store_kind(*s) != STORE_LOCAL)
 	{
-		size_t		n = strlen(de->d_name);
-
-		if ((n > 5 && strcmp(de->d_name + n - 5, ".tseg") == 0) ||
-			(n > 13 && strcmp(de->d_name + n - 13, ".tseg.partial") == 0))
-		{
-			tide_log_error("segment directory \"%s\" already holds segments (\"%s\")", dir, de->d_name);
-			tide_log_detail("a base starts the history of a new slot; the segments there belong to an earlier one");
-			tide_log_hint("give the new base and its stream a directory of their own");
-			rc = TIDE_EXIT_USAGE;
-			break;
-		}
-	}
-	closedir(d);
-	if (rc)
-		return rc;
-	snprintf(basedir, len, "%s/%s", dir, BASE_SUBDIR);
-	if (mkdir(basedir, 0700) != 0 && errno != EEXIST)
-	{
-		tide_log_error("could not create base directory \"%s\": %s", basedir, strerror(errno));
-		tide_log_hint("give the user running tide write access, or choose another -D");
-		return TIDE_EXIT_IO;
-	}
-	if (base_fsync_path(dir) != 0)
-	{
-		tide_log_error("could not fsync directory \"%s\": %s", dir, strerror(errno));
-		return TIDE_EXIT_IO;
+		tide_log_error("tide base writes into a directory, not \"%s\"", dir);
+		tide_log_hint("take the base into the directory tide stream writes; tide stream --publish or tide publish copy it to the store");
+		store_close(*s);
+		*s = NULL;
+		return TIDE_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -1017,7 +240,7 @@ dump_version(const char *pg_dump, char *out, size_t len)
 	char	   *text = NULL;
 
 	out[0] = '\0';
-	if (base_run_tool(argv, 1, &text) == 0 && text)
+	if (tide_run_tool(argv, 1, &text) == 0 && text)
 	{
 		text[strcspn(text, "\n")] = '\0';
 		snprintf(out, len, "%s", text);
@@ -1025,26 +248,30 @@ dump_version(const char *pg_dump, char *out, size_t len)
 	free(text);
 }
 
-/* sync_files - fsync every file of a pg_dump directory, then the directory */
+/* sync_files - fsync every file of the pg_dump directory `rel` in s, then the directory */
 static int
-sync_files(const char *dir)
+sync_files(store_t *s, const char *rel)
 {
-	DIR		   *d = opendir(dir);
-	struct dirent *de;
+	store_list_t l;
+	char		prefix[4200];
 	char		path[4400];
-	int			rc = 0;
+	int			rc;
 
-	if (d == NULL)
-		return -errno;
-	while (rc == 0 && (de = readdir(d)) != NULL)
+	snprintf(prefix, sizeof(prefix), "%s/", rel);
+	if ((rc = store_list(s, prefix, &l)) != 0)
+		return rc;
+	for (size_t i = 0; i < l.n && rc == 0; i++)
 	{
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		rc = base_fsync_path(path);
+		store_local_path(s, l.v[i].name, path, sizeof(path));
+		rc = tide_fsync_path(path);
 	}
-	closedir(d);
-	return rc ? rc : base_fsync_path(dir);
+	store_list_free(&l);
+	if (rc == 0)
+	{
+		store_local_path(s, rel, path, sizeof(path));
+		rc = tide_fsync_path(path);
+	}
+	return rc;
 }
 
 /* drop_slot - undo CREATE_REPLICATION_SLOT after a failed dump */
@@ -1098,7 +325,7 @@ add(char ***v, int *n, const char *s)
  * pg_shdepend) and its extensions, for bootstrap's checks.
  */
 static int
-snapshot_facts(const base_opts_t *o, base_manifest_t *m, base_prereqs_t *p)
+snapshot_facts(const base_opts_t *o, store_manifest_t *m)
 {
 	PGconn	   *c = stream_connect_source(o->conninfo, o->host, o->port, o->user, false, "tide base");
 	PGresult   *r = NULL;
@@ -1106,7 +333,7 @@ snapshot_facts(const base_opts_t *o, base_manifest_t *m, base_prereqs_t *p)
 	char	   *lit;
 	int			rc = TIDE_EXIT_SOURCE;
 
-	if (PQstatus(c) != CONNECTION_OK || base_pin_session(c) != 0)
+	if (PQstatus(c) != CONNECTION_OK || tide_pin_session(c) != 0)
 	{
 		tide_log_error("could not open a session in the base's snapshot: %s", one_line(c));
 		goto out;
@@ -1143,9 +370,9 @@ snapshot_facts(const base_opts_t *o, base_manifest_t *m, base_prereqs_t *p)
 		goto failed;
 	for (int i = 0; i < PQntuples(r); i++)
 	{
-		add(&p->roles, &p->nroles, PQgetvalue(r, i, 0));
+		add(&m->roles, &m->nroles, PQgetvalue(r, i, 0));
 		if (strcmp(PQgetvalue(r, i, 1), "t") == 0)
-			add(&p->roles_no_acl, &p->nroles_no_acl, PQgetvalue(r, i, 0));
+			add(&m->roles_no_acl, &m->nroles_no_acl, PQgetvalue(r, i, 0));
 	}
 	PQclear(r);
 	r = PQexec(c, "SELECT e.extname, e.extversion FROM pg_catalog.pg_extension e ORDER BY e.extname");
@@ -1153,12 +380,12 @@ snapshot_facts(const base_opts_t *o, base_manifest_t *m, base_prereqs_t *p)
 		goto failed;
 	for (int i = 0; i < PQntuples(r); i++)
 	{
-		int			n = p->nexts;
+		int			n = m->nexts;
 
-		add(&p->exts, &p->nexts, PQgetvalue(r, i, 0));
-		add(&p->ext_versions, &n, PQgetvalue(r, i, 1));
+		add(&m->exts, &m->nexts, PQgetvalue(r, i, 0));
+		add(&m->ext_versions, &n, PQgetvalue(r, i, 1));
 	}
-	p->recorded = true;
+	m->recorded = true;
 	rc = 0;
 	goto out;
 
@@ -1170,43 +397,191 @@ out:
 	return rc;
 }
 
+/* on_index_event - what indexing the directory found worth saying */
+static void
+on_index_event(void *arg, const store_event_t *e)
+{
+	(void) arg;
+	if (e->kind == STORE_EV_WARNING || e->kind == STORE_EV_UNINDEXED)
+		tide_log_warning("%s", e->text);
+}
+
+/*
+ * history_of - where the directory's history starts (*first, its first
+ * segment's start) and ends (*end), 0 when it has no segment; *ours is
+ * false when a segment is of another source, timeline or slot (its name
+ * into other_name).
+ */
+static int
+history_of(store_t *s, const char *dir, uint64_t sysid, uint32_t timeline, const char *slot,
+		   proto_lsn_t *first, proto_lsn_t *end, bool *ours, char *other_name, size_t len,
+		   store_segment_t *other)
+{
+	store_seglist_t l = {0};
+	int			rc;
+
+	*first = *end = 0;
+	*ours = true;
+	other_name[0] = '\0';
+	if ((rc = store_segments(s, &l, NULL, NULL)) != 0)
+	{
+		tide_log_error("could not read the segments of \"%s\": %s", dir, store_errmsg(s));
+		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
+	}
+	for (size_t i = 0; i < l.n; i++)
+	{
+		const store_segment_t *g = &l.v[i];
+
+		if (i == 0)
+		{
+			*first = g->start_lsn;
+			snprintf(other_name, len, "%s", g->name);
+		}
+		if (*ours && (g->system_id != sysid || g->timeline != timeline || strcmp(g->slot, slot) != 0))
+		{
+			*ours = false;
+			snprintf(other_name, len, "%s", g->name);
+			*other = *g;
+		}
+		if (g->end_lsn > *end)
+			*end = g->end_lsn;
+	}
+	store_seglist_free(&l);
+	return 0;
+}
+
+/*
+ * create_slot - CREATE_REPLICATION_SLOT name [TEMPORARY] LOGICAL tide
+ * (SNAPSHOT 'export'): its consistent point and the exported snapshot
+ * into m.  The snapshot lives while conn stays idle.
+ */
+static int
+create_slot(PGconn *conn, const char *name, bool temporary, store_manifest_t *m)
+{
+	char	   *id = PQescapeIdentifier(conn, name, strlen(name));
+	char		sql[512];
+	PGresult   *r;
+	int			rc = 0;
+
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL tide (SNAPSHOT 'export')",
+			 id ? id : "\"\"", temporary ? " TEMPORARY" : "");
+	PQfreemem(id);
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4)
+	{
+		const char *e = one_line(conn);
+
+		tide_log_error("could not create %sreplication slot \"%s\": %s", temporary ? "temporary " : "", name, e);
+		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
+			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
+		else if (strstr(e, "max_replication_slots") || strstr(e, "replication slots are in use"))
+			tide_log_hint("a base into a live directory needs one free replication slot while it runs: raise max_replication_slots");
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	m->start_time = tide_now();
+	if (tide_parse_lsn(PQgetvalue(r, 0, 1), &m->consistent_point) != 0 || PQgetisnull(r, 0, 2))
+	{
+		tide_log_error("unexpected answer to CREATE_REPLICATION_SLOT: consistent point \"%s\"",
+					   PQgetvalue(r, 0, 1));
+		rc = TIDE_EXIT_SOURCE;
+	}
+	else
+		snprintf(m->snapshot, sizeof(m->snapshot), "%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * slot_state - does slot exist, and is it a tide slot of this database
+ * (*usable)?  Its confirmed position into *confirmed.
+ */
+static int
+slot_state(PGconn *conn, const char *slot, const char *dbname, bool *exists, proto_lsn_t *confirmed)
+{
+	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	char		sql[512];
+	PGresult   *r;
+
+	*exists = false;
+	*confirmed = 0;
+	snprintf(sql, sizeof(sql),
+			 "SELECT s.plugin, s.database, s.confirmed_flush_lsn, s.slot_type FROM pg_catalog.pg_replication_slots s "
+			 "WHERE s.slot_name OPERATOR(pg_catalog.=) %s",
+			 lit ? lit : "NULL");
+	PQfreemem(lit);
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		tide_log_error("could not look up replication slot \"%s\": %s", slot, one_line(conn));
+		PQclear(r);
+		return TIDE_EXIT_SOURCE;
+	}
+	if (PQntuples(r) > 0)
+	{
+		*exists = true;
+		if (strcmp(PQgetvalue(r, 0, 3), "logical") != 0 || strcmp(PQgetvalue(r, 0, 0), "tide") != 0 ||
+			strcmp(PQgetvalue(r, 0, 1), dbname) != 0)
+		{
+			tide_log_error("replication slot \"%s\" is not a tide slot of database \"%s\" (plugin \"%s\", database \"%s\")",
+						   slot, dbname, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+			PQclear(r);
+			return TIDE_EXIT_SOURCE;
+		}
+		if (!PQgetisnull(r, 0, 2))
+			tide_parse_lsn(PQgetvalue(r, 0, 2), confirmed);
+	}
+	PQclear(r);
+	return 0;
+}
+
 int
 tide_cmd_base(int argc, char **argv)
 {
 	base_opts_t o;
-	base_manifest_t m;
+	store_manifest_t m;
+	store_t    *s = NULL;
 	PGconn	   *conn = NULL;
 	PGresult   *r = NULL;
-	char		basedir[4200];
+	char		rel_partial[64];
+	char		rel_final[64];
 	char		partial[4300];
 	char		final[4300];
-	char		name[BASE_NAME_LEN + 1];
+	char		basedir[4300];
+	char		name[32];
 	char		pg_dump[4200];
 	char		snapshot_arg[128];
 	char		jobs_arg[16];
+	char		tmp_slot[64] = "";
+	char		first_name[64];
+	char		err[STORE_ERRLEN];
 	char	   *dargv[24];
 	char	   *errtext = NULL;
 	int			nargs = 0;
 	int			status;
 	int			rc;
+	bool		live = false;	/* the slot exists: join its history */
+	bool		ours = true;
+	store_segment_t other;
 	bool		slot_created = false;
 	bool		dump_started = false;	/* partial is ours to remove */
+	proto_lsn_t first = 0;
+	proto_lsn_t end = 0;
+	proto_lsn_t confirmed = 0;
 	int64_t		t0;
-	base_prereqs_t pre;
-	base_child_conn_t child;
+	tide_child_conn_t child;
 
-	memset(&pre, 0, sizeof(pre));
 	memset(&child, 0, sizeof(child));
+	memset(&m, 0, sizeof(m));
 	if ((rc = parse_args(&o, argc, argv)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
 	/* invariant 8: the dump and its manifest are owner-only (pg_dump inherits it) */
 	umask(077);
-	if ((rc = prepare_dirs(o.dir, basedir, sizeof(basedir))) != 0)
+	if ((rc = prepare_dir(o.dir, &s)) != 0)
 		return rc;
-	if ((rc = base_child_conn(o.conninfo, &child)) != 0)
-		return rc;
-	memset(&m, 0, sizeof(m));
-	m.format = BASE_MANIFEST_FORMAT;
+	if ((rc = tide_child_conn(o.conninfo, &child)) != 0)
+		goto out;
+	m.format = STORE_MANIFEST_FORMAT;
 	m.jobs = o.jobs;
 	snprintf(m.slot, sizeof(m.slot), "%s", o.slot);
 
@@ -1217,7 +592,7 @@ tide_cmd_base(int argc, char **argv)
 		rc = TIDE_EXIT_SOURCE;
 		goto out;
 	}
-	if (base_pin_session(conn) != 0)
+	if (tide_pin_session(conn) != 0)
 	{
 		tide_log_error("could not set up the source session: %s", one_line(conn));
 		rc = TIDE_EXIT_SOURCE;
@@ -1237,33 +612,43 @@ tide_cmd_base(int argc, char **argv)
 	PQclear(r);
 	r = NULL;
 
-	/* the slot must not exist: the base starts its history */
+	/*
+	 * A new slot starts a new history (its base is the start); an existing
+	 * one is joined: the directory must hold its history already, and the
+	 * base comes from a temporary slot (see below).
+	 */
+	if ((rc = slot_state(conn, o.slot, m.dbname, &live, &confirmed)) != 0 ||
+		(rc = history_of(s, o.dir, m.system_id, m.timeline, o.slot, &first, &end, &ours,
+						 first_name, sizeof(first_name), &other)) != 0)
+		goto out;
+	if (!live && first_name[0])
 	{
-		char	   *lit = PQescapeLiteral(conn, o.slot, strlen(o.slot));
-		char		sql[512];
-
-		snprintf(sql, sizeof(sql),
-				 "SELECT s.plugin, s.database FROM pg_catalog.pg_replication_slots s "
-				 "WHERE s.slot_name OPERATOR(pg_catalog.=) %s",
-				 lit ? lit : "NULL");
-		PQfreemem(lit);
-		r = PQexec(conn, sql);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		{
-			tide_log_error("could not look up replication slot \"%s\": %s", o.slot, one_line(conn));
-			rc = TIDE_EXIT_SOURCE;
-			goto out;
-		}
-		if (PQntuples(r) > 0)
-		{
-			tide_log_error("replication slot \"%s\" already exists", o.slot);
-			tide_log_detail("a base dump must start the slot's history: the slot is created with the dump's snapshot");
-			tide_log_hint("drop it (SELECT pg_drop_replication_slot('%s')) or give another -S name", o.slot);
-			rc = TIDE_EXIT_SOURCE;
-			goto out;
-		}
-		PQclear(r);
-		r = NULL;
+		tide_log_error("segment directory \"%s\" already holds segments (\"%s\") but replication slot \"%s\" does not exist",
+					   o.dir, first_name, o.slot);
+		tide_log_detail("a new slot starts a new history; the segments there belong to another slot or to a dropped one");
+		tide_log_hint("give the new base and its stream a directory of their own, or name the slot that writes this directory");
+		rc = TIDE_EXIT_USAGE;
+		goto out;
+	}
+	if (live && first_name[0] == '\0')
+	{
+		tide_log_error("replication slot \"%s\" already exists", o.slot);
+		tide_log_detail("a base joins the history of an existing slot only in the directory that holds it, and \"%s\" holds none of it yet",
+						o.dir);
+		tide_log_hint("drop it (SELECT pg_drop_replication_slot('%s')) or give another -S name, or take the base into the directory tide stream -S %s writes",
+					  o.slot, o.slot);
+		rc = TIDE_EXIT_SOURCE;
+		goto out;
+	}
+	if (!ours)
+	{
+		tide_log_error("segment directory \"%s\" holds segments of another history (\"%s\": system %llu, timeline %u, slot \"%s\")",
+					   o.dir, first_name, (unsigned long long) other.system_id, other.timeline, other.slot);
+		tide_log_detail("this base would join the history of slot \"%s\" on system %llu, timeline %u",
+						o.slot, (unsigned long long) m.system_id, m.timeline);
+		tide_log_hint("take the base into the directory tide stream -S %s writes", o.slot);
+		rc = TIDE_EXIT_USAGE;
+		goto out;
 	}
 	r = PQexec(conn, "SELECT pg_catalog.current_setting('server_version_num'), "
 			   "pg_catalog.pg_encoding_to_char(d.encoding) "
@@ -1279,56 +664,86 @@ tide_cmd_base(int argc, char **argv)
 	PQclear(r);
 	r = NULL;
 
-	base_tool_path("pg_dump", pg_dump, sizeof(pg_dump));
+	tide_tool_path("pg_dump", pg_dump, sizeof(pg_dump));
 	dump_version(pg_dump, m.pg_dump_version, sizeof(m.pg_dump_version));
 
-	/* the slot, and the snapshot the dump runs in */
+	if (!live)
 	{
-		char	   *id = PQescapeIdentifier(conn, o.slot, strlen(o.slot));
-		char		sql[512];
-
-		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL tide (SNAPSHOT 'export')", id ? id : "\"\"");
-		PQfreemem(id);
-		r = PQexec(conn, sql);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4)
+		/* the slot, and the snapshot the dump runs in: the start of its history */
+		if ((rc = create_slot(conn, o.slot, false, &m)) != 0)
+			goto out;
+		slot_created = true;
+		tide_log_info("created replication slot \"%s\" at " LSN_FMT " with snapshot \"%s\"",
+					  o.slot, LSN_ARGS(m.consistent_point), m.snapshot);
+	}
+	else
+	{
+		/*
+		 * A base into a live history.  The streamer keeps the slot; a
+		 * second, temporary slot gives the dump its snapshot and the base
+		 * its point P (the temporary slot's consistent point).  Why it is
+		 * consistent (the argument in full is in README.md, "A new base
+		 * while the stream runs"):
+		 *
+		 *  - the exported snapshot sees exactly the transactions whose
+		 *    commit record starts before P (the snapshot builder's rule
+		 *    for any logical slot), and the base holds exactly those;
+		 *  - the directory's history is complete from its first segment's
+		 *    start S0 on: every transaction committing at or after S0 is in
+		 *    a segment or will be (the main slot is acknowledged only up to
+		 *    what is durable here, and sends everything after that again);
+		 *  - bootstrap records P as the replica's progress, and apply skips
+		 *    exactly the transactions whose commit LSN is below P: the
+		 *    same partition as the snapshot's, so no transaction is in
+		 *    both the base and the applied segments, and none in neither,
+		 *    provided S0 <= P (checked here) and retention keeps the
+		 *    segments after P while the base is kept (it does: a kept base
+		 *    pins every segment that ends past its point).
+		 */
+		snprintf(tmp_slot, sizeof(tmp_slot), "tide_base_%d_%lld", (int) getpid(),
+				 (long long) (tide_now() / 1000000));
+		if ((rc = create_slot(conn, tmp_slot, true, &m)) != 0)
+			goto out;
+		snprintf(m.snapshot_slot, sizeof(m.snapshot_slot), "%s", tmp_slot);
+		tide_log_info("joining the history of slot \"%s\" in \"%s\" (from " LSN_FMT "): temporary slot \"%s\" at " LSN_FMT " with snapshot \"%s\"",
+					  o.slot, o.dir, LSN_ARGS(first), tmp_slot, LSN_ARGS(m.consistent_point), m.snapshot);
+		/* invariant 1: the history must reach back to the base's point */
+		if (first > m.consistent_point)
 		{
-			const char *e = one_line(conn);
-
-			tide_log_error("could not create replication slot \"%s\": %s", o.slot, e);
-			if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
-				tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
-			rc = TIDE_EXIT_SOURCE;
+			tide_log_error("the history in \"%s\" starts at " LSN_FMT ", after the new base's point " LSN_FMT,
+						   o.dir, LSN_ARGS(first), LSN_ARGS(m.consistent_point));
+			tide_log_detail("the changes between them would be in neither the base nor a segment");
+			tide_log_hint("the directory was pruned past the present: start a new directory with a new slot");
+			rc = TIDE_EXIT_CORRUPT;
 			goto out;
 		}
+		if (end < m.consistent_point)
+			tide_log_info("the segments end at " LSN_FMT " for now: the stream on slot \"%s\" writes the rest (confirmed " LSN_FMT ")",
+						  LSN_ARGS(end), o.slot, LSN_ARGS(confirmed));
 	}
-	slot_created = true;
-	m.start_time = tide_now();
-	if (tide_parse_lsn(PQgetvalue(r, 0, 1), &m.consistent_point) != 0 || PQgetisnull(r, 0, 2))
-	{
-		tide_log_error("unexpected answer to CREATE_REPLICATION_SLOT: consistent point \"%s\"",
-					   PQgetvalue(r, 0, 1));
-		rc = TIDE_EXIT_SOURCE;
-		goto out;
-	}
-	snprintf(m.snapshot, sizeof(m.snapshot), "%s", PQgetvalue(r, 0, 2));
-	PQclear(r);
-	r = NULL;
-	tide_log_info("created replication slot \"%s\" at " LSN_FMT " with snapshot \"%s\"",
-				  o.slot, LSN_ARGS(m.consistent_point), m.snapshot);
-	if ((rc = snapshot_facts(&o, &m, &pre)) != 0)
+	if ((rc = snapshot_facts(&o, &m)) != 0)
 		goto out;
 
 	/* DIR/base/<start>.partial, named by the snapshot's time */
 	{
 		time_t		secs = (time_t) (m.start_time / 1000000 + PG_EPOCH_UNIX);
 		struct tm	tm;
-		struct stat st;
 
 		gmtime_r(&secs, &tm);
 		strftime(name, sizeof(name), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(final, sizeof(final), "%s/%s", basedir, name);
-		snprintf(partial, sizeof(partial), "%s%s", final, BASE_PARTIAL_SUFFIX);
-		if (stat(final, &st) == 0 || stat(partial, &st) == 0)
+		snprintf(rel_final, sizeof(rel_final), "%s%s", STORE_BASE_PREFIX, name);
+		snprintf(rel_partial, sizeof(rel_partial), "%s%s.partial", STORE_BASE_PREFIX, name);
+		store_local_path(s, "base", basedir, sizeof(basedir));
+		store_local_path(s, rel_final, final, sizeof(final));
+		store_local_path(s, rel_partial, partial, sizeof(partial));
+		if (mkdir(basedir, 0700) != 0 && errno != EEXIST)
+		{
+			tide_log_error("could not create base directory \"%s\": %s", basedir, strerror(errno));
+			tide_log_hint("give the user running tide write access, or choose another -D");
+			rc = TIDE_EXIT_IO;
+			goto out;
+		}
+		if (access(final, F_OK) == 0 || access(partial, F_OK) == 0)
 		{
 			tide_log_error("base \"%s\" already exists in \"%s\"", name, basedir);
 			tide_log_hint("wait a second and try again");
@@ -1373,14 +788,14 @@ tide_cmd_base(int argc, char **argv)
 	tide_log_info("running %s with %d job%s into \"%s\"", pg_dump, o.jobs, o.jobs == 1 ? "" : "s", partial);
 	t0 = tide_now();
 	dump_started = true;
-	status = base_run_tool(dargv, 2, &errtext);
+	status = tide_run_tool(dargv, 2, &errtext);
 	if (status != 0)
 	{
 		if (status > 128)
 			tide_log_error("pg_dump was terminated by signal %d", status - 128);
 		else if (status > 0)
 			tide_log_error("pg_dump failed with exit code %d", status);
-		base_log_output("pg_dump", errtext);
+		tide_log_tool_output("pg_dump", errtext);
 		if (status == 127)
 			tide_log_hint("install the PostgreSQL client programs (pg_dump) of the source's major version or newer");
 		rc = TIDE_EXIT_SOURCE;
@@ -1389,40 +804,67 @@ tide_cmd_base(int argc, char **argv)
 	if (errtext && errtext[0])
 	{
 		tide_log_warning("pg_dump reported:");
-		base_log_output("pg_dump", errtext);
+		tide_log_tool_output("pg_dump", errtext);
 	}
 	m.end_time = tide_now();
 
 	/* manifest, fsync, then the name that says "complete" */
-	if ((rc = base_manifest_write(partial, &m, &pre)) != 0)
-		goto out;
-	if ((status = sync_files(partial)) != 0)
 	{
-		tide_log_error("could not fsync base \"%s\": %s", partial, strerror(-status));
+		char		mpath[4400];
+
+		snprintf(mpath, sizeof(mpath), "%s/%s", partial, STORE_MANIFEST_NAME);
+		if ((rc = store_manifest_write(mpath, &m, err)) != 0)
+		{
+			tide_log_error("%s", err);
+			rc = TIDE_EXIT_IO;
+			goto out;
+		}
+	}
+	if ((status = sync_files(s, rel_partial)) != 0)
+	{
+		tide_log_error("could not fsync base \"%s\": %s", partial, tide_strerror(status));
 		rc = TIDE_EXIT_IO;
 		goto out;
 	}
-	if (rename(partial, final) != 0 || base_fsync_path(basedir) != 0)
+	if (rename(partial, final) != 0 || tide_fsync_path(basedir) != 0)
 	{
 		tide_log_error("could not rename \"%s\" to \"%s\": %s", partial, final, strerror(errno));
 		rc = TIDE_EXIT_IO;
 		goto out;
 	}
+	dump_started = false;
 	tide_log_info("base \"%s\" complete in %.1f s: consistent point " LSN_FMT ", source system %llu, database \"%s\"",
 				  final, (double) (m.end_time - t0) / 1e6, LSN_ARGS(m.consistent_point),
 				  (unsigned long long) m.system_id, m.dbname);
-	tide_log_info("continue it with: tide stream -S %s -D %s", o.slot, o.dir);
+
+	/* the directory's index names it from now on (a web server serving DIR publishes it) */
+	{
+		store_sync_opts_t so;
+		store_sync_result_t sr;
+
+		memset(&so, 0, sizeof(so));
+		so.src_retain.retain_usecs = so.dst_retain.retain_usecs = -1;
+		so.now = tide_now();
+		so.cb = on_index_event;
+		if (store_sync(s, NULL, &so, &sr, err) != 0)
+		{
+			tide_log_warning("could not index base \"%s\" in \"%s\": %s", name, o.dir, err);
+			tide_log_hint("the base is complete; the next tide stream or tide publish on \"%s\" indexes it", o.dir);
+		}
+	}
+	if (!live)
+		tide_log_info("continue it with: tide stream -S %s -D %s", o.slot, o.dir);
 	rc = 0;
 
 out:
 	free(errtext);
 	PQclear(r);
-	base_child_conn_free(&child);
-	base_prereqs_free(&pre);
+	tide_child_conn_free(&child);
+	store_manifest_free(&m);
+	if (rc != 0 && dump_started && tide_remove_tree(partial) != 0)
+		tide_log_warning("could not remove the partial base \"%s\"", partial);
 	if (rc != 0 && slot_created)
 	{
-		if (dump_started && base_remove_tree(partial) != 0)
-			tide_log_warning("could not remove the partial base \"%s\"", partial);
 		if (PQstatus(conn) == CONNECTION_OK)
 			drop_slot(conn, o.slot);
 		else
@@ -1431,6 +873,8 @@ out:
 			tide_log_hint("drop it before a new attempt: SELECT pg_drop_replication_slot('%s')", o.slot);
 		}
 	}
+	/* a temporary slot goes with the connection */
 	PQfinish(conn);
+	store_close(s);
 	return rc;
 }

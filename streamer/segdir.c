@@ -1,7 +1,8 @@
 /*
  * streamer/segdir.c
- *		A directory of segments: listing, scanning, repair, retention, and
- *		the `tide ls` and `tide prune` commands.
+ *		The streamer's directory: the full scan of a segment, the repair of
+ *		a torn open segment on restart, and `tide ls`.  Listing, chaining
+ *		and retention are store/'s (one lister for every backend).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,82 +15,10 @@
 #include <unistd.h>
 
 #include "tide/common.h"
-#include "base.h"
 #include "segdir.h"
+#include "tide/store.h"
 #include "tide/value.h"
 
-
-/*
- * entry_cmp - LSN order: the start LSN in the name (the header's, which
- * readers check), then the bucket.  Segments with the same start hold no
- * transaction but the last (idle buckets): their buckets order them.
- * Chaining follows LSNs, never names or clocks (invariant 3).
- */
-static int
-entry_cmp(const void *a, const void *b)
-{
-	const segdir_entry_t *x = a;
-	const segdir_entry_t *y = b;
-
-	if (x->start_lsn != y->start_lsn)
-		return x->start_lsn < y->start_lsn ? -1 : 1;
-	if (x->bucket_start != y->bucket_start)
-		return x->bucket_start < y->bucket_start ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-int
-segdir_list(const char *dir, segdir_list_t *list)
-{
-	DIR		   *d = opendir(dir);
-	struct dirent *de;
-	size_t		cap = 0;
-
-	list->v = NULL;
-	list->n = 0;
-	if (d == NULL)
-		return -errno;
-	while ((de = readdir(d)) != NULL)
-	{
-		segdir_entry_t e;
-
-		if (seg_name_parse(de->d_name, &e.bucket_start, &e.start_lsn, &e.partial) != 0 ||
-			strlen(de->d_name) == SEG_NAME_LEN)
-			continue;
-		memcpy(e.name, de->d_name, SEG_NAME_LEN);
-		e.name[SEG_NAME_LEN] = '\0';
-		if (list->n == cap)
-		{
-			segdir_entry_t *v = realloc(list->v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (v == NULL)
-			{
-				closedir(d);
-				segdir_list_free(list);
-				return TIDE_ENOMEM;
-			}
-			list->v = v;
-		}
-		list->v[list->n++] = e;
-	}
-	closedir(d);
-	qsort(list->v, list->n, sizeof(*list->v), entry_cmp);
-	return 0;
-}
-
-void
-segdir_list_free(segdir_list_t *list)
-{
-	free(list->v);
-	list->v = NULL;
-	list->n = 0;
-}
-
-static void
-entry_path(char *buf, size_t len, const char *dir, const segdir_entry_t *e)
-{
-	snprintf(buf, len, "%s/%s%s", dir, e->name, e->partial ? SEG_PARTIAL_SUFFIX : SEG_SUFFIX);
-}
 
 static int
 index_push(segdir_scan_t *s, uint64_t *cap, uint64_t off, proto_lsn_t lsn)
@@ -220,11 +149,32 @@ dup_ident(seg_header_t *h)
 	return buf;
 }
 
+/* list_names - the segment names of directory dir, through store/ */
+static int
+list_names(const char *dir, store_seglist_t *list)
+{
+	store_t    *s;
+	char		err[STORE_ERRLEN];
+	int			rc;
+
+	list->v = NULL;
+	list->n = 0;
+	if ((rc = store_open(dir, NULL, &s, err)) != 0)
+	{
+		tide_log_error("%s", err);
+		return rc;
+	}
+	if ((rc = store_segment_names(s, list)) != 0)
+		tide_log_error("could not read segment directory \"%s\": %s", dir, store_errmsg(s));
+	store_close(s);
+	return rc;
+}
+
 int
 segdir_resume(const char *dir, segwriter_resume_t *res)
 {
-	segdir_list_t list;
-	segdir_entry_t *last;
+	store_seglist_t list;
+	store_segment_t *last;
 	seg_reader_t r;
 	segdir_scan_t scan;
 	char		path[4200];
@@ -233,27 +183,24 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 
 	memset(res, 0, sizeof(*res));
 	segstats_init(&res->stats);
-	if ((rc = segdir_list(dir, &list)) != 0)
-	{
-		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
+	if ((rc = list_names(dir, &list)) != 0)
 		return rc;
-	}
 	if (list.n == 0)
 	{
-		segdir_list_free(&list);
+		store_seglist_free(&list);
 		return 0;
 	}
 	for (size_t i = 0; i + 1 < list.n; i++)
 		if (list.v[i].partial)
 		{
-			tide_log_error("segment \"%s%s\" is open but is not the newest in \"%s\"",
-						   list.v[i].name, SEG_PARTIAL_SUFFIX, dir);
+			tide_log_error("segment \"%s\" is open but is not the newest in \"%s\"",
+						   list.v[i].name, dir);
 			tide_log_hint("only the newest segment can be open; move the files that do not belong to this stream elsewhere");
-			segdir_list_free(&list);
+			store_seglist_free(&list);
 			return TIDE_EBADVALUE;
 		}
 	last = &list.v[list.n - 1];
-	entry_path(path, sizeof(path), dir, last);
+	snprintf(path, sizeof(path), "%s/%s", dir, last->name);
 	if ((rc = seg_reader_open(&r, path, &at)) != 0 && last->partial &&
 		rc != -EACCES && rc != -EIO)
 	{
@@ -271,12 +218,12 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 		if (rename(path, aside) != 0)
 		{
 			tide_log_error("could not rename \"%s\" to \"%s\": %s", path, aside, strerror(errno));
-			segdir_list_free(&list);
+			store_seglist_free(&list);
 			return -errno;
 		}
 		tide_log_info("set aside \"%s\" as \"%s\": its header is incomplete (%s at byte offset %llu), so it holds no transaction",
 					  path, aside, damage_hint(rc), (unsigned long long) at);
-		segdir_list_free(&list);
+		store_seglist_free(&list);
 		segstats_free(&res->stats);
 		return segdir_resume(dir, res);
 	}
@@ -287,7 +234,7 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 		if (last->partial)
 			tide_log_hint("if the streamer crashed while creating it, the file holds no transaction: remove it and start again");
 		seg_reader_close(&r);
-		segdir_list_free(&list);
+		store_seglist_free(&list);
 		return rc;
 	}
 	rc = segdir_scan_file(&r, &res->stats, &scan, last->partial);
@@ -298,7 +245,7 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 		tide_log_hint("restore the file from a copy; the streamer appends only after an intact segment");
 		segdir_scan_free(&scan);
 		seg_reader_close(&r);
-		segdir_list_free(&list);
+		store_seglist_free(&list);
 		return rc;
 	}
 	res->have_segment = true;
@@ -315,7 +262,7 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 						  rc ? damage_hint(rc) : "an unfinished transaction");
 		/* the counts of the unfinished transaction are dropped with it */
 		segstats_abort(&res->stats);
-		res->partial_name = strdup(last->name);
+		res->partial_name = strndup(last->name, SEG_NAME_LEN);
 		res->partial_size = scan.txn_end;
 		res->nblocks = scan.nblocks;
 		res->block_offsets = scan.block_offsets;
@@ -326,7 +273,7 @@ segdir_resume(const char *dir, segwriter_resume_t *res)
 	rc = (res->ident_buf && (!last->partial || res->partial_name)) ? 0 : TIDE_ENOMEM;
 	segdir_scan_free(&scan);
 	seg_reader_close(&r);
-	segdir_list_free(&list);
+	store_seglist_free(&list);
 	return rc;
 }
 
@@ -339,178 +286,6 @@ segdir_resume_free(segwriter_resume_t *res)
 	free(res->block_lsns);
 	segstats_free(&res->stats);
 	memset(res, 0, sizeof(*res));
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/*
- * prune_bases - delete the bases beyond the newest keep_bases (-1: keep
- * them all) whose dump ended before the window; return through *oldest
- * the consistent point of the oldest base kept (0 when none), which every
- * segment after it must outlive: without them the base cannot be rolled
- * forward.  Bases are complete directories DIR/base/<time>/ (a .partial one
- * is being written and is neither counted nor touched).
- */
-static int
-prune_bases(const char *dir, int keep_bases, int64_t retain_usecs, proto_time_t now,
-			bool dry_run, proto_lsn_t *oldest, char *oldest_name)
-{
-	char		bdir[4200];
-	DIR		   *d;
-	struct dirent *de;
-	char	  **names = NULL;
-	size_t		n = 0;
-	size_t		cap = 0;
-	int			rc = 0;
-
-	*oldest = 0;
-	oldest_name[0] = '\0';
-	snprintf(bdir, sizeof(bdir), "%s/%s", dir, BASE_SUBDIR);
-	if ((d = opendir(bdir)) == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)) != NULL)
-	{
-		if (strlen(de->d_name) != BASE_NAME_LEN || de->d_name[0] == '.')
-			continue;
-		if (n == cap)
-		{
-			char	  **v = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (v == NULL)
-			{
-				rc = TIDE_ENOMEM;
-				break;
-			}
-			names = v;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-		{
-			rc = TIDE_ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (rc == 0)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n && rc == 0; i++)
-	{
-		char		path[4400];
-		base_manifest_t m;
-		bool		beyond = keep_bases >= 0 && n - i > (size_t) keep_bases;
-
-		snprintf(path, sizeof(path), "%s/%s", bdir, names[i]);
-		if (base_manifest_read(path, &m) != 0)
-		{
-			tide_log_warning("base \"%s\" has no readable manifest: it is neither pruned nor protected", path);
-			continue;
-		}
-		if (beyond && m.end_time < now - retain_usecs)
-		{
-			tide_log_info("%s base \"%s\" (more than %d newer bases are kept)",
-						  dry_run ? "would remove" : "removed", path, keep_bases);
-			if (!dry_run && base_remove_tree(path) != 0)
-			{
-				tide_log_error("could not remove base \"%s\": %s", path, strerror(errno));
-				rc = -errno;
-			}
-			continue;
-		}
-		if (*oldest == 0)
-		{
-			*oldest = m.consistent_point;
-			snprintf(oldest_name, BASE_NAME_LEN + 1, "%s", names[i]);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc;
-}
-
-int
-segdir_prune(const char *dir, int64_t retain_usecs, proto_time_t now, bool dry_run,
-			 int keep_bases)
-{
-	segdir_list_t list;
-	int			rc;
-	int			deleted = 0;
-	int			kept_for_base = 0;
-	size_t		last_closed = SIZE_MAX;
-	proto_lsn_t base_lsn;
-	char		base_name[BASE_NAME_LEN + 1];
-
-	if ((rc = prune_bases(dir, keep_bases, retain_usecs, now, dry_run, &base_lsn, base_name)) != 0)
-	{
-		tide_log_error("could not read the bases of \"%s\": %s", dir, tide_strerror(rc));
-		return rc;
-	}
-	if ((rc = segdir_list(dir, &list)) != 0)
-	{
-		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
-		return rc;
-	}
-	for (size_t i = 0; i < list.n; i++)
-		if (!list.v[i].partial)
-			last_closed = i;
-	for (size_t i = 0; i < list.n; i++)
-	{
-		segdir_entry_t *e = &list.v[i];
-		char		path[4200];
-		seg_reader_t r;
-		seg_footer_t f;
-		uint64_t	at;
-		proto_time_t end;
-
-		if (e->partial || i == last_closed)
-			continue;
-		entry_path(path, sizeof(path), dir, e);
-		/* the bucket width is in the header, the range in the footer */
-		if (seg_reader_open(&r, path, &at) != 0 || seg_reader_footer(&r, &f) != 0)
-		{
-			seg_reader_close(&r);
-			tide_log_warning("not pruning \"%s\": its header or footer cannot be read", path);
-			continue;
-		}
-		end = e->bucket_start + (int64_t) r.header.bucket_seconds * 1000000;
-		seg_reader_close(&r);
-		if (end > now - retain_usecs)
-			continue;
-		if (base_lsn != 0 && f.last_lsn > base_lsn)
-		{
-			/* a kept base needs every segment after its consistent point */
-			kept_for_base++;
-			continue;
-		}
-		if (!dry_run && unlink(path) != 0)
-		{
-			tide_log_error("could not remove segment \"%s\": %s", path, strerror(errno));
-			segdir_list_free(&list);
-			return -errno;
-		}
-		tide_log_info("%s segment \"%s\" (older than the retention window)",
-					  dry_run ? "would remove" : "removed", path);
-		deleted++;
-	}
-	if (kept_for_base)
-		tide_log_info("kept %d segments older than the retention window: base \"%s\" needs them",
-					  kept_for_base, base_name);
-	if (deleted && !dry_run)
-	{
-		int			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0)
-		{
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	segdir_list_free(&list);
-	return deleted;
 }
 
 /* ------------------------------------------------------------- commands */
@@ -533,61 +308,29 @@ put_time(FILE *out, proto_time_t t)
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
 
-int
-tide_cmd_ls(int argc, char **argv)
+/* ls_local - every segment of directory dir scanned in full: counts and damage */
+static int
+ls_local(const char *dir, bool json, int *damaged)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	bool		json = false;
-	int			c;
-	int			damaged = 0;
-	segdir_list_t list;
+	store_seglist_t list;
 	int			rc;
-	const char *dir;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
-	{
-		if (c == 'j')
-			json = true;
-		else
-		{
-			fprintf(c == 'h' ? stdout : stderr,
-					"Usage: tide ls [--json] DIR\n\n"
-					"List the segments of DIR with their time and LSN ranges, transactions,\n"
-					"changes and bytes.  Every block's checksum is verified; damage is\n"
-					"reported with the file and byte offset (exit code 5).\n");
-			return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1)
-	{
-		tide_log_error("ls needs exactly one directory");
-		return TIDE_EXIT_USAGE;
-	}
-	dir = argv[optind];
-	if ((rc = segdir_list(dir, &list)) != 0)
-	{
-		tide_log_error("could not read segment directory \"%s\": %s", dir, tide_strerror(rc));
+	if ((rc = list_names(dir, &list)) != 0)
 		return TIDE_EXIT_IO;
-	}
 	if (!json)
 		printf("%-45s %-6s %-21s %-21s %8s %10s %12s\n", "segment", "state",
 			   "first commit LSN", "complete to LSN", "txns", "changes", "bytes");
 	for (size_t i = 0; i < list.n; i++)
 	{
-		segdir_entry_t *e = &list.v[i];
+		store_segment_t *e = &list.v[i];
 		char		path[4200];
-		char		fname[128];
 		seg_reader_t r;
-		segstats_t st;
+		segstats_t	st;
 		segdir_scan_t scan = {0};
 		uint64_t	at = 0;
+		bool		bad;
 
-		entry_path(path, sizeof(path), dir, e);
-		snprintf(fname, sizeof(fname), "%s%s", e->name, e->partial ? SEG_PARTIAL_SUFFIX : SEG_SUFFIX);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->name);
 		segstats_init(&st);
 		rc = seg_reader_open(&r, path, &at);
 		if (rc == 0)
@@ -595,9 +338,10 @@ tide_cmd_ls(int argc, char **argv)
 		else
 			scan.err_offset = at;
 		/* the torn tail of an open segment is expected, not damage */
-		if (rc != 0 && !(e->partial && (rc == TIDE_ETRUNCATED)))
+		bad = rc != 0 && !(e->partial && rc == TIDE_ETRUNCATED);
+		if (bad)
 		{
-			damaged++;
+			(*damaged)++;
 			tide_log_error("segment \"%s\" is damaged at byte offset %llu: %s",
 						   path, (unsigned long long) scan.err_offset, damage_hint(rc));
 		}
@@ -606,7 +350,7 @@ tide_cmd_ls(int argc, char **argv)
 			printf("{\"segment\":\"%s\",\"state\":\"%s\",\"first_lsn\":\"" LSN_FMT "\","
 				   "\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
 				   "\"bytes\":%llu,\"first_commit\":\"",
-				   fname, rc && !(e->partial && rc == TIDE_ETRUNCATED) ? "damaged" : e->partial ? "open" : "closed",
+				   e->name, bad ? "damaged" : e->partial ? "open" : "closed",
 				   LSN_ARGS(st.first_lsn), LSN_ARGS(scan.covered),
 				   (unsigned long long) st.ntxns, (unsigned long long) st.nchanges,
 				   (unsigned long long) scan.size);
@@ -614,7 +358,7 @@ tide_cmd_ls(int argc, char **argv)
 			printf("\",\"last_commit\":\"");
 			put_time(stdout, st.last_time);
 			printf("\"");
-			if (rc && !(e->partial && rc == TIDE_ETRUNCATED))
+			if (bad)
 				printf(",\"damage_offset\":%llu,\"damage\":\"%s\"",
 					   (unsigned long long) scan.err_offset, tide_err_name(rc));
 			printf("}\n");
@@ -626,8 +370,8 @@ tide_cmd_ls(int argc, char **argv)
 
 			snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(st.first_lsn));
 			snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(scan.covered));
-			printf("%-45s %-6s %-21s %-21s %8llu %10llu %12llu\n", fname,
-				   rc && !(e->partial && rc == TIDE_ETRUNCATED) ? "DAMAGED" : e->partial ? "open" : "closed",
+			printf("%-45s %-6s %-21s %-21s %8llu %10llu %12llu\n", e->name,
+				   bad ? "DAMAGED" : e->partial ? "open" : "closed",
 				   a, b, (unsigned long long) st.ntxns, (unsigned long long) st.nchanges,
 				   (unsigned long long) scan.size);
 		}
@@ -635,64 +379,160 @@ tide_cmd_ls(int argc, char **argv)
 		segstats_free(&st);
 		seg_reader_close(&r);
 	}
-	segdir_list_free(&list);
-	return damaged ? TIDE_EXIT_CORRUPT : TIDE_EXIT_OK;
+	store_seglist_free(&list);
+	return 0;
+}
+
+/*
+ * ls_remote - a remote store's segments as its index describes them
+ * (nothing is downloaded), checked to form one history.
+ */
+static int
+ls_remote(store_t *s, const char *url, bool json, int *damaged)
+{
+	store_seglist_t l = {0};
+	store_chain_problem_t pr;
+	int			rc;
+
+	if ((rc = store_segments(s, &l, NULL, NULL)) != 0)
+	{
+		tide_log_error("could not read the index of \"%s\": %s", url, store_errmsg(s));
+		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_STORE;
+	}
+	if (!json)
+		printf("%-45s %-9s %-21s %-21s %8s %10s %12s\n", "segment", "state",
+			   "first commit LSN", "complete to LSN", "txns", "changes", "bytes");
+	for (size_t i = 0; i < l.n; i++)
+	{
+		const store_segment_t *g = &l.v[i];
+
+		if (json)
+		{
+			printf("{\"segment\":\"%s\",\"state\":\"published\",\"first_lsn\":\"" LSN_FMT "\","
+				   "\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
+				   "\"bytes\":%llu,\"sha256\":\"%s\",\"first_commit\":\"",
+				   g->name, LSN_ARGS(g->first_lsn), LSN_ARGS(g->end_lsn),
+				   (unsigned long long) g->txns, (unsigned long long) g->changes,
+				   (unsigned long long) g->size, g->sha256);
+			put_time(stdout, g->first_time);
+			printf("\",\"last_commit\":\"");
+			put_time(stdout, g->last_time);
+			printf("\"}\n");
+		}
+		else
+		{
+			char		a[32];
+			char		b[32];
+
+			snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(g->first_lsn));
+			snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(g->end_lsn));
+			printf("%-45s %-9s %-21s %-21s %8llu %10llu %12llu\n", g->name, "published",
+				   a, b, (unsigned long long) g->txns, (unsigned long long) g->changes,
+				   (unsigned long long) g->size);
+		}
+	}
+	/* invariant 9: a published history with a hole says so */
+	if (l.n && store_seglist_check(&l, &pr) != 0)
+	{
+		char		why[2048];
+
+		store_chain_describe(&l, &pr, why, sizeof(why));
+		tide_log_error("%s", why);
+		tide_log_hint("publish the missing segments again from the streamer's directory (tide publish)");
+		(*damaged)++;
+	}
+	store_seglist_free(&l);
+	return 0;
+}
+
+/* ls_bases - the complete bases, oldest first (text only) */
+static int
+ls_bases(store_t *s, const char *url, bool json)
+{
+	store_base_t *v = NULL;
+	size_t		n = 0;
+	int			rc;
+
+	if ((rc = store_bases(s, &v, &n)) != 0)
+	{
+		tide_log_error("could not read the bases of \"%s\": %s", url, store_errmsg(s));
+		return rc <= TIDE__EBASE ? TIDE_EXIT_CORRUPT :
+			store_kind(s) == STORE_LOCAL ? TIDE_EXIT_IO : TIDE_EXIT_STORE;
+	}
+	if (n && !json)
+	{
+		printf("\n%-20s %-21s %-28s %12s\n", "base", "consistent point", "finished", "bytes");
+		for (size_t i = 0; i < n; i++)
+		{
+			char		a[32];
+			uint64_t	bytes = 0;
+
+			for (size_t k = 0; k < v[i].nfiles; k++)
+				bytes += v[i].files[k].size;
+			snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(v[i].manifest.consistent_point));
+			printf("%-20s %-21s ", v[i].name, a);
+			put_time(stdout, v[i].manifest.end_time);
+			printf(" %12llu\n", (unsigned long long) bytes);
+		}
+	}
+	store_bases_free(v, n);
+	return 0;
 }
 
 int
-tide_cmd_prune(int argc, char **argv)
+tide_cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"retain", required_argument, NULL, 'r'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"keep-bases", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	int64_t		retain = -1;
-	int			keep_bases = -1;
-	bool		dry = false;
+	bool		json = false;
 	int			c;
+	int			damaged = 0;
 	int			rc;
+	const char *dir;
+	store_t    *s;
+	char		err[STORE_ERRLEN];
 
-	while ((c = getopt_long(argc, argv, "r:nk:h", opts, NULL)) != -1)
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
 	{
-		switch (c)
+		if (c == 'j')
+			json = true;
+		else
 		{
-			case 'r':
-				if ((rc = tide_opt_duration("--retain", optarg, 0, INT64_C(100) * 366 * 86400 * 1000000,
-											&retain)) != 0)
-					return rc;
-				break;
-			case 'n':
-				dry = true;
-				break;
-			case 'k':
-				{
-					int64_t		v;
-
-					/* at least one: a base is what a new replica starts from */
-					if ((rc = tide_opt_int("--keep-bases", optarg, 1, INT32_MAX, &v)) != 0)
-						return rc;
-					keep_bases = (int) v;
-					break;
-				}
-			default:
-				fprintf(c == 'h' ? stdout : stderr,
-						"Usage: tide prune --retain DURATION [--keep-bases N] [--dry-run] DIR\n\n"
-						"Delete closed segments whose time bucket ended more than DURATION\n"
-						"ago (e.g. 15d).  The open segment and the newest closed one are kept,\n"
-						"and so is every segment after the oldest kept base (DIR/base): a base\n"
-						"is useless without the history that follows it.  --keep-bases N also\n"
-						"deletes the bases older than DURATION beyond the newest N.\n");
-				return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
+			fprintf(c == 'h' ? stdout : stderr,
+					"Usage: tide ls [--json] DIR|URL\n\n"
+					"List the segments of DIR with their time and LSN ranges, transactions,\n"
+					"changes and bytes, then its bases.  Every block's checksum is verified;\n"
+					"damage is reported with the file and byte offset (exit code 5).\n"
+					"A store URL (s3://BUCKET/PREFIX, http(s)://HOST/PATH) is listed from\n"
+					"its index, without downloading a segment; a gap in its history is\n"
+					"reported (exit code 5).  Exit code 7: the store cannot be reached.\n");
+			return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || retain < 0)
+	if (optind != argc - 1)
 	{
-		tide_log_error("prune needs --retain and exactly one directory");
+		tide_log_error("ls needs exactly one directory or store URL");
 		return TIDE_EXIT_USAGE;
 	}
-	rc = segdir_prune(argv[optind], retain, tide_now(), dry, keep_bases);
-	return rc < 0 ? TIDE_EXIT_IO : TIDE_EXIT_OK;
+	dir = argv[optind];
+	if ((rc = store_open(dir, NULL, &s, err)) != 0)
+	{
+		tide_log_error("%s", err);
+		return rc == -EINVAL ? TIDE_EXIT_USAGE : strstr(dir, "://") && strncmp(dir, "file://", 7) ?
+			TIDE_EXIT_STORE : TIDE_EXIT_IO;
+	}
+	if (store_kind(s) == STORE_LOCAL)
+		rc = ls_local(dir, json, &damaged);
+	else
+		rc = ls_remote(s, dir, json, &damaged);
+	if (rc == 0)
+		rc = ls_bases(s, dir, json);
+	store_close(s);
+	if (rc != 0)
+		return rc;
+	return damaged ? TIDE_EXIT_CORRUPT : TIDE_EXIT_OK;
 }

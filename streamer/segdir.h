@@ -1,6 +1,7 @@
 /*
  * streamer/segdir.h
- *		A directory of segments: listing, scanning, repair, retention.
+ *		The streamer's directory: scanning a segment, repairing a torn open
+ *		segment on restart (listing and retention are store/'s).
  */
 #ifndef TIDE_SEGDIR_H
 #define TIDE_SEGDIR_H
@@ -11,24 +12,6 @@
 #include "segstats.h"
 #include "segwriter.h"
 #include "tide/segment.h"
-
-typedef struct
-{
-	char		name[SEG_NAME_LEN + 1];	/* without suffix */
-	proto_time_t bucket_start;
-	proto_lsn_t start_lsn;
-	bool		partial;
-} segdir_entry_t;
-
-typedef struct
-{
-	segdir_entry_t *v;			/* owned, in LSN order (then bucket) */
-	size_t		n;
-} segdir_list_t;
-
-/* segdir_list - the segments in dir, in start LSN order, then bucket. */
-int			segdir_list(const char *dir, segdir_list_t *list);
-void		segdir_list_free(segdir_list_t *list);
 
 /* What a full read of one segment found. */
 typedef struct
@@ -60,15 +43,5 @@ void		segdir_scan_free(segdir_scan_t *scan);
  */
 int			segdir_resume(const char *dir, segwriter_resume_t *resume);
 void		segdir_resume_free(segwriter_resume_t *resume);
-
-/*
- * segdir_prune - delete closed segments whose bucket ended before
- * now - retain.  The open segment and the newest closed one stay, and so
- * does every segment after the oldest kept base.  keep_bases >= 1 also
- * deletes bases older than the window beyond the newest keep_bases.
- * Returns the number deleted, or a negative error (logged).
- */
-int			segdir_prune(const char *dir, int64_t retain_usecs,
-						 proto_time_t now, bool dry_run, int keep_bases);
 
 #endif /* TIDE_SEGDIR_H */

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "tide/common.h"
+#include "publish.h"
 #include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
@@ -56,6 +57,11 @@ typedef struct
 	int64_t		warn_retained;	/* bytes */
 	int64_t		warn_xmin_age;	/* transactions */
 	bool		allow_other_owner;	/* -D may belong to another user */
+	int			keep_bases;		/* --keep-bases, 0: every base */
+	const char *publish_url;	/* --publish, or NULL */
+	int64_t		publish_retain; /* --publish-retain, -1: keep everything */
+	bool		ack_after_publish;
+	int64_t		warn_unpublished;	/* bytes */
 	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
 	int			nplugin_opts;
 } stream_opts_t;
@@ -98,6 +104,11 @@ typedef struct
 	uint64_t	bytes_in;
 	uint64_t	bytes_in_status;
 	bool		warned_unknown;
+
+	/* the publisher thread: index, --publish, retention (publish.c) */
+	publisher_t *pub;			/* owned */
+	char		pub_seen_seg[SEG_NAME_LEN + 1];	/* open segment at the last look */
+	bool		pub_seen_open;
 } stream_t;
 
 static void start_streaming(stream_t *s);
@@ -150,6 +161,28 @@ conn_error(PGconn *c)
 /* ---------------------------------------------------------- feedback */
 
 /*
+ * ack_position - what the slot may be told is safe: what is durable in the
+ * directory (invariant 1), and with --ack-after-publish no more than what
+ * the store holds, so losing this machine's disk loses nothing the slot
+ * has let go of.  Never below what was reported already.
+ */
+static proto_lsn_t
+ack_position(stream_t *s)
+{
+	proto_lsn_t flush = s->w.durable;
+
+	if (s->o.ack_after_publish && s->pub)
+	{
+		publisher_state_t st;
+
+		publisher_state(s->pub, &st);
+		if (!st.have_published || st.published_end < flush)
+			flush = st.have_published ? st.published_end : 0;
+	}
+	return flush > s->reported ? flush : s->reported;
+}
+
+/*
  * send_feedback - a standby status update: written = what arrived,
  * flushed = applied = what is durable in the segment directory.
  */
@@ -157,7 +190,7 @@ static void
 send_feedback(stream_t *s, bool reply)
 {
 	uint8_t		msg[34];
-	proto_lsn_t flush = s->w.durable;
+	proto_lsn_t flush = ack_position(s);
 	int			rc = 0;
 
 	if (!s->streaming || s->conn == NULL)
@@ -887,6 +920,8 @@ close_handles(stream_t *s)
 	uv_close((uv_handle_t *) &s->retry, NULL);
 	for (int i = 0; i < 3; i++)
 		uv_close((uv_handle_t *) &s->sig[i], NULL);
+	/* its last pass publishes what is closed; tide_cmd_stream joins it */
+	publisher_stop(s->pub);
 }
 
 /*
@@ -908,10 +943,74 @@ finish_if_idle(stream_t *s)
 	close_handles(s);
 }
 
+/*
+ * note_rotation - a segment closed (or opened) since the last look: the
+ * publisher indexes and publishes it now rather than at its next periodic
+ * pass.  Called after the writer's work, when the rename is durable.
+ */
+static void
+note_rotation(stream_t *s)
+{
+	if (s->pub_seen_open == s->w.seg_open &&
+		strncmp(s->pub_seen_seg, s->w.seg_name, SEG_NAME_LEN) == 0)
+		return;
+	s->pub_seen_open = s->w.seg_open;
+	memcpy(s->pub_seen_seg, s->w.seg_name, sizeof(s->pub_seen_seg));
+	publisher_kick(s->pub);
+}
+
 static void
 on_writer_idle(segwriter_t *w)
 {
+	note_rotation(w->data);
 	finish_if_idle(w->data);
+}
+
+/* log_publish_status - with --publish, the backlog beside the status line */
+static void
+log_publish_status(stream_t *s)
+{
+	publisher_state_t st;
+
+	if (s->pub == NULL || s->o.publish_url == NULL)
+		return;
+	publisher_state(s->pub, &st);
+	tide_log_info("published to " LSN_FMT " in \"%s\": %zu closed segments (%llu bytes) wait to be published, %llu objects (%llu bytes) uploaded so far",
+				  LSN_ARGS(st.published_end), s->o.publish_url, st.pending,
+				  (unsigned long long) st.pending_bytes, (unsigned long long) st.uploaded,
+				  (unsigned long long) st.uploaded_bytes);
+}
+
+/* on_published - a publisher pass moved what the store holds */
+static void
+on_published(publisher_t *p, void *arg)
+{
+	stream_t   *s = arg;
+
+	(void) p;
+	if (s->o.ack_after_publish && !s->stopping)
+		send_feedback(s, false);
+}
+
+/*
+ * start_publisher - the thread that keeps DIR's index.json, publishes to
+ * --publish and applies --retain; before the first segment is written,
+ * an empty DIR continues a history the store already holds.
+ */
+static int
+start_publisher(stream_t *s)
+{
+	publisher_opts_t po;
+
+	memset(&po, 0, sizeof(po));
+	po.dir = s->o.dir;
+	po.url = s->o.publish_url;
+	po.retain.retain_usecs = s->o.retain;
+	po.retain.keep_bases = s->o.keep_bases;
+	po.publish_retain.retain_usecs = s->o.publish_retain;
+	po.publish_retain.keep_bases = s->o.keep_bases;
+	po.warn_bytes = s->o.warn_unpublished;
+	return publisher_start(&s->pub, &s->loop, &po, on_published, s);
 }
 
 static void
@@ -969,13 +1068,12 @@ on_tick(uv_timer_t *t)
 					  (double) (s->bytes_in - s->bytes_in_status) / secs / 1e6);
 		s->bytes_in_status = s->bytes_in;
 		s->last_status_tick = s->ticks;
+		log_publish_status(s);
 	}
 	if (s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0)
 	{
 		s->last_health_tick = s->ticks;
 		check_health(s);
-		if (s->o.retain >= 0)
-			segdir_prune(s->o.dir, s->o.retain, tide_now(), false, -1);
 	}
 }
 
@@ -988,6 +1086,7 @@ on_durable(segwriter_t *w, proto_lsn_t lsn)
 	/* tell the server at once: it can recycle WAL sooner */
 	if (!s->stopping)
 		send_feedback(s, false);
+	note_rotation(s);
 }
 
 static void
@@ -1054,7 +1153,9 @@ stream_usage(FILE *f)
 			"  -D, --directory=DIR         segment directory (created if missing)\n"
 			"      --create-slot           create the slot if it does not exist\n"
 			"      --bucket=DURATION       time bucket of a segment (default 1h)\n"
-			"      --retain=DURATION       delete closed segments older than this\n"
+			"      --retain=DURATION       delete closed segments older than this (those a\n"
+			"                              kept base needs and, with --publish, those not\n"
+			"                              yet published stay)\n"
 			"      --compress-level=N      zstd level (default 3)\n"
 			"      --flush-interval=DUR    fsync and acknowledge at least this often (default 1s)\n"
 			"      --flush-delay=DUR       make a committed transaction durable within this\n"
@@ -1067,6 +1168,17 @@ stream_usage(FILE *f)
 			"      --warn-xmin-age=N       warn when catalog_xmin is this many transactions old\n"
 			"                              (default 100000000)\n"
 			"      --allow-other-owner     accept a DIR that belongs to another user\n"
+			"      --keep-bases=N          with --retain: keep the newest N bases (and what\n"
+			"                              they need), delete older ones past the window\n"
+			"      --publish=URL           copy each closed segment and each base to a store:\n"
+			"                              s3://BUCKET/PREFIX (AWS_* variables) or a directory;\n"
+			"                              from a thread of its own, retried with backoff,\n"
+			"                              never holding up the slot (what waits stays in DIR)\n"
+			"      --ack-after-publish     acknowledge the slot only up to what the store holds\n"
+			"                              (losing DIR's disk then loses nothing)\n"
+			"      --publish-retain=DUR    delete from the store what is older than this\n"
+			"      --warn-unpublished=SIZE warn when closed segments not yet published pass\n"
+			"                              this size (default 1GB)\n"
 			"  -q, --quiet                 only warnings and errors\n");
 }
 
@@ -1092,6 +1204,11 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"warn-retained", required_argument, NULL, 7},
 		{"warn-xmin-age", required_argument, NULL, 8},
 		{"allow-other-owner", no_argument, NULL, 10},
+		{"keep-bases", required_argument, NULL, 11},
+		{"publish", required_argument, NULL, 12},
+		{"ack-after-publish", no_argument, NULL, 13},
+		{"publish-retain", required_argument, NULL, 14},
+		{"warn-unpublished", required_argument, NULL, 15},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1110,6 +1227,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	o->idle_mark_interval = 10 * 1000000;
 	o->warn_retained = INT64_C(1) << 30;
 	o->warn_xmin_age = 100000000;
+	o->publish_retain = -1;
+	o->warn_unpublished = INT64_C(1) << 30;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
 	{
@@ -1210,6 +1329,26 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 10:
 				o->allow_other_owner = true;
 				break;
+			case 11:
+				if ((rc = tide_opt_int("--keep-bases", optarg, 1, INT32_MAX, &v)) != 0)
+					return rc;
+				o->keep_bases = (int) v;
+				break;
+			case 12:
+				o->publish_url = optarg;
+				break;
+			case 13:
+				o->ack_after_publish = true;
+				break;
+			case 14:
+				if ((rc = tide_opt_duration("--publish-retain", optarg, 0, 100 * 366 * DAY,
+											&o->publish_retain)) != 0)
+					return rc;
+				break;
+			case 15:
+				if ((rc = tide_opt_size("--warn-unpublished", optarg, &o->warn_unpublished)) != 0)
+					return rc;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -1236,6 +1375,11 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		o->conninfo = "";		/* PG* environment variables */
 	if (o->flush_delay > o->flush_interval)
 		o->flush_delay = o->flush_interval;
+	if ((o->ack_after_publish || o->publish_retain >= 0) && o->publish_url == NULL)
+	{
+		tide_log_error("%s needs --publish URL", o->ack_after_publish ? "--ack-after-publish" : "--publish-retain");
+		return TIDE_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -1312,6 +1456,11 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return rc;
 	}
+	if (s->o.publish_url && (rc = publisher_adopt(s->o.dir, s->o.publish_url)) != 0)
+	{
+		free(s);
+		return rc;
+	}
 	if (segdir_resume(s->o.dir, &s->resume) != 0)
 	{
 		segdir_resume_free(&s->resume);
@@ -1332,6 +1481,8 @@ tide_cmd_stream(int argc, char **argv)
 	}
 	s->w.data = s;
 	s->w.idle_cb = on_writer_idle;
+	if ((code = start_publisher(s)) != 0)
+		goto out;
 	uv_timer_init(&s->loop, &s->tick);
 	uv_timer_init(&s->loop, &s->flush_soon);
 	uv_timer_init(&s->loop, &s->retry);
@@ -1351,6 +1502,11 @@ tide_cmd_stream(int argc, char **argv)
 	if (s->w.failed && code == 0)
 		code = TIDE_EXIT_IO;
 out:
+	if (s->pub && !s->closing)
+		publisher_stop(s->pub);
+	if (s->pub)
+		uv_run(&s->loop, UV_RUN_DEFAULT);	/* its handle's close */
+	publisher_free(s->pub);
 	PQfinish(s->conn);
 	PQfinish(s->health);
 	segwriter_free(&s->w);

@@ -10,12 +10,20 @@
 
 int			tide_log_quiet = 0;
 
+/*
+ * vlog - one line, written whole: the streamer's publisher thread logs
+ * too, and a line must not interleave with the loop thread's.
+ */
 static void
-vlog(const char *level, const char *fmt, va_list ap)
+vlog(const char *stamp, const char *level, const char *fmt, va_list ap)
 {
+	flockfile(stderr);
+	if (stamp)
+		fprintf(stderr, "%s ", stamp);
 	fprintf(stderr, "tide: %s: ", level);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void
@@ -24,7 +32,7 @@ tide_log_error(const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vlog("error", fmt, ap);
+	vlog(NULL, "error", fmt, ap);
 	va_end(ap);
 }
 
@@ -34,7 +42,7 @@ tide_log_warning(const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vlog("warning", fmt, ap);
+	vlog(NULL, "warning", fmt, ap);
 	va_end(ap);
 }
 
@@ -50,9 +58,8 @@ tide_log_info(const char *fmt,...)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	fprintf(stderr, "%s ", stamp);
 	va_start(ap, fmt);
-	vlog("LOG", fmt, ap);
+	vlog(stamp, "LOG", fmt, ap);
 	va_end(ap);
 }
 
@@ -62,7 +69,7 @@ tide_log_detail(const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vlog("detail", fmt, ap);
+	vlog(NULL, "detail", fmt, ap);
 	va_end(ap);
 }
 
@@ -72,7 +79,7 @@ tide_log_hint(const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vlog("hint", fmt, ap);
+	vlog(NULL, "hint", fmt, ap);
 	va_end(ap);
 }
 

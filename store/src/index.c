@@ -124,6 +124,15 @@ get_int(rd_t *r, const char *key, int64_t min, int64_t max, int64_t *out, bool r
 }
 
 static void
+get_lsn_opt(rd_t *r, const char *key, proto_lsn_t *out, bool required)
+{
+	const char *v = get_str(r, key, required);
+
+	if (v && tide_parse_lsn(v, out) != 0 && r->bad == NULL)
+		r->bad = key;
+}
+
+static void
 get_lsn(rd_t *r, const char *key, proto_lsn_t *out)
 {
 	const char *v = get_str(r, key, true);
@@ -349,6 +358,7 @@ manifest_from_json(json_t *o, store_manifest_t *m, rd_t *r)
 	get_cstr(r, "slot", m->slot, sizeof(m->slot), true);
 	get_lsn(r, "consistent_point", &m->consistent_point);
 	get_cstr(r, "snapshot", m->snapshot, sizeof(m->snapshot), true);
+	get_cstr(r, "snapshot_slot", m->snapshot_slot, sizeof(m->snapshot_slot), false);
 	get_int(r, "start_time_usec", INT64_MIN + 1, INT64_MAX - 1, &m->start_time, true);
 	get_int(r, "end_time_usec", INT64_MIN + 1, INT64_MAX - 1, &m->end_time, true);
 	get_int(r, "source_time_usec", 1, INT64_MAX - 1, &m->source_time, false);
@@ -448,6 +458,8 @@ manifest_json(const store_manifest_t *m)
 	lsn_text(buf, sizeof(buf), m->consistent_point);
 	json_object_set_new(o, "consistent_point", json_string(buf));
 	json_object_set_new(o, "snapshot", json_string(m->snapshot));
+	if (m->snapshot_slot[0])
+		json_object_set_new(o, "snapshot_slot", json_string(m->snapshot_slot));
 	time_text(t, sizeof(t), m->start_time);
 	json_object_set_new(o, "start_time", json_string(t));
 	json_object_set_new(o, "start_time_usec", json_integer(m->start_time));
@@ -548,6 +560,10 @@ seg_from_json(json_t *o, store_segment_t *g, rd_t *r)
 	if (get_int(r, "size", 1, INT64_MAX, &v, true))
 		g->size = (uint64_t) v;
 	get_sha(r, "sha256", g->sha256);
+	/* optional: an older writer left them out */
+	get_lsn_opt(r, "first_commit_lsn", &g->first_lsn, false);
+	if (get_int(r, "changes", 0, INT64_MAX, &v, false))
+		g->changes = (uint64_t) v;
 	if (r->bad == NULL && g->end_lsn < g->start_lsn)
 		r->bad = "end_lsn";
 	if (r->bad == NULL && name && (nl != g->start_lsn || nb != g->bucket_start))
@@ -676,6 +692,8 @@ store_index_parse(const char *text, size_t len, store_index_t *ix, char *errbuf)
 		if (get_int(&sr, "timeline", 1, UINT32_MAX, &v, true))
 			ix->timeline = (uint32_t) v;
 		get_cstr(&sr, "slot", ix->slot, sizeof(ix->slot), true);
+		get_cstr(&sr, "database", ix->dbname, sizeof(ix->dbname), false);
+		get_cstr(&sr, "encoding", ix->encoding, sizeof(ix->encoding), false);
 		if (sr.bad)
 		{
 			snprintf(where, sizeof(where), "source.");
@@ -705,6 +723,8 @@ store_index_parse(const char *text, size_t len, store_index_t *ix, char *errbuf)
 		g->system_id = ix->system_id;
 		g->timeline = ix->timeline;
 		snprintf(g->slot, sizeof(g->slot), "%s", ix->slot);
+		snprintf(g->dbname, sizeof(g->dbname), "%s", ix->dbname);
+		snprintf(g->encoding, sizeof(g->encoding), "%s", ix->encoding);
 		ix->nsegs++;
 		/* an index lists segments in LSN order, each once */
 		if (i > 0 && (g->start_lsn < ix->segs[i - 1].start_lsn ||
@@ -788,6 +808,10 @@ index_text(const store_index_t *ix)
 		json_object_set_new(src, "system_identifier", json_string(buf));
 		json_object_set_new(src, "timeline", json_integer(ix->timeline));
 		json_object_set_new(src, "slot", json_string(ix->slot));
+		if (ix->dbname[0])
+			json_object_set_new(src, "database", json_string(ix->dbname));
+		if (ix->encoding[0])
+			json_object_set_new(src, "encoding", json_string(ix->encoding));
 		json_object_set_new(root, "source", src);
 	}
 	for (size_t i = 0; i < ix->nsegs; i++)
@@ -813,6 +837,12 @@ index_text(const store_index_t *ix)
 		json_object_set_new(o, "transactions", json_integer((json_int_t) g->txns));
 		json_object_set_new(o, "size", json_integer((json_int_t) g->size));
 		json_object_set_new(o, "sha256", json_string(g->sha256));
+		if (g->first_lsn)
+		{
+			lsn_text(buf, sizeof(buf), g->first_lsn);
+			json_object_set_new(o, "first_commit_lsn", json_string(buf));
+		}
+		json_object_set_new(o, "changes", json_integer((json_int_t) g->changes));
 		json_array_append_new(segs, o);
 	}
 	for (size_t i = 0; i < ix->nbases; i++)
@@ -877,6 +907,11 @@ store_index_put_segment(store_index_t *ix, const store_segment_t *g)
 		ix->system_id = g->system_id;
 		ix->timeline = g->timeline;
 		snprintf(ix->slot, sizeof(ix->slot), "%s", g->slot);
+	}
+	if (ix->dbname[0] == '\0' && g->dbname[0])
+	{
+		snprintf(ix->dbname, sizeof(ix->dbname), "%s", g->dbname);
+		snprintf(ix->encoding, sizeof(ix->encoding), "%s", g->encoding);
 	}
 	else if (ix->system_id != g->system_id || ix->timeline != g->timeline ||
 			 strcmp(ix->slot, g->slot) != 0)

@@ -165,6 +165,12 @@ char	   *store__uri_encode(const char *in, bool keep_slash);
 bool		store__xml_error(const char *body, size_t len, char *code, size_t clen,
 							 char *msg, size_t mlen);
 
+/* store__local_list_top - a local store's objects directly under its root */
+int			store__local_list_top(store_t *s, store_list_t *out);
+
+/* store__base_name_ok - n[0:len] is a base's name, YYYYMMDDTHHMMSSZ */
+bool		store__base_name_ok(const char *n, size_t len);
+
 /* Backends: fill s->ops and s->be from the URL's remainder. */
 int			store__local_open(store_t *s, const char *path, char *errbuf);
 int			store__http_open(store_t *s, const char *url, char *errbuf);

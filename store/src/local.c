@@ -88,6 +88,7 @@ push(store_t *s, walk_t *w, const char *name, const struct stat *st)
 static int
 walk(store_t *s, walk_t *w, const char *rel, const char *prefix, int depth)
 {
+	/* depth -1: store__local_list_top, files of the root only */
 	char		dpath[4096];
 	DIR		   *d;
 	struct dirent *de;
@@ -116,6 +117,8 @@ walk(store_t *s, walk_t *w, const char *rel, const char *prefix, int depth)
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;			/* removed meanwhile */
 		plen = strlen(prefix);
+		if (S_ISDIR(st.st_mode) && depth < 0)
+			continue;
 		if (S_ISDIR(st.st_mode))
 		{
 			size_t		n = strlen(name);
@@ -139,6 +142,20 @@ local_list(store_t *s, const char *prefix, store_list_t *out)
 	walk_t		w = {out, 0};
 
 	return walk(s, &w, "", prefix, 0);
+}
+
+int
+store__local_list_top(store_t *s, store_list_t *out)
+{
+	walk_t		w = {out, 0};
+	int			rc;
+
+	out->v = NULL;
+	out->n = 0;
+	s->err[0] = '\0';
+	if ((rc = walk(s, &w, "", "", -1)) != 0)
+		store_list_free(out);
+	return rc;
 }
 
 static int

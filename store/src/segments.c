@@ -173,10 +173,14 @@ store_segment_meta(store_t *s, store_segment_t *g)
 	g->system_id = h.system_id;
 	g->timeline = h.timeline;
 	copy_str(g->slot, sizeof(g->slot), h.slot);
+	copy_str(g->dbname, sizeof(g->dbname), h.dbname);
+	copy_str(g->encoding, sizeof(g->encoding), h.encoding);
 	g->bucket_seconds = h.bucket_seconds;
 	g->start_lsn = h.start_lsn;
 	g->end_lsn = h.start_lsn;
 	g->txns = 0;
+	g->changes = 0;
+	g->first_lsn = 0;
 	g->first_time = g->last_time = 0;
 	if (h.bucket_start != g->bucket_start)
 	{
@@ -228,7 +232,12 @@ store_segment_meta(store_t *s, store_segment_t *g)
 		proto_rbuf_init(&rb, payload, b.stored_len);
 		if ((rc = seg_footer_read(&rb, &f)) != 0)
 			goto out;
-		g->end_lsn = f.ntxns ? f.last_lsn : g->start_lsn;
+		/*
+		 * The footer's last LSN: the last commit's end, or where an idle
+		 * stream was marked complete (a segment without a transaction may
+		 * still end past its start; the next one starts there).
+		 */
+		g->end_lsn = f.last_lsn > g->start_lsn ? f.last_lsn : g->start_lsn;
 		if (f.ntxns && f.last_lsn < g->start_lsn)
 		{
 			rc = TIDE_EBADVALUE;
@@ -237,6 +246,8 @@ store_segment_meta(store_t *s, store_segment_t *g)
 		g->first_time = f.first_time;
 		g->last_time = f.last_time;
 		g->txns = f.ntxns;
+		g->changes = f.nchanges;
+		g->first_lsn = f.ntxns ? f.first_lsn : 0;
 		g->known = true;
 	}
 out:
@@ -278,18 +289,25 @@ store_seglist_free(store_seglist_t *l)
 int
 store_seglist_check(const store_seglist_t *l, store_chain_problem_t *p)
 {
+	return store_seglist_check_range(l, 0, l->n ? l->n - 1 : 0, p);
+}
+
+int
+store_seglist_check_range(const store_seglist_t *l, size_t from, size_t to,
+						  store_chain_problem_t *p)
+{
 	memset(p, 0, sizeof(*p));
 	p->before = SIZE_MAX;
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = from; i < l->n && i <= to; i++)
 	{
 		const store_segment_t *g = &l->v[i];
-		const store_segment_t *prev = i ? &l->v[i - 1] : NULL;
+		const store_segment_t *prev = i > from ? &l->v[i - 1] : NULL;
 		proto_time_t nb;
 		proto_lsn_t nl;
 		bool		np;
 
 		p->after = i;
-		p->before = i ? i - 1 : SIZE_MAX;
+		p->before = i > from ? i - 1 : SIZE_MAX;
 		if (!g->known)
 		{
 			p->kind = STORE_CHAIN_UNKNOWN;

@@ -5,7 +5,9 @@
 #         tests/store/node_modules by `make deps`), which checks SigV4
 #         signatures against the key pair S3RVER/S3RVER;
 #   HTTP: Debian's nginx, unprivileged, with its own configuration, logs,
-#         pid and temporary files in the test's directory.
+#         pid and temporary files in the test's directory;
+#   faults: tests/store/faultproxy.js in front of either (server errors,
+#         slow transfers, bodies cut short).
 #
 # Each start returns an object with {port, url, dir} and stop/start methods;
 # every server still running is stopped when the test ends.  Nothing here
@@ -32,6 +34,15 @@ sub tool
 	my $t = "$TESTS/build/store_tool";
 	croak "$t is missing: run 'make -C tests store-tool' (make check does)" unless -x $t;
 	return $t;
+}
+
+# run_tool(args) - store_tool with args: (exit code, stdout, stderr)
+sub run_tool
+{
+	my ($out, $err) = ('', '');
+	require IPC::Run;
+	IPC::Run::run([ tool(), @_ ], '<', \undef, '>', \$out, '2>', \$err);
+	return ($? >> 8, $out, $err);
 }
 
 sub free_port
@@ -160,9 +171,48 @@ EOF
 	return $self;
 }
 
+# proxy(dir, target) - tests/store/faultproxy.js in front of target (a
+# server started above): $p->fault('status 503'), ->fault('slow 65536'),
+# ->fault('cut 1000'), ->fault('pass'); $p->requests the log so far
+sub proxy
+{
+	my ($class, $dir, $target) = @_;
+	make_path($dir);
+	my $self = bless {
+		what => 'faultproxy', dir => $dir, target => $target, port => free_port(),
+		log => "$dir/proxy.out", control => "$dir/control",
+	}, $class;
+	$self->{url} = "http://127.0.0.1:$self->{port}";
+	$self->fault('pass');
+	$self->start;
+	return $self;
+}
+
+sub fault
+{
+	my ($self, $what) = @_;
+	open(my $c, '>', "$self->{control}.new") or croak "$self->{control}: $!";
+	print $c "$what\n";
+	close $c;
+	rename("$self->{control}.new", $self->{control}) or croak "rename: $!";
+	return;
+}
+
+sub requests
+{
+	my ($self) = @_;
+	open(my $h, '<', "$self->{control}.log") or return ();
+	return <$h>;
+}
+
 sub start
 {
 	my ($self) = @_;
+	if ($self->{what} eq 'faultproxy')
+	{
+		return $self->_spawn('node', "$TESTS/store/faultproxy.js", $self->{port},
+			$self->{target}->{port}, $self->{control});
+	}
 	if ($self->{what} eq 's3rver')
 	{
 		# its continuation tokens are DES-encrypted: OpenSSL 3 keeps DES in

@@ -779,6 +779,366 @@ test_manifest(void **state)
 	unlink(path2);
 }
 
+/*
+ * A download is checked block by block before it gets its name: the
+ * golden segment passes, a flipped byte is found at its block, a segment
+ * that starts elsewhere than the index says is refused.
+ */
+static void
+test_verify(void **state)
+{
+	char		path[512];
+	char		cmd[1024];
+	uint64_t	off = 1;
+	FILE	   *f;
+
+	(void) state;
+	assert_int_equal(store_segment_verify("golden/v1_segment.tseg", 0x1538BA8, &off), 0);
+	assert_true(off == 0);
+	assert_int_equal(store_segment_verify("golden/v1_segment.tseg", 0x1538BA0, &off), TIDE_EBADVALUE);
+	snprintf(path, sizeof(path), "%s/flipped.tseg", dir);
+	snprintf(cmd, sizeof(cmd), "cp golden/v1_segment.tseg '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 400, SEEK_SET);
+	{
+		int			c = fgetc(f);
+
+		fseek(f, 400, SEEK_SET);
+		fputc(c ^ 0x40, f);
+	}
+	fclose(f);
+	assert_int_equal(store_segment_verify(path, 0x1538BA8, &off), TIDE_ECHECKSUM);
+	assert_true(off > 0 && off <= 400);
+	unlink(path);
+}
+
+/* the index keeps what readers of a remote store need without the files */
+static void
+test_index_fields(void **state)
+{
+	char		path[512];
+	char		err[STORE_ERRLEN];
+	store_index_t ix;
+	store_index_t back;
+	store_segment_t g;
+	store_t    *s = open_dir("golden");
+
+	(void) state;
+	memset(&ix, 0, sizeof(ix));
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "v1_segment.tseg");
+	assert_int_equal(store_segment_meta(s, &g), 0);
+	/* the index names segments by their proper names */
+	seg_name_format(g.name, g.bucket_start, g.start_lsn);
+	strcat(g.name, SEG_SUFFIX);
+	assert_int_equal(store_sha256_file("golden/v1_segment.tseg", g.sha256), 0);
+	assert_true(g.first_lsn >= g.start_lsn && g.changes > 0);
+	assert_int_equal(store_index_put_segment(&ix, &g), 0);
+	snprintf(path, sizeof(path), "%s/ix.json", dir);
+	assert_int_equal(store_index_write(path, &ix, err), 0);
+	assert_int_equal(store_index_read(path, &back, err), 0);
+	assert_string_equal(back.dbname, g.dbname);
+	assert_string_equal(back.encoding, g.encoding);
+	assert_string_equal(back.segs[0].dbname, g.dbname);
+	assert_true(back.segs[0].first_lsn == g.first_lsn);
+	assert_true(back.segs[0].changes == g.changes);
+	assert_true(back.segs[0].end_lsn == g.end_lsn);
+	store_index_free(&back);
+	store_index_free(&ix);
+	unlink(path);
+	store_close(s);
+}
+
+/* ------------------------------------------------------------- writers */
+
+static int	nevents[8];
+
+static void
+count_event(void *arg, const store_event_t *e)
+{
+	(void) arg;
+	nevents[e->kind]++;
+}
+
+/* make_base - base/NAME/ with a manifest whose consistent point is cp */
+static void
+make_base(const char *d, const char *name, proto_lsn_t cp, proto_time_t end)
+{
+	char		path[512];
+	char		err[STORE_ERRLEN];
+	store_manifest_t m;
+
+	memset(&m, 0, sizeof(m));
+	m.format = 1;
+	m.system_id = 42;
+	m.timeline = 1;
+	snprintf(m.dbname, sizeof(m.dbname), "db");
+	snprintf(m.encoding, sizeof(m.encoding), "UTF8");
+	snprintf(m.slot, sizeof(m.slot), "s1");
+	m.server_version = 150000;
+	m.consistent_point = cp;
+	snprintf(m.snapshot, sizeof(m.snapshot), "00000003-00000002-1");
+	m.start_time = end - 1000000;
+	m.end_time = end;
+	snprintf(m.pg_dump_version, sizeof(m.pg_dump_version), "pg_dump (PostgreSQL) 15");
+	m.jobs = 1;
+	snprintf(path, sizeof(path), "%s/base", d);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/base/%s", d, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/base/%s/toc.dat", d, name);
+	write_file(path, "a dump's table of contents");
+	snprintf(path, sizeof(path), "%s/base/%s/manifest.json", d, name);
+	assert_int_equal(store_manifest_write(path, &m, err), 0);
+}
+
+static bool
+exists(const char *d, const char *name)
+{
+	char		path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * A directory is published to another store: its own index first, every
+ * object once, the index last; a second run moves nothing; a name the
+ * destination holds with other content stops it (the archive-push rule).
+ */
+static void
+test_sync_publish(void **state)
+{
+	char		src[300];
+	char		dst[300];
+	char		n[4][64];
+	char		err[STORE_ERRLEN];
+	store_t    *s;
+	store_t    *d;
+	store_sync_opts_t o;
+	store_sync_result_t r;
+	store_index_t ix;
+	char		path[512];
+
+	(void) state;
+	snprintf(src, sizeof(src), "%s/sync-src", dir);
+	snprintf(dst, sizeof(dst), "%s/sync-dst", dir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	make_segment(src, T0, 0x1000, 0x2000, 42, "s1", true, n[0]);
+	make_segment(src, T0 + HOUR, 0x2000, 0x3000, 42, "s1", true, n[1]);
+	make_segment(src, T0 + 2 * HOUR, 0x3000, 0x3000, 42, "s1", true, n[2]);
+	make_segment(src, T0 + 3 * HOUR, 0x3000, 0x3000, 42, "s1", false, n[3]);
+	make_base(src, "20261120T120500Z", 0x1800, T0 + 600000000);
+	s = open_dir(src);
+	d = open_dir(dst);
+	memset(&o, 0, sizeof(o));
+	o.src_retain.retain_usecs = o.dst_retain.retain_usecs = -1;
+	o.now = T0 + 4 * HOUR;
+	o.cb = count_event;
+	memset(nevents, 0, sizeof(nevents));
+	assert_int_equal(store_sync(s, d, &o, &r, err), 0);
+	assert_int_equal(r.indexed, 4);		/* three closed segments and the base */
+	assert_int_equal(r.uploaded, 5);	/* and the base's two files */
+	assert_int_equal(r.pending, 0);
+	assert_true(r.published_end == 0x3000);
+	assert_true(r.dst_empty);
+	for (int i = 0; i < 3; i++)
+		assert_true(exists(dst, n[i]));
+	assert_false(exists(dst, n[3]));	/* an open segment is never published */
+	assert_true(exists(dst, "base/20261120T120500Z/manifest.json"));
+	assert_true(exists(dst, "base/20261120T120500Z/toc.dat"));
+	snprintf(path, sizeof(path), "%s/index.json", dst);
+	assert_int_equal(store_index_read(path, &ix, err), 0);
+	assert_int_equal(ix.nsegs, 3);
+	assert_int_equal(ix.nbases, 1);
+	assert_int_equal(ix.bases[0].nfiles, 2);
+	assert_string_equal(ix.dbname, "db");
+	assert_true(ix.segs[0].changes == 7);
+	store_index_free(&ix);
+	snprintf(path, sizeof(path), "%s/index.json", src);
+	assert_int_equal(store_index_read(path, &ix, err), 0);
+	assert_int_equal(ix.nsegs, 3);
+	store_index_free(&ix);
+
+	/* idempotent */
+	assert_int_equal(store_sync(s, d, &o, &r, err), 0);
+	assert_int_equal(r.indexed, 0);
+	assert_int_equal(r.uploaded, 0);
+	assert_int_equal(r.existed, 0);
+
+	/* the destination lost its index but kept the objects: each is compared, none written */
+	snprintf(path, sizeof(path), "%s/index.json", dst);
+	unlink(path);
+	assert_int_equal(store_sync(s, d, &o, &r, err), 0);
+	assert_int_equal(r.uploaded, 0);
+	assert_int_equal(r.existed, 5);
+
+	/* other content under a published name: an error, nothing replaced */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dst, n[1]);
+	unlink(path);
+	write_file(path, "not the segment");
+	assert_int_equal(store_sync(s, d, &o, &r, err), -EEXIST);
+	assert_non_null(strstr(err, n[1]));
+	assert_string_equal(read_file(path), "not the segment");
+	/* what went before it is indexed: the index never lags what it could name */
+	snprintf(path, sizeof(path), "%s/index.json", dst);
+	assert_int_equal(store_index_read(path, &ix, err), 0);
+	assert_int_equal(ix.nsegs, 1);
+	store_index_free(&ix);
+
+	store_close(s);
+	store_close(d);
+}
+
+static void
+index_of(store_index_t *ix, int nsegs, const proto_lsn_t *cps, int nbases)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->segs = calloc((size_t) nsegs, sizeof(*ix->segs));
+	ix->bases = calloc((size_t) (nbases ? nbases : 1), sizeof(*ix->bases));
+	for (int i = 0; i < nsegs; i++)
+	{
+		store_segment_t *g = &ix->segs[i];
+
+		seg_name_format(g->name, T0 + i * HOUR, 0x1000 * (proto_lsn_t) (i + 1));
+		strcat(g->name, SEG_SUFFIX);
+		g->known = true;
+		g->bucket_start = T0 + i * HOUR;
+		g->bucket_seconds = 3600;
+		g->start_lsn = 0x1000 * (proto_lsn_t) (i + 1);
+		g->end_lsn = g->start_lsn + 0x1000;
+		g->size = 100;
+	}
+	ix->nsegs = (size_t) nsegs;
+	for (int i = 0; i < nbases; i++)
+	{
+		snprintf(ix->bases[i].name, sizeof(ix->bases[i].name), "2026112%dT000000Z", i);
+		ix->bases[i].manifest.consistent_point = cps[i];
+		ix->bases[i].manifest.end_time = T0 + i;
+	}
+	ix->nbases = (size_t) nbases;
+}
+
+/*
+ * Retention deletes a prefix of the history: past the window, not needed
+ * by a base kept, published; the newest N bases stay and pin what they
+ * need, older ones go once past the window.
+ */
+static void
+test_retain_plan(void **state)
+{
+	store_index_t ix;
+	store_index_t pub;
+	store_retain_t r = {0, 0};
+	store_retain_plan_t p;
+	proto_lsn_t cps[2] = {0x2800, 0x4800};
+
+	(void) state;
+	/* no base: every segment past the window but the newest */
+	index_of(&ix, 5, cps, 0);
+	assert_int_equal(store_retain_plan(&ix, NULL, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nsegs, 4);
+	store_retain_plan_free(&p);
+	/* the window keeps the last three hours' buckets */
+	r.retain_usecs = 3 * HOUR;
+	assert_int_equal(store_retain_plan(&ix, NULL, &r, T0 + 5 * HOUR, &p), 0);
+	assert_int_equal(p.nsegs, 2);
+	store_retain_plan_free(&p);
+	/* no retention */
+	r.retain_usecs = -1;
+	assert_int_equal(store_retain_plan(&ix, NULL, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nsegs, 0);
+	store_retain_plan_free(&p);
+	store_index_free(&ix);
+
+	/* two bases, all kept: the older pins everything after 0x2800 */
+	r.retain_usecs = 0;
+	index_of(&ix, 5, cps, 2);
+	assert_int_equal(store_retain_plan(&ix, NULL, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nsegs, 1);		/* 0x1000-0x2000 only: 0x2000-0x3000 holds commits after 0x2800 */
+	assert_int_equal(p.nbases, 0);
+	assert_int_equal(p.kept_for_base, 3);
+	assert_string_equal(p.base_name, "20261120T000000Z");
+	store_retain_plan_free(&p);
+	/* the newest one kept: the older base goes, and the history up to 0x4800 */
+	r.keep_bases = 1;
+	assert_int_equal(store_retain_plan(&ix, NULL, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nbases, 1);
+	assert_string_equal(p.bases[0], "20261120T000000Z");
+	assert_int_equal(p.nsegs, 3);
+	assert_string_equal(p.base_name, "20261121T000000Z");
+	store_retain_plan_free(&p);
+
+	/* a publisher keeps what the destination lacks */
+	index_of(&pub, 2, cps, 0);
+	assert_int_equal(store_retain_plan(&ix, &pub, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nbases, 0);		/* the old base is not published: it stays */
+	assert_int_equal(p.nsegs, 1);		/* and pins what follows its point */
+	store_retain_plan_free(&p);
+	store_index_free(&pub);
+	index_of(&pub, 2, cps, 1);
+	assert_int_equal(store_retain_plan(&ix, &pub, &r, T0 + 10 * HOUR, &p), 0);
+	assert_int_equal(p.nbases, 1);
+	assert_int_equal(p.nsegs, 2);
+	assert_int_equal(p.kept_unpublished, 2);	/* 0x3000-0x5000: not published yet */
+	store_retain_plan_free(&p);
+	store_index_free(&pub);
+	store_index_free(&ix);
+}
+
+/* retention applied to a directory: index first, then the files; bases too */
+static void
+test_prune_dir(void **state)
+{
+	char		d[300];
+	char		n[4][64];
+	char		err[STORE_ERRLEN];
+	store_t    *s;
+	store_sync_opts_t o;
+	store_sync_result_t r;
+	store_index_t ix;
+	char		path[512];
+
+	(void) state;
+	snprintf(d, sizeof(d), "%s/prune", dir);
+	assert_int_equal(mkdir(d, 0700), 0);
+	make_segment(d, T0, 0x1000, 0x2000, 42, "s1", true, n[0]);
+	make_segment(d, T0 + HOUR, 0x2000, 0x3000, 42, "s1", true, n[1]);
+	make_segment(d, T0 + 2 * HOUR, 0x3000, 0x4000, 42, "s1", true, n[2]);
+	make_segment(d, T0 + 3 * HOUR, 0x4000, 0x4000, 42, "s1", false, n[3]);
+	make_base(d, "20261120T120500Z", 0x1800, T0 + 600000000);
+	make_base(d, "20261120T140500Z", 0x3000, T0 + 2 * HOUR + 600000000);
+	s = open_dir(d);
+	memset(&o, 0, sizeof(o));
+	o.src_retain.retain_usecs = 0;
+	o.src_retain.keep_bases = 1;
+	o.now = T0 + 10 * HOUR;
+	o.dry_run = true;
+	o.cb = count_event;
+	memset(nevents, 0, sizeof(nevents));
+	assert_int_equal(store_prune(s, &o, &r, err), 0);
+	assert_int_equal(nevents[STORE_EV_DELETED], 3);	/* the old base, two segments */
+	assert_true(exists(d, n[0]) && exists(d, "base/20261120T120500Z/toc.dat"));
+	o.dry_run = false;
+	assert_int_equal(store_prune(s, &o, &r, err), 0);
+	assert_false(exists(d, n[0]));
+	assert_false(exists(d, n[1]));
+	assert_true(exists(d, n[2]));
+	assert_true(exists(d, n[3]));
+	assert_false(exists(d, "base/20261120T120500Z"));
+	assert_true(exists(d, "base/20261120T140500Z/manifest.json"));
+	snprintf(path, sizeof(path), "%s/index.json", d);
+	assert_int_equal(store_index_read(path, &ix, err), 0);
+	assert_int_equal(ix.nsegs, 1);
+	assert_int_equal(ix.nbases, 1);
+	store_index_free(&ix);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -791,6 +1151,11 @@ main(void)
 		cmocka_unit_test(test_index_publish_poll),
 		cmocka_unit_test(test_index_damage),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_index_fields),
+		cmocka_unit_test(test_sync_publish),
+		cmocka_unit_test(test_retain_plan),
+		cmocka_unit_test(test_prune_dir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,6 +25,8 @@
 #define TIDE_EXIT_REPLICA 4		/* replica connection, schema or divergence */
 #define TIDE_EXIT_CORRUPT 5		/* corrupt or inconsistent input files */
 #define TIDE_EXIT_IO 6			/* local I/O: disk full, permissions */
+#define TIDE_EXIT_STORE 7		/* a remote store cannot be reached or
+								 * refused the request (credentials, 5xx) */
 #define TIDE_EXIT_BUG 70		/* internal error: please report */
 
 /*

@@ -84,6 +84,8 @@ typedef enum
 #define STORE_NAME_MAX 1024		/* an object name, without the store's root */
 #define STORE_PUT_MAX (UINT64_C(5) << 30)	/* S3's limit for one PUT */
 
+#define STORE_IDENT_MAX 128		/* a database or encoding name, NUL included */
+
 #define STORE_INDEX_NAME "index.json"
 #define STORE_BASE_PREFIX "base/"
 #define STORE_MANIFEST_NAME "manifest.json"
@@ -280,6 +282,11 @@ typedef struct
 	uint64_t	txns;
 	uint64_t	size;			/* bytes */
 	char		sha256[STORE_SHA256_HEX];	/* "" if not known */
+	/* known from the file, or "" / 0 from an index of an older writer */
+	char		dbname[STORE_IDENT_MAX];	/* header: the source database */
+	char		encoding[STORE_IDENT_MAX];	/* header: its encoding */
+	proto_lsn_t first_lsn;		/* footer: first commit LSN (0: none) */
+	uint64_t	changes;		/* footer: changes */
 } store_segment_t;
 
 typedef struct
@@ -365,6 +372,9 @@ typedef struct
 	uint32_t	server_version;
 	proto_lsn_t consistent_point;
 	char		snapshot[64];
+	char		snapshot_slot[64];	/* the temporary slot whose snapshot the
+									 * dump ran in, for a base taken into a
+									 * live store; "" when it is `slot` */
 	proto_time_t start_time;	/* after the snapshot (the host's clock) */
 	proto_time_t end_time;		/* pg_dump finished (the host's clock) */
 	proto_time_t source_time;	/* the source's clock in the snapshot; 0 if
@@ -429,6 +439,8 @@ typedef struct
 	uint64_t	system_id;		/* 0: no segment yet */
 	uint32_t	timeline;
 	char		slot[64];
+	char		dbname[STORE_IDENT_MAX];	/* "" if an older writer left it out */
+	char		encoding[STORE_IDENT_MAX];
 	store_segment_t *segs;		/* owned, in LSN order */
 	size_t		nsegs;
 	store_base_t *bases;		/* owned, by name (time) */
@@ -481,5 +493,237 @@ int			store_index_fetch(store_t *s, store_index_t *ix, const char *etag,
  * names is in the store, and before deleting objects it no longer names.
  */
 int			store_index_publish(store_t *s, const store_index_t *ix);
+
+/* ------------------------------------------------------------- readers */
+
+/*
+ * store_segments - the segments of s as a reader sees them, in LSN order,
+ * each known.  A local directory is listed and each segment's header and
+ * footer read (the open ".partial" too, whose end is its start until it
+ * closes; a ".partial" renamed to ".tseg" between the listing and the read
+ * is read under its new name; a newest ".partial" whose header is not
+ * complete yet is left out: the streamer is creating it).  A remote
+ * store's segments are those of its index (closed segments only); a store
+ * without an index has none yet.  With etag (STORE_ETAG_MAX bytes, may be
+ * NULL: "" the first time) a remote index is fetched only if it changed:
+ * otherwise *not_modified is set (not_modified may be NULL when etag is)
+ * and out is empty.  The chain is not checked here (store_seglist_check).
+ */
+int			store_segments(store_t *s, store_seglist_t *out, char *etag,
+						   bool *not_modified);
+
+/*
+ * store_segment_names - the segment objects of a local directory, by name
+ * only (nothing is read: cheaper than store_segments, for noticing that
+ * nothing but the open segment changed); -EOPNOTSUPP for remote stores.
+ */
+int			store_segment_names(store_t *s, store_seglist_t *out);
+
+/*
+ * store_bases - the complete bases of s, oldest first: a local
+ * directory's base/NAME/ with a manifest.json (file sizes, no checksums),
+ * or a remote store's index.  *out and its entries are owned by the
+ * caller: store_bases_free.
+ */
+int			store_bases(store_t *s, store_base_t **out, size_t *n);
+void		store_bases_free(store_base_t *v, size_t n);
+
+/* store_base_free - what b owns (b itself is not freed; it may be reused) */
+void		store_base_free(store_base_t *b);
+
+/*
+ * store_seglist_check_range - store_seglist_check for the segments from
+ * index `from` to `to` (inclusive) only: what a reader that starts past
+ * the beginning of a history needs to hold together.
+ */
+int			store_seglist_check_range(const store_seglist_t *l, size_t from, size_t to,
+									  store_chain_problem_t *p);
+
+/*
+ * store_segment_verify - read every block of the closed segment file at
+ * path, checking each block's checksum and its decompression, the header's
+ * start LSN against start_lsn and the footer.  0, or TIDE_ECHECKSUM,
+ * TIDE_ETRUNCATED, TIDE_EBADMAGIC, TIDE_EBADVALUE... with *offset (may be
+ * NULL) where the damage is.
+ */
+int			store_segment_verify(const char *path, proto_lsn_t start_lsn, uint64_t *offset);
+
+/*
+ * store_cache_dir - the directory downloads from url go to: given (from
+ * --cache) if not NULL, else $XDG_CACHE_HOME/tide/ (or ~/.cache/tide/, or
+ * $TMPDIR/tide-cache-UID/ without a home) and a name made of the URL's
+ * host and a hash of the URL.  Created owner-only (0700) if missing; an
+ * existing one that others may read gets tightened.  0 or -errno (errbuf
+ * says why).
+ */
+int			store_cache_dir(const char *url, const char *given, char *out, size_t len,
+							char *errbuf);
+
+/*
+ * store_fetch_segment - a local file holding segment g, checked before a
+ * byte of it is used.  From a local store: the file itself (path names it
+ * in place; *fetched 0).  From a remote store: cache_dir/NAME, downloaded
+ * if it is not there (resumed from cache_dir/NAME.part with Range and
+ * If-Range), its size and SHA-256 checked against g's (the index's), and
+ * every block's checksum verified (store_segment_verify), before it gets
+ * its name; a cached copy is checked again (size and SHA-256).  *fetched
+ * (may be NULL) is the bytes moved.  A mismatch is TIDE_ECHECKSUM (or
+ * TIDE_ETRUNCATED, TIDE_EBADVALUE) with the object named in
+ * store_errmsg(s), and nothing is left under NAME.
+ */
+int			store_fetch_segment(store_t *s, const store_segment_t *g, const char *cache_dir,
+								char *path, size_t len, uint64_t *fetched);
+
+/*
+ * store_fetch_base - a local directory holding base b: from a local store
+ * base/NAME in place; from a remote store cache_dir/base/NAME/, every file
+ * downloaded as store_fetch_segment does (checked against the index's
+ * size and SHA-256).  *fetched as above.
+ */
+int			store_fetch_base(store_t *s, const store_base_t *b, const char *cache_dir,
+							 char *dir, size_t len, uint64_t *fetched);
+
+/*
+ * store_cache_forget - remove cache_dir's copies of segments that end at
+ * or before lsn (a replica's progress is past them: they are needed no
+ * more) or hold no transaction, and parts left of them.  Returns how many
+ * files went.
+ */
+int			store_cache_forget(const char *cache_dir, const store_seglist_t *l,
+							   proto_lsn_t lsn);
+
+/* ------------------------------------------------------------- writers */
+
+/*
+ * What a writer did, one event per object, for the caller to log (store/
+ * never logs).  name is the object's name; text a message in PostgreSQL's
+ * style for warnings and for what retention kept.
+ */
+typedef enum
+{
+	STORE_EV_INDEXED = 1,		/* a local object added to the local index */
+	STORE_EV_UNINDEXED,			/* an index entry whose object is gone: dropped */
+	STORE_EV_UPLOADED,			/* an object published to the destination */
+	STORE_EV_EXISTED,			/* the destination had it already, same content */
+	STORE_EV_DELETED,			/* retention removed it (or would, dry run) */
+	STORE_EV_KEPT,				/* retention kept older objects: text says why */
+	STORE_EV_WARNING			/* text: something the user should know */
+} store_event_kind_t;
+
+typedef struct
+{
+	store_event_kind_t kind;
+	const char *name;			/* the object (or base) concerned, or NULL */
+	uint64_t	size;
+	const char *text;
+} store_event_t;
+
+typedef void (*store_event_cb) (void *arg, const store_event_t *ev);
+
+/*
+ * Retention: delete closed segments whose bucket ended before now -
+ * retain, except what the bases kept need.  keep_bases N > 0 keeps the
+ * newest N bases and deletes older ones once they are past the window; 0
+ * keeps every base.  The newest closed segment always stays, and every
+ * segment after the consistent point of the oldest base kept (a base is
+ * useless without the history after it).  Only a prefix of the history is
+ * ever deleted: retention never opens a gap.
+ */
+typedef struct
+{
+	int64_t		retain_usecs;	/* -1: no retention */
+	int			keep_bases;		/* 0: all */
+} store_retain_t;
+
+typedef struct
+{
+	char	  **segs;			/* owned: segment names to delete, in LSN order */
+	size_t		nsegs;
+	uint64_t	seg_bytes;
+	char	  **bases;			/* owned: base names to delete */
+	size_t		nbases;
+	size_t		kept_for_base;	/* past the window, kept for base_name */
+	char		base_name[32];	/* the oldest base kept ("" if none) */
+	size_t		kept_unpublished;	/* past the window, kept: not published */
+} store_retain_plan_t;
+
+/*
+ * store_retain_plan - what retention deletes from the objects ix names at
+ * time now.  With published (may be NULL), only objects it names too may
+ * go: a publisher's local directory keeps what the destination lacks.
+ * store_retain_plan_free frees the plan.
+ */
+int			store_retain_plan(const store_index_t *ix, const store_index_t *published,
+							  const store_retain_t *r, proto_time_t now,
+							  store_retain_plan_t *plan);
+void		store_retain_plan_free(store_retain_plan_t *plan);
+
+typedef struct
+{
+	store_retain_t src_retain;	/* retention in src (a local directory) */
+	store_retain_t dst_retain;	/* retention in dst */
+	proto_time_t now;
+	bool		dry_run;		/* retention only says what it would delete */
+	store_event_cb cb;			/* may be NULL */
+	void	   *arg;
+} store_sync_opts_t;
+
+typedef struct
+{
+	size_t		indexed;		/* objects added to src's index */
+	size_t		uploaded;		/* objects written to dst */
+	uint64_t	uploaded_bytes;
+	size_t		existed;		/* objects dst had already */
+	size_t		deleted;		/* objects retention removed (both sides) */
+	size_t		pending;		/* closed segments of src dst lacks after this run */
+	uint64_t	pending_bytes;
+	size_t		segments;		/* closed segments in src's index */
+	proto_lsn_t published_end;	/* end LSN of dst's newest segment (without
+								 * dst: src's) */
+	bool		dst_empty;		/* dst held no segment before this run */
+} store_sync_result_t;
+
+/*
+ * store_sync - make src (a local directory, the one `tide stream` and
+ * `tide base` write) consistent with its index, then publish it to dst
+ * (NULL: none), then apply retention.  Under an exclusive lock on src
+ * (a hidden lock file), so the streamer, `tide base`, `tide publish` and
+ * `tide prune` on one directory take turns:
+ *
+ *  1. src's index gets an entry for every closed segment (header, footer,
+ *     size, SHA-256) and every complete base (manifest and files) it lacks,
+ *     and loses those whose files are gone; rewritten only if it changed;
+ *  2. every closed segment dst's index lacks is put to dst, in LSN order,
+ *     create-only (pgBackRest's archive-push rule: the same SHA-256 there
+ *     is a no-op, other content an error), then every base (manifest.json
+ *     last); dst's index is rewritten after them (at most once a second
+ *     while many go, and at the end), so it never names a missing object;
+ *  3. retention: dst's by dst_retain, src's by src_retain (with dst, only
+ *     what dst holds), index first, objects after.
+ *
+ * Idempotent: a second run with nothing new writes nothing.  0 or an
+ * error (store_errmsg of the store concerned, in errbuf: STORE_ERRLEN);
+ * r (may be NULL) counts what happened, also after an error.
+ */
+int			store_sync(store_t *src, store_t *dst, const store_sync_opts_t *o,
+					   store_sync_result_t *r, char *errbuf);
+
+/*
+ * store_prune - retention alone on any store: a local directory's index is
+ * brought up to date first (as store_sync step 1); a remote store's index
+ * is read, the plan applied to it, the index written and the objects
+ * deleted.  With o->dry_run only events.  o->src_retain is the rule.
+ * Read-only stores (http) allow only a dry run.
+ */
+int			store_prune(store_t *s, const store_sync_opts_t *o, store_sync_result_t *r,
+						char *errbuf);
+
+/*
+ * store_base_files - the files of the complete base `name` in local store
+ * s, with sizes and SHA-256 (streamed), into b (b->name set, manifest
+ * read).  For tide base, which indexes the base it wrote.
+ */
+int			store_base_load(store_t *s, const char *name, bool with_sha, store_base_t *b,
+							char *errbuf);
 
 #endif /* TIDE_STORE_H */

@@ -4,12 +4,15 @@
 # of the applier, immediate stop + restart of the source server, immediate
 # stop + restart of the replica server, a full disk under the segment
 # directory (a real ENOSPC on the tmpfs that make mounts as root, named by
-# TIDE_TMPFS; skipped without it), and a lost network between the streamer
-# and the source (the streamer connects through a TCP proxy that is cut:
-# connections closed, new ones refused, then restored).  Then everything is let recover and
+# TIDE_TMPFS; skipped without it), a lost network between the streamer and
+# the source (the streamer connects through a TCP proxy that is cut:
+# connections closed, new ones refused, then restored), and an S3 outage
+# (the streamer publishes to s3rver through a fault proxy that answers 503
+# or is down for a few seconds).  Then everything is let recover and
 # checked: replica equal to the source (tide verify too), no damaged
-# segment, and every source transaction exactly once in the segments (a
-# test_decoding slot created with tide's is the reference).
+# segment, every source transaction exactly once in the segments (a
+# test_decoding slot created with tide's is the reference), and S3 holding
+# the same whole history.
 #
 # GAMEDAY_CYCLES (default 8) sets the number of faults, GAMEDAY_SEED the
 # random seed (printed, to replay a run's choice of faults).
@@ -22,6 +25,7 @@ use Proxy;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TideStore;
 use TideTest;
 use Time::HiRes qw(usleep time);
 
@@ -138,8 +142,19 @@ my $dir = $tmpfs ? "$tmpfs/gameday_segs" : seg_dir('segs');
 if ($tmpfs) { system('rm', '-rf', $dir); mkdir $dir, 0700 or die "mkdir $dir: $!"; }
 my $proxy = Proxy->start($src);
 my $pconn = "host=127.0.0.1 port=$proxy->{port} dbname=postgres";
+
+# S3 behind a fault proxy: the streamer publishes every closed segment
+delete @ENV{qw(AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE)};
+my $s3dir = PostgreSQL::Test::Utils::tempdir('gameday_s3');
+my $s3 = TideStore->s3rver("$s3dir/s3", 'tide');
+my $s3proxy = TideStore->proxy("$s3dir/proxy", $s3);
+$ENV{AWS_ACCESS_KEY_ID} = 'S3RVER';
+$ENV{AWS_SECRET_ACCESS_KEY} = 'S3RVER';
+$ENV{AWS_ENDPOINT_URL} = $s3proxy->{url};
+my $s3url = 's3://tide/gameday';
+
 my @stream_args = ('stream', '-d', $pconn, '-S', 'tide', '-D', $dir,
-	'--bucket', '2s', '--flush-interval', '200ms');
+	'--bucket', '2s', '--flush-interval', '200ms', '--publish', $s3url);
 my @apply_args = ('apply', '-d', $rconn, '-D', $dir, '--follow', '--batch', '5000');
 
 # ---- the workload: small keyed upserts/updates/deletes with savepoints and
@@ -213,8 +228,8 @@ my $rep_crashed_since_apply = 0;    # a replica crash the follower may not have 
 my $pgbench_pid = start_workload();
 usleep(1_000_000);
 
-my %faults = (stream => 0, apply => 0, source => 0, replica => 0, enospc => 0, netcut => 0);
-my @kinds = (qw(stream apply source replica netcut), $tmpfs ? ('enospc') : ());
+my %faults = (stream => 0, apply => 0, source => 0, replica => 0, enospc => 0, netcut => 0, s3 => 0);
+my @kinds = (qw(stream apply source replica netcut s3), $tmpfs ? ('enospc') : ());
 my $enospc_exits = 0;
 my $failures = 0;
 my $apply_exit4 = 0;    # follower exits with code 4 after a replica crash
@@ -386,13 +401,21 @@ for my $cycle (1 .. $cycles)
 		cmp_ok(count_lines('stream', qr/lost the replication connection/), '>', $lost,
 			"cycle $cycle: the streamer saw the network go") or $failures++;
 	}
-	else
+	elsif ($kind eq 'replica')
 	{
 		$rep->stop('immediate');
 		$rep->start;
 		$rep->poll_query_until('postgres', 'SELECT true')
 		  or fail_now("cycle $cycle: the replica does not accept connections");
 		$rep_crashed_since_apply = 1;
+	}
+	else
+	{
+		# S3 away for a while: errors, or nobody listening; the slot is read on
+		my $down = rand() < 0.5;
+		if ($down) { $s3proxy->stop; } else { $s3proxy->fault('status 503'); }
+		usleep(1_000_000 + int(rand(2_000_000)));
+		if ($down) { $s3proxy->start; } else { $s3proxy->fault('pass'); }
 	}
 	$faults{$kind}++;
 	check_durable("cycle $cycle");
@@ -446,7 +469,7 @@ sub run_bounded
 
 my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 $st = run_bounded(120, 'stream_end', 'stream', '-d', $conn, '-S', 'tide', '-D', $dir,
-	'--endpos', $end);
+	'--endpos', $end, '--publish', $s3url);
 is(describe($st), 'exit code 0', "tide stream --endpos $end completes")
   or diag(tail_log('stream_end'));
 
@@ -483,6 +506,13 @@ is($? >> 8, 0, 'tide verify: every table equal') or diag("$vout$verr");
 my ($rc, $lsout, $lserr) = tide_run('ls', $dir);
 is($rc, 0, 'tide ls: no damaged segment') or diag($lserr);
 
+# ---- S3 holds the same history, whole, through its outages
+($rc, my $s3out, my $s3err) = tide_run('ls', '--json', $s3url);
+is($rc, 0, 'tide ls s3://: the published history is whole') or diag($s3err);
+my @published = map { /"segment":"([^"]+)"/ ? $1 : () } split /\n/, $s3out;
+is_deeply(\@published, [ sort map { s{.*/}{}r } glob("$dir/*.tseg") ],
+	'S3 holds every closed segment of the directory');
+
 # ---- every transaction exactly once, in commit order
 my @tide = normalize_tide(seg_lines($dir));
 my @td = normalize_td(td_lines($src, 'td'));
@@ -505,11 +535,11 @@ ok($same, 'every transaction exactly once, in commit order, same content');
 my $n = 0;
 $n += $_ for values %faults;
 my $summary = sprintf("gameday: %d faults injected (streamer kills %d, applier kills %d, "
-	  . "source crashes %d, replica crashes %d, full disks %d, network cuts %d), all survived; %d transactions, "
-	  . "%d follower exits on replica loss, %d streamer exits on a full disk, "
+	  . "source crashes %d, replica crashes %d, full disks %d, network cuts %d, S3 outages %d), all survived; "
+	  . "%d transactions, %d follower exits on replica loss, %d streamer exits on a full disk, "
 	  . "%d durability checks, %d pgbench runs, catch-up %.1fs, "
 	  . "final recovery %.1fs, checks %.1fs, total %.1fs, seed %d",
-	$n, @faults{qw(stream apply source replica enospc netcut)}, $ntx, $apply_exit4, $enospc_exits,
+	$n, @faults{qw(stream apply source replica enospc netcut s3)}, $ntx, $apply_exit4, $enospc_exits,
 	$durable_checks, $pgbench_runs,
 	$catchup, $recovery, time() - $t_cmp, time() - $t0, $seed);
 is($n, $cycles, "$n faults injected of $cycles cycles");
