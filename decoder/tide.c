@@ -83,6 +83,8 @@ PG_MODULE_MAGIC;
 
 /* Defaults and limits of the options. */
 #define TIDE_DEFAULT_FRAME_SIZE 65536
+/* a client that names no version gets version 1, which every reader knows */
+#define TIDE_DEFAULT_FORMAT_VERSION 1
 #define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
 
 /*
@@ -1696,7 +1698,7 @@ tide_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	data = MemoryContextAllocZero(ctx->context, sizeof(TideData));
 	data->context = AllocSetContextCreate(ctx->context, "tide change context",
 										  ALLOCSET_DEFAULT_SIZES);
-	data->format_version = PROTO_FORMAT_VERSION;
+	data->format_version = TIDE_DEFAULT_FORMAT_VERSION;
 	data->frame_size = TIDE_DEFAULT_FRAME_SIZE;
 	ctx->output_plugin_private = data;
 

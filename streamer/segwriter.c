@@ -635,7 +635,8 @@ segwriter_set_ident(segwriter_t *w, const proto_startup_t *s)
 	w->ident.encoding.n = s->encoding.n;
 	free(w->ident_buf);
 	w->ident_buf = buf;
-	w->ident.wire_version = s->format_version;
+	/* the messages segments hold, whatever the session spoke */
+	w->ident.wire_version = PROTO_SEGMENT_WIRE_VERSION;
 	w->ident.system_id = s->system_id;
 	w->ident.timeline = s->timeline;
 	w->ident.dboid = s->dboid;
