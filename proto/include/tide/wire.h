@@ -261,8 +261,7 @@ typedef struct
 
 /*
  * STREAM ABORT: the transaction xid rolled back (subxid == xid), or one of
- * its subtransactions did (everything since that subtransaction's first
- * change goes).
+ * its subtransactions did (the changes sent under a SUBXACT naming it go).
  */
 typedef struct
 {
