@@ -99,7 +99,6 @@ struct spool_replay_s
 	bool		duplicate;
 	bool		done;			/* whole in the writer */
 	uint64_t	nchanges;		/* written into the segment */
-	int64_t		started;		/* for the log */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -730,7 +729,6 @@ spool_replay_start(spool_t *sp, const proto_stream_commit_t *m,
 		memcpy(r->origin, m->origin.p, m->origin.n);
 	r->c.origin.p = r->origin;
 	r->xid = t->xid;
-	r->started = tide_now();
 	proto_wbuf_init_heap(&r->buf);
 	proto_relcat_init(&r->cat, NULL);
 	file_name(name, sizeof(name), t->xid);
@@ -953,10 +951,9 @@ spool_replay_free(spool_t *sp, spool_replay_t *r)
 
 		format_bytes(r->txn->size, a, sizeof(a));
 		if (r->done)
-			tide_log_info("streamed transaction %u (commit " TIDE_LSN_FMT "): %llu changes in %llu chunks, %s spooled, written in %.2f s",
+			tide_log_info("streamed transaction %u (commit " TIDE_LSN_FMT "): %llu changes in %llu chunks, %s spooled, handed to the segment writer",
 						  r->c.xid, TIDE_LSN_ARGS(r->c.final_lsn), (unsigned long long) r->nchanges,
-						  (unsigned long long) r->txn->chunks, a,
-						  (double) (tide_now() - r->started) / 1e6);
+						  (unsigned long long) r->txn->chunks, a);
 		txn_delete(sp, r->txn);
 		txn_free(r->txn);
 	}
