@@ -944,6 +944,7 @@ start_streaming(stream_t *s)
 		if (s->retry_ms == 0 && !s->w.have_ident)
 		{
 			tide_log_error("could not connect to the source: %s", conn_error(s->conn));
+			tide_log_hint("check that the source is up, that the role has LOGIN and REPLICATION (it needs no superuser), and that pg_hba.conf has a \"replication\" line for it (README, \"Enabling the plugin on a source server\")");
 			PQfinish(s->conn);
 			s->conn = NULL;
 			stop_stream(s, TIDE_EXIT_SOURCE);
