@@ -5,11 +5,17 @@
 # Usage: bench/decoder.sh [insert|tpcb] [SIZE] [WORKDIR]
 #   insert: SIZE transactions of 100 jsonb-heavy rows (the anchors' workload)
 #   tpcb:   SIZE pgbench tpcb-like transactions at scale 10
-# Defaults: insert 5000 (the anchors' 500k rows), tpcb 50000.
+# Defaults: insert 5000 (the anchors' 500k rows), tpcb 50000.  REPS=3: the
+# floor and tide are drained that many times each, alternately, each from a
+# fresh copy of its slot, after one untimed drain that brings the WAL into
+# the page cache (else the first drain alone pays for reading it).
 #
 # Every drain is pg_recvlogical --endpos into a file, as the anchors do; the
 # figures that matter are the ratios printed at the end: tide against the
-# floor (time) and against pgoutput binary (bytes), both measured here.
+# floor (median time) and against pgoutput binary (bytes), both measured
+# here.  Beside the wall time, the walsender's own CPU time (utime + stime
+# from /proc, sampled until it exits): on a shared machine the steadier
+# figure of what the decoder costs the source.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -46,24 +52,69 @@ changes=$(ps -Atc "SELECT count(*) FROM pg_logical_slot_get_changes('tt', NULL, 
                    WHERE data NOT LIKE 'BEGIN%' AND data NOT LIKE 'COMMIT%'")
 echo "workload $kind x $size: $changes row changes, up to $lsn1"
 
-declare -A secs bytes zbytes
-drain() { # name slot options...
-	local name=$1 slot=$2; shift 2
-	local out=$W/$name.out a b
+declare -A secs bytes zbytes cpu
+tck=$(getconf CLK_TCK)
+# drain_once SLOT OUT OPTIONS... - sets $d_secs and $d_cpu (walsender CPU)
+drain_once() {
+	local slot=$1 out=$2 a b pid="" t=0 last=0; shift 2
 	sync; a=$(now)
 	pg_recvlogical -h "$S" -p $SP -U postgres -d postgres -S "$slot" --start \
-		--endpos="$lsn1" --no-loop -f "$out" "$@"
+		--endpos="$lsn1" --no-loop -f "$out" "$@" &
+	local rl=$!
+	while kill -0 "$rl" 2>/dev/null; do
+		[ -n "$pid" ] || pid=$(ps -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")
+		if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+			t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$t")
+			[ -n "$t" ] && last=$t
+		fi
+		sleep 0.02
+	done
+	wait "$rl"
 	b=$(now)
-	secs[$name]=$(el "$a" "$b")
-	bytes[$name]=$(stat -c %s "$out")
-	zbytes[$name]=$(zstd -q -3 -c "$out" | wc -c)
-	printf '%-10s %8.2f s %12d bytes %8.1f B/change %10d zstd-3 %7.1f B/change\n' "$name" \
-		"${secs[$name]}" "${bytes[$name]}" "$(echo "${bytes[$name]}/$changes" | bc -l)" \
+	d_secs=$(el "$a" "$b")
+	d_cpu=$(echo "$last / $tck" | bc -l)
+}
+# drain NAME TEMPLATE-SLOT OPTIONS... - REPS drains from copies of the slot
+drain() {
+	local name=$1 slot=$2 i; shift 2
+	local out=$W/$name.out
+	for i in $(seq 1 "$REPS"); do
+		ps -c "SELECT pg_copy_logical_replication_slot('$slot', '${slot}_$i')" >/dev/null
+	done
+	eval "${name}_runs=()"
+	for i in $(seq 1 "$REPS"); do
+		drain_once "${slot}_$i" "$out" "$@"
+		eval "${name}_runs+=(\"$d_secs $d_cpu\")"
+	done
+}
+# report NAME - medians of its runs
+report() {
+	local name=$1 runs
+	eval "runs=(\"\${${name}_runs[@]}\")"
+	secs[$name]=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	cpu[$name]=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	bytes[$name]=$(stat -c %s "$W/$name.out")
+	zbytes[$name]=$(zstd -q -3 -c "$W/$name.out" | wc -c)
+	printf '%-10s %8.2f s (walsender CPU %5.2f s; runs: %s) %12d bytes %8.1f B/change %10d zstd-3 %7.1f B/change\n' "$name" \
+		"${secs[$name]}" "${cpu[$name]}" "$(printf '%s ' "${runs[@]}" | awk '{for (i = 1; i <= NF; i += 2) printf "%s%.2f", (i > 1 ? " " : ""), $i}')" \
+		"${bytes[$name]}" "$(echo "${bytes[$name]}/$changes" | bc -l)" \
 		"${zbytes[$name]}" "$(echo "${zbytes[$name]}/$changes" | bc -l)"
 }
-drain floor nd
-drain pgoutput po -o proto_version=1 -o publication_names=pub -o binary=true
-drain tide td
+REPS=${REPS:-3}
+# untimed: the WAL into the page cache
+ps -c "SELECT pg_copy_logical_replication_slot('nd', 'warm')" >/dev/null
+drain_once warm "$W/warm.out"
+floor_runs=(); tide_runs=()
+for i in $(seq 1 "$REPS"); do
+	# alternate, so that a slow moment of a shared machine hits both
+	ps -c "SELECT pg_copy_logical_replication_slot('nd', 'nd_$i'), pg_copy_logical_replication_slot('td', 'td_$i')" >/dev/null
+	drain_once "nd_$i" "$W/floor.out"; floor_runs+=("$d_secs $d_cpu")
+	drain_once "td_$i" "$W/tide.out"; tide_runs+=("$d_secs $d_cpu")
+done
+REPS=1 drain pgoutput po -o proto_version=1 -o publication_names=pub -o binary=true
+report floor
+report pgoutput
+report tide
 
 # What tide sent must be the whole backlog: count its row messages.
 got=$("$TIDE_ROOT/tide" inspect "$W/tide.out" | grep -c -E '^(INSERT|UPDATE|DELETE) ')
@@ -71,6 +122,7 @@ got=$("$TIDE_ROOT/tide" inspect "$W/tide.out" | grep -c -E '^(INSERT|UPDATE|DELE
 
 echo
 printf 'tide drain / floor:            %5.2fx  (target <= 1.5)\n' "$(echo "${secs[tide]}/${secs[floor]}" | bc -l)"
+printf 'walsender CPU, tide / floor:   %5.2fx\n' "$(echo "${cpu[tide]}/${cpu[floor]}" | bc -l)"
 printf 'tide / pgoutput time:          %5.2fx\n' "$(echo "${secs[tide]}/${secs[pgoutput]}" | bc -l)"
 printf 'tide / pgoutput raw bytes:     %5.2fx  (target < 1)\n' "$(echo "${bytes[tide]}/${bytes[pgoutput]}" | bc -l)"
 printf 'tide / pgoutput zstd-3 bytes:  %5.2fx\n' "$(echo "${zbytes[tide]}/${zbytes[pgoutput]}" | bc -l)"

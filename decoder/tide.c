@@ -25,10 +25,30 @@
  * no bytes at all.  Non-transactional logical messages are frames of their
  * own.
  *
+ * With the option streaming (wire version 2), PostgreSQL hands over a
+ * transaction that outgrows logical_decoding_work_mem while it is still in
+ * progress, in chunks, instead of spilling it to disk here:
+ *
+ *		STREAM START            before the first message of a chunk
+ *		SUBXACT                 when the (sub)transaction of the changes
+ *		                        changes, before its first change
+ *		RELATION                before the first row of a relation in the
+ *		                        chunk, and again after it changed
+ *		INSERT/UPDATE/DELETE/TRUNCATE/MESSAGE ...
+ *		STREAM STOP
+ *		... other transactions and chunks ...
+ *		STREAM ABORT            a subtransaction, or the whole, rolled back
+ *		STREAM COMMIT           commit LSN, time, origin and change count
+ *
+ * The client keeps the chunks until STREAM COMMIT (proto/FORMAT.md,
+ * "Streamed transactions").
+ *
  * Memory: one private context, reset after every callback; a relation cache
  * in its own context that lives as long as the decoding context; each
  * published relation owns a small context that is reset when the relation
- * is described again.  Nothing grows with the size of a transaction.
+ * is described again.  Nothing grows with the size of a transaction; a
+ * streamed transaction in progress costs a few bytes for each of its
+ * subtransactions that sent a change (their counts, see TideStreamTxn).
  *
  *-------------------------------------------------------------------------
  */
@@ -83,6 +103,8 @@ PG_MODULE_MAGIC;
 
 /* Defaults and limits of the options. */
 #define TIDE_DEFAULT_FRAME_SIZE 65536
+/* a client that names no version gets version 1, which every reader knows */
+#define TIDE_DEFAULT_FORMAT_VERSION 1
 #define TIDE_MAX_FRAME_SIZE (64 * 1024 * 1024)
 
 /*
@@ -149,7 +171,10 @@ typedef struct TideRelation
 	Oid			relid;			/* hash key: must be first */
 	bool		valid;			/* verdict and description are current */
 	bool		publish;		/* verdict of include-/exclude-tables */
-	bool		schema_sent;	/* relmsg went out in this session */
+	bool		schema_sent;	/* relmsg went out in this session, outside
+								 * streamed chunks */
+	uint64		stream_chunk;	/* relmsg went out in this streamed chunk
+								 * (TideData.chunk_seq); 0: in none */
 	Oid		   *ancestors;		/* of a partition, parent first; owned, in
 								 * cachectx; NULL if none */
 	int			nancestors;
@@ -170,6 +195,30 @@ typedef struct TideRelation
 	Size		relmsg_len;
 } TideRelation;
 
+/* Changes a subtransaction of a streamed transaction sent. */
+typedef struct TideSubxactCount
+{
+	TransactionId xid;
+	uint64		nchanges;
+} TideSubxactCount;
+
+/*
+ * TideStreamTxn - a streamed transaction in progress, from the first chunk
+ * that sent something until its STREAM COMMIT or ABORT.  Its count leaves
+ * out what rolled-back subtransactions sent, as the client cuts them away,
+ * so STREAM COMMIT can tell the client how many changes it must hold.
+ */
+typedef struct TideStreamTxn
+{
+	TransactionId xid;			/* hash key: the top-level xid */
+	uint64		nchanges;		/* I/U/D/T/M sent and not rolled back */
+	uint64		top_nchanges;	/* of these, by the top level itself */
+	TideSubxactCount *subs;		/* owned, in streamctx: sorted by distance
+								 * from xid (assignment order) */
+	int			nsubs;
+	int			maxsubs;
+} TideStreamTxn;
+
 /* TideData - the plugin's state for one decoding context. */
 typedef struct TideData
 {
@@ -186,6 +235,7 @@ typedef struct TideData
 	bool		only_local;
 	int			frame_size;
 	bool		values_text;
+	bool		streaming;		/* stream in-progress transactions */
 
 	/* session */
 	bool		startup_sent;
@@ -193,6 +243,14 @@ typedef struct TideData
 	/* the transaction being replayed */
 	bool		txn_begun;		/* BEGIN written */
 	uint64		nchanges;		/* I/U/D/T/M written since BEGIN */
+
+	/* streamed transactions (option streaming) */
+	MemoryContext streamctx;	/* stream_txns and their arrays */
+	HTAB	   *stream_txns;	/* of TideStreamTxn, those that sent a chunk */
+	ReorderBufferTXN *chunk_txn;	/* between stream_start and stream_stop */
+	TideStreamTxn *chunk_stxn;	/* its entry, once the chunk sent something */
+	TransactionId chunk_xid;	/* (sub)xid of the changes being sent */
+	uint64		chunk_seq;		/* bumps per chunk */
 
 	/* the frame being filled in ctx->out */
 	bool		frame_open;		/* OutputPluginPrepareWrite called */
@@ -235,6 +293,25 @@ static void tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						 const char *message);
 static bool tide_filter_by_origin(LogicalDecodingContext *ctx,
 								  RepOriginId origin_id);
+static void tide_stream_start(LogicalDecodingContext *ctx,
+							  ReorderBufferTXN *txn);
+static void tide_stream_stop(LogicalDecodingContext *ctx,
+							 ReorderBufferTXN *txn);
+static void tide_stream_abort(LogicalDecodingContext *ctx,
+							  ReorderBufferTXN *txn, XLogRecPtr abort_lsn);
+static void tide_stream_commit(LogicalDecodingContext *ctx,
+							   ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+static void tide_stream_change(LogicalDecodingContext *ctx,
+							   ReorderBufferTXN *txn, Relation relation,
+							   ReorderBufferChange *change);
+static void tide_stream_truncate(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, int nrelations,
+								 Relation relations[],
+								 ReorderBufferChange *change);
+static void tide_stream_message(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+								bool transactional, const char *prefix,
+								Size message_size, const char *message);
 
 void		_PG_output_plugin_init(OutputPluginCallbacks *cb);
 
@@ -432,7 +509,7 @@ tide_parse_options(TideData *data, List *options)
 	static const char *const names[] = {
 		"format-version", "include-tables", "exclude-tables",
 		"include-message-prefixes", "exclude-message-prefixes",
-		"only-local", "frame-size", "values"
+		"only-local", "frame-size", "values", "streaming"
 	};
 	bool		seen[lengthof(names)] = {false};
 	ListCell   *lc;
@@ -453,7 +530,7 @@ tide_parse_options(TideData *data, List *options)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized tide option \"%s\"", elem->defname),
-					 errhint("Valid options are format-version, include-tables, exclude-tables, include-message-prefixes, exclude-message-prefixes, only-local, frame-size and values.")));
+					 errhint("Valid options are format-version, include-tables, exclude-tables, include-message-prefixes, exclude-message-prefixes, only-local, frame-size, values and streaming.")));
 		if (seen[which])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -534,7 +611,29 @@ tide_parse_options(TideData *data, List *options)
 								 errdetail("Valid values are \"native\" and \"text\".")));
 					break;
 				}
+			case 8:				/* streaming */
+				data->streaming = tide_parse_bool_option(elem);
+				break;
 		}
+	}
+
+	/*
+	 * The stream messages are version 2's, and a version-1 reader must never
+	 * be handed them (it would skip what it does not know): streaming
+	 * selects version 2 unless the client named an older one, which is an
+	 * error.
+	 */
+	if (data->streaming)
+	{
+		if (!seen[0])
+			data->format_version = PROTO_STREAM_VERSION;
+		else if (data->format_version < PROTO_STREAM_VERSION)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tide option \"streaming\" requires format version %d or later, but the client requested %d",
+							PROTO_STREAM_VERSION, data->format_version),
+					 errhint("Request format-version %d, or leave streaming off.",
+							 PROTO_STREAM_VERSION)));
 	}
 }
 
@@ -1108,6 +1207,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 			entry->relmsg = NULL;
 		}
 		entry->schema_sent = false;
+		entry->stream_chunk = 0;
 		entry->ntypehashes = 0;
 		return;
 	}
@@ -1224,6 +1324,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		memcpy(entry->relmsg, wb.data, wb.len);
 		entry->relmsg_len = wb.len;
 		entry->schema_sent = false;
+		entry->stream_chunk = 0;
 	}
 	entry->typehashes = typehashes;
 	entry->ntypehashes = ntypehashes;
@@ -1247,6 +1348,7 @@ tide_get_relation(TideData *data, Relation rel)
 		entry->valid = false;
 		entry->publish = false;
 		entry->schema_sent = false;
+		entry->stream_chunk = 0;
 		entry->ancestors = NULL;
 		entry->nancestors = 0;
 		entry->tupdesc_natts = 0;
@@ -1621,25 +1723,185 @@ tide_begin_if_needed(LogicalDecodingContext *ctx, TideData *data,
 	}
 }
 
-/* tide_send_relation - RELATION for entry, unless already in the stream. */
+/*
+ * tide_send_relation - RELATION for entry, unless the stream has it: outside
+ * streamed chunks once per session (and after each change of the
+ * description), inside them once per chunk, so that every chunk describes
+ * its own relations whatever comes between chunks and whatever a
+ * subtransaction rollback cuts away (FORMAT.md, "Streamed transactions").
+ * A chunk's RELATION does not count for the session: the client keeps it
+ * with the chunk.
+ */
 static void
 tide_send_relation(LogicalDecodingContext *ctx, TideData *data,
 				   TideRelation *entry)
 {
-	if (entry->schema_sent)
+	bool		in_chunk = data->chunk_txn != NULL;
+
+	if (in_chunk ? entry->stream_chunk == data->chunk_seq : entry->schema_sent)
 		return;
 	tide_frame_open(ctx, data, false);
 	proto_put_bytes(&data->wbuf, entry->relmsg, entry->relmsg_len);
 	tide_check_write(data, 0, "RELATION");
-	entry->schema_sent = true;
+	if (in_chunk)
+		entry->stream_chunk = data->chunk_seq;
+	else
+		entry->schema_sent = true;
 	tide_message_done(ctx, data);
 }
 
-/* tide_change_done - after an I/U/D/T/M message of the transaction. */
+/*
+ * tide_stream_find - the index of subtransaction xid in stxn->subs, or -1;
+ * *pos (if not NULL) is where it would go.  Subtransaction xids are
+ * assigned after their top level's, so their distance from it orders them,
+ * across xid wraparound too.
+ */
+static int
+tide_stream_find(TideStreamTxn *stxn, TransactionId xid, int *pos)
+{
+	uint32		key = xid - stxn->xid;
+	int			lo = 0;
+	int			hi = stxn->nsubs;
+
+	/* the common case: the newest subtransaction, appended last */
+	if (hi > 0 && stxn->subs[hi - 1].xid == xid)
+		return hi - 1;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		uint32		k = stxn->subs[mid].xid - stxn->xid;
+
+		if (k == key)
+			return mid;
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos != NULL)
+		*pos = lo;
+	return -1;
+}
+
+/* tide_stream_count - one more change of (sub)transaction xid in stxn. */
+static void
+tide_stream_count(TideData *data, TideStreamTxn *stxn, TransactionId xid)
+{
+	int			pos = 0;
+	int			i;
+
+	stxn->nchanges++;
+	if (xid == stxn->xid)
+	{
+		stxn->top_nchanges++;
+		return;
+	}
+	if ((i = tide_stream_find(stxn, xid, &pos)) < 0)
+	{
+		if (stxn->nsubs == stxn->maxsubs)
+		{
+			int			n = stxn->maxsubs ? stxn->maxsubs * 2 : 8;
+
+			stxn->subs = stxn->subs == NULL ?
+				MemoryContextAlloc(data->streamctx, sizeof(TideSubxactCount) * n) :
+				repalloc(stxn->subs, sizeof(TideSubxactCount) * n);
+			stxn->maxsubs = n;
+		}
+		memmove(&stxn->subs[pos + 1], &stxn->subs[pos],
+				sizeof(TideSubxactCount) * (stxn->nsubs - pos));
+		stxn->subs[pos].xid = xid;
+		stxn->subs[pos].nchanges = 0;
+		stxn->nsubs++;
+		i = pos;
+	}
+	stxn->subs[i].nchanges++;
+}
+
+/* tide_stream_forget - the transaction ended: drop its entry. */
+static void
+tide_stream_forget(TideData *data, TideStreamTxn *stxn)
+{
+	TransactionId xid = stxn->xid;
+
+	if (stxn->subs != NULL)
+		pfree(stxn->subs);
+	hash_search(data->stream_txns, &xid, HASH_REMOVE, NULL);
+}
+
+/*
+ * tide_chunk_begin_if_needed - STREAM START before the first message of a
+ * chunk (a chunk whose changes are all filtered out sends nothing), flagged
+ * first when the transaction sent no chunk before in this session.
+ */
+static void
+tide_chunk_begin_if_needed(LogicalDecodingContext *ctx, TideData *data)
+{
+	ReorderBufferTXN *txn = data->chunk_txn;
+	TideStreamTxn *stxn;
+	proto_stream_start_t m;
+	bool		found;
+
+	if (data->chunk_stxn != NULL)
+		return;
+	tide_frame_open(ctx, data, false);
+	tide_write_startup(ctx, data);
+
+	stxn = hash_search(data->stream_txns, &txn->xid, HASH_ENTER, &found);
+	if (!found)
+	{
+		stxn->nchanges = 0;
+		stxn->top_nchanges = 0;
+		stxn->subs = NULL;
+		stxn->nsubs = 0;
+		stxn->maxsubs = 0;
+	}
+	tide_frame_open(ctx, data, false);
+	m.xid = txn->xid;
+	m.flags = found ? 0 : PROTO_STREAM_FIRST;
+	tide_check_write(data, proto_write_stream_start(&data->wbuf, &m), "STREAM START");
+	data->chunk_stxn = stxn;
+	data->chunk_xid = txn->xid;
+	tide_message_done(ctx, data);
+}
+
+/*
+ * tide_txn_prologue - what a change of (sub)transaction xid needs before
+ * it: BEGIN, or inside a streamed chunk STREAM START and, when the changes
+ * switch to another (sub)transaction, SUBXACT, so that the client can leave
+ * out what a subtransaction sent if it rolls back.
+ */
+static void
+tide_txn_prologue(LogicalDecodingContext *ctx, TideData *data,
+				  ReorderBufferTXN *txn, TransactionId xid)
+{
+	proto_subxact_t m;
+
+	if (data->chunk_txn == NULL)
+	{
+		tide_begin_if_needed(ctx, data, txn);
+		return;
+	}
+	tide_chunk_begin_if_needed(ctx, data);
+	if (xid == data->chunk_xid || !TransactionIdIsValid(xid))
+		return;
+	tide_frame_open(ctx, data, false);
+	m.xid = xid;
+	tide_check_write(data, proto_write_subxact(&data->wbuf, &m), "SUBXACT");
+	data->chunk_xid = xid;
+	tide_message_done(ctx, data);
+}
+
+/*
+ * tide_change_done - after an I/U/D/T/M message of the transaction, counted
+ * for COMMIT, or for STREAM COMMIT by (sub)transaction.
+ */
 static void
 tide_change_done(LogicalDecodingContext *ctx, TideData *data)
 {
-	data->nchanges++;
+	if (data->chunk_txn != NULL)
+		tide_stream_count(data, data->chunk_stxn, data->chunk_xid);
+	else
+		data->nchanges++;
 	tide_message_done(ctx, data);
 }
 
@@ -1677,6 +1939,15 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->message_cb = tide_message;
 	cb->filter_by_origin_cb = tide_filter_by_origin;
 	cb->shutdown_cb = tide_shutdown;
+
+	/* in-progress transactions, when the client asks (option streaming) */
+	cb->stream_start_cb = tide_stream_start;
+	cb->stream_stop_cb = tide_stream_stop;
+	cb->stream_abort_cb = tide_stream_abort;
+	cb->stream_commit_cb = tide_stream_commit;
+	cb->stream_change_cb = tide_stream_change;
+	cb->stream_truncate_cb = tide_stream_truncate;
+	cb->stream_message_cb = tide_stream_message;
 }
 
 /*
@@ -1696,7 +1967,7 @@ tide_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	data = MemoryContextAllocZero(ctx->context, sizeof(TideData));
 	data->context = AllocSetContextCreate(ctx->context, "tide change context",
 										  ALLOCSET_DEFAULT_SIZES);
-	data->format_version = PROTO_FORMAT_VERSION;
+	data->format_version = TIDE_DEFAULT_FORMAT_VERSION;
 	data->frame_size = TIDE_DEFAULT_FRAME_SIZE;
 	ctx->output_plugin_private = data;
 
@@ -1704,6 +1975,26 @@ tide_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	opt->receive_rewrites = false;
 
 	tide_parse_options(data, ctx->output_plugin_options);
+
+	/*
+	 * PostgreSQL streams when the plugin has the callbacks; the client
+	 * decides (a client of version 1 must never see stream messages).
+	 */
+	ctx->streaming = ctx->streaming && data->streaming;
+	if (ctx->streaming)
+	{
+		HASHCTL		hctl;
+
+		data->streamctx = AllocSetContextCreate(ctx->context,
+												"tide streamed transactions",
+												ALLOCSET_SMALL_SIZES);
+		memset(&hctl, 0, sizeof(hctl));
+		hctl.keysize = sizeof(TransactionId);
+		hctl.entrysize = sizeof(TideStreamTxn);
+		hctl.hcxt = data->streamctx;
+		data->stream_txns = hash_create("tide streamed transactions", 16, &hctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 
 	initStringInfo(&data->stash);
 	tide_init_relation_cache(data, ctx->context);
@@ -1833,14 +2124,16 @@ tide_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 /*
  * tide_change_prologue - what every row message needs before it: the
- * transaction's BEGIN (sent lazily), the relation's description if it is
- * not current, and an open frame.
+ * transaction's BEGIN (sent lazily; in a streamed chunk STREAM START and
+ * SUBXACT), the relation's description if it is not current, and an open
+ * frame.
  */
 static void
 tide_change_prologue(LogicalDecodingContext *ctx, TideData *data,
-					 ReorderBufferTXN *txn, TideRelation *entry)
+					 ReorderBufferTXN *txn, TransactionId xid,
+					 TideRelation *entry)
 {
-	tide_begin_if_needed(ctx, data, txn);
+	tide_txn_prologue(ctx, data, txn, xid);
 	tide_send_relation(ctx, data, entry);
 	tide_frame_open(ctx, data, false);
 }
@@ -1875,7 +2168,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 						 RelationGetRelationName(relation));
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
 								entry->newfixed, false);
-				tide_change_prologue(ctx, data, txn, entry);
+				tide_change_prologue(ctx, data, txn, change->txn->xid, entry);
 				m.relid = entry->desc.relid;
 				m.newtup.natts = entry->desc.natts;
 				m.newtup.cols = entry->newvals;
@@ -1911,7 +2204,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 				}
 				tide_fill_tuple(entry, tupdesc, newtuple, entry->newvals,
 								entry->newfixed, true);
-				tide_change_prologue(ctx, data, txn, entry);
+				tide_change_prologue(ctx, data, txn, change->txn->xid, entry);
 				m.relid = entry->desc.relid;
 				m.newtup.natts = entry->desc.natts;
 				m.newtup.cols = entry->newvals;
@@ -1948,7 +2241,7 @@ tide_change_guts(LogicalDecodingContext *ctx, TideData *data,
 					m.oldtup.natts = entry->desc.natts;
 					m.oldtup.cols = entry->oldvals;
 				}
-				tide_change_prologue(ctx, data, txn, entry);
+				tide_change_prologue(ctx, data, txn, change->txn->xid, entry);
 				rc = proto_write_delete(&data->wbuf, &entry->desc, &m);
 				tide_check_write(data, rc, "DELETE");
 				break;
@@ -1999,7 +2292,7 @@ tide_truncate_guts(LogicalDecodingContext *ctx, TideData *data,
 	if (n == 0)
 		return;
 
-	tide_begin_if_needed(ctx, data, txn);
+	tide_txn_prologue(ctx, data, txn, change->txn->xid);
 	for (int i = 0; i < n; i++)
 		tide_send_relation(ctx, data, entries[i]);
 
@@ -2039,9 +2332,9 @@ tide_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
  */
 static void
 tide_message_guts(LogicalDecodingContext *ctx, TideData *data,
-				  ReorderBufferTXN *txn, XLogRecPtr message_lsn,
-				  bool transactional, const char *prefix,
-				  Size message_size, const char *message)
+				  ReorderBufferTXN *txn, TransactionId xid,
+				  XLogRecPtr message_lsn, bool transactional,
+				  const char *prefix, Size message_size, const char *message)
 {
 	proto_message_t m;
 	size_t		prefix_len = strlen(prefix);
@@ -2070,7 +2363,7 @@ tide_message_guts(LogicalDecodingContext *ctx, TideData *data,
 
 	if (transactional)
 	{
-		tide_begin_if_needed(ctx, data, txn);
+		tide_txn_prologue(ctx, data, txn, xid);
 		tide_frame_open(ctx, data, false);
 		tide_check_write(data, proto_write_message(&data->wbuf, &m), "MESSAGE");
 		tide_change_done(ctx, data);
@@ -2102,8 +2395,8 @@ tide_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		tide_report_progress(ctx, data);
 
 	oldcxt = MemoryContextSwitchTo(data->context);
-	tide_message_guts(ctx, data, txn, message_lsn, transactional, prefix,
-					  message_size, message);
+	tide_message_guts(ctx, data, txn, InvalidTransactionId, message_lsn,
+					  transactional, prefix, message_size, message);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(data->context);
 }
@@ -2114,6 +2407,213 @@ tide_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
 	TideData   *data = ctx->output_plugin_private;
 
 	return data->only_local && origin_id != InvalidRepOriginId;
+}
+
+/* ---------------------------------------------------------------------
+ * Streamed transactions
+ *
+ * A chunk is one call of ReorderBufferProcessTXN: stream_start, the
+ * changes, stream_stop, with no other output in between, like a whole
+ * transaction otherwise; its frames are written out by stream_stop.
+ * STREAM ABORT and STREAM COMMIT come between chunks, each a frame of its
+ * own.  A transaction, or a subtransaction, that never sent anything is
+ * unknown to the client, and its end sends nothing either.
+ * ---------------------------------------------------------------------
+ */
+
+static void
+tide_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	TideData   *data = ctx->output_plugin_private;
+
+	Assert(!data->frame_open && data->chunk_txn == NULL);
+	data->chunk_txn = txn;
+	data->chunk_stxn = NULL;	/* STREAM START goes out lazily */
+	data->chunk_xid = InvalidTransactionId;
+	data->chunk_seq++;
+}
+
+/*
+ * tide_stream_stop - end of a chunk.  Also reached when the transaction
+ * was rolled back while the chunk was being decoded (a concurrent abort
+ * ends the chunk early): whatever it sent is complete messages, and the
+ * STREAM ABORT follows.
+ */
+static void
+tide_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	TideData   *data = ctx->output_plugin_private;
+
+	if (data->chunk_stxn != NULL)
+	{
+		proto_stream_stop_t m;
+
+		tide_frame_open(ctx, data, false);
+		m.xid = data->chunk_txn->xid;
+		tide_check_write(data, proto_write_stream_stop(&data->wbuf, &m), "STREAM STOP");
+		tide_frame_write(ctx, data, false);
+	}
+	data->chunk_txn = NULL;
+	data->chunk_stxn = NULL;
+	data->chunk_xid = InvalidTransactionId;
+}
+
+/*
+ * tide_stream_abort - the transaction, or one of its subtransactions
+ * (txn->toptxn set), rolled back.  PostgreSQL calls this for every
+ * rolled-back subtransaction that had changes streamed, nested ones each on
+ * their own, so the count of the whole is the sum of the rest.
+ */
+static void
+tide_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				  XLogRecPtr abort_lsn)
+{
+	TideData   *data = ctx->output_plugin_private;
+	ReorderBufferTXN *top = txn->toptxn != NULL ? txn->toptxn : txn;
+	TideStreamTxn *stxn;
+	proto_stream_abort_t m;
+
+	Assert(!data->frame_open && data->chunk_txn == NULL);
+	stxn = hash_search(data->stream_txns, &top->xid, HASH_FIND, NULL);
+	if (stxn == NULL)
+		return;
+	if (txn != top)
+	{
+		int			i = tide_stream_find(stxn, txn->xid, NULL);
+
+		if (i < 0)
+			return;
+		stxn->nchanges -= stxn->subs[i].nchanges;
+		memmove(&stxn->subs[i], &stxn->subs[i + 1],
+				sizeof(TideSubxactCount) * (stxn->nsubs - i - 1));
+		stxn->nsubs--;
+	}
+	tide_frame_open(ctx, data, true);
+	m.xid = top->xid;
+	m.subxid = txn->xid;
+	m.abort_lsn = abort_lsn;
+	tide_check_write(data, proto_write_stream_abort(&data->wbuf, &m), "STREAM ABORT");
+	tide_frame_write(ctx, data, true);
+	if (txn == top)
+		tide_stream_forget(data, stxn);
+}
+
+/*
+ * tide_origin_name - the name of a replication origin ("" if it was
+ * dropped), palloc'd in the current context.  stream_commit runs outside
+ * the transaction PostgreSQL decodes chunks in, so one is started for the
+ * lookup then, as tide_database_name does.
+ */
+static char *
+tide_origin_name(RepOriginId origin_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *name = NULL;
+	bool		xact = IsTransactionState();
+
+	if (!xact)
+		StartTransactionCommand();
+	if (!replorigin_by_oid(origin_id, true, &name) || name == NULL)
+		name = "";
+	name = MemoryContextStrdup(cxt, name);
+	if (!xact)
+	{
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	return name;
+}
+
+/*
+ * tide_stream_commit - STREAM COMMIT: everything BEGIN, ORIGIN and COMMIT
+ * would have said, in a frame of its own stamped with the commit's end.
+ */
+static void
+tide_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				   XLogRecPtr commit_lsn)
+{
+	TideData   *data = ctx->output_plugin_private;
+	TideStreamTxn *stxn;
+	proto_stream_commit_t m;
+
+	Assert(!data->frame_open && data->chunk_txn == NULL);
+	stxn = hash_search(data->stream_txns, &txn->xid, HASH_FIND, NULL);
+	TideUpdateProgress(ctx, stxn == NULL);
+	data->changes_since_progress = 0;
+	if (stxn == NULL)
+	{
+		elog(DEBUG1, "tide skipped streamed transaction %u: no change to send",
+			 txn->xid);
+		return;
+	}
+
+	memset(&m, 0, sizeof(m));
+	m.xid = txn->xid;
+	m.final_lsn = txn->final_lsn;
+	m.end_lsn = txn->end_lsn;
+	m.commit_time = TideTxnCommitTime(txn);
+	m.nchanges = stxn->nchanges;
+	if (txn->origin_id != InvalidRepOriginId)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(data->context);
+
+		m.flags |= PROTO_STREAM_COMMIT_ORIGIN;
+		m.origin_lsn = txn->origin_lsn;
+		m.origin = tide_str(tide_origin_name(txn->origin_id));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	tide_frame_open(ctx, data, true);
+	tide_check_write(data, proto_write_stream_commit(&data->wbuf, &m), "STREAM COMMIT");
+	tide_frame_write(ctx, data, true);
+	MemoryContextReset(data->context);
+	tide_stream_forget(data, stxn);
+
+	if (TideInvalidations >= TIDE_SWEEP_THRESHOLD)
+		tide_sweep_relation_cache(data);
+}
+
+/* The changes of a chunk: as outside chunks (tide_txn_prologue tells). */
+static void
+tide_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				   Relation relation, ReorderBufferChange *change)
+{
+	tide_change(ctx, txn, relation, change);
+}
+
+static void
+tide_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 int nrelations, Relation relations[],
+					 ReorderBufferChange *change)
+{
+	tide_truncate(ctx, txn, nrelations, relations, change);
+}
+
+/*
+ * tide_stream_message - a transactional message of a chunk.  PostgreSQL
+ * hands over the top-level transaction only, but to stream it set
+ * CheckXidAlive to the (sub)transaction the message was queued in (to
+ * detect its concurrent abort); it leaves it invalid once that committed,
+ * when no subtransaction rollback can follow.  The subtransaction matters:
+ * a message that is the first thing a subtransaction did must be cut away
+ * with it.
+ */
+static void
+tide_stream_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					XLogRecPtr message_lsn, bool transactional,
+					const char *prefix, Size message_size,
+					const char *message)
+{
+	TideData   *data = ctx->output_plugin_private;
+	TransactionId xid = TransactionIdIsValid(CheckXidAlive) ? CheckXidAlive : txn->xid;
+	MemoryContext oldcxt;
+
+	tide_report_progress(ctx, data);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+	tide_message_guts(ctx, data, txn, xid, message_lsn, transactional, prefix,
+					  message_size, message);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
 }
 
 /* ---------------------------------------------------------------------

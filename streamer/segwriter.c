@@ -295,6 +295,8 @@ after_work_cb(uv_work_t *req, int status)
 	}
 	free(j);
 	kick(w);
+	if (w->drain_cb)
+		w->drain_cb(w);
 	if (segwriter_idle(w) && w->idle_cb)
 		w->idle_cb(w);
 }
@@ -524,6 +526,7 @@ segwriter_init(segwriter_t *w, uv_loop_t *loop, const segwriter_opts_t *opts,
 	w->error_cb = error_cb;
 	proto_wbuf_init_heap(&w->raw);
 	segstats_init(&w->stats);
+	proto_relcat_init(&w->seen, NULL);
 	if ((f = w->file = calloc(1, sizeof(file_t))) == NULL)
 		return TIDE_ENOMEM;
 	f->fd = -1;
@@ -597,6 +600,7 @@ segwriter_free(segwriter_t *w)
 	}
 	proto_wbuf_free(&w->raw);
 	segstats_free(&w->stats);
+	proto_relcat_free(&w->seen);
 	free(w->ident_buf);
 	w->file = NULL;
 }
@@ -635,7 +639,8 @@ segwriter_set_ident(segwriter_t *w, const proto_startup_t *s)
 	w->ident.encoding.n = s->encoding.n;
 	free(w->ident_buf);
 	w->ident_buf = buf;
-	w->ident.wire_version = s->format_version;
+	/* the messages segments hold, whatever the session spoke */
+	w->ident.wire_version = PROTO_SEGMENT_WIRE_VERSION;
 	w->ident.system_id = s->system_id;
 	w->ident.timeline = s->timeline;
 	w->ident.dboid = s->dboid;
@@ -702,18 +707,35 @@ segwriter_begin(segwriter_t *w, const proto_begin_t *b, const uint8_t *msg,
 	return w->failed;
 }
 
-/* describe - make sure the segment holds relid's RELATION before its rows */
+/*
+ * describe - make sure the segment holds relid's description, as cat has
+ * it, before its rows.  w->seen knows the last RELATION written for relid
+ * in this segment; e->user caches the generation of the seen entry e was
+ * found equal to, so a row usually costs one comparison.
+ */
 static int
 describe(segwriter_t *w, proto_relcat_t *cat, uint32_t relid)
 {
 	proto_relcat_entry_t *e = proto_relcat_get(cat, relid);
+	proto_relcat_entry_t *seen;
 	uint8_t		hdr[1 + 10];
 	size_t		n = 1;
+	int			rc;
 
 	if (e == NULL)
 		return TIDE_ENORELATION;
-	if (e->user == w->seg_seq)
-		return 0;
+	seen = proto_relcat_get(&w->seen, relid);
+	if (seen != NULL && seen->user == w->seg_seq)
+	{
+		if (e->user == seen->generation)
+			return 0;
+		if (seen->body_len == e->body_len && memcmp(seen->body, e->body, e->body_len) == 0)
+		{
+			e->user = seen->generation;
+			return 0;
+		}
+	}
+	/* invariant 2: every row's relation is described in its segment */
 	hdr[0] = PROTO_MSG_RELATION;
 	for (uint64_t v = e->body_len;; v >>= 7)
 	{
@@ -723,7 +745,10 @@ describe(segwriter_t *w, proto_relcat_t *cat, uint32_t relid)
 	}
 	append(w, hdr, n);
 	append(w, e->body, e->body_len);
-	e->user = w->seg_seq;
+	if ((rc = proto_relcat_put(&w->seen, e->body, e->body_len, &seen)) != 0)
+		return rc;
+	seen->user = w->seg_seq;
+	e->user = seen->generation;
 	return segstats_account(&w->stats, PROTO_MSG_RELATION, e->body, e->body_len);
 }
 
@@ -849,6 +874,7 @@ segwriter_abort(segwriter_t *w, proto_relcat_t *cat)
 	w->in_txn = false;
 	segstats_abort(&w->stats);
 	/* RELATIONs written in the dropped part are written again as needed */
+	proto_relcat_foreach(&w->seen, forget_written, NULL);
 	proto_relcat_foreach(cat, forget_written, NULL);
 	if (w->txn_spilled)
 		queue(w, op_new(OP_CUT));

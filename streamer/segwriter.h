@@ -38,6 +38,12 @@ typedef void (*segwriter_error_cb) (segwriter_t *w, int code);
 /* segwriter_idle_cb - every queued operation has completed. */
 typedef void (*segwriter_idle_cb) (segwriter_t *w);
 
+/*
+ * segwriter_drain_cb - a batch of operations completed: the backlog shrank
+ * (a caller holding data back for backpressure may go on).
+ */
+typedef void (*segwriter_drain_cb) (segwriter_t *w);
+
 typedef struct
 {
 	const char *dir;
@@ -70,6 +76,7 @@ struct segwriter_s
 	segwriter_durable_cb durable_cb;
 	segwriter_error_cb error_cb;
 	segwriter_idle_cb idle_cb;	/* optional */
+	segwriter_drain_cb drain_cb;	/* optional */
 	void	   *data;			/* for the owner */
 
 	/* identity: set from the directory or the first STARTUP */
@@ -84,6 +91,14 @@ struct segwriter_s
 	 */
 	proto_time_t last_bucket;
 	bool		have_last_bucket;
+
+	/*
+	 * The RELATION last written for each relation into the open segment
+	 * (user: its seg_seq): a reader applies the last one it saw, so a row
+	 * needs one before it unless this is its description.  Descriptions
+	 * come from the stream's catalog or a spooled transaction's.
+	 */
+	proto_relcat_t seen;		/* owned */
 
 	/* the open segment, as the loop thread sees it */
 	bool		seg_open;
@@ -145,8 +160,9 @@ bool		segwriter_message_dup(const segwriter_t *w, proto_lsn_t lsn);
 /*
  * segwriter_message - append one whole message (type, length, body) of the
  * open transaction, or a non-transactional MESSAGE.  cat holds the
- * relations: their RELATION messages are written into each segment before
- * their first change there.
+ * relations as the transaction sees them: their RELATION messages are
+ * written into each segment before their first change there, and again
+ * when a change comes with another description than the segment's last.
  */
 int			segwriter_message(segwriter_t *w, proto_relcat_t *cat, uint8_t type,
 							  const uint8_t *msg, size_t len,

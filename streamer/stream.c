@@ -10,6 +10,12 @@
  * handlers.  Segment writes run in the threadpool (segwriter.c).  The flush
  * position sent to the server is only ever what the writer reported
  * durable.
+ *
+ * On servers that can (PostgreSQL 14 and later) the decoder streams large
+ * transactions while they are in progress (wire version 2): their chunks go
+ * to the spool (spool.c), and at STREAM COMMIT the transaction is written
+ * from there into the segment at its commit position, while reading from
+ * the server waits (section "Streamed transactions" below).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +35,7 @@
 #include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
+#include "spool.h"
 
 #define MAX_PLUGIN_OPTIONS 64
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
@@ -62,6 +69,7 @@ typedef struct
 	int64_t		publish_retain; /* --publish-retain, -1: keep everything */
 	bool		ack_after_publish;
 	int64_t		warn_unpublished;	/* bytes */
+	bool		no_streaming;	/* never ask the decoder to stream */
 	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
 	int			nplugin_opts;
 } stream_opts_t;
@@ -80,6 +88,15 @@ typedef struct
 	segwriter_t w;
 	proto_relcat_t cat;
 	segwriter_resume_t resume;
+	spool_t    *spool;			/* owned: streamed transactions in progress */
+	spool_replay_t *replay;		/* owned: one being written out */
+	uint8_t    *pending;		/* owned: rest of a frame that came with its
+								 * STREAM COMMIT, handled after it */
+	size_t		pending_len;
+	bool		stream_txns;	/* this session asked the decoder to stream */
+	bool		stream_refused; /* the source's plugin cannot */
+	uint32_t	server_version;
+	proto_lsn_t replay_end;		/* COMMIT end LSN of the one being written */
 
 	bool		streaming;
 	bool		paused;			/* reading stopped for backpressure */
@@ -116,6 +133,13 @@ static void on_retry(uv_timer_t *t);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void stop_stream(stream_t *s, int exit_code);
 static void finish_if_idle(stream_t *s);
+static int	handle_frame(stream_t *s, const uint8_t *data, size_t len);
+static int	handle_stream_msg(stream_t *s, uint8_t type, const uint8_t *msg,
+							  size_t len, proto_rbuf_t body);
+static void replay_abandon(stream_t *s);
+static void replay_continue(stream_t *s);
+static void read_available(stream_t *s);
+static void schedule_flush(stream_t *s);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -233,6 +257,8 @@ handle_msg(stream_t *s, uint8_t type, const uint8_t *msg, size_t len,
 {
 	int			rc = 0;
 
+	if (proto_is_stream_msg(type) || spool_in_chunk(s->spool))
+		return handle_stream_msg(s, type, msg, len, body);
 	switch (type)
 	{
 		case PROTO_MSG_STARTUP:
@@ -364,11 +390,232 @@ handle_frame(stream_t *s, const uint8_t *data, size_t len)
 			break;
 		if ((rc = handle_msg(s, type, data + start, f.pos - start, body)) != 0 || s->stopping)
 			return rc;
+		if (s->replay != NULL && f.pos < len)
+		{
+			/* segment order is commit order: the rest waits for it */
+			if ((s->pending = malloc(len - f.pos)) == NULL)
+			{
+				tide_log_error("out of memory");
+				stop_stream(s, TIDE_EXIT_BUG);
+				return TIDE_ENOMEM;
+			}
+			memcpy(s->pending, data + f.pos, len - f.pos);
+			s->pending_len = len - f.pos;
+			return 0;
+		}
 	}
 	if (rc == TIDE_EEOF)
 		return 0;
 	tide_log_error("malformed frame from the decoder: %s", tide_strerror(rc));
 	stop_stream(s, TIDE_EXIT_CORRUPT);
+	return rc;
+}
+
+/* ------------------------------------------------ streamed transactions */
+
+/*
+ * Wire version 2 (FORMAT.md, "Streamed transactions"): chunks of a
+ * transaction in progress go to the spool; at STREAM COMMIT it is written
+ * from the spool into the segment writer, as the BEGIN ... COMMIT the
+ * decoder would have sent, at its commit position: reading from the server
+ * waits meanwhile (segments are in commit order), and the writing goes at
+ * the pace of the writer's backlog (on_writer_drain), so a transaction of
+ * any size passes in bounded memory.  It is acknowledged like any other:
+ * once durable.
+ */
+
+/* spool_status - ", spool 3.1 MB for 2 transactions" for the status line */
+static const char *
+spool_status(const stream_t *s)
+{
+	static char buf[96];
+
+	if (spool_open_txns(s->spool) == 0 && s->replay == NULL)
+		return "";
+	snprintf(buf, sizeof(buf), ", spool %.1f MB for %zu transactions%s",
+			 (double) spool_bytes(s->spool) / (1 << 20), spool_open_txns(s->spool),
+			 s->replay ? ", writing one" : "");
+	return buf;
+}
+
+/* stream_exit_code - the exit class of a spool or replay failure */
+static int
+stream_exit_code(const stream_t *s, int rc)
+{
+	if (s->w.failed || (rc < 0 && rc > TIDE__EBASE))
+		return TIDE_EXIT_IO;
+	return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
+}
+
+/* replay_abandon - drop a transaction being written (the session ends) */
+static void
+replay_abandon(stream_t *s)
+{
+	spool_replay_free(s->spool, s->replay);
+	s->replay = NULL;
+	free(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+}
+
+/*
+ * replay_run - write the streamed transaction on, as far as the writer's
+ * backlog allows.  Returns 0 (done, or waiting for the writer) or an error
+ * (logged).
+ */
+static int
+replay_run(stream_t *s)
+{
+	int			rc = spool_replay_step(s->replay, &s->w, BACKLOG_LIMIT);
+	bool		dup;
+
+	if (rc == 1)
+		return 0;
+	if (rc != 0)
+		return rc;
+	dup = spool_replay_duplicate(s->replay);
+	spool_replay_free(s->spool, s->replay);
+	s->replay = NULL;
+	schedule_flush(s);
+	if (!dup && s->o.endpos && s->replay_end >= s->o.endpos)
+	{
+		tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+		s->want_close_segment = true;
+		stop_stream(s, TIDE_EXIT_OK);
+	}
+	return 0;
+}
+
+/* resume_reading - after a replay: the stream goes on where it waited */
+static void
+resume_reading(stream_t *s)
+{
+	if (s->pending)
+	{
+		uint8_t    *p = s->pending;
+		size_t		n = s->pending_len;
+
+		s->pending = NULL;
+		s->pending_len = 0;
+		handle_frame(s, p, n);
+		free(p);
+	}
+	if (s->stopping || s->replay != NULL || s->conn == NULL || s->poll == NULL ||
+		segwriter_backlog(&s->w) >= BACKLOG_LIMIT)
+		return;
+	if (s->paused)
+	{
+		s->paused = false;
+		uv_poll_start(s->poll, UV_READABLE, on_poll);
+	}
+	read_available(s);
+}
+
+/* replay_continue - on the writer's progress (or the tick) */
+static void
+replay_continue(stream_t *s)
+{
+	int			rc;
+
+	if (s->replay == NULL || s->stopping)
+		return;
+	if ((rc = replay_run(s)) != 0)
+	{
+		stop_stream(s, stream_exit_code(s, rc));
+		return;
+	}
+	if (s->replay == NULL)
+		resume_reading(s);
+}
+
+static void
+on_writer_drain(segwriter_t *w)
+{
+	replay_continue(w->data);
+}
+
+/*
+ * handle_stream_msg - a stream message, or any message inside a chunk (it
+ * goes to the spool).  Returns 0, or an error already logged (the stream
+ * stops).
+ */
+static int
+handle_stream_msg(stream_t *s, uint8_t type, const uint8_t *msg, size_t len,
+				  proto_rbuf_t body)
+{
+	int			rc = 0;
+
+	if (!s->stream_txns || s->w.in_txn || s->skipping)
+	{
+		tide_log_error("the decoder sent a '%c' message %s", type >= 32 && type < 127 ? type : '?',
+					   s->stream_txns ? "inside a transaction" : "of a streamed transaction, which this session did not ask for");
+		stop_stream(s, TIDE_EXIT_CORRUPT);
+		return TIDE_EBADSTATE;
+	}
+	switch (type)
+	{
+		case PROTO_MSG_STREAM_START:
+			{
+				proto_stream_start_t m;
+
+				if ((rc = proto_read_stream_start(&body, &m)) == 0)
+					rc = spool_chunk_start(s->spool, &m);
+				break;
+			}
+		case PROTO_MSG_SUBXACT:
+			{
+				proto_subxact_t m;
+
+				if ((rc = proto_read_subxact(&body, &m)) == 0)
+					rc = spool_subxact(s->spool, m.xid);
+				break;
+			}
+		case PROTO_MSG_STREAM_STOP:
+			{
+				proto_stream_stop_t m;
+
+				if ((rc = proto_read_stream_stop(&body, &m)) == 0)
+					rc = spool_chunk_stop(s->spool, m.xid);
+				break;
+			}
+		case PROTO_MSG_STREAM_ABORT:
+			{
+				proto_stream_abort_t m;
+
+				if ((rc = proto_read_stream_abort(&body, &m)) == 0)
+					rc = spool_abort(s->spool, &m);
+				break;
+			}
+		case PROTO_MSG_STREAM_COMMIT:
+			{
+				proto_stream_commit_t m;
+
+				if ((rc = proto_read_stream_commit(&body, &m)) != 0)
+					break;
+				if (s->o.endpos && m.final_lsn > s->o.endpos)
+				{
+					tide_log_info("reached end position " LSN_FMT, LSN_ARGS(s->o.endpos));
+					s->want_close_segment = true;
+					stop_stream(s, TIDE_EXIT_OK);
+					return 0;
+				}
+				if ((rc = spool_replay_start(s->spool, &m, &s->replay)) != 0)
+					break;
+				s->replay_end = m.end_lsn;
+				rc = replay_run(s);
+				break;
+			}
+		default:
+			rc = spool_append(s->spool, type, msg, len);
+			break;
+	}
+	if (rc != 0 && !s->stopping)
+	{
+		if (rc <= TIDE__EBASE && rc != TIDE_EBADSTATE && rc != TIDE_ENOMEM)
+			tide_log_error("could not process a '%c' message from the decoder: %s",
+						   type >= 32 && type < 127 ? type : '?', tide_strerror(rc));
+		stop_stream(s, stream_exit_code(s, rc));
+	}
 	return rc;
 }
 
@@ -380,7 +627,10 @@ connection_lost(stream_t *s, const char *why)
 	tide_log_warning("lost the replication connection: %s", why);
 	s->streaming = false;
 	s->skipping = false;
+	/* the next session streams unfinished transactions again from their start */
+	replay_abandon(s);
 	segwriter_abort(&s->w, &s->cat);
+	spool_discard_all(s->spool);
 	if (s->poll)
 	{
 		uv_poll_stop(s->poll);
@@ -441,7 +691,7 @@ read_available(stream_t *s)
 	char	   *buf;
 	int			n = 0;
 
-	while (!s->stopping && s->conn &&
+	while (!s->stopping && s->conn && s->replay == NULL &&
 		   segwriter_backlog(&s->w) < BACKLOG_LIMIT &&
 		   (n = PQgetCopyData(s->conn, &buf, 1)) > 0)
 	{
@@ -479,7 +729,7 @@ read_available(stream_t *s)
 	schedule_flush(s);
 	if (s->stopping || s->conn == NULL)
 		return;
-	if (segwriter_backlog(&s->w) >= BACKLOG_LIMIT)
+	if (segwriter_backlog(&s->w) >= BACKLOG_LIMIT || s->replay != NULL)
 	{
 		/* the disk is behind: stop reading until the writer drains */
 		if (!s->paused && s->poll)
@@ -686,6 +936,7 @@ learn_identity(stream_t *s, uint64_t sysid, uint32_t timeline, const char *dbnam
 	memset(&st, 0, sizeof(st));
 	st.format_version = PROTO_FORMAT_VERSION;
 	st.server_version = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+	s->server_version = st.server_version;
 	st.system_id = sysid;
 	st.timeline = timeline;
 	st.dboid = (uint32_t) strtoul(PQgetvalue(r, 0, 0), NULL, 10);
@@ -726,6 +977,7 @@ start_streaming(stream_t *s)
 		if (s->retry_ms == 0 && !s->w.have_ident)
 		{
 			tide_log_error("could not connect to the source: %s", conn_error(s->conn));
+			tide_log_hint("check that the source is up, that the role has LOGIN and REPLICATION (it needs no superuser), and that pg_hba.conf has a \"replication\" line for it (README, \"Enabling the plugin on a source server\")");
 			PQfinish(s->conn);
 			s->conn = NULL;
 			stop_stream(s, TIDE_EXIT_SOURCE);
@@ -790,12 +1042,20 @@ start_streaming(stream_t *s)
 		stop_stream(s, rc);
 		return;
 	}
+	/*
+	 * Stream transactions in progress where the server can: the source then
+	 * never spills a large transaction to its disk (PostgreSQL 14+).
+	 * Version 1 otherwise, which any tide plugin speaks.
+	 */
+	s->stream_txns = !s->o.no_streaming && !s->stream_refused && s->server_version >= 140000;
 	{
 		char	   *id = PQescapeIdentifier(s->conn, s->o.slot, strlen(s->o.slot));
 
 		n = (size_t) snprintf(cmd, sizeof(cmd),
-							  "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (\"format-version\" '%d'",
-							  id, LSN_ARGS(s->w.accepted), PROTO_FORMAT_VERSION);
+							  "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (\"format-version\" '%d'%s",
+							  id, LSN_ARGS(s->w.accepted),
+							  s->stream_txns ? PROTO_STREAM_VERSION : 1,
+							  s->stream_txns ? ", \"streaming\" 'on'" : "");
 		PQfreemem(id);
 	}
 	for (int i = 0; i < s->o.nplugin_opts && n < sizeof(cmd); i++)
@@ -815,6 +1075,21 @@ start_streaming(stream_t *s)
 	}
 	strcat(cmd, ")");
 	r = PQexec(s->conn, cmd);
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && s->stream_txns &&
+		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
+		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "0A000") == 0)
+	{
+		/* a plugin older than wire version 2: go on without streaming */
+		tide_log_warning("the tide plugin on the source cannot stream transactions in progress: %s",
+						 conn_error(s->conn));
+		tide_log_hint("large transactions spill to the source's disk until they commit; install this version's plugin on the source to avoid that");
+		s->stream_refused = true;
+		PQclear(r);
+		PQfinish(s->conn);
+		s->conn = NULL;
+		start_streaming(s);
+		return;
+	}
 	if (PQresultStatus(r) != PGRES_COPY_BOTH)
 	{
 		const char *e = conn_error(s->conn);
@@ -839,8 +1114,9 @@ start_streaming(stream_t *s)
 	s->streaming = true;
 	s->paused = false;
 	s->retry_ms = 0;
-	tide_log_info("streaming from slot \"%s\" at " LSN_FMT " into \"%s\"",
-				  s->o.slot, LSN_ARGS(s->w.accepted), s->o.dir);
+	tide_log_info("streaming from slot \"%s\" at " LSN_FMT " into \"%s\"%s",
+				  s->o.slot, LSN_ARGS(s->w.accepted), s->o.dir,
+				  s->stream_txns ? " (large transactions streamed while in progress)" : "");
 	uv_poll_start(s->poll, UV_READABLE, on_poll);
 	/* data may already be buffered in libpq */
 	read_available(s);
@@ -1024,7 +1300,11 @@ on_tick(uv_timer_t *t)
 		finish_if_idle(s);
 		return;
 	}
-	if (s->paused && segwriter_backlog(&s->w) < BACKLOG_LIMIT / 2 && s->poll)
+	replay_continue(s);
+	if (s->stopping)
+		return;
+	if (s->paused && segwriter_backlog(&s->w) < BACKLOG_LIMIT / 2 && s->poll &&
+		s->replay == NULL)
 	{
 		s->paused = false;
 		uv_poll_start(s->poll, UV_READABLE, on_poll);
@@ -1061,11 +1341,12 @@ on_tick(uv_timer_t *t)
 		double		secs = (double) (s->ticks - s->last_status_tick) * TICK_MS / 1000.0;
 		proto_lsn_t end = s->server_end > s->received ? s->server_end : s->received;
 
-		tide_log_info("received " LSN_FMT ", durable " LSN_FMT ", lag %llu bytes, segment \"%s\", %.2f MB/s",
+		tide_log_info("received " LSN_FMT ", durable " LSN_FMT ", lag %llu bytes, segment \"%s\", %.2f MB/s%s",
 					  LSN_ARGS(s->received), LSN_ARGS(s->w.durable),
 					  (unsigned long long) (end > s->w.durable ? end - s->w.durable : 0),
 					  s->w.seg_open ? s->w.seg_name : "(none)",
-					  (double) (s->bytes_in - s->bytes_in_status) / secs / 1e6);
+					  (double) (s->bytes_in - s->bytes_in_status) / secs / 1e6,
+					  spool_status(s));
 		s->bytes_in_status = s->bytes_in;
 		s->last_status_tick = s->ticks;
 		log_publish_status(s);
@@ -1110,7 +1391,9 @@ stop_stream(stream_t *s, int exit_code)
 	if (s->poll)
 		uv_poll_stop(s->poll);
 	uv_timer_stop(&s->retry);
+	replay_abandon(s);
 	segwriter_abort(&s->w, &s->cat);
+	spool_discard_all(s->spool);
 	if (!s->w.failed)
 	{
 		if (s->want_close_segment)
@@ -1179,6 +1462,9 @@ stream_usage(FILE *f)
 			"      --publish-retain=DUR    delete from the store what is older than this\n"
 			"      --warn-unpublished=SIZE warn when closed segments not yet published pass\n"
 			"                              this size (default 1GB)\n"
+			"      --no-streaming          let the source spill large transactions to its\n"
+			"                              disk until they commit, instead of streaming them\n"
+			"                              into DIR/.spool while they run (PostgreSQL 14+)\n"
 			"  -q, --quiet                 only warnings and errors\n");
 }
 
@@ -1209,6 +1495,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"ack-after-publish", no_argument, NULL, 13},
 		{"publish-retain", required_argument, NULL, 14},
 		{"warn-unpublished", required_argument, NULL, 15},
+		{"no-streaming", no_argument, NULL, 16},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1310,9 +1597,11 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 						*eq = '\0';
 						o->plugin_opts[o->nplugin_opts][1] = eq + 1;
 					}
-					if (strcmp(optarg, "format-version") == 0)
+					if (strcmp(optarg, "format-version") == 0 || strcmp(optarg, "streaming") == 0)
 					{
-						tide_log_error("-o format-version is set by tide stream itself");
+						tide_log_error("-o %s is set by tide stream itself", optarg);
+						if (strcmp(optarg, "streaming") == 0)
+							tide_log_hint("tide stream asks for streaming on servers that have it; --no-streaming turns it off");
 						return TIDE_EXIT_USAGE;
 					}
 					o->nplugin_opts++;
@@ -1348,6 +1637,9 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 15:
 				if ((rc = tide_opt_size("--warn-unpublished", optarg, &o->warn_unpublished)) != 0)
 					return rc;
+				break;
+			case 16:
+				o->no_streaming = true;
 				break;
 			case 'q':
 				tide_log_quiet = 1;
@@ -1467,6 +1759,12 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return TIDE_EXIT_CORRUPT;
 	}
+	if (spool_open(s->o.dir, &s->spool) != 0)
+	{
+		segdir_resume_free(&s->resume);
+		free(s);
+		return TIDE_EXIT_IO;
+	}
 	uv_loop_init(&s->loop);
 	proto_relcat_init(&s->cat, NULL);
 	wo.dir = s->o.dir;
@@ -1483,6 +1781,7 @@ tide_cmd_stream(int argc, char **argv)
 	s->w.idle_cb = on_writer_idle;
 	if ((code = start_publisher(s)) != 0)
 		goto out;
+	s->w.drain_cb = on_writer_drain;
 	uv_timer_init(&s->loop, &s->tick);
 	uv_timer_init(&s->loop, &s->flush_soon);
 	uv_timer_init(&s->loop, &s->retry);
@@ -1509,6 +1808,13 @@ out:
 	publisher_free(s->pub);
 	PQfinish(s->conn);
 	PQfinish(s->health);
+	if (spool_peak_bytes(s->spool) > 0)
+	{
+		tide_log_info("the spool held at most %llu bytes",
+					  (unsigned long long) spool_peak_bytes(s->spool));
+	}
+	replay_abandon(s);
+	spool_close(s->spool);
 	segwriter_free(&s->w);
 	proto_relcat_free(&s->cat);
 	segdir_resume_free(&s->resume);

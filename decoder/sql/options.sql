@@ -27,7 +27,7 @@ SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'fr
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'frame-size', '0', 'frame-size', '0');
 
 -- format-version
-SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format-version', '2');
+SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format-version', '3');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format-version', '0');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format-version', 'one');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format-version', '99999999999');

@@ -753,6 +753,90 @@ proto_render_msg(proto_render_t *r, uint8_t type, proto_rbuf_t body,
 				emit_close(&e);
 				break;
 			}
+		case PROTO_MSG_STREAM_START:
+			{
+				proto_stream_start_t m;
+
+				if ((rc = proto_read_stream_start(&body, &m)) != 0)
+					return rc;
+				emit_head(&e, "STREAM START", "stream_start");
+				if (f & PROTO_RENDER_XID)
+					emit_u64(&e, "xid", m.xid);
+				emit_key(&e, "first");
+				put_cstr(out, (m.flags & PROTO_STREAM_FIRST) ? "true" : "false");
+				emit_close(&e);
+				break;
+			}
+		case PROTO_MSG_STREAM_STOP:
+			{
+				proto_stream_stop_t m;
+
+				if ((rc = proto_read_stream_stop(&body, &m)) != 0)
+					return rc;
+				emit_head(&e, "STREAM STOP", "stream_stop");
+				if (f & PROTO_RENDER_XID)
+					emit_u64(&e, "xid", m.xid);
+				emit_close(&e);
+				break;
+			}
+		case PROTO_MSG_SUBXACT:
+			{
+				proto_subxact_t m;
+
+				if ((rc = proto_read_subxact(&body, &m)) != 0)
+					return rc;
+				emit_head(&e, "SUBXACT", "subxact");
+				if (f & PROTO_RENDER_XID)
+					emit_u64(&e, "xid", m.xid);
+				emit_close(&e);
+				break;
+			}
+		case PROTO_MSG_STREAM_ABORT:
+			{
+				proto_stream_abort_t m;
+
+				if ((rc = proto_read_stream_abort(&body, &m)) != 0)
+					return rc;
+				emit_head(&e, "STREAM ABORT", "stream_abort");
+				if (f & PROTO_RENDER_XID)
+				{
+					emit_u64(&e, "xid", m.xid);
+					emit_u64(&e, "subxid", m.subxid);
+				}
+				/* which one went, without the (varying) ids */
+				emit_key(&e, "subtransaction");
+				put_cstr(out, m.subxid != m.xid ? "true" : "false");
+				if (f & PROTO_RENDER_LSN)
+					emit_lsn(&e, "lsn", m.abort_lsn);
+				emit_close(&e);
+				break;
+			}
+		case PROTO_MSG_STREAM_COMMIT:
+			{
+				proto_stream_commit_t m;
+
+				if ((rc = proto_read_stream_commit(&body, &m)) != 0)
+					return rc;
+				emit_head(&e, "STREAM COMMIT", "stream_commit");
+				emit_u64(&e, "changes", m.nchanges);
+				if (f & PROTO_RENDER_XID)
+					emit_u64(&e, "xid", m.xid);
+				if (f & PROTO_RENDER_LSN)
+				{
+					emit_lsn(&e, "lsn", m.final_lsn);
+					emit_lsn(&e, "end", m.end_lsn);
+				}
+				if (f & PROTO_RENDER_TIME)
+					emit_time(&e, "time", m.commit_time);
+				if (m.flags & PROTO_STREAM_COMMIT_ORIGIN)
+				{
+					emit_str(&e, "origin", m.origin);
+					if (f & PROTO_RENDER_LSN)
+						emit_lsn(&e, "origin_lsn", m.origin_lsn);
+				}
+				emit_close(&e);
+				break;
+			}
 		default:
 			return TIDE_EBADTYPE;
 	}

@@ -218,7 +218,12 @@ more:
 bool
 seg_message_type_ok(uint8_t type, uint32_t wire_version)
 {
-	(void) wire_version;		/* version 1 defines these; STARTUP stays out */
+	/*
+	 * Version 1 defines these; version 2 added only stream messages, which
+	 * never reach a segment (tide stream writes a streamed transaction as
+	 * BEGIN ... COMMIT).  STARTUP stays out too.
+	 */
+	(void) wire_version;
 	switch (type)
 	{
 		case PROTO_MSG_BEGIN:

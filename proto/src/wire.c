@@ -656,6 +656,147 @@ proto_read_message(proto_rbuf_t *r, proto_message_t *m)
 	return read_end(r);
 }
 
+/* -------------------------------------------------------- stream messages */
+
+int
+proto_write_stream_start(proto_wbuf_t *b, const proto_stream_start_t *m)
+{
+	size_t		start;
+
+	if (m->xid == 0 || (m->flags & ~PROTO_STREAM_FIRST))
+		return b->err = TIDE_EBADVALUE;
+	start = proto_msg_begin(b, PROTO_MSG_STREAM_START);
+	proto_put_varint(b, m->xid);
+	proto_put_u8(b, m->flags);
+	return finish(b, start);
+}
+
+int
+proto_read_stream_start(proto_rbuf_t *r, proto_stream_start_t *m)
+{
+	proto_get_varint32(r, &m->xid);
+	proto_get_u8(r, &m->flags);
+	if (r->err == 0 && (m->xid == 0 || (m->flags & ~PROTO_STREAM_FIRST)))
+		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	return read_end(r);
+}
+
+int
+proto_write_stream_stop(proto_wbuf_t *b, const proto_stream_stop_t *m)
+{
+	size_t		start;
+
+	if (m->xid == 0)
+		return b->err = TIDE_EBADVALUE;
+	start = proto_msg_begin(b, PROTO_MSG_STREAM_STOP);
+	proto_put_varint(b, m->xid);
+	return finish(b, start);
+}
+
+int
+proto_read_stream_stop(proto_rbuf_t *r, proto_stream_stop_t *m)
+{
+	proto_get_varint32(r, &m->xid);
+	if (r->err == 0 && m->xid == 0)
+		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	return read_end(r);
+}
+
+int
+proto_write_subxact(proto_wbuf_t *b, const proto_subxact_t *m)
+{
+	size_t		start;
+
+	if (m->xid == 0)
+		return b->err = TIDE_EBADVALUE;
+	start = proto_msg_begin(b, PROTO_MSG_SUBXACT);
+	proto_put_varint(b, m->xid);
+	return finish(b, start);
+}
+
+int
+proto_read_subxact(proto_rbuf_t *r, proto_subxact_t *m)
+{
+	proto_get_varint32(r, &m->xid);
+	if (r->err == 0 && m->xid == 0)
+		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	return read_end(r);
+}
+
+int
+proto_write_stream_abort(proto_wbuf_t *b, const proto_stream_abort_t *m)
+{
+	size_t		start;
+
+	if (m->xid == 0 || m->subxid == 0)
+		return b->err = TIDE_EBADVALUE;
+	start = proto_msg_begin(b, PROTO_MSG_STREAM_ABORT);
+	proto_put_varint(b, m->xid);
+	proto_put_varint(b, m->subxid);
+	proto_put_u64(b, m->abort_lsn);
+	return finish(b, start);
+}
+
+int
+proto_read_stream_abort(proto_rbuf_t *r, proto_stream_abort_t *m)
+{
+	proto_get_varint32(r, &m->xid);
+	proto_get_varint32(r, &m->subxid);
+	proto_get_u64(r, &m->abort_lsn);
+	if (r->err == 0 && (m->xid == 0 || m->subxid == 0))
+		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	return read_end(r);
+}
+
+int
+proto_write_stream_commit(proto_wbuf_t *b, const proto_stream_commit_t *m)
+{
+	size_t		start;
+
+	if (m->xid == 0 || (m->flags & ~PROTO_STREAM_COMMIT_ORIGIN))
+		return b->err = TIDE_EBADVALUE;
+	start = proto_msg_begin(b, PROTO_MSG_STREAM_COMMIT);
+	proto_put_varint(b, m->xid);
+	proto_put_varint(b, m->flags);
+	proto_put_u64(b, m->final_lsn);
+	proto_put_u64(b, m->end_lsn);
+	proto_put_u64(b, (uint64_t) m->commit_time);
+	proto_put_varint(b, m->nchanges);
+	if (m->flags & PROTO_STREAM_COMMIT_ORIGIN)
+	{
+		proto_put_u64(b, m->origin_lsn);
+		put_pstr(b, m->origin);
+	}
+	return finish(b, start);
+}
+
+int
+proto_read_stream_commit(proto_rbuf_t *r, proto_stream_commit_t *m)
+{
+	uint64_t	t = 0;
+
+	proto_get_varint32(r, &m->xid);
+	proto_get_varint32(r, &m->flags);
+	proto_get_u64(r, &m->final_lsn);
+	proto_get_u64(r, &m->end_lsn);
+	proto_get_u64(r, &t);
+	m->commit_time = (proto_time_t) t;
+	proto_get_varint(r, &m->nchanges);
+	if (r->err)
+		return r->err;
+	if (m->xid == 0 || (m->flags & ~PROTO_STREAM_COMMIT_ORIGIN))
+		return proto_rbuf_fail(r, TIDE_EBADVALUE);
+	m->origin_lsn = 0;
+	m->origin.p = NULL;
+	m->origin.n = 0;
+	if (m->flags & PROTO_STREAM_COMMIT_ORIGIN)
+	{
+		proto_get_u64(r, &m->origin_lsn);
+		get_pstr(r, PROTO_MAX_NAME, &m->origin);
+	}
+	return read_end(r);
+}
+
 /* ----------------------------------------------------------------- types */
 
 int

@@ -150,7 +150,7 @@ static uint32_t trunc_relids[] = {16385};
 static int
 encode_all(proto_wbuf_t *b)
 {
-	proto_startup_t st = {PROTO_FORMAT_VERSION, 0, 150020, UINT64_MAX, 1, 5,
+	proto_startup_t st = {1, 0, 150020, UINT64_MAX, 1, 5,
 	S("postgres"), S("slot_1"), S("UTF8")};
 	proto_begin_t bg = {UINT64_MAX - 100, INT64_MIN, UINT32_MAX};
 	proto_origin_t og = {0, S("")};
@@ -176,6 +176,51 @@ encode_all(proto_wbuf_t *b)
 	assert_int_equal(proto_write_message(b, &ms), 0);
 	assert_int_equal(proto_write_commit(b, &cm), 0);
 	return 12;
+}
+
+/*
+ * encode_stream - a version-2 session: a transaction in two chunks with a
+ * subtransaction, one of its subtransactions rolled back, its commit, and a
+ * second transaction rolled back whole.
+ */
+static int
+encode_stream(proto_wbuf_t *b)
+{
+	proto_startup_t st = {PROTO_STREAM_VERSION, 0, 150020, 7, 1, 5,
+	S("postgres"), S("slot_1"), S("UTF8")};
+	proto_stream_start_t s1 = {UINT32_MAX, PROTO_STREAM_FIRST};
+	proto_subxact_t sx = {UINT32_MAX - 1};
+	proto_insert_t ins = {16385, {5, row1}};
+	proto_message_t ms = {PROTO_MESSAGE_TRANSACTIONAL, 99, S("p"), S("m")};
+	proto_stream_stop_t e1 = {UINT32_MAX};
+	proto_stream_start_t s2 = {UINT32_MAX, 0};
+	proto_stream_abort_t ab = {UINT32_MAX, UINT32_MAX - 1, 1234};
+	proto_stream_commit_t cm = {UINT32_MAX, PROTO_STREAM_COMMIT_ORIGIN, UINT64_MAX - 100,
+	UINT64_MAX, INT64_MAX, 2, 77, S("node_a")};
+	proto_stream_start_t s3 = {3, PROTO_STREAM_FIRST};
+	proto_stream_stop_t e3 = {3};
+	proto_stream_abort_t ab3 = {3, 3, 0};
+
+	assert_int_equal(proto_write_startup(b, &st), 0);
+	assert_int_equal(proto_write_stream_start(b, &s1), 0);
+	assert_int_equal(proto_write_relation(b, &rel), 0);
+	assert_int_equal(proto_write_insert(b, &rel, &ins), 0);
+	assert_int_equal(proto_write_subxact(b, &sx), 0);
+	assert_int_equal(proto_write_insert(b, &rel, &ins), 0);
+	assert_int_equal(proto_write_message(b, &ms), 0);
+	assert_int_equal(proto_write_stream_stop(b, &e1), 0);
+	assert_int_equal(proto_write_stream_abort(b, &ab), 0);
+	assert_int_equal(proto_write_stream_start(b, &s2), 0);
+	assert_int_equal(proto_write_relation(b, &rel), 0);
+	assert_int_equal(proto_write_insert(b, &rel, &ins), 0);
+	assert_int_equal(proto_write_stream_stop(b, &e1), 0);
+	assert_int_equal(proto_write_stream_commit(b, &cm), 0);
+	assert_int_equal(proto_write_stream_start(b, &s3), 0);
+	assert_int_equal(proto_write_relation(b, &rel), 0);
+	assert_int_equal(proto_write_insert(b, &rel, &ins), 0);
+	assert_int_equal(proto_write_stream_stop(b, &e3), 0);
+	assert_int_equal(proto_write_stream_abort(b, &ab3), 0);
+	return 19;
 }
 
 static void
@@ -217,7 +262,7 @@ test_round_trip(void **state)
 		assert_int_equal(proto_read_msg(&f, &type, &body), 0);
 		assert_int_equal(type, 'S');
 		assert_int_equal(proto_read_startup(&body, &m), 0);
-		assert_int_equal(m.format_version, PROTO_FORMAT_VERSION);
+		assert_int_equal(m.format_version, 1);
 		assert_int_equal(m.server_version, 150020);
 		assert_true(m.system_id == UINT64_MAX);
 		assert_int_equal(m.timeline, 1);
@@ -351,6 +396,123 @@ test_round_trip(void **state)
 	proto_wbuf_free(&b);
 }
 
+static void
+test_stream_round_trip(void **state)
+{
+	proto_wbuf_t b;
+	proto_rbuf_t f;
+	proto_rbuf_t body;
+	uint8_t		type;
+	int			n = 0;
+	int			want;
+
+	(void) state;
+	proto_wbuf_init_heap(&b);
+	want = encode_stream(&b);
+	proto_rbuf_init(&f, b.data, b.len);
+	while (proto_read_msg(&f, &type, &body) == 0)
+	{
+		n++;
+		switch (type)
+		{
+			case 'S':
+				{
+					proto_startup_t m;
+
+					assert_int_equal(proto_read_startup(&body, &m), 0);
+					assert_int_equal(m.format_version, PROTO_STREAM_VERSION);
+					break;
+				}
+			case 's':
+				{
+					proto_stream_start_t m;
+
+					assert_int_equal(proto_read_stream_start(&body, &m), 0);
+					assert_true(m.xid == UINT32_MAX || m.xid == 3);
+					/* the first chunk of each transaction says so */
+					assert_int_equal(m.flags, n == 2 || n == 15 ? PROTO_STREAM_FIRST : 0);
+					break;
+				}
+			case 'e':
+				{
+					proto_stream_stop_t m;
+
+					assert_int_equal(proto_read_stream_stop(&body, &m), 0);
+					assert_true(m.xid == UINT32_MAX || m.xid == 3);
+					break;
+				}
+			case 'x':
+				{
+					proto_subxact_t m;
+
+					assert_int_equal(proto_read_subxact(&body, &m), 0);
+					assert_true(m.xid == UINT32_MAX - 1);
+					break;
+				}
+			case 'a':
+				{
+					proto_stream_abort_t m;
+
+					assert_int_equal(proto_read_stream_abort(&body, &m), 0);
+					if (m.xid == 3)
+					{
+						assert_int_equal(m.subxid, 3);
+						assert_true(m.abort_lsn == 0);
+					}
+					else
+					{
+						assert_true(m.subxid == UINT32_MAX - 1);
+						assert_true(m.abort_lsn == 1234);
+					}
+					break;
+				}
+			case 'c':
+				{
+					proto_stream_commit_t m;
+
+					assert_int_equal(proto_read_stream_commit(&body, &m), 0);
+					assert_true(m.xid == UINT32_MAX);
+					assert_true(m.final_lsn == UINT64_MAX - 100);
+					assert_true(m.end_lsn == UINT64_MAX);
+					assert_true(m.commit_time == INT64_MAX);
+					assert_int_equal(m.nchanges, 2);
+					assert_int_equal(m.flags, PROTO_STREAM_COMMIT_ORIGIN);
+					assert_true(m.origin_lsn == 77);
+					str_eq_check(m.origin, "node_a");
+					break;
+				}
+			default:
+				assert_true(type == 'R' || type == 'I' || type == 'M');
+				break;
+		}
+	}
+	assert_int_equal(n, want);
+
+	/* writers refuse what readers would refuse: xid 0, unknown flags */
+	{
+		proto_stream_start_t s0 = {0, 0};
+		proto_stream_start_t sf = {5, 0x02};
+		proto_subxact_t x0 = {0};
+		proto_stream_abort_t a0 = {5, 0, 0};
+		proto_stream_commit_t c0 = {5, 0x02, 1, 2, 3, 0, 0, S("")};
+
+		proto_wbuf_reset(&b);
+		assert_int_equal(proto_write_stream_start(&b, &s0), TIDE_EBADVALUE);
+		proto_wbuf_reset(&b);
+		assert_int_equal(proto_write_stream_start(&b, &sf), TIDE_EBADVALUE);
+		proto_wbuf_reset(&b);
+		assert_int_equal(proto_write_subxact(&b, &x0), TIDE_EBADVALUE);
+		proto_wbuf_reset(&b);
+		assert_int_equal(proto_write_stream_abort(&b, &a0), TIDE_EBADVALUE);
+		proto_wbuf_reset(&b);
+		assert_int_equal(proto_write_stream_commit(&b, &c0), TIDE_EBADVALUE);
+	}
+	/* a version-1 reader would refuse the STARTUP: version 2 is known here */
+	assert_true(proto_is_stream_msg('s') && proto_is_stream_msg('c') &&
+				!proto_is_stream_msg('C') && !proto_is_stream_msg('S'));
+	proto_wbuf_free(&b);
+}
+
 /* a long value crosses the 1-byte length boundary and the 5-byte reserve */
 static void
 test_long_values(void **state)
@@ -480,6 +642,11 @@ decode_frame(const uint8_t *data, size_t len)
 			proto_delete_t d;
 			proto_truncate_t t;
 			proto_message_t m;
+			proto_stream_start_t ss;
+			proto_stream_stop_t se;
+			proto_subxact_t sx;
+			proto_stream_abort_t sa;
+			proto_stream_commit_t sc;
 		}			m;
 
 		switch (type)
@@ -525,6 +692,21 @@ decode_frame(const uint8_t *data, size_t len)
 			case 'M':
 				rcode = proto_read_message(&body, &m.m);
 				break;
+			case 's':
+				rcode = proto_read_stream_start(&body, &m.ss);
+				break;
+			case 'e':
+				rcode = proto_read_stream_stop(&body, &m.se);
+				break;
+			case 'x':
+				rcode = proto_read_subxact(&body, &m.sx);
+				break;
+			case 'a':
+				rcode = proto_read_stream_abort(&body, &m.sa);
+				break;
+			case 'c':
+				rcode = proto_read_stream_commit(&body, &m.sc);
+				break;
 			default:
 				return TIDE_EBADTYPE;
 		}
@@ -536,7 +718,7 @@ decode_frame(const uint8_t *data, size_t len)
 
 /* every prefix cut inside a message fails; cuts between messages do not */
 static void
-test_truncation_every_offset(void **state)
+truncation_every_offset(int (*encode) (proto_wbuf_t *))
 {
 	proto_wbuf_t b;
 	size_t		bounds[32];
@@ -545,9 +727,8 @@ test_truncation_every_offset(void **state)
 	proto_rbuf_t body;
 	uint8_t		type;
 
-	(void) state;
 	proto_wbuf_init_heap(&b);
-	encode_all(&b);
+	encode(&b);
 	proto_rbuf_init(&f, b.data, b.len);
 	bounds[nb++] = 0;
 	while (proto_read_msg(&f, &type, &body) == 0)
@@ -571,20 +752,27 @@ test_truncation_every_offset(void **state)
 	proto_wbuf_free(&b);
 }
 
+static void
+test_truncation_every_offset(void **state)
+{
+	(void) state;
+	truncation_every_offset(encode_all);
+	truncation_every_offset(encode_stream);
+}
+
 /*
  * Bit flips: the frame has no checksum (segments add one), so a flip may
  * decode to other valid values; what matters is that no read goes out of
  * bounds and every failure is a clean error code.
  */
 static void
-test_bit_flips(void **state)
+bit_flips(int (*encode) (proto_wbuf_t *))
 {
 	proto_wbuf_t b;
 	int			failures = 0;
 
-	(void) state;
 	proto_wbuf_init_heap(&b);
-	encode_all(&b);
+	encode(&b);
 	for (size_t i = 0; i < b.len; i++)
 		for (int bit = 0; bit < 8; bit++)
 		{
@@ -601,6 +789,14 @@ test_bit_flips(void **state)
 	/* most flips hit lengths, types or flags: many must be caught */
 	assert_true(failures > (int) b.len);
 	proto_wbuf_free(&b);
+}
+
+static void
+test_bit_flips(void **state)
+{
+	(void) state;
+	bit_flips(encode_all);
+	bit_flips(encode_stream);
 }
 
 /* ------------------------------------------------------- catalog, render */
@@ -739,6 +935,51 @@ test_render_text(void **state)
 	proto_wbuf_free(&b);
 }
 
+static void
+test_render_stream(void **state)
+{
+	proto_wbuf_t b;
+	proto_wbuf_t out;
+	proto_render_t r;
+	static const char want[] =
+		"STARTUP format=2 db=postgres slot=slot_1 encoding=UTF8\n"
+		"STREAM START first=true\n";
+	static const char want_tail[] =
+		"STREAM ABORT subtransaction=true\n"
+		"STREAM START first=false\n";
+
+	(void) state;
+	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&out);
+	encode_stream(&b);
+	proto_render_init(&r, NULL, 0);
+	assert_int_equal(proto_render_frame(&r, b.data, b.len, &out), 0);
+	proto_put_u8(&out, 0);
+	assert_memory_equal(out.data, want, sizeof(want) - 1);
+	assert_non_null(strstr((char *) out.data, "SUBXACT\n"));
+	assert_non_null(strstr((char *) out.data, want_tail));
+	assert_non_null(strstr((char *) out.data, "STREAM COMMIT changes=2 origin=node_a\n"));
+	assert_non_null(strstr((char *) out.data, "STREAM ABORT subtransaction=false\n"));
+	proto_render_free(&r);
+
+	proto_wbuf_reset(&out);
+	proto_render_init(&r, NULL, PROTO_RENDER_JSON | PROTO_RENDER_ALL);
+	assert_int_equal(proto_render_frame(&r, b.data, b.len, &out), 0);
+	proto_put_u8(&out, 0);
+	assert_non_null(strstr((char *) out.data,
+						   "{\"type\":\"stream_start\",\"xid\":4294967295,\"first\":true}\n"));
+	assert_non_null(strstr((char *) out.data,
+						   "{\"type\":\"stream_abort\",\"xid\":4294967295,\"subxid\":4294967294,"
+						   "\"subtransaction\":true,\"lsn\":\"0/4D2\"}\n"));
+	assert_non_null(strstr((char *) out.data,
+						   "{\"type\":\"stream_commit\",\"changes\":2,\"xid\":4294967295,"
+						   "\"lsn\":\"FFFFFFFF/FFFFFF9B\",\"end\":\"FFFFFFFF/FFFFFFFF\","
+						   "\"time\":\"infinity\",\"origin\":\"node_a\",\"origin_lsn\":\"0/4D\"}\n"));
+	proto_render_free(&r);
+	proto_wbuf_free(&out);
+	proto_wbuf_free(&b);
+}
+
 /* a TRUNCATE's relation names are JSON strings, quotes and all */
 static void
 test_render_json_truncate_names(void **state)
@@ -788,12 +1029,14 @@ main(void)
 		cmocka_unit_test(test_varint_malformed),
 		cmocka_unit_test(test_fixed_buffer_nospace),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_stream_round_trip),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_writer_rejects),
 		cmocka_unit_test(test_truncation_every_offset),
 		cmocka_unit_test(test_bit_flips),
 		cmocka_unit_test(test_relcat),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_render_stream),
 		cmocka_unit_test(test_render_json_truncate_names),
 		cmocka_unit_test(test_errors),
 	};

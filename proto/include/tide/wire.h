@@ -22,8 +22,18 @@
 
 #include "tide/buf.h"
 
-#define PROTO_FORMAT_VERSION 1		/* the wire format this library speaks */
+#define PROTO_FORMAT_VERSION 2		/* the wire format this library speaks */
 #define PROTO_FORMAT_VERSION_MIN 1	/* oldest one it still reads */
+
+/*
+ * Version 2 is version 1 plus the stream messages below (a minor version:
+ * nothing of version 1 changed).  A decoder speaks it only to a client that
+ * asks for it.  tide stream writes a streamed transaction into a segment as
+ * BEGIN ... COMMIT, so segments hold version-1 messages whatever version the
+ * session spoke, and their header says so (PROTO_SEGMENT_WIRE_VERSION).
+ */
+#define PROTO_STREAM_VERSION 2		/* first version with stream messages */
+#define PROTO_SEGMENT_WIRE_VERSION 1	/* the messages segments hold */
 
 /* Limits a reader enforces (a writer never produces more). */
 #define PROTO_MAX_NAME 1024			/* identifiers, prefixes, type names */
@@ -42,6 +52,17 @@
 #define PROTO_MSG_DELETE 'D'
 #define PROTO_MSG_TRUNCATE 'T'
 #define PROTO_MSG_MESSAGE 'M'
+
+/*
+ * Stream messages (version 2): a transaction still in progress, sent in
+ * chunks before its commit (decoder option streaming).  Lower case: none
+ * of them ever reaches a segment.
+ */
+#define PROTO_MSG_STREAM_START 's'
+#define PROTO_MSG_STREAM_STOP 'e'
+#define PROTO_MSG_SUBXACT 'x'
+#define PROTO_MSG_STREAM_ABORT 'a'
+#define PROTO_MSG_STREAM_COMMIT 'c'
 
 /* How a column's values are encoded (proto_column_t.encoding). */
 #define PROTO_ENC_FIXED 'f'		/* `width` raw bytes, little-endian fields */
@@ -82,6 +103,12 @@
 
 /* proto_message_t.flags */
 #define PROTO_MESSAGE_TRANSACTIONAL 0x01
+
+/* proto_stream_start_t.flags */
+#define PROTO_STREAM_FIRST 0x01		/* the transaction's first chunk */
+
+/* proto_stream_commit_t.flags */
+#define PROTO_STREAM_COMMIT_ORIGIN 0x01 /* origin_lsn and origin are set */
 
 /* proto_startup_t.flags */
 #define PROTO_STARTUP_BIG_ENDIAN 0x01	/* never set by this version */
@@ -208,6 +235,58 @@ typedef struct
 } proto_message_t;
 
 /*
+ * STREAM START: a chunk of an in-progress transaction follows, up to its
+ * STREAM STOP.  Inside a chunk: RELATION, INSERT, UPDATE, DELETE, TRUNCATE,
+ * transactional MESSAGE and SUBXACT.
+ */
+typedef struct
+{
+	uint32_t	xid;			/* top-level transaction id, never 0 */
+	uint8_t		flags;			/* PROTO_STREAM_* */
+} proto_stream_start_t;
+
+typedef struct
+{
+	uint32_t	xid;			/* the one of the chunk's STREAM START */
+} proto_stream_stop_t;
+
+/*
+ * SUBXACT: the changes that follow in the chunk were made by this
+ * (sub)transaction; at STREAM START it is the top-level transaction.
+ */
+typedef struct
+{
+	uint32_t	xid;
+} proto_subxact_t;
+
+/*
+ * STREAM ABORT: the transaction xid rolled back (subxid == xid), or one of
+ * its subtransactions did (the changes sent under a SUBXACT naming it go).
+ */
+typedef struct
+{
+	uint32_t	xid;
+	uint32_t	subxid;
+	proto_lsn_t abort_lsn;		/* end of the abort record; 0 if unknown */
+} proto_stream_abort_t;
+
+/*
+ * STREAM COMMIT: the transaction committed; with its chunks it is exactly
+ * the BEGIN [ORIGIN] ... COMMIT a non-streamed transaction would have been.
+ */
+typedef struct
+{
+	uint32_t	xid;
+	uint32_t	flags;			/* PROTO_STREAM_COMMIT_* */
+	proto_lsn_t final_lsn;		/* start of the commit record (BEGIN's) */
+	proto_lsn_t end_lsn;		/* end of it (COMMIT's) */
+	proto_time_t commit_time;
+	uint64_t	nchanges;		/* I/U/D/T/M kept in its chunks */
+	proto_lsn_t origin_lsn;		/* with PROTO_STREAM_COMMIT_ORIGIN */
+	proto_str_t origin;
+} proto_stream_commit_t;
+
+/*
  * Message framing.  proto_msg_begin() writes the type and reserves room for
  * a two-byte length; proto_msg_end() writes the length as a minimal varint,
  * moving the body if the length needs more or less room.  Writers of the
@@ -281,6 +360,31 @@ int			proto_read_truncate(proto_rbuf_t *body, proto_truncate_t *m,
 
 int			proto_write_message(proto_wbuf_t *b, const proto_message_t *m);
 int			proto_read_message(proto_rbuf_t *body, proto_message_t *m);
+
+/* Stream messages (version 2); readers refuse a transaction id of 0. */
+int			proto_write_stream_start(proto_wbuf_t *b, const proto_stream_start_t *m);
+int			proto_read_stream_start(proto_rbuf_t *body, proto_stream_start_t *m);
+
+int			proto_write_stream_stop(proto_wbuf_t *b, const proto_stream_stop_t *m);
+int			proto_read_stream_stop(proto_rbuf_t *body, proto_stream_stop_t *m);
+
+int			proto_write_subxact(proto_wbuf_t *b, const proto_subxact_t *m);
+int			proto_read_subxact(proto_rbuf_t *body, proto_subxact_t *m);
+
+int			proto_write_stream_abort(proto_wbuf_t *b, const proto_stream_abort_t *m);
+int			proto_read_stream_abort(proto_rbuf_t *body, proto_stream_abort_t *m);
+
+int			proto_write_stream_commit(proto_wbuf_t *b, const proto_stream_commit_t *m);
+int			proto_read_stream_commit(proto_rbuf_t *body, proto_stream_commit_t *m);
+
+/* proto_is_stream_msg - one of the stream messages (never in a segment)? */
+static inline bool
+proto_is_stream_msg(uint8_t type)
+{
+	return type == PROTO_MSG_STREAM_START || type == PROTO_MSG_STREAM_STOP ||
+		type == PROTO_MSG_SUBXACT || type == PROTO_MSG_STREAM_ABORT ||
+		type == PROTO_MSG_STREAM_COMMIT;
+}
 
 /*
  * proto_tuple_write / proto_tuple_read - the row encoding alone (used inside
