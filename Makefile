@@ -103,6 +103,18 @@ bench: deps all
 bench-follow: deps all
 	DURATION=$(or $(SECONDS),$(DURATION),60) bench/follow.sh
 
+# the store's figures (issue 9): top-off from http:// and s3:// against a
+# fresh pg_dump, drain with and without --publish, memory with a 1 GB segment
+bench-store: deps all
+	bench/store.sh topoff
+	bench/store.sh drain
+	bench/store.sh memory
+
+# large transactions on the source, streamed while in progress and not
+# (SIZE_MB: the big transaction, default 1024)
+bench-spill: deps all
+	bench/spill.sh $(SIZE_MB)
+
 fuzz: deps all
 	$(MAKE) -C tests fuzz
 
@@ -125,4 +137,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install demo bench bench-follow fuzz gameday torture clean format
+.PHONY: all deps deps-debian deps-check check install demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
