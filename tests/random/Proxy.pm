@@ -1,9 +1,12 @@
 # tests/random/Proxy.pm - a TCP proxy between tide stream and the source
 # (127.0.0.1:PORT to the server's Unix socket) that a test can cut and
-# restore: a lost network.  Cutting closes every connection both ways and
-# the listening socket, so reconnects are refused until it is restored
-# ("reset" mode); in "blackhole" mode connections stay open but no byte
-# passes until the restore (a partition without RSTs).
+# restore: a lost network.  Cutting closes every connection both ways, and
+# new ones are reset as soon as they arrive until it is restored ("reset"
+# mode); in "blackhole" mode connections stay open but no byte passes until
+# the restore (a partition without RSTs).  The listening socket stays open
+# throughout: closed, its port (an ephemeral one) could be taken by another
+# process's connection before the restore, and the "network" would never
+# come back (a harness false alarm: seed 129555611).
 package Proxy;
 
 use strict;
@@ -13,7 +16,7 @@ use IO::Select;
 use IO::Socket::INET;
 use IO::Socket::UNIX;
 use POSIX ();
-use Socket qw(SOL_SOCKET SO_REUSEADDR);
+use Socket qw(SOL_SOCKET SO_REUSEADDR SO_LINGER);
 use Time::HiRes qw(usleep);
 
 # start NODE - a running proxy: { pid, port }
@@ -33,6 +36,9 @@ sub start
 		close $ctl_w;
 		close $ack_r;
 		$ack_w->autoflush(1);
+		# a client killed with bytes still on their way to it must not
+		# kill the proxy: a failed write closes that pair instead
+		$SIG{PIPE} = 'IGNORE';
 		eval { loop($l, $port, $upstream, $ctl_r, $ack_w) };
 		POSIX::_exit(0);
 	}
@@ -105,8 +111,6 @@ sub loop
 				if ($c eq 'reset')
 				{
 					$close_all->();
-					close $l if $l;
-					$l = undef;
 					$mode = 'reset';
 				}
 				elsif ($c eq 'blackhole')
@@ -115,16 +119,6 @@ sub loop
 				}
 				elsif ($c eq 'restore')
 				{
-					if (!$l)
-					{
-						for (1 .. 100)
-						{
-							$l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 64,
-								ReuseAddr => 1, Proto => 'tcp');
-							last if $l;
-							usleep(100_000);
-						}
-					}
 					$mode = 'up';
 				}
 				print $ack "$c ok\n";
@@ -133,6 +127,13 @@ sub loop
 			if ($l && $h == $l)
 			{
 				my $c = $l->accept or next;
+				if ($mode eq 'reset')
+				{
+					# cut: the connection is reset at once (SO_LINGER 0)
+					setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+					close $c;
+					next;
+				}
 				my $u = IO::Socket::UNIX->new(Peer => $upstream, Type => Socket::SOCK_STREAM());
 				if (!$u) { close $c; next; }
 				$peer{ fileno($c) } = [ $c, $u ];

@@ -548,6 +548,13 @@ sub bounded_apply
 		my $scode = defined $st && !($st & 127) ? $st >> 8 : -1;
 		if ($scode == 6 && $self->{enospc}) { $self->{stats}{enospc_exits}++; }
 		elsif ($cut && !defined $st) { $self->{stats}{stream_cut_stops}++; $self->check_durable('network cut'); }
+		elsif ($cut && $scode == 3 && $out =~ /could not connect to the source/)
+		{
+			# a directory that holds no history yet is not retried for: a
+			# first connection that fails is exit code 3 (retry may help)
+			$self->{stats}{stream_cut_stops}++;
+			$self->check_durable('network cut');
+		}
 		elsif ($scode != 0) { $self->fail('stream', "tide stream --endpos $e: " . describe($st) . "\n$out"); }
 	}
 	my ($st, $out) = $self->run_tide(180, $name, @{ $self->{apply_args} });
