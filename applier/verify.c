@@ -1655,7 +1655,10 @@ verify_usage(FILE *f)
 			"REPEATABLE READ snapshot per side: run it against a quiesced source, or\n"
 			"expect rows changed after the replica's position to show as differences.\n"
 			"Key columns whose type or collation differs between the sides, and tables\n"
-			"without key, are compared by hash in pieces of about --chunk rows.\n\n"
+			"without key, are compared by hash in pieces of about --chunk rows.\n"
+			"Sequences are compared too (those --tables selects by name or by the\n"
+			"table owning them): the replica's must be at or past the source's state\n"
+			"in its direction (see tide sync-sequences).\n\n"
 			"Options:\n"
 			"  -s, --source=CONNINFO  the source (connection string or database name)\n"
 			"  -d, --dbname=CONNINFO  the replica\n"
@@ -1665,11 +1668,12 @@ verify_usage(FILE *f)
 			"      --chunk=N          rows per chunk (default 10000)\n"
 			"      --json             one JSON object per line\n"
 			"  -h, --help             this help\n\n"
-			"Exit codes: 0 all tables equal, 1 some table differs (or is missing on\n"
-			"the replica), 2 bad arguments, 3 source connection error or a table that\n"
-			"could not be read there (row-level security, permissions), 4 the same on\n"
-			"the replica.  A table that cannot be read is reported and the others\n"
-			"are still compared.\n", LEAF_ROWS);
+			"Exit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
+			"differs (or is missing on the replica) or a replica sequence is behind the\n"
+			"source's (or missing), 2 bad arguments, 3 source connection error or a\n"
+			"table (or sequence) that could not be read there (row-level security,\n"
+			"permissions), 4 the same on the replica.  A table that cannot be read is\n"
+			"reported and the others are still compared.\n", LEAF_ROWS);
 }
 
 static int
