@@ -277,8 +277,9 @@ sync_usage(FILE *f)
 			"and an apply that reach it have it.\n\n"
 			"Options:\n"
 			"  -d, --dbname=CONNINFO  the source (connection string or database name);\n"
-			"                         the role needs REPLICATION (to emit the message)\n"
-			"                         and SELECT on the sequences\n"
+			"                         the role needs SELECT on the sequences (and\n"
+			"                         EXECUTE on pg_logical_emit_message, every role's\n"
+			"                         by default)\n"
 			"  -o NAME=VALUE          the decoder options tide stream is given, of which\n"
 			"                         include-tables and exclude-tables leave out the\n"
 			"                         sequences of the tables they leave out\n"
@@ -383,7 +384,7 @@ tide_cmd_sync_sequences(int argc, char **argv)
 	}
 	else if (stream_seq_record(conn, &f, NULL, true, lsn, sizeof(lsn), &count, &warned, false) != 0)
 	{
-		tide_log_hint("the role needs REPLICATION (pg_logical_emit_message) and SELECT on the sequences");
+		tide_log_hint("the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message (every role's by default)");
 		rc = TIDE_EXIT_SOURCE;
 	}
 	else if (count == 0)

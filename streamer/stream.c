@@ -1241,7 +1241,7 @@ record_sequences(stream_t *s)
 						  &s->seq_unreadable_warned, s->seq_failing ? 0 : 1) != 0)
 	{
 		if (!s->seq_failing)
-			tide_log_hint("sequence states are not recorded until this succeeds; the role needs REPLICATION and SELECT on the sequences");
+			tide_log_hint("sequence states are not recorded until this succeeds; the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message");
 		s->seq_failing = true;
 		return;
 	}

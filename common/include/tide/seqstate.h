@@ -71,7 +71,8 @@ int			tide_seq_parse(const char *data, size_t len, tide_seqlist_t *out,
 /*
  * tide_seq_emit - emit payload as a transactional "tide.seq" message in a
  * transaction of its own; lsn (may be NULL) gets the message's LSN as
- * text.  Needs the REPLICATION attribute (pg_logical_emit_message).
+ * text.  Needs EXECUTE on pg_logical_emit_message (every role has it by
+ * default).
  */
 int			tide_seq_emit(PGconn *conn, const char *payload, char *lsn, size_t lsnlen,
 						  char *err, size_t errlen);
