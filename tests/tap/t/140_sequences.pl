@@ -201,6 +201,20 @@ is(state($rep)->{'public.s_desc'}, $end_state->{'public.s_desc'}, 'descending: m
 ($rc, $out, $err) = tide_run('verify', '-s', $conn, '-d', $repconn);
 is($rc, 0, 'verify passes again') or diag($out . $err);
 
+# ---- --map: another replica keeps public's objects in schema pub2
+$rep->safe_psql('postgres', 'CREATE DATABASE mapped');
+$rep->safe_psql('mapped', 'CREATE SCHEMA pub2; CREATE SCHEMA "Odd schema"; SET search_path = pub2; '
+	. ($schema =~ s/CREATE SCHEMA "Odd schema";\n//r));
+($rc, $out, $err) = tide_run('apply', '-d', $rep->connstr('mapped'), '-D', $dir, '--map', 'public=pub2');
+is($rc, 0, 'apply --map public=pub2') or diag($err);
+is($rep->safe_psql('mapped', q{SELECT last_value || '/' || is_called FROM pub2.s_serial_id_seq}), '332/true',
+	'--map: the mapped replica sequence got the source\'s state');
+is($rep->safe_psql('mapped', q{SELECT last_value || '/' || is_called FROM pub2.s_desc}), $end_state->{'public.s_desc'},
+	'--map: descending too');
+($rc, $out, $err) = tide_run('verify', '-s', $conn, '-d', $rep->connstr('mapped'), '--map', 'public=pub2');
+is($rc, 0, 'verify --map: tables and sequences') or diag($out . $err);
+like($out, qr/^verify: 7 sequences at or ahead of the source, 0 behind or missing$/m, 'verify --map counts all 7');
+
 # ---- a sequence missing on the replica stops apply; --tables can leave it out
 $src->safe_psql('postgres', q{CREATE SEQUENCE orphan START 40; SELECT nextval('orphan');});
 ($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-q');
