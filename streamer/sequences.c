@@ -191,7 +191,7 @@ keep(const tide_seq_t *s, void *arg)
 int
 stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last, bool force,
 				  char *lsn, size_t lsnlen, size_t *count, bool *warned_unreadable,
-				  bool quiet_errors)
+				  int errlevel)
 {
 	tide_seqlist_t l;
 	char		err[1024];
@@ -203,9 +203,9 @@ stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last, bool 
 	*count = 0;
 	if (tide_seq_read(conn, &l, err, sizeof(err)) != 0)
 	{
-		if (quiet_errors)
+		if (errlevel == 1)
 			tide_log_warning("%s", err);
-		else
+		else if (errlevel == 2)
 			tide_log_error("%s", err);
 		return -1;
 	}
@@ -243,9 +243,9 @@ stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last, bool 
 	}
 	if (tide_seq_emit(conn, payload, lsn, lsnlen, err, sizeof(err)) != 0)
 	{
-		if (quiet_errors)
+		if (errlevel == 1)
 			tide_log_warning("%s", err);
-		else
+		else if (errlevel == 2)
 			tide_log_error("%s", err);
 		free(payload);
 		return -1;
@@ -382,7 +382,7 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not set up the source session: %s", PQerrorMessage(conn));
 		rc = TIDE_EXIT_SOURCE;
 	}
-	else if (stream_seq_record(conn, &f, NULL, true, lsn, sizeof(lsn), &count, &warned, false) != 0)
+	else if (stream_seq_record(conn, &f, NULL, true, lsn, sizeof(lsn), &count, &warned, 2) != 0)
 	{
 		tide_log_hint("the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message (every role's by default)");
 		rc = TIDE_EXIT_SOURCE;

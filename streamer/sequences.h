@@ -46,12 +46,13 @@ void		stream_seq_filter_free(stream_seq_filter_t *f);
  * emitted when the states are those of *last; *last becomes the payload
  * emitted.  lsn (may be NULL) gets the message's LSN, "" when nothing was
  * emitted; *count how many sequences it holds.  *warned_unreadable: log
- * the sequences the role cannot read once.  Returns 0 or -1 (logged as a
- * warning when quiet_errors, else as an error).
+ * the sequences the role cannot read once.  Returns 0 or -1, logged by
+ * errlevel: 0 not at all (a failure said already), 1 as a warning, 2 as an
+ * error.
  */
 int			stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last,
 							  bool force, char *lsn, size_t lsnlen, size_t *count,
-							  bool *warned_unreadable, bool quiet_errors);
+							  bool *warned_unreadable, int errlevel);
 
 /* tide_cmd_sync_sequences - `tide sync-sequences` */
 int			tide_cmd_sync_sequences(int argc, char **argv);

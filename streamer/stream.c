@@ -1248,9 +1248,12 @@ record_sequences(stream_t *s)
 	s->seq_failing = false;
 	if (lsn[0] && !s->seq_announced)
 	{
+		char		every_text[32];
+
+		tide_format_duration(s->o.sequence_interval, every_text, sizeof(every_text));
 		tide_log_info("recording the states of %zu sequences into the stream (first at %s): "
-					  "when a segment closes and every %llds, if they changed",
-					  count, lsn, (long long) (s->o.sequence_interval / USECS));
+					  "when a segment closes and every %s, if they changed",
+					  count, lsn, every_text);
 		s->seq_announced = true;
 	}
 }
