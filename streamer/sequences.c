@@ -189,35 +189,22 @@ keep(const tide_seq_t *s, void *arg)
 }
 
 int
-stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last, bool force,
-				  char *lsn, size_t lsnlen, size_t *count, bool *warned_unreadable,
-				  int errlevel)
+stream_seq_payload(const tide_seqlist_t *l, const stream_seq_filter_t *f, const char *last,
+				   bool force, char **payload, size_t *count, bool *warned_unreadable)
 {
-	tide_seqlist_t l;
-	char		err[1024];
-	char	   *payload;
 	size_t		unreadable = 0;
 
-	if (lsn)
-		lsn[0] = '\0';
+	*payload = NULL;
 	*count = 0;
-	if (tide_seq_read(conn, &l, err, sizeof(err)) != 0)
-	{
-		if (errlevel == 1)
-			tide_log_warning("%s", err);
-		else if (errlevel == 2)
-			tide_log_error("%s", err);
-		return -1;
-	}
-	for (size_t i = 0; i < l.n; i++)
-		if (!l.v[i].readable)
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->v[i].readable)
 		{
 			if (!*warned_unreadable)
 			{
 				if (unreadable == 0)
 					tide_log_warning("the states of sequences this role cannot read are not recorded");
 				if (unreadable < 10)
-					tide_log_detail("no SELECT privilege on sequence \"%s.%s\"", l.v[i].schema, l.v[i].name);
+					tide_log_detail("no SELECT privilege on sequence \"%s.%s\"", l->v[i].schema, l->v[i].name);
 			}
 			unreadable++;
 		}
@@ -228,36 +215,45 @@ stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last, bool 
 		tide_log_hint("GRANT SELECT ON ALL SEQUENCES IN SCHEMA ... to the role tide connects as, so that replicas get them");
 		*warned_unreadable = true;
 	}
-	payload = tide_seq_payload(&l, f ? keep : NULL, (void *) f, count);
-	tide_seqlist_free(&l);
-	if (payload == NULL)
+	if ((*payload = tide_seq_payload(l, f ? keep : NULL, (void *) f, count)) == NULL)
 	{
 		tide_log_error("out of memory");
 		return -1;
 	}
-	if (*count == 0 || (!force && last && *last && strcmp(*last, payload) == 0))
+	if (*count == 0 || (!force && last && strcmp(last, *payload) == 0))
 	{
 		/* nothing moved since the last emission: the source may stay idle */
-		free(payload);
-		return 0;
+		free(*payload);
+		*payload = NULL;
 	}
-	if (tide_seq_emit(conn, payload, lsn, lsnlen, err, sizeof(err)) != 0)
+	return 0;
+}
+
+int
+stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char *lsn, size_t lsnlen,
+				  size_t *count, bool *warned_unreadable)
+{
+	tide_seqlist_t l;
+	char		err[1024];
+	char	   *payload;
+	int			rc;
+
+	if (lsn)
+		lsn[0] = '\0';
+	*count = 0;
+	if (tide_seq_read(conn, &l, err, sizeof(err)) != 0)
 	{
-		if (errlevel == 1)
-			tide_log_warning("%s", err);
-		else if (errlevel == 2)
-			tide_log_error("%s", err);
-		free(payload);
+		tide_log_error("%s", err);
 		return -1;
 	}
-	if (last)
-	{
-		free(*last);
-		*last = payload;
-	}
-	else
-		free(payload);
-	return 0;
+	rc = stream_seq_payload(&l, f, NULL, true, &payload, count, warned_unreadable);
+	tide_seqlist_free(&l);
+	if (rc != 0 || payload == NULL)
+		return rc;
+	if ((rc = tide_seq_emit(conn, payload, lsn, lsnlen, err, sizeof(err))) != 0)
+		tide_log_error("%s", err);
+	free(payload);
+	return rc;
 }
 
 /* ------------------------------------------------------------- command */
@@ -382,7 +378,7 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not set up the source session: %s", PQerrorMessage(conn));
 		rc = TIDE_EXIT_SOURCE;
 	}
-	else if (stream_seq_record(conn, &f, NULL, true, lsn, sizeof(lsn), &count, &warned, 2) != 0)
+	else if (stream_seq_record(conn, &f, lsn, sizeof(lsn), &count, &warned) != 0)
 	{
 		tide_log_hint("the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message (every role's by default)");
 		rc = TIDE_EXIT_SOURCE;

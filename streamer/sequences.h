@@ -12,6 +12,8 @@
 
 #include <libpq-fe.h>
 
+#include "tide/seqstate.h"
+
 #define STREAM_SEQ_MAX_PATTERNS 256
 
 /*
@@ -40,19 +42,27 @@ int			stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], in
 void		stream_seq_filter_free(stream_seq_filter_t *f);
 
 /*
- * stream_seq_record - read the states over conn (a plain session, pinned)
- * and emit them as one "tide.seq" message.  With *last (the payload last
- * emitted, owned by the caller, may be NULL) and !force, nothing is
- * emitted when the states are those of *last; *last becomes the payload
- * emitted.  lsn (may be NULL) gets the message's LSN, "" when nothing was
- * emitted; *count how many sequences it holds.  *warned_unreadable: log
- * the sequences the role cannot read once.  Returns 0 or -1, logged by
- * errlevel: 0 not at all (a failure said already), 1 as a warning, 2 as an
- * error.
+ * stream_seq_payload - the payload to emit for the states in l (read with
+ * common/seqstate.c) that f keeps: *payload (malloc'd, the caller's), or
+ * NULL when there is nothing to emit: no sequence, or (unless force) the
+ * same states as last (the payload last emitted, may be NULL).  *count
+ * says how many sequences it holds.  The sequences the role cannot read
+ * are logged once, when *warned_unreadable is false.  Returns 0, or -1
+ * out of memory (logged).
  */
-int			stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char **last,
-							  bool force, char *lsn, size_t lsnlen, size_t *count,
-							  bool *warned_unreadable, int errlevel);
+int			stream_seq_payload(const tide_seqlist_t *l, const stream_seq_filter_t *f,
+							   const char *last, bool force, char **payload,
+							   size_t *count, bool *warned_unreadable);
+
+/*
+ * stream_seq_record - read the states over conn (a plain session, pinned)
+ * and emit them as one "tide.seq" message, synchronously (tide
+ * sync-sequences; tide stream sends the same statements asynchronously).
+ * lsn gets the message's LSN, "" when there was nothing to emit; *count
+ * how many sequences it holds.  Returns 0 or -1 (logged).
+ */
+int			stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char *lsn,
+							  size_t lsnlen, size_t *count, bool *warned_unreadable);
 
 /* tide_cmd_sync_sequences - `tide sync-sequences` */
 int			tide_cmd_sync_sequences(int argc, char **argv);

@@ -136,10 +136,19 @@ typedef struct
 	char		seq_seen_seg[SEG_NAME_LEN + 1];	/* open segment at the last look */
 	uint64_t	last_seq_tick;
 	bool		seq_due;		/* a segment closed: record at the next chance */
+	int			seq_phase;		/* SEQ_*: the statement in flight on health */
+	PGresult   *seq_res;		/* owned: its first result, until the last */
+	char	   *seq_pending;	/* owned: the payload being emitted */
+	size_t		seq_count;		/* sequences in it */
 	bool		seq_failing;	/* the last attempt failed (said once) */
 	bool		seq_unreadable_warned;
 	bool		seq_announced;
 } stream_t;
+
+/* stream_t.seq_phase */
+#define SEQ_IDLE 0
+#define SEQ_READING 1			/* tide_seq_sql sent */
+#define SEQ_EMITTING 2			/* tide_seq_emit_sql sent */
 
 static void start_streaming(stream_t *s);
 static void on_retry(uv_timer_t *t);
@@ -1146,9 +1155,10 @@ on_retry(uv_timer_t *t)
 /*
  * plain_conn - the plain (non-replication) session for slot checks and
  * sequence states, connected again if it was lost; NULL if the source
- * cannot be reached (the replication side reports outages).  It runs on
- * the loop thread, synchronously: every statement is short, and
- * statement_timeout and lock_timeout bound one that is not.
+ * cannot be reached (the replication side reports outages).  Connecting
+ * and the slot check run on the loop thread, synchronously (short, and
+ * bounded by connect_timeout and statement_timeout); the sequence
+ * statements are sent without waiting (record_sequences).
  */
 static PGconn *
 plain_conn(stream_t *s)
@@ -1209,19 +1219,148 @@ check_health(stream_t *s)
 static uint64_t every(const stream_t *s, int64_t usecs);
 
 /*
+ * seq_fail - a sequence statement failed: said once (until one succeeds),
+ * the stream goes on.  A lost session is dropped (plain_conn connects
+ * again when next needed).
+ */
+static void
+seq_fail(stream_t *s, const char *what, const char *why)
+{
+	if (!s->seq_failing)
+	{
+		tide_log_warning("%s%s%s", what, why ? ": " : "", why ? why : "");
+		tide_log_hint("sequence states are not recorded until this succeeds; the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message");
+	}
+	s->seq_failing = true;
+	s->seq_phase = SEQ_IDLE;
+	PQclear(s->seq_res);
+	s->seq_res = NULL;
+	free(s->seq_pending);
+	s->seq_pending = NULL;
+	if (s->health && PQstatus(s->health) != CONNECTION_OK)
+	{
+		PQfinish(s->health);
+		s->health = NULL;
+	}
+}
+
+/* seq_done - the statement in flight answered (s->seq_res): the next step */
+static void
+seq_done(stream_t *s)
+{
+	PGresult   *res = s->seq_res;
+	char		err[1024];
+	char		lsn[64];
+
+	s->seq_res = NULL;
+	if (s->seq_phase == SEQ_READING)
+	{
+		tide_seqlist_t l;
+		char	   *payload = NULL;
+		int			rc = tide_seq_from_result(s->health, res, &l, err, sizeof(err));
+
+		PQclear(res);
+		if (rc != 0)
+		{
+			seq_fail(s, err, NULL);
+			return;
+		}
+		rc = stream_seq_payload(&l, &s->seqf, s->seq_last, false, &payload, &s->seq_count,
+								&s->seq_unreadable_warned);
+		tide_seqlist_free(&l);
+		s->seq_phase = SEQ_IDLE;
+		if (rc != 0 || payload == NULL)
+			return;				/* unchanged: nothing to emit */
+		{
+			const char *vals[2] = {TIDE_SEQ_PREFIX, payload};
+
+			if (PQsendQueryParams(s->health, tide_seq_emit_sql, 2, NULL, vals, NULL, NULL, 0) != 1)
+			{
+				free(payload);
+				seq_fail(s, "could not emit the sequences' states", conn_error(s->health));
+				return;
+			}
+		}
+		s->seq_pending = payload;
+		s->seq_phase = SEQ_EMITTING;
+		return;
+	}
+	if (tide_seq_emitted(s->health, res, lsn, sizeof(lsn), err, sizeof(err)) != 0)
+	{
+		PQclear(res);
+		seq_fail(s, err, NULL);
+		return;
+	}
+	PQclear(res);
+	free(s->seq_last);
+	s->seq_last = s->seq_pending;
+	s->seq_pending = NULL;
+	s->seq_phase = SEQ_IDLE;
+	if (s->seq_failing)
+		tide_log_info("recording the sequences' states again (at %s)", lsn);
+	s->seq_failing = false;
+	if (!s->seq_announced)
+	{
+		char		every_text[32];
+
+		tide_format_duration(s->o.sequence_interval, every_text, sizeof(every_text));
+		tide_log_info("recording the states of %zu sequences into the stream (first at %s): "
+					  "when a segment closes and every %s, if they changed",
+					  s->seq_count, lsn, every_text);
+		s->seq_announced = true;
+	}
+}
+
+/*
+ * seq_poll - read what the server has sent for the statement in flight,
+ * without waiting: the loop never blocks on it.  A statement that never
+ * answers is ended by statement_timeout (or the session's keepalives).
+ */
+static void
+seq_poll(stream_t *s)
+{
+	PGresult   *r;
+
+	if (s->health == NULL || PQconsumeInput(s->health) != 1)
+	{
+		seq_fail(s, "lost the session recording the sequences' states",
+				 s->health ? conn_error(s->health) : NULL);
+		return;
+	}
+	while (!PQisBusy(s->health))
+	{
+		if ((r = PQgetResult(s->health)) == NULL)
+		{
+			seq_done(s);
+			return;
+		}
+		if (s->seq_res == NULL)
+			s->seq_res = r;
+		else
+			PQclear(r);
+	}
+}
+
+/*
  * record_sequences - emit the sequences' states into the source's WAL
- * (sequences.c) at the first tick of a session, after a segment closed and
+ * (sequences.c) at the first tick of a run, after a segment closed and
  * every --sequence-interval; only when they changed since the last
- * emission, so that an idle source stays idle.  A failure is a warning,
- * said once until an emission succeeds: the stream itself goes on.
+ * emission, so that an idle source stays idle.  The two statements (read,
+ * emit) are sent without waiting and their results picked up at later
+ * ticks (seq_poll), on the plain session, which the slot check leaves
+ * alone meanwhile.  A failure is a warning, said once until an emission
+ * succeeds: the stream itself goes on.
  */
 static void
 record_sequences(stream_t *s)
 {
-	char		lsn[64];
-	size_t		count;
 	bool		closed;
 
+	if (s->seq_phase != SEQ_IDLE)
+	{
+		seq_poll(s);
+		return;
+	}
 	if (s->o.sequence_interval == 0 || s->seqf.off || s->stopping)
 		return;
 	closed = s->seq_seen_seg[0] != '\0' &&
@@ -1237,25 +1376,12 @@ record_sequences(stream_t *s)
 		return;
 	s->seq_due = false;
 	s->last_seq_tick = s->ticks;
-	if (stream_seq_record(s->health, &s->seqf, &s->seq_last, false, lsn, sizeof(lsn), &count,
-						  &s->seq_unreadable_warned, s->seq_failing ? 0 : 1) != 0)
+	if (PQsendQuery(s->health, tide_seq_sql) != 1)
 	{
-		if (!s->seq_failing)
-			tide_log_hint("sequence states are not recorded until this succeeds; the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message");
-		s->seq_failing = true;
+		seq_fail(s, "could not read the sequences' states", conn_error(s->health));
 		return;
 	}
-	s->seq_failing = false;
-	if (lsn[0] && !s->seq_announced)
-	{
-		char		every_text[32];
-
-		tide_format_duration(s->o.sequence_interval, every_text, sizeof(every_text));
-		tide_log_info("recording the states of %zu sequences into the stream (first at %s): "
-					  "when a segment closes and every %s, if they changed",
-					  count, lsn, every_text);
-		s->seq_announced = true;
-	}
+	s->seq_phase = SEQ_READING;
 }
 
 static uint64_t
@@ -1439,7 +1565,8 @@ on_tick(uv_timer_t *t)
 		s->last_status_tick = s->ticks;
 		log_publish_status(s);
 	}
-	if (s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0)
+	if ((s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0) &&
+		s->seq_phase == SEQ_IDLE)
 	{
 		s->last_health_tick = s->ticks;
 		check_health(s);
@@ -1933,6 +2060,8 @@ out:
 	segdir_resume_free(&s->resume);
 	stream_seq_filter_free(&s->seqf);
 	free(s->seq_last);
+	free(s->seq_pending);
+	PQclear(s->seq_res);
 	if (uv_loop_close(&s->loop) != 0)
 	{
 		tide_log_error("internal error: event loop handles left open");

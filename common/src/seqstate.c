@@ -22,7 +22,7 @@
  * at all and are left out.  The owning table (serial: 'a', identity: 'i'
  * dependency) lets readers apply table filters.
  */
-static const char *const seq_sql =
+const char *const tide_seq_sql =
 "WITH q AS MATERIALIZED ("
 "  SELECT c.oid, n.nspname, c.relname, s.seqincrement, s.seqcycle,"
 "         pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable"
@@ -82,25 +82,22 @@ tide_seqlist_free(tide_seqlist_t *l)
 }
 
 int
-tide_seq_read(PGconn *conn, tide_seqlist_t *out, char *err, size_t errlen)
+tide_seq_from_result(PGconn *conn, PGresult *res, tide_seqlist_t *out, char *err, size_t errlen)
 {
-	PGresult   *res = PQexec(conn, seq_sql);
 	int			n;
 
 	out->v = NULL;
 	out->n = 0;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 9)
 	{
 		const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
 		set_err(err, errlen, "could not read the sequences' states", m ? m : PQerrorMessage(conn));
-		PQclear(res);
 		return -1;
 	}
 	n = PQntuples(res);
 	if (n > 0 && (out->v = calloc((size_t) n, sizeof(tide_seq_t))) == NULL)
 	{
-		PQclear(res);
 		set_err(err, errlen, "out of memory", NULL);
 		return -1;
 	}
@@ -128,14 +125,22 @@ tide_seq_read(PGconn *conn, tide_seqlist_t *out, char *err, size_t errlen)
 		}
 		if (oom || !s->schema || !s->name)
 		{
-			PQclear(res);
 			tide_seqlist_free(out);
 			set_err(err, errlen, "out of memory", NULL);
 			return -1;
 		}
 	}
-	PQclear(res);
 	return 0;
+}
+
+int
+tide_seq_read(PGconn *conn, tide_seqlist_t *out, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(conn, tide_seq_sql);
+	int			rc = tide_seq_from_result(conn, res, out, err, errlen);
+
+	PQclear(res);
+	return rc;
 }
 
 char *
@@ -298,26 +303,33 @@ bad:
 	return -1;
 }
 
+const char *const tide_seq_emit_sql =
+"SELECT pg_catalog.pg_logical_emit_message(true, $1::pg_catalog.text, $2::pg_catalog.text)";
+
 int
 tide_seq_emit(PGconn *conn, const char *payload, char *lsn, size_t lsnlen, char *err,
 			  size_t errlen)
 {
 	const char *vals[2] = {TIDE_SEQ_PREFIX, payload};
-	PGresult   *res = PQexecParams(conn,
-								   "SELECT pg_catalog.pg_logical_emit_message(true, $1::pg_catalog.text, $2::pg_catalog.text)",
-								   2, NULL, vals, NULL, NULL, 0);
+	PGresult   *res = PQexecParams(conn, tide_seq_emit_sql, 2, NULL, vals, NULL, NULL, 0);
+	int			rc = tide_seq_emitted(conn, res, lsn, lsnlen, err, errlen);
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	PQclear(res);
+	return rc;
+}
+
+int
+tide_seq_emitted(PGconn *conn, PGresult *res, char *lsn, size_t lsnlen, char *err, size_t errlen)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 1)
 	{
 		const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
 		set_err(err, errlen, "could not emit the sequences' states", m ? m : PQerrorMessage(conn));
-		PQclear(res);
 		return -1;
 	}
 	if (lsn)
 		snprintf(lsn, lsnlen, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
 	return 0;
 }
 

@@ -56,6 +56,15 @@ typedef struct
 int			tide_seq_read(PGconn *conn, tide_seqlist_t *out, char *err, size_t errlen);
 
 /*
+ * The same in two steps, for a caller that cannot wait (tide stream's
+ * loop): send tide_seq_sql (no parameters) itself, then hand its result
+ * to tide_seq_from_result (which does not clear it).
+ */
+extern const char *const tide_seq_sql;
+int			tide_seq_from_result(PGconn *conn, PGresult *res, tide_seqlist_t *out,
+								 char *err, size_t errlen);
+
+/*
  * tide_seq_payload - the "tide.seq" message payload (JSON text, malloc'd)
  * for the readable sequences of l for which keep (may be NULL) says true;
  * *count says how many.  NULL when out of memory.
@@ -76,6 +85,12 @@ int			tide_seq_parse(const char *data, size_t len, tide_seqlist_t *out,
  */
 int			tide_seq_emit(PGconn *conn, const char *payload, char *lsn, size_t lsnlen,
 						  char *err, size_t errlen);
+
+/* The same in two steps: tide_seq_emit_sql with $1 TIDE_SEQ_PREFIX and $2
+ * the payload, then its result to tide_seq_emitted (not cleared). */
+extern const char *const tide_seq_emit_sql;
+int			tide_seq_emitted(PGconn *conn, PGresult *res, char *lsn, size_t lsnlen,
+							 char *err, size_t errlen);
 
 /*
  * tide_seq_ahead - is state (a_last, a_called) past (b_last, b_called) in

@@ -242,4 +242,23 @@ like($out, qr/^verify: 6 sequences at or ahead/m, 'verify --tables: sequences ow
 like($msgs[-1], qr/^MESSAGE transactional=true prefix='tide\.seq' content='\{"v":1,"sequences":\[.*\{"schema":"public","name":"orphan","last_value":40,"is_called":true,"increment":1,"cycle":false\}/,
 	'inspect: the last message shows the orphan\'s state') or diag($msgs[-1]);
 
+# ---- a role that may not read the sequences records none and says which
+$src->safe_psql('postgres', 'CREATE ROLE noseq LOGIN');
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $src->connstr('postgres') . ' user=noseq');
+is($rc, 0, 'sync-sequences as a role without SELECT on the sequences') or diag($err);
+is($out, '', 'nothing recorded, no LSN printed');
+like($err, qr/the states of sequences this role cannot read are not recorded/, 'warned');
+like($err, qr/no SELECT privilege on sequence "public\.s_big_id_seq"/, 'naming them');
+like($err, qr/hint: GRANT SELECT ON ALL SEQUENCES IN SCHEMA/, 'with the fix');
+
+# ---- decoder options that would drop tide.seq are said
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-o', 'include-message-prefixes=app,audit');
+like($err, qr/would not write the sequences' states into the segments: -o include-message-prefixes does not name "tide\.seq"/,
+	'include-message-prefixes without tide.seq is warned about');
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-o', 'include-tables=public.s_serial',
+	'-o', 'exclude-tables=public.s_big');
+is($rc, 0, 'sync-sequences with table filters');
+like($err, qr/recorded the states of 5 sequences/,
+	'owned sequences of filtered-out tables are left out, unowned ones kept');
+
 done_testing();
