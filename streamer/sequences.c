@@ -133,10 +133,11 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 		bool		incl_m = strcmp(key, "include-message-prefixes") == 0;
 		bool		excl_m = strcmp(key, "exclude-message-prefixes") == 0;
 		bool		found = false;
+		size_t		len = strlen(opts[i][1]);
 
 		if (!incl_t && !excl_t && !incl_m && !excl_m)
 			continue;
-		strcpy(at, opts[i][1]);
+		memcpy(at, opts[i][1], len + 1);
 		if (incl_t)
 			rc = split(at, key, f->incl, &f->nincl, true);
 		else if (excl_t)
@@ -159,7 +160,7 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 			stream_seq_filter_free(f);
 			return rc;
 		}
-		at += strlen(at) + 1;
+		at += len + 1;			/* split() cut it up in place */
 	}
 	return 0;
 }
