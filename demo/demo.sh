@@ -150,7 +150,7 @@ printf '  bytes on disk        %d (%.1f bytes per change)\n' "$bytes" "$(echo "$
 printf '  transactions         %d, changes %d\n' "$txns" "$changes"
 printf '  bootstrap            %.2f s (restore of the base, then the segments so far)\n' "$boot_secs"
 printf '  catch-up after load  %.2f s\n' "$catch_up"
-printf '  %s\n' "$(grep '^verify:' "$W/verify.log")"
+grep '^verify:' "$W/verify.log" | sed 's/^/  /'
 grep -E 'stopped:' "$W/apply.log" | sed 's/^/  apply: /' | cut -c1-200
 echo
 echo "demo: OK"
