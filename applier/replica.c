@@ -2098,7 +2098,12 @@ insert_stmt(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "INSERT INTO ");
 		put_target_cols(r, rs);
-		sql_put(&r->sql, " VALUES (");
+
+		/*
+		 * The source's value of a GENERATED ALWAYS identity column is the
+		 * row's (COPY takes it as it is; a plain INSERT would refuse it).
+		 */
+		sql_put(&r->sql, " OVERRIDING SYSTEM VALUE VALUES (");
 		for (int i = 0; i < rs->natts; i++)
 		{
 			if (i)
