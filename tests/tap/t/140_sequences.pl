@@ -72,6 +72,7 @@ sub workload
 BEGIN;
 INSERT INTO s_serial (v) SELECT g FROM generate_series(1, $n) g;
 INSERT INTO s_ident (v) SELECT g FROM generate_series(1, $n) g;
+UPDATE s_ident SET v = v + 1 WHERE id % 7 = 0;
 INSERT INTO s_big (v) SELECT g FROM generate_series(1, 2 * $n) g;
 INSERT INTO s_down (v) SELECT g FROM generate_series(1, $n) g;
 INSERT INTO s_cycle (c) SELECT nextval('s_cyc') FROM generate_series(1, 3);
