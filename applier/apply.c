@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "tide/common.h"
+#include "tide/seqstate.h"
 #include "apply.h"
 #include "tide/segment.h"
 #include "tide/store.h"
@@ -821,14 +822,23 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				return apply_truncate(p->rep, p->trels, n, m.flags);
 			}
 		case PROTO_MSG_MESSAGE:
-			/* logical messages are not applied; they count in COMMIT's total */
+			/*
+			 * Logical messages count in COMMIT's total; of them only
+			 * sequence states ("tide.seq", transactional) are applied, in
+			 * the replica transaction of their source transaction.
+			 */
 			{
 				proto_message_t m;
 
-				if (proto_read_message(&body, &m) == 0 && (m.flags & PROTO_MESSAGE_TRANSACTIONAL) && p->in_txn)
-					p->nmsgs++;
+				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
+					return 0;
+				p->nmsgs++;
+				if (p->skip || m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
+					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
+					return 0;
+				p->batch_changes++;
+				return apply_sequences(p->rep, m.payload.p, m.payload.n, si->label);
 			}
-			return 0;
 		default:
 			/* STARTUP, ORIGIN, and types a newer minor writer may add */
 			return 0;
@@ -982,6 +992,9 @@ summary(pass_t *p, double secs, const char *how)
 	if (c->coalesced || c->set_rows)
 		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",
 					  (unsigned long long) c->coalesced, (unsigned long long) c->set_rows);
+	if (c->seq_states)
+		tide_log_info("%llu sequence states applied, %llu of which moved a replica sequence forward (never backward)",
+					  (unsigned long long) c->seq_states, (unsigned long long) c->seq_moved);
 	if (c->conflicts)
 		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
 					  (unsigned long long) c->conflicts);

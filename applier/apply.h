@@ -44,6 +44,8 @@ typedef struct
 	uint64_t	set_rows;		/* rows written by set-based statements */
 	uint64_t	replica_txns;	/* replica transactions committed */
 	uint64_t	xids;			/* of which had an XID assigned */
+	uint64_t	seq_states;		/* sequence states of "tide.seq" messages */
+	uint64_t	seq_moved;		/* of which moved a replica sequence forward */
 } apply_counts_t;
 
 /* A prepared UPDATE for one set of changed columns. */
@@ -156,6 +158,15 @@ int			apply_delete(apply_replica_t *r, apply_rel_t *rs,
 						 const proto_relation_t *rel, const proto_delete_t *d);
 int			apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n,
 						   uint8_t flags);
+
+/*
+ * apply_sequences - a "tide.seq" message's payload: every replica sequence
+ * it names (and --tables wants) moved forward to the source's state, never
+ * backward.  where names the segment for messages.  TIDE_EXIT_CORRUPT for
+ * a payload that cannot be read.
+ */
+int			apply_sequences(apply_replica_t *r, const char *payload, size_t len,
+							const char *where);
 
 /*
  * Failure handling.  In batch mode (the default after connecting, once

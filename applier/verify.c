@@ -80,6 +80,7 @@
 #include <libpq-fe.h>
 
 #include "tide/common.h"
+#include "tide/seqstate.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
@@ -1654,7 +1655,10 @@ verify_usage(FILE *f)
 			"REPEATABLE READ snapshot per side: run it against a quiesced source, or\n"
 			"expect rows changed after the replica's position to show as differences.\n"
 			"Key columns whose type or collation differs between the sides, and tables\n"
-			"without key, are compared by hash in pieces of about --chunk rows.\n\n"
+			"without key, are compared by hash in pieces of about --chunk rows.\n"
+			"Sequences are compared too (those --tables selects by name or by the\n"
+			"table owning them): the replica's must be at or past the source's state\n"
+			"in its direction (see tide sync-sequences).\n\n"
 			"Options:\n"
 			"  -s, --source=CONNINFO  the source (connection string or database name)\n"
 			"  -d, --dbname=CONNINFO  the replica\n"
@@ -1664,11 +1668,12 @@ verify_usage(FILE *f)
 			"      --chunk=N          rows per chunk (default 10000)\n"
 			"      --json             one JSON object per line\n"
 			"  -h, --help             this help\n\n"
-			"Exit codes: 0 all tables equal, 1 some table differs (or is missing on\n"
-			"the replica), 2 bad arguments, 3 source connection error or a table that\n"
-			"could not be read there (row-level security, permissions), 4 the same on\n"
-			"the replica.  A table that cannot be read is reported and the others\n"
-			"are still compared.\n", LEAF_ROWS);
+			"Exit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
+			"differs (or is missing on the replica) or a replica sequence is behind the\n"
+			"source's (or missing), 2 bad arguments, 3 source connection error or a\n"
+			"table (or sequence) that could not be read there (row-level security,\n"
+			"permissions), 4 the same on the replica.  A table that cannot be read is\n"
+			"reported and the others are still compared.\n", LEAF_ROWS);
 }
 
 static int
@@ -1783,6 +1788,138 @@ table_wanted(const verify_t *v, const char *nsp, const char *rel)
 	return false;
 }
 
+/* ------------------------------------------------------------- sequences */
+
+/* seq_find - the sequence schema.name in l (sorted by schema, name), or NULL */
+static const tide_seq_t *
+seq_find(const tide_seqlist_t *l, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].schema, schema) == 0 && strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+/* seq_state - "41 (called)" / "1 (not called yet)" */
+static void
+seq_state(char *buf, size_t len, const tide_seq_t *q)
+{
+	snprintf(buf, len, "%lld%s", (long long) q->last_value, q->is_called ? "" : " (not called yet)");
+}
+
+static void
+seq_line(verify_t *v, const tide_seq_t *q, const char *status, const tide_seq_t *r,
+		 const char *why)
+{
+	char		src[64];
+	char		rep[64];
+	sb_t		name = {0};
+
+	sb_printf(&name, "%s.%s", q->schema, q->name);
+	seq_state(src, sizeof(src), q);
+	if (r)
+		seq_state(rep, sizeof(rep), r);
+	if (v->json)
+	{
+		sb_t		js = {0};
+
+		sb_puts(&js, "{\"sequence\": ");
+		sb_json(&js, name.p);
+		sb_printf(&js, ", \"status\": \"%s\"", status);
+		if (q->readable)
+			sb_printf(&js, ", \"source_last_value\": %lld, \"source_is_called\": %s",
+					  (long long) q->last_value, q->is_called ? "true" : "false");
+		if (r && r->readable)
+			sb_printf(&js, ", \"replica_last_value\": %lld, \"replica_is_called\": %s",
+					  (long long) r->last_value, r->is_called ? "true" : "false");
+		sb_printf(&js, ", \"increment\": %lld", (long long) q->increment);
+		if (why)
+		{
+			sb_puts(&js, ", \"reason\": ");
+			sb_json(&js, why);
+		}
+		sb_puts(&js, "}");
+		printf("%s\n", js.p);
+		sb_free(&js);
+	}
+	else if (strcmp(status, "behind") == 0)
+		printf("sequence %s: BEHIND: replica at %s, source at %s (increment %lld): "
+			   "the replica would hand out values the source has handed out already\n",
+			   name.p, rep, src, (long long) q->increment);
+	else if (why)
+		printf("sequence %s: %s: %s\n", name.p, strcmp(status, "error") == 0 ? "ERROR: could not compare" : "DIFFERENT", why);
+	else if (strcmp(status, "equal") == 0)
+		printf("sequence %s: equal (at %s)\n", name.p, src);
+	else
+		printf("sequence %s: ahead (replica at %s, source at %s)\n", name.p, rep, src);
+	sb_free(&name);
+}
+
+/*
+ * compare_sequences - every sequence of the source that --tables wants (by
+ * its own name or by the table owning it) against the replica's of the
+ * same (--map'ped) name: the replica must be at or past the source's
+ * state in the sequence's direction (what tide apply guarantees, see
+ * README "Sequences").  Counts go to n[0] (at or ahead), n[1] (behind or
+ * missing), n[2] (could not be compared, *failed_rc set).  Returns 0, or
+ * the exit code of a failure to read either side's list (logged).
+ */
+static int
+compare_sequences(verify_t *v, int n[3], int *failed_rc)
+{
+	tide_seqlist_t l[2] = {{0}};
+	char		err[1024];
+	int			rc = 0;
+
+	for (int i = SRC; i <= DST; i++)
+		if (tide_seq_read(v->side[i].conn, &l[i], err, sizeof(err)) != 0)
+		{
+			tide_log_error("%s on the %s", err, v->side[i].name);
+			rc = v->side[i].exit_code;
+			goto done;
+		}
+	for (size_t i = 0; i < l[SRC].n; i++)
+	{
+		const tide_seq_t *q = &l[SRC].v[i];
+		const tide_seq_t *r;
+
+		if (!table_wanted(v, q->schema, q->name) &&
+			!(q->owner_schema && table_wanted(v, q->owner_schema, q->owner_table)))
+			continue;
+		r = seq_find(&l[DST], map_schema(v, q->schema), q->name);
+		if (!q->readable || (r && !r->readable))
+		{
+			seq_line(v, q, "error", r, !q->readable ? "no SELECT privilege on it on the source"
+					 : "no SELECT privilege on it on the replica");
+			n[2]++;
+			if (*failed_rc == 0)
+				*failed_rc = !q->readable ? TIDE_EXIT_SOURCE : TIDE_EXIT_REPLICA;
+		}
+		else if (r == NULL)
+		{
+			seq_line(v, q, "missing", NULL, "missing on the replica");
+			n[1]++;
+		}
+		else if (tide_seq_ahead(q->increment, q->last_value, q->is_called, r->last_value, r->is_called))
+		{
+			seq_line(v, q, "behind", r, NULL);
+			n[1]++;
+		}
+		else
+		{
+			bool		ahead = tide_seq_ahead(q->increment, r->last_value, r->is_called,
+											   q->last_value, q->is_called);
+
+			seq_line(v, q, ahead ? "ahead" : "equal", r, NULL);
+			n[0]++;
+		}
+	}
+done:
+	tide_seqlist_free(&l[SRC]);
+	tide_seqlist_free(&l[DST]);
+	return rc;
+}
+
 /*
  * tide_cmd_verify - `tide verify`.  Returns TIDE_EXIT_OK when every table
  * is equal, TIDE_EXIT_DIFFERENT when one is not, else the exit code of the
@@ -1798,6 +1935,8 @@ tide_cmd_verify(int argc, char **argv)
 	int			nequal = 0,
 				ndiff = 0,
 				nfailed = 0;
+	int			nseq[3] = {0, 0, 0};	/* at or ahead, behind or missing, failed */
+	int			seq_rc = 0;
 	struct timespec t0,
 				t1;
 
@@ -1872,9 +2011,16 @@ tide_cmd_verify(int argc, char **argv)
 	}
 	if (nequal + ndiff + nfailed == 0)
 		tide_log_warning("no table to compare%s", v.ntables ? " matches --tables" : " on the source");
+	if ((rc = compare_sequences(&v, nseq, &seq_rc)) != 0)
+		goto done;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (v.json)
+	if (v.json && nseq[0] + nseq[1] + nseq[2])
+		printf("{\"summary\": true, \"equal\": %d, \"different\": %d, \"failed\": %d, "
+			   "\"sequences_ok\": %d, \"sequences_behind\": %d, \"sequences_failed\": %d, \"seconds\": %.3f}\n",
+			   nequal, ndiff, nfailed, nseq[0], nseq[1], nseq[2],
+			   (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	else if (v.json)
 		printf("{\"summary\": true, \"equal\": %d, \"different\": %d, \"failed\": %d, \"seconds\": %.3f}\n",
 			   nequal, ndiff, nfailed,
 			   (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -1883,15 +2029,27 @@ tide_cmd_verify(int argc, char **argv)
 			   nequal == 1 ? "table" : "tables", ndiff, nfailed);
 	else
 		printf("verify: %d %s equal, %d different\n", nequal, nequal == 1 ? "table" : "tables", ndiff);
+	if (!v.json && nseq[0] + nseq[1] + nseq[2])
+		printf("verify: %d %s at or ahead of the source, %d behind or missing%s\n", nseq[0],
+			   nseq[0] == 1 ? "sequence" : "sequences", nseq[1],
+			   nseq[2] ? ", some could not be compared" : "");
 	fflush(stdout);
 
 	/*
 	 * Invariant 7: a table that could not be read is never counted equal;
 	 * it outranks a difference (nothing can be said of it).
 	 */
-	rc = failed_rc ? failed_rc : ndiff ? TIDE_EXIT_DIFFERENT : TIDE_EXIT_OK;
+	rc = failed_rc ? failed_rc : seq_rc ? seq_rc : ndiff || nseq[1] ? TIDE_EXIT_DIFFERENT : TIDE_EXIT_OK;
 	if (failed_rc)
 		tide_log_error("%d %s could not be compared", nfailed, nfailed == 1 ? "table" : "tables");
+	if (seq_rc)
+		tide_log_error("%d %s could not be compared", nseq[2], nseq[2] == 1 ? "sequence" : "sequences");
+	if (nseq[1])
+	{
+		tide_log_error("%d %s of the replica %s behind the source's or missing", nseq[1],
+					   nseq[1] == 1 ? "sequence" : "sequences", nseq[1] == 1 ? "is" : "are");
+		tide_log_hint("run tide sync-sequences on the source, let tide stream and tide apply pass the LSN it prints, and verify again");
+	}
 
 done:
 	PQclear(list);

@@ -25,6 +25,7 @@ static const command_t commands[] = {
 	{"verify", tide_cmd_verify, "compare tables between a source and a replica"},
 	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
 	{"bootstrap", tide_cmd_bootstrap, "build a new replica from a base dump plus segments"},
+	{"sync-sequences", tide_cmd_sync_sequences, "record the source's sequence states into the stream now"},
 };
 
 static void
@@ -33,7 +34,7 @@ usage(FILE *f)
 	fprintf(f, "tide - PostgreSQL change streams into segment files and back into replicas\n\n"
 			"Usage: tide COMMAND [OPTIONS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'tide COMMAND --help' for a command's options.\n\n"
 			"Exit codes:\n"
 			"  0  success\n"

@@ -31,10 +31,12 @@
 #include <uv.h>
 
 #include "tide/common.h"
+#include "tide/pgtools.h"
 #include "publish.h"
 #include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
+#include "sequences.h"
 #include "spool.h"
 
 #define MAX_PLUGIN_OPTIONS 64
@@ -70,6 +72,7 @@ typedef struct
 	bool		ack_after_publish;
 	int64_t		warn_unpublished;	/* bytes */
 	bool		no_streaming;	/* never ask the decoder to stream */
+	int64_t		sequence_interval;	/* 0: sequence states not recorded */
 	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
 	int			nplugin_opts;
 } stream_opts_t;
@@ -126,7 +129,26 @@ typedef struct
 	publisher_t *pub;			/* owned */
 	char		pub_seen_seg[SEG_NAME_LEN + 1];	/* open segment at the last look */
 	bool		pub_seen_open;
+
+	/* sequence states recorded into the stream (sequences.c) */
+	stream_seq_filter_t seqf;	/* owned */
+	char	   *seq_last;		/* owned: the payload last emitted */
+	char		seq_seen_seg[SEG_NAME_LEN + 1];	/* open segment at the last look */
+	uint64_t	last_seq_tick;
+	bool		seq_due;		/* a segment closed: record at the next chance */
+	int			seq_phase;		/* SEQ_*: the statement in flight on health */
+	PGresult   *seq_res;		/* owned: its first result, until the last */
+	char	   *seq_pending;	/* owned: the payload being emitted */
+	size_t		seq_count;		/* sequences in it */
+	bool		seq_failing;	/* the last attempt failed (said once) */
+	bool		seq_unreadable_warned;
+	bool		seq_announced;
 } stream_t;
+
+/* stream_t.seq_phase */
+#define SEQ_IDLE 0
+#define SEQ_READING 1			/* tide_seq_sql sent */
+#define SEQ_EMITTING 2			/* tide_seq_emit_sql sent */
 
 static void start_streaming(stream_t *s);
 static void on_retry(uv_timer_t *t);
@@ -1130,6 +1152,36 @@ on_retry(uv_timer_t *t)
 
 /* --------------------------------------------------- slot health */
 
+/*
+ * plain_conn - the plain (non-replication) session for slot checks and
+ * sequence states, connected again if it was lost; NULL if the source
+ * cannot be reached (the replication side reports outages).  Connecting
+ * and the slot check run on the loop thread, synchronously (short, and
+ * bounded by connect_timeout and statement_timeout); the sequence
+ * statements are sent without waiting (record_sequences).
+ */
+static PGconn *
+plain_conn(stream_t *s)
+{
+	PGresult   *r;
+
+	if (s->health && PQstatus(s->health) == CONNECTION_OK)
+		return s->health;
+	PQfinish(s->health);
+	s->health = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
+									  false, "tide stream (slot check)");
+	if (PQstatus(s->health) != CONNECTION_OK || tide_pin_session(s->health) != 0 ||
+		(r = run(s->health, "SET statement_timeout = '5s'; SET lock_timeout = '1s'",
+				 PGRES_COMMAND_OK)) == NULL)
+	{
+		PQfinish(s->health);
+		s->health = NULL;
+		return NULL;
+	}
+	PQclear(r);
+	return s->health;
+}
+
 static void
 check_health(stream_t *s)
 {
@@ -1137,14 +1189,8 @@ check_health(stream_t *s)
 	char	   *lit;
 	PGresult   *r;
 
-	if (s->health == NULL || PQstatus(s->health) != CONNECTION_OK)
-	{
-		PQfinish(s->health);
-		s->health = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
-											  false, "tide stream (slot check)");
-		if (PQstatus(s->health) != CONNECTION_OK)
-			return;				/* the replication side reports outages */
-	}
+	if (plain_conn(s) == NULL)
+		return;
 	lit = PQescapeLiteral(s->health, s->o.slot, strlen(s->o.slot));
 	snprintf(sql, sizeof(sql),
 			 "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, "
@@ -1169,6 +1215,174 @@ check_health(stream_t *s)
 }
 
 /* ------------------------------------------------------- the tick */
+
+static uint64_t every(const stream_t *s, int64_t usecs);
+
+/*
+ * seq_fail - a sequence statement failed: said once (until one succeeds),
+ * the stream goes on.  A lost session is dropped (plain_conn connects
+ * again when next needed).
+ */
+static void
+seq_fail(stream_t *s, const char *what, const char *why)
+{
+	if (!s->seq_failing)
+	{
+		tide_log_warning("%s%s%s", what, why ? ": " : "", why ? why : "");
+		tide_log_hint("sequence states are not recorded until this succeeds; the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message");
+	}
+	s->seq_failing = true;
+	s->seq_phase = SEQ_IDLE;
+	PQclear(s->seq_res);
+	s->seq_res = NULL;
+	free(s->seq_pending);
+	s->seq_pending = NULL;
+	if (s->health && PQstatus(s->health) != CONNECTION_OK)
+	{
+		PQfinish(s->health);
+		s->health = NULL;
+	}
+}
+
+/* seq_done - the statement in flight answered (s->seq_res): the next step */
+static void
+seq_done(stream_t *s)
+{
+	PGresult   *res = s->seq_res;
+	char		err[1024];
+	char		lsn[64];
+
+	s->seq_res = NULL;
+	if (s->seq_phase == SEQ_READING)
+	{
+		tide_seqlist_t l;
+		char	   *payload = NULL;
+		int			rc = tide_seq_from_result(s->health, res, &l, err, sizeof(err));
+
+		PQclear(res);
+		if (rc != 0)
+		{
+			seq_fail(s, err, NULL);
+			return;
+		}
+		rc = stream_seq_payload(&l, &s->seqf, s->seq_last, false, &payload, &s->seq_count,
+								&s->seq_unreadable_warned);
+		tide_seqlist_free(&l);
+		s->seq_phase = SEQ_IDLE;
+		if (rc != 0 || payload == NULL)
+			return;				/* unchanged: nothing to emit */
+		{
+			const char *vals[2] = {TIDE_SEQ_PREFIX, payload};
+
+			if (PQsendQueryParams(s->health, tide_seq_emit_sql, 2, NULL, vals, NULL, NULL, 0) != 1)
+			{
+				free(payload);
+				seq_fail(s, "could not emit the sequences' states", conn_error(s->health));
+				return;
+			}
+		}
+		s->seq_pending = payload;
+		s->seq_phase = SEQ_EMITTING;
+		return;
+	}
+	if (tide_seq_emitted(s->health, res, lsn, sizeof(lsn), err, sizeof(err)) != 0)
+	{
+		PQclear(res);
+		seq_fail(s, err, NULL);
+		return;
+	}
+	PQclear(res);
+	free(s->seq_last);
+	s->seq_last = s->seq_pending;
+	s->seq_pending = NULL;
+	s->seq_phase = SEQ_IDLE;
+	if (s->seq_failing)
+		tide_log_info("recording the sequences' states again (at %s)", lsn);
+	s->seq_failing = false;
+	if (!s->seq_announced)
+	{
+		char		every_text[32];
+
+		tide_format_duration(s->o.sequence_interval, every_text, sizeof(every_text));
+		tide_log_info("recording the states of %zu sequences into the stream (first at %s): "
+					  "when a segment closes and every %s, if they changed",
+					  s->seq_count, lsn, every_text);
+		s->seq_announced = true;
+	}
+}
+
+/*
+ * seq_poll - read what the server has sent for the statement in flight,
+ * without waiting: the loop never blocks on it.  A statement that never
+ * answers is ended by statement_timeout (or the session's keepalives).
+ */
+static void
+seq_poll(stream_t *s)
+{
+	PGresult   *r;
+
+	if (s->health == NULL || PQconsumeInput(s->health) != 1)
+	{
+		seq_fail(s, "lost the session recording the sequences' states",
+				 s->health ? conn_error(s->health) : NULL);
+		return;
+	}
+	while (!PQisBusy(s->health))
+	{
+		if ((r = PQgetResult(s->health)) == NULL)
+		{
+			seq_done(s);
+			return;
+		}
+		if (s->seq_res == NULL)
+			s->seq_res = r;
+		else
+			PQclear(r);
+	}
+}
+
+/*
+ * record_sequences - emit the sequences' states into the source's WAL
+ * (sequences.c) at the first tick of a run, after a segment closed and
+ * every --sequence-interval; only when they changed since the last
+ * emission, so that an idle source stays idle.  The two statements (read,
+ * emit) are sent without waiting and their results picked up at later
+ * ticks (seq_poll), on the plain session, which the slot check leaves
+ * alone meanwhile.  A failure is a warning, said once until an emission
+ * succeeds: the stream itself goes on.
+ */
+static void
+record_sequences(stream_t *s)
+{
+	bool		closed;
+
+	if (s->seq_phase != SEQ_IDLE)
+	{
+		seq_poll(s);
+		return;
+	}
+	if (s->o.sequence_interval == 0 || s->seqf.off || s->stopping)
+		return;
+	closed = s->seq_seen_seg[0] != '\0' &&
+		(!s->w.seg_open || strncmp(s->seq_seen_seg, s->w.seg_name, SEG_NAME_LEN) != 0);
+	if (s->w.seg_open)
+		memcpy(s->seq_seen_seg, s->w.seg_name, SEG_NAME_LEN);
+	else
+		s->seq_seen_seg[0] = '\0';
+	s->seq_due |= closed;
+	if (s->last_seq_tick == 0 || s->ticks - s->last_seq_tick >= every(s, s->o.sequence_interval))
+		s->seq_due = true;
+	if (!s->seq_due || !s->streaming || plain_conn(s) == NULL)
+		return;
+	s->seq_due = false;
+	s->last_seq_tick = s->ticks;
+	if (PQsendQuery(s->health, tide_seq_sql) != 1)
+	{
+		seq_fail(s, "could not read the sequences' states", conn_error(s->health));
+		return;
+	}
+	s->seq_phase = SEQ_READING;
+}
 
 static uint64_t
 every(const stream_t *s, int64_t usecs)
@@ -1351,11 +1565,13 @@ on_tick(uv_timer_t *t)
 		s->last_status_tick = s->ticks;
 		log_publish_status(s);
 	}
-	if (s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0)
+	if ((s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0) &&
+		s->seq_phase == SEQ_IDLE)
 	{
 		s->last_health_tick = s->ticks;
 		check_health(s);
 	}
+	record_sequences(s);
 }
 
 static void
@@ -1445,6 +1661,10 @@ stream_usage(FILE *f)
 			"                              delay, sharing one fsync with those that follow\n"
 			"                              (default 100ms, at most --flush-interval)\n"
 			"      --status-interval=DUR   status line interval (default 10s)\n"
+			"      --sequence-interval=DUR record the sequences' states into the stream (a\n"
+			"                              \"tide.seq\" message) this often, at startup and\n"
+			"                              when a segment closes, if they changed (default\n"
+			"                              10s; 0: never, see tide sync-sequences)\n"
 			"  -E, --endpos=LSN            stop after the transactions committed up to LSN\n"
 			"  -o, --option=NAME=VALUE     decoder option (include-tables, ...)\n"
 			"      --warn-retained=SIZE    warn when the slot retains this much WAL (default 1GB)\n"
@@ -1496,6 +1716,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"publish-retain", required_argument, NULL, 14},
 		{"warn-unpublished", required_argument, NULL, 15},
 		{"no-streaming", no_argument, NULL, 16},
+		{"sequence-interval", required_argument, NULL, 17},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1516,6 +1737,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	o->warn_xmin_age = 100000000;
 	o->publish_retain = -1;
 	o->warn_unpublished = INT64_C(1) << 30;
+	o->sequence_interval = 10 * USECS;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
 	{
@@ -1641,6 +1863,13 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 16:
 				o->no_streaming = true;
 				break;
+			case 17:
+				if ((rc = tide_opt_duration("--sequence-interval", optarg, 0, DAY,
+											&o->sequence_interval)) != 0)
+					return rc;
+				if (o->sequence_interval > 0 && o->sequence_interval < TICK_MS * 1000)
+					o->sequence_interval = TICK_MS * 1000;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -1742,6 +1971,17 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return rc < 0 ? TIDE_EXIT_OK : rc;
 	}
+	if ((rc = stream_seq_filter(&s->seqf, (const char *const (*)[2]) s->o.plugin_opts,
+								s->o.nplugin_opts)) != 0)
+	{
+		free(s);
+		return rc;
+	}
+	if (s->seqf.off && s->o.sequence_interval > 0)
+	{
+		tide_log_warning("sequence states are not recorded: %s", s->seqf.why_off);
+		tide_log_hint("add \"" "tide.seq" "\" to include-message-prefixes (or take it out of exclude-message-prefixes) for replicas to get them");
+	}
 	srand((unsigned) time(NULL) ^ (unsigned) getpid());
 	if ((rc = prepare_dir(s->o.dir, s->o.allow_other_owner)) != 0)
 	{
@@ -1818,6 +2058,10 @@ out:
 	segwriter_free(&s->w);
 	proto_relcat_free(&s->cat);
 	segdir_resume_free(&s->resume);
+	stream_seq_filter_free(&s->seqf);
+	free(s->seq_last);
+	free(s->seq_pending);
+	PQclear(s->seq_res);
 	if (uv_loop_close(&s->loop) != 0)
 	{
 		tide_log_error("internal error: event loop handles left open");

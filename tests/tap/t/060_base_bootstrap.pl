@@ -107,6 +107,10 @@ DELETE FROM load WHERE id % 3 = 0;
 TRUNCATE events_2025;
 INSERT INTO users (name) VALUES ('last');
 });
+# the sequences' states last (README "Sequences"), then the end: the
+# replica's sequences must be ahead for tide verify
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-q');
+is($rc, 0, 'tide sync-sequences') or diag($err);
 my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 ($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $dir, '--endpos', $end, '-q');
 is($rc, 0, 'tide stream continues the base\'s slot') or diag($err);

@@ -89,6 +89,10 @@ is($ahead, 0, '--ack-after-publish: the slot\'s confirmed position never passed 
 
 $pgbench->finish;
 is($?, 0, 'workload ran') or diag($pb_err);
+# the sequences' states last (README "Sequences"), then the end: the
+# replica's sequences must be ahead for tide verify
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-q');
+is($rc, 0, 'tide sync-sequences') or diag($err);
 my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 $h->signal('TERM');
 $h->finish;

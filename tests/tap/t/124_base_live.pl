@@ -71,6 +71,10 @@ ok(grep({ $_->{name} eq $base2 } @{ $ix->{bases} }), 'the directory\'s index nam
 $pgbench->finish;
 is($?, 0, 'the workload ran') or diag($pb_err);
 cmp_ok($src->safe_psql('postgres', 'SELECT count(*) FROM hist'), '>', 500, 'and changed balances all along');
+# the sequences' states last (README "Sequences"), then the end: the
+# replica's sequences must be ahead for tide verify
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-q');
+is($rc, 0, 'tide sync-sequences') or diag($err);
 my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 $h->signal('TERM');
 $h->finish;
