@@ -8,8 +8,8 @@
  * answered 431) and a timer that closes it TIDE_METRICS_IDLE_MS after it
  * was accepted, whatever it is doing, so a client that never sends, sends
  * a byte a minute or never reads its answer costs one slot for at most
- * that long; at most TIDE_METRICS_MAX_CONNS are open, more are closed at
- * once.  Nothing here blocks: the page is written by the owner's collect
+ * that long; at most TIDE_METRICS_MAX_CONNS are open: past that, the
+ * oldest still waiting for its request is closed to make room.  Nothing here blocks: the page is written by the owner's collect
  * callback into memory and handed to uv_write.
  *
  * The listening socket is made by hand (socket, bind, listen) and only
@@ -232,10 +232,26 @@ on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	if (uv_accept(server, (uv_stream_t *) &c->tcp) != 0 || s->nconns > TIDE_METRICS_MAX_CONNS)
+	if (uv_accept(server, (uv_stream_t *) &c->tcp) != 0)
 	{
-		conn_close(c);			/* accepted only to be refused: the queue drains */
+		conn_close(c);
 		return;
+	}
+	if (s->nconns > TIDE_METRICS_MAX_CONNS)
+	{
+		/*
+		 * Full: the oldest connection still waiting for its request makes
+		 * room (idle or half-open clients never lock scrapers out); if all
+		 * are being answered, the new one is refused.
+		 */
+		conn_t	   *old = NULL;
+
+		for (conn_t *o = c->next; o; o = o->next)
+			if (!o->answered && !uv_is_closing((uv_handle_t *) &o->tcp))
+				old = o;
+		conn_close(old ? old : c);
+		if (old == NULL)
+			return;
 	}
 	uv_timer_start(&c->timer, on_timeout, TIDE_METRICS_IDLE_MS, 0);
 	if (uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) != 0)
