@@ -693,7 +693,22 @@ flush_batch(pass_t *p)
 	int			rc;
 
 	if (!apply_replica_in_txn(p->rep))
+	{
+		/*
+		 * Nothing to commit: what was read was skipped or filtered out
+		 * (--tables) whole.  For the metrics it is dealt with; the progress
+		 * row records it at the end of the run.
+		 */
+		if (p->m && p->done_lsn > p->written_lsn)
+			METRICS(p, {
+				p->m->applied_lsn = p->done_lsn;
+				p->m->applied_time = p->done_time;
+				p->m->txns = p->txns;
+			});
+		METRICS(p, p->m->pending_time = 0);
+		p->m_pending = false;
 		return 0;
+	}
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
 	p->written_lsn = p->done_lsn;

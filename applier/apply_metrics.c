@@ -43,7 +43,7 @@ apply_metrics_collect(tide_mbuf_t *b, void *arg)
 
 	tide_metric_build_info(b);
 	one_u64(b, "tide_apply_applied_lsn_bytes", "gauge",
-			"End LSN of the last source transaction committed on the replica (its tide.progress row), as a number of bytes.",
+			"End LSN of the last source transaction committed on the replica (its tide.progress row; transactions --tables filters out whole count as soon as they are read, tide.progress records them at the end of the run), as a number of bytes.",
 			m.applied_lsn);
 	one_u64(b, "tide_apply_store_lsn_bytes", "gauge",
 			"The newest end LSN this applier has seen in the store (closed segments' ends, and what it read of the open one), as a number of bytes.",

@@ -135,6 +135,8 @@ typedef struct
 	uv_poll_t  *health_poll;	/* owned while a query runs; freed in its
 								 * close callback */
 	uint64_t	last_warn_tick;
+	bool		health_down;	/* the last connection attempt failed: the
+								 * next one waits a minute (connecting blocks) */
 	bool		have_slot;
 	bool		slot_active;
 	bool		have_retained;
@@ -1284,7 +1286,7 @@ check_health(stream_t *s)
 		PQfinish(s->health);
 		s->health = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
 											  false, "tide stream (slot check)");
-		if (PQstatus(s->health) != CONNECTION_OK)
+		if ((s->health_down = PQstatus(s->health) != CONNECTION_OK))
 			return;				/* the replication side reports outages */
 	}
 	lit = PQescapeLiteral(s->health, s->o.slot, strlen(s->o.slot));
@@ -1496,7 +1498,7 @@ on_tick(uv_timer_t *t)
 		s->last_status_tick = s->ticks;
 		log_publish_status(s);
 	}
-	if (s->ticks - s->last_health_tick >= every(s, (s->o.metrics ? 5 : 60) * USECS) ||
+	if (s->ticks - s->last_health_tick >= every(s, (s->o.metrics && !s->health_down ? 5 : 60) * USECS) ||
 		s->last_health_tick == 0)
 	{
 		s->last_health_tick = s->ticks;

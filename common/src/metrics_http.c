@@ -36,10 +36,12 @@ typedef struct conn_s
 	uv_tcp_t	tcp;
 	uv_timer_t	timer;
 	uv_write_t	wr;
+	uv_shutdown_t sd;
 	struct tide_metrics_server_s *srv;
 	char		req[TIDE_METRICS_MAX_REQUEST];
 	size_t		len;
 	bool		answered;		/* a response is being written */
+	bool		lingering;		/* written: waiting for the client to close */
 	int			open_handles;	/* tcp and timer: freed when both closed */
 	tide_mbuf_t resp;			/* owned */
 	struct conn_s *prev;
@@ -100,11 +102,35 @@ on_timeout(uv_timer_t *t)
 	conn_close(t->data);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+static void
+on_shutdown(uv_shutdown_t *sd, int status)
+{
+	conn_t	   *c = sd->data;
+
+	if (status < 0 || uv_is_closing((uv_handle_t *) &c->tcp) ||
+		uv_read_start((uv_stream_t *) &c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+	else
+		c->lingering = true;
+}
+
+/*
+ * on_written - the answer is out: send FIN, then read (and drop) whatever
+ * the client still sends until it closes (or the timer does).  Closing at
+ * once with unread bytes in the socket would send a reset, and a client
+ * could lose the answer it has not read yet (a 400 or 431 to a long head).
+ */
 static void
 on_written(uv_write_t *w, int status)
 {
-	(void) status;				/* the client went away: nothing to do but close */
-	conn_close(w->data);
+	conn_t	   *c = w->data;
+
+	c->sd.data = c;
+	if (status < 0 || uv_shutdown(&c->sd, (uv_stream_t *) &c->tcp, on_shutdown) != 0)
+		conn_close(c);
 }
 
 static const char *
@@ -182,8 +208,10 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	conn_t	   *c = h->data;
 
 	(void) suggested;
-	/* one byte kept back: a head that fills the buffer is too long */
-	*buf = uv_buf_init(c->req + c->len, (unsigned int) (sizeof(c->req) - c->len));
+	if (c->answered)
+		*buf = uv_buf_init(c->req, sizeof(c->req));	/* after the answer: dropped */
+	else
+		*buf = uv_buf_init(c->req + c->len, (unsigned int) (sizeof(c->req) - c->len));
 }
 
 static void
@@ -196,7 +224,11 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 	(void) buf;
 	if (c->answered)
+	{
+		if (n < 0)
+			conn_close(c);		/* the client has closed too */
 		return;
+	}
 	if (n < 0)
 	{
 		conn_close(c);			/* EOF before a whole request, or an error */
@@ -240,14 +272,15 @@ on_connection(uv_stream_t *server, int status)
 	if (s->nconns > TIDE_METRICS_MAX_CONNS)
 	{
 		/*
-		 * Full: the oldest connection still waiting for its request makes
-		 * room (idle or half-open clients never lock scrapers out); if all
-		 * are being answered, the new one is refused.
+		 * Full: the oldest connection still waiting for its request, or
+		 * answered and waiting for the client to close, makes room (idle
+		 * or half-open clients never lock scrapers out); if all are being
+		 * answered, the new one is refused.
 		 */
 		conn_t	   *old = NULL;
 
 		for (conn_t *o = c->next; o; o = o->next)
-			if (!o->answered && !uv_is_closing((uv_handle_t *) &o->tcp))
+			if ((!o->answered || o->lingering) && !uv_is_closing((uv_handle_t *) &o->tcp))
 				old = o;
 		conn_close(old ? old : c);
 		if (old == NULL)

@@ -19,6 +19,7 @@ use TideTest;
 use Time::HiRes qw(usleep time);
 
 my $http = HTTP::Tiny->new(timeout => 10);
+my $j0;
 
 sub lsn2num
 {
@@ -71,6 +72,7 @@ my $repconn = $rep->connstr('postgres');
 my $sport = PostgreSQL::Test::Cluster::get_free_port();
 my $aport = PostgreSQL::Test::Cluster::get_free_port();
 my $dir = seg_dir('segs');
+my $pubdir = seg_dir('published');
 
 # ---------------------------------------------------------------- options
 my ($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
@@ -83,7 +85,7 @@ like($err, qr/\[IPV6-ADDRESS\]:PORT/, 'the hint gives the accepted forms');
 
 # ---------------------------------------------------------------- stream
 my ($st, $sout, $serr) = tide_start('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
-	'--bucket', '2s', '--flush-interval', '200ms', '--metrics-listen', $sport);
+	'--bucket', '2s', '--flush-interval', '200ms', '--metrics-listen', $sport, '--publish', $pubdir);
 my ($m, $r) = (undef, undef);
 for (1 .. 100)
 {
@@ -166,6 +168,23 @@ cmp_ok($m->{tide_stream_durable_lsn_bytes}, '>', $durable0, 'the durable LSN adv
 cmp_ok($m->{tide_stream_transactions_total}, '>=', 42, 'transactions counted');
 cmp_ok($m->{tide_stream_changes_total}, '>=', 40 + 10 + 5, 'changes counted');
 cmp_ok($m->{tide_stream_received_bytes_total}, '>', 0, 'bytes received');
+
+# --publish: segments reach the store, and its position is served
+$m = wait_scrape($sport, sub { $_[0]->{tide_stream_segments_published_total} >= 2 }, 'published segments');
+cmp_ok($m->{tide_stream_segments_published_total}, '>=', 2, 'segments published');
+cmp_ok($m->{tide_stream_segments_written_total}, '>=', $m->{tide_stream_segments_published_total},
+	'no more published than written');
+cmp_ok($m->{tide_stream_published_lsn_bytes}, '>', 0, 'published LSN');
+cmp_ok($m->{tide_stream_published_lsn_bytes}, '<=', $m->{tide_stream_durable_lsn_bytes}, 'never past durable');
+cmp_ok($m->{'tide_stream_lag_bytes{stage="published"}'}, '>=', $m->{'tide_stream_lag_bytes{stage="durable"}'},
+	'the published stage lags at least as much as the durable one');
+is($m->{tide_stream_upload_failures_total}, 0, 'no upload failures');
+($rc, $out, $err) = tide_run('status', '-D', $pubdir, '--json');
+is($rc, 0, 'tide status on the published store') or diag($err);
+$j0 = decode_json($out);
+cmp_ok($j0->{store}{segments}, '>=', 2, 'it holds the published segments');
+is($j0->{store}{open_segment}, undef, 'none of them open');
+cmp_ok($j0->{store}{end_lsn_bytes}, '<=', $m->{tide_stream_durable_lsn_bytes}, 'its end is no further than durable');
 
 # pg_stat_replication: what tide reports is what is durable, and it moves
 my $psr = $src->safe_psql('postgres',
