@@ -19,7 +19,7 @@ use TideTest;
 use Time::HiRes qw(usleep time);
 
 my $http = HTTP::Tiny->new(timeout => 10);
-my $j0;
+my ($j0, $m1, $m2, $c1);
 
 sub lsn2num
 {
@@ -223,9 +223,9 @@ my $lock = IPC::Run::start(['psql', '-X', '-q', '-h', $rep->host, '-p', $rep->po
 	'>', \my $lout, '2>', \my $lerr);
 usleep(500_000);
 $src->safe_psql('postgres', "INSERT INTO t VALUES (100, 'stalled')");
-my $m1 = wait_scrape($aport, sub { $_[0]->{tide_apply_lag_seconds} > 0 }, 'lag under a lock');
+$m1 = wait_scrape($aport, sub { $_[0]->{tide_apply_lag_seconds} > 0 }, 'lag under a lock');
 usleep(1_500_000);
-my ($m2) = scrape($aport);
+($m2) = scrape($aport);
 cmp_ok($m1->{tide_apply_lag_seconds}, '>', 0, 'a stalled applier shows lag seconds');
 cmp_ok($m2->{tide_apply_lag_seconds}, '>', $m1->{tide_apply_lag_seconds} + 1, 'growing from one scrape to the next');
 $lock->finish;
@@ -234,16 +234,30 @@ $m = wait_scrape($aport, sub { $_[0]->{tide_apply_lag_seconds} == 0 && $_[0]->{t
 is($m->{tide_apply_lag_seconds}, 0, 'the lag shrinks to 0 once the lock is gone');
 
 # ---------------------------------------------------------------- status
-my $ls = join "\n", grep { /^\{/ } split /\n/, (tide_run('ls', '--json', $dir))[1];
-my @segs = map { decode_json($_) } split /\n/, $ls;
-my ($maxcov) = sort { $b <=> $a } map { lsn2num($_->{covered_lsn}) } @segs;
-($rc, $out, $err) = tide_run('status', '-D', $dir, '-s', "$conn password=hunter2", '-d', $repconn, '--json',
-	'--max-lag', '1h', '--max-lag-bytes', '1GB', '--max-inactive', '1h');
+# against tide ls, taken before and after (2 s buckets: a segment may close
+# in between; then again)
+my ($j, @segs, $lsmax1, $lsmax2);
+sub ls_segs
+{
+	return map { decode_json($_) } grep { /^\{/ } split /\n/, (tide_run('ls', '--json', $dir))[1];
+}
+for (1 .. 20)
+{
+	my @before = ls_segs();
+	($rc, $out, $err) = tide_run('status', '-D', $dir, '-s', "$conn password=hunter2", '-d', $repconn, '--json',
+		'--max-lag', '1h', '--max-lag-bytes', '1GB', '--max-inactive', '1h');
+	my @after = ls_segs();
+	@segs = @before;
+	($lsmax1) = sort { $b <=> $a } map { lsn2num($_->{covered_lsn}) } @before;
+	($lsmax2) = sort { $b <=> $a } map { lsn2num($_->{covered_lsn}) } @after;
+	last if join(',', map { $_->{segment} } @before) eq join(',', map { $_->{segment} } @after);
+}
 is($rc, 0, 'tide status: healthy is exit 0') or diag($out . $err);
-my $j = decode_json($out);
-is($j->{status}, 'ok', 'status ok');
+$j = decode_json($out);
 is($j->{store}{segments}, scalar(@segs), 'segment count as tide ls lists them');
-cmp_ok($j->{store}{end_lsn_bytes}, '>=', $maxcov, 'durable end at least what tide ls said (the stream runs on)');
+cmp_ok($j->{store}{end_lsn_bytes}, '>=', $lsmax1, 'durable end: what tide ls said before');
+cmp_ok($j->{store}{end_lsn_bytes}, '<=', $lsmax2, 'and after');
+is($j->{status}, 'ok', 'status ok');
 is($j->{store}{slot}, 'tide', 'the slot named by the segment headers');
 is($j->{source}{slot}{active}, JSON::PP::true, 'the slot is active');
 ok(defined $j->{source}{slot}{retained_wal_bytes}, 'retained WAL');
@@ -256,7 +270,7 @@ is($j->{replica}{lag_bytes}, 0, 'replica caught up: lag 0');
 # the applier stopped with SIGSTOP: the store moves on, the replica's lag grows
 $ap->signal('STOP');
 $src->safe_psql('postgres', "INSERT INTO t VALUES (101, 'while stopped')");
-my $c1 = lsn2num($src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()'));
+$c1 = lsn2num($src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()'));
 wait_scrape($sport, sub { $_[0]->{tide_stream_durable_lsn_bytes} >= $c1 }, 'durable past the insert');
 ($rc, $out) = tide_run('status', '-D', $dir, '-d', $repconn, '--json');
 my $lag1 = decode_json($out)->{replica}{lag_bytes};
@@ -284,6 +298,29 @@ like($out, qr/^  durable end\s+[0-9A-F]+\/[0-9A-F]+ \(last commit \d{4}-/m, 'tex
 like($out, qr/^  slot "tide"\s+active/m, 'text: the slot');
 like($out, qr/^status\s+ok$/m, 'text: status ok');
 
+# the source goes away: the stream's stage stalls, and its lag grows from
+# one scrape to the next while it reconnects
+my $t0 = time();
+$src->stop('fast');
+note(sprintf('the source stopped in %.1f s', time() - $t0));
+$m1 = wait_scrape($sport, sub { $_[0]->{tide_stream_connected} == 0 }, 'the stream to notice');
+usleep(1_200_000);
+($m2) = scrape($sport);
+is($m2->{tide_stream_connected}, 0, 'source down: not connected');
+cmp_ok($m2->{'tide_errors_total{class="source"}'}, '>=', 1, 'the lost connection is counted');
+cmp_ok($m1->{'tide_stream_lag_seconds{stage="durable"}'}, '>', 0, 'lag seconds while disconnected');
+cmp_ok($m2->{'tide_stream_lag_seconds{stage="durable"}'}, '>', $m1->{'tide_stream_lag_seconds{stage="durable"}'} + 1,
+	'growing from one scrape to the next');
+$src->start;
+$m = wait_scrape($sport, sub { $_[0]->{tide_stream_connected} == 1 }, 'the stream to reconnect');
+is($m->{tide_stream_connected}, 1, 'reconnected');
+$src->safe_psql('postgres', "INSERT INTO t VALUES (400, 'after the restart')");
+$c1 = lsn2num($src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()'));
+$m = wait_scrape($sport, sub { $_[0]->{tide_stream_durable_lsn_bytes} >= $c1 &&
+	$_[0]->{'tide_stream_lag_seconds{stage="durable"}'} == 0 }, 'durable after the restart');
+is($m->{'tide_stream_lag_seconds{stage="durable"}'}, 0, 'lag seconds back to 0 once durable');
+ok($rep->poll_query_until('postgres', 'SELECT count(*) = 139 FROM t'), 'and applied');
+
 # ---------------------------------------------------------------- stop
 $ap->signal('TERM');
 $ap->finish;
@@ -306,7 +343,7 @@ is($rc, 0, 'inactive for less than --max-inactive: exit 0');
 
 # a segment removed from the middle: a gap, exit 8 (one with transactions:
 # an idle bucket's segment may end where it starts, and leave no hole)
-@segs = map { decode_json($_) } grep { /^\{/ } split /\n/, (tide_run('ls', '--json', $dir))[1];
+@segs = ls_segs();
 my ($victim) = map { $_->{segment} }
   grep { $_->{state} eq 'closed' && $_->{transactions} > 0 } @segs[1 .. $#segs - 1];
 ok($victim, "a closed segment with transactions in the middle: $victim");
