@@ -135,6 +135,7 @@ typedef struct
 	uv_poll_t  *health_poll;	/* owned while a query runs; freed in its
 								 * close callback */
 	uint64_t	last_warn_tick;
+	uint64_t	health_sent_tick;	/* when the running query was sent */
 	bool		health_down;	/* the last connection attempt failed: the
 								 * next one waits a minute (connecting blocks) */
 	bool		have_slot;
@@ -1280,7 +1281,15 @@ check_health(stream_t *s)
 	char	   *lit;
 
 	if (s->health_poll != NULL)
-		return;					/* the last one has not answered yet */
+	{
+		if (s->ticks - s->health_sent_tick < every(s, 60 * USECS))
+			return;				/* the last one has not answered yet */
+		/* a source that does not answer for a minute: a new session next time */
+		health_done(s);
+		PQfinish(s->health);
+		s->health = NULL;
+		return;
+	}
 	if (s->health == NULL || PQstatus(s->health) != CONNECTION_OK)
 	{
 		PQfinish(s->health);
@@ -1308,6 +1317,7 @@ check_health(stream_t *s)
 	}
 	uv_poll_init(&s->loop, s->health_poll, PQsocket(s->health));
 	s->health_poll->data = s;
+	s->health_sent_tick = s->ticks;
 	uv_poll_start(s->health_poll, UV_READABLE | (PQflush(s->health) == 1 ? UV_WRITABLE : 0),
 				  on_health_poll);
 }

@@ -60,6 +60,9 @@ sub wait_scrape
 
 my $schema = q{CREATE TABLE t (id int PRIMARY KEY, v text);};
 my $src = tide_node('src');
+# a bounded slot, so safe_wal_size has a value to show
+$src->append_conf('postgresql.conf', "max_slot_wal_keep_size = '1GB'\n");
+$src->reload;
 my $conn = $src->connstr('postgres');
 $src->safe_psql('postgres', $schema);
 $src->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('tide', 'tide')");
@@ -113,6 +116,9 @@ $m = wait_scrape($sport, sub { exists $_[0]->{'tide_slot_retained_wal_bytes{slot
 	'the slot check');
 is($m->{'tide_slot_active{slot="tide"}'}, 1, 'the slot is active (the stream holds it)');
 ok(exists $m->{'tide_slot_catalog_xmin_age{slot="tide"}'}, 'catalog_xmin age');
+cmp_ok($m->{'tide_slot_safe_wal_size_bytes{slot="tide"}'}, '>', 0, 'safe_wal_size under max_slot_wal_keep_size');
+cmp_ok($m->{'tide_slot_safe_wal_size_bytes{slot="tide"}'}, '<', 2 * 1024**3, 'about the limit (1GB, rounded to WAL segments)');
+cmp_ok($m->{'tide_slot_retained_wal_bytes{slot="tide"}'}, '>=', 0, 'retained WAL');
 my $durable0 = $m->{tide_stream_durable_lsn_bytes};
 
 # a port in use: a clear error, exit 2
@@ -202,7 +208,17 @@ my ($ap, $aout, $aerr) = tide_start('apply', '-d', $repconn, '-D', $dir, '--foll
 my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 ok($rep->poll_query_until('postgres', 'SELECT count(*) = 35 FROM t'), 'the follower applied the workload')
   or diag($$aerr);
-my $commits = sub { scalar grep { /^COMMIT/ } seg_lines($dir) };
+# the COMMITs the segments hold (a .partial may be renamed under the
+# listing while the stream runs: read again then)
+my $commits = sub {
+	for (1 .. 20)
+	{
+		my @l = eval { seg_lines($dir) };
+		return scalar grep { /^COMMIT/ } @l unless $@;
+		usleep(100_000);
+	}
+	die "could not read the segments";
+};
 my $progress = sub {
 	lsn2num($rep->safe_psql('postgres', 'SELECT end_lsn FROM tide.progress'));
 };
@@ -262,6 +278,9 @@ is($j->{store}{slot}, 'tide', 'the slot named by the segment headers');
 is($j->{source}{slot}{active}, JSON::PP::true, 'the slot is active');
 ok(defined $j->{source}{slot}{retained_wal_bytes}, 'retained WAL');
 ok(defined $j->{source}{slot}{catalog_xmin_age}, 'catalog_xmin age');
+cmp_ok($j->{source}{slot}{safe_wal_size_bytes}, '>', 0, 'safe_wal_size');
+is($j->{source}{slot}{wal_status}, 'reserved', 'wal_status');
+is($j->{source}{current_lsn_bytes}, lsn2num($j->{source}{current_lsn}), 'current LSN in both forms');
 unlike($out, qr/hunter2/, 'no password in the output');
 like($j->{source}{conninfo}, qr/password=\*+/, 'the password is masked');
 is($j->{replica}{progress}{end_lsn_bytes}, $progress->(), 'replica progress = the progress row');
