@@ -303,6 +303,10 @@ cmp_ok($js->{replica}{lag_bytes}, '>', $lag1, 'and the lag grows');
 cmp_ok($js->{replica}{lag_seconds}, '>', 0, 'in seconds too');
 is($rc, 8, 'over --max-lag-bytes: exit 8');
 like(join(' ', @{ $js->{problems} }), qr/the replica is \d+ bytes behind the store/, 'the problem is named');
+($rc, $out) = tide_run('status', '-D', $dir, '-d', $repconn, '--json', '--max-lag', '0s');
+is($rc, 8, 'over --max-lag: exit 8');
+like(join(' ', @{ decode_json($out)->{problems} }), qr/last applied commit is [\d.]+ s older than the store's newest/,
+	'named');
 $ap->signal('CONT');
 ok($rep->poll_query_until('postgres', 'SELECT count(*) = 138 FROM t'), 'after SIGCONT the applier catches up');
 $m = wait_scrape($aport, sub { $_[0]->{tide_apply_lag_bytes} == 0 }, 'apply lag 0');
@@ -376,5 +380,22 @@ like($out, qr/^status\s+ATTENTION$/m, 'text: ATTENTION');
 rename("$dir/../$victim", "$dir/$victim") or die;
 ($rc) = tide_run('status', '-D', $dir);
 is($rc, 0, 'the segment back: exit 0');
+
+# a replica that never saw this source, a missing slot, a source that is down
+$rep->safe_psql('postgres', 'CREATE DATABASE other');
+($rc, $out) = tide_run('status', '-D', $dir, '-d', $rep->connstr('other'), '--json');
+is($rc, 8, 'a replica without tide.progress: exit 8');
+like(join(' ', @{ decode_json($out)->{problems} }), qr/no tide\.progress/, 'named');
+$src->safe_psql('postgres', "SELECT pg_drop_replication_slot('tide')");
+($rc, $out) = tide_run('status', '-D', $dir, '-s', $conn, '--json');
+$j = decode_json($out);
+is($rc, 8, 'the slot missing: exit 8');
+is($j->{source}{slot}{exists}, JSON::PP::false, 'the slot does not exist');
+like(join(' ', @{ $j->{problems} }), qr/replication slot "tide" that the segments name does not exist/, 'named');
+$src->stop;
+($rc, $out, $err) = tide_run('status', '-D', $dir, '-s', "$conn password=hunter2");
+is($rc, 3, 'the source unreachable: exit 3');
+like($err, qr/could not connect to the source/, 'said');
+unlike($err . $out, qr/hunter2/, 'without the password');
 
 done_testing();
