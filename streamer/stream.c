@@ -2007,6 +2007,9 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return TIDE_EXIT_CORRUPT;
 	}
+	/* what the open segment holds is durable: its last commit, for the lag */
+	if (s->resume.partial_name && s->resume.stats.ntxns > 0)
+		s->durable_time = s->resume.stats.last_time;
 	if (spool_open(s->o.dir, &s->spool) != 0)
 	{
 		segdir_resume_free(&s->resume);
