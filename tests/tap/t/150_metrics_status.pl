@@ -16,6 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use TideTest;
+use TideStore;
 use Time::HiRes qw(usleep time);
 
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -352,6 +353,19 @@ $st->signal('TERM');
 $st->finish;
 is($st->result(0), 0, 'stream stops cleanly with its metrics listener') or diag($$serr);
 like($$serr, qr{serving metrics on http://127\.0\.0\.1:$sport/metrics}, 'the stream says where it serves');
+
+# the published store read over http:// (nginx): what its index says
+my $web = TideStore->nginx(PostgreSQL::Test::Utils::tempdir('nginx'), $pubdir);
+($rc, $out, $err) = tide_run('status', '-D', $web->{url}, '--json');
+is($rc, 0, 'tide status on http://') or diag($err);
+my $jw = decode_json($out);
+($rc, $out) = tide_run('status', '-D', $pubdir, '--json');
+my $jd = decode_json($out);
+is($jw->{store}{segments}, $jd->{store}{segments}, 'http://: as many segments as the published directory');
+is($jw->{store}{end_lsn}, $jd->{store}{end_lsn}, 'http://: the same durable end');
+is($jw->{store}{last_commit_time}, $jd->{store}{last_commit_time}, 'http://: the same last commit');
+is($jw->{store}{url}, $web->{url}, 'the URL as given');
+$web->stop;
 
 # the slot inactive longer than --max-inactive: exit 8
 sleep 2;
