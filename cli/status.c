@@ -712,14 +712,15 @@ print_text(const status_opts_t *o, status_t *st)
 				   json_is_true(json_object_get(sl, "active")) ? "active" : "inactive");
 			if (json_is_real(ina))
 				printf(" for %.0f s", json_real_value(ina));
-			printf(", retained WAL %lld bytes, safe_wal_size %s, catalog_xmin age %lld, wal_status %s\n",
+			printf(", retained WAL %lld bytes, catalog_xmin age %lld, wal_status %s\n",
 				   (long long) json_integer_value(json_object_get(sl, "retained_wal_bytes")),
-				   json_is_integer(json_object_get(sl, "safe_wal_size_bytes")) ? "set" : "unlimited",
 				   (long long) json_integer_value(json_object_get(sl, "catalog_xmin_age")),
 				   jstr(sl, "wal_status", NULL));
 			if (json_is_integer(json_object_get(sl, "safe_wal_size_bytes")))
 				printf("  safe_wal_size    %lld bytes\n",
 					   (long long) json_integer_value(json_object_get(sl, "safe_wal_size_bytes")));
+			else
+				printf("  safe_wal_size    unlimited (max_slot_wal_keep_size = -1)\n");
 		}
 		else if (sl && json_object_get(sl, "exists"))
 			printf("  slot \"%s\"      MISSING\n", jstr(sl, "name", NULL));

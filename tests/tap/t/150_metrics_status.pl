@@ -320,7 +320,12 @@ is(decode_json($out)->{replica}{lag_bytes}, 0, 'tide status: the lag shrank to 0
 is($rc, 0, 'text: exit 0');
 like($out, qr/^  durable end\s+[0-9A-F]+\/[0-9A-F]+ \(last commit \d{4}-/m, 'text: durable end');
 like($out, qr/^  slot "tide"\s+active/m, 'text: the slot');
+like($out, qr/^  safe_wal_size\s+\d+ bytes$/m, 'text: safe_wal_size');
+like($out, qr/^  applied to\s+[0-9A-F]+\/[0-9A-F]+ \(commit \d{4}-/m, 'text: the replica');
+like($out, qr/^  segments\s+\d+ \(\d+ closed, open: \d{8}T\d{6}Z_[0-9A-F]{16}\.tseg\.partial\), \d+ bytes$/m,
+	'text: the segments');
 like($out, qr/^status\s+ok$/m, 'text: status ok');
+note($out);
 
 # the source goes away: the stream's stage stalls, and its lag grows from
 # one scrape to the next while it reconnects
