@@ -279,7 +279,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"on-conflict", required_argument, NULL, 6},
 		{"cache", required_argument, NULL, 7},
 		{"poll-interval", required_argument, NULL, 8},
-		{"metrics-listen", required_argument, NULL, 9},
+		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -368,7 +368,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 											&o->poll_usecs)) != 0)
 					return rc;
 				break;
-			case 9:
+			case 40:
 				if ((rc = tide_metrics_addr("--metrics-listen", optarg, &o->metrics_addr)) != 0)
 					return rc;
 				o->metrics = true;

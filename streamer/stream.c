@@ -1738,7 +1738,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"publish-retain", required_argument, NULL, 14},
 		{"warn-unpublished", required_argument, NULL, 15},
 		{"no-streaming", no_argument, NULL, 16},
-		{"metrics-listen", required_argument, NULL, 17},
+		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1884,7 +1884,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 16:
 				o->no_streaming = true;
 				break;
-			case 17:
+			case 40:
 				if ((rc = tide_metrics_addr("--metrics-listen", optarg, &o->metrics_addr)) != 0)
 					return rc;
 				o->metrics = true;

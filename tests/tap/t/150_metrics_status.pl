@@ -234,6 +234,23 @@ is($m->{tide_apply_lag_bytes}, 0, 'no lag once caught up');
 is($m->{tide_apply_lag_seconds}, 0, 'no lag seconds once caught up');
 like((scrape($aport))[1]{content}, qr/^# TYPE tide_apply_transactions_total counter$/m, 'apply counters typed');
 
+# every metric either endpoint serves is in README's Monitoring section
+{
+	my %names;
+	for my $port ($sport, $aport)
+	{
+		$names{$_} = 1 for (scrape($port))[1]{content} =~ /^# TYPE (\S+) /mg;
+	}
+	open(my $fh, '<', "$FindBin::Bin/../../../README.md") or die "README.md: $!";
+	my $readme = do { local $/; <$fh> };
+	close $fh;
+	my ($mon) = $readme =~ /^## Monitoring\n(.*?)^## /ms;
+	ok($mon, 'README has a Monitoring section');
+	cmp_ok(scalar(keys %names), '>=', 30, scalar(keys %names) . ' metric families served');
+	my @missing = grep { index($mon, "`$_") < 0 } sort keys %names;
+	is("@missing", '', 'each is listed in README');
+}
+
 # a replica lock stalls the applier: its lag grows from scrape to scrape
 my $lock = IPC::Run::start(['psql', '-X', '-q', '-h', $rep->host, '-p', $rep->port, '-d', 'postgres',
 	'-c', 'BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT;'],
