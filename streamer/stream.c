@@ -1290,6 +1290,10 @@ check_health(stream_t *s)
 		s->health = NULL;
 		return;
 	}
+	/* the session is shared: another statement in flight goes first */
+	if (s->health && PQstatus(s->health) == CONNECTION_OK &&
+		PQtransactionStatus(s->health) == PQTRANS_ACTIVE)
+		return;
 	if (s->health == NULL || PQstatus(s->health) != CONNECTION_OK)
 	{
 		PQfinish(s->health);
