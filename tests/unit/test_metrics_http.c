@@ -128,6 +128,33 @@ test_serve(void **state)
 	assert_int_equal(collected, 1);
 	free(r);
 
+	/* 50 scrapes at once, each answered whole */
+	{
+		int			fds[50];
+		const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
+
+		collected = 0;
+		for (int i = 0; i < 50; i++)
+		{
+			fds[i] = connect_to(&a);
+			assert_int_equal(write(fds[i], req, strlen(req)), (ssize_t) strlen(req));
+		}
+		for (int i = 0; i < 50; i++)
+		{
+			char		buf[4096];
+			size_t		n = 0;
+			ssize_t		got;
+
+			while (n < sizeof(buf) - 1 && (got = read(fds[i], buf + n, sizeof(buf) - 1 - n)) > 0)
+				n += (size_t) got;
+			buf[n] = '\0';
+			assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+			assert_non_null(strstr(buf, "tide_test_total{k=\"v\\\"1\"} 7\n"));
+			close(fds[i]);
+		}
+		assert_int_equal(collected, 50);
+	}
+
 	/* the port is taken now: a second server says so, exit code 2 */
 	assert_int_equal(tide_metrics_thread_start(&t2, &a, collect, NULL), TIDE_EXIT_USAGE);
 	assert_null(t2);
