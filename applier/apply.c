@@ -32,6 +32,7 @@
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
+#include "apply_metrics.h"
 #include "tide/segment.h"
 #include "tide/store.h"
 #include "tide/value.h"
@@ -58,6 +59,8 @@ typedef struct
 	target_t	from;
 	uint64_t	batch;
 	bool		follow;
+	bool		metrics;		/* --metrics-listen given */
+	struct sockaddr_storage metrics_addr;
 	const char *tables[257];
 	int			ntables;
 } opts_t;
@@ -148,7 +151,45 @@ typedef struct
 	uint64_t	bar_done;
 	size_t		bar_seg;
 	size_t		bar_nsegs;
+
+	apply_metrics_t *m;			/* owned; NULL without --metrics-listen */
+	bool		m_pending;		/* m->pending_time is set */
 } pass_t;
+
+/* the metrics snapshot (apply_metrics.h), updated under its lock */
+#define METRICS(p, stmt) \
+	do { \
+		if ((p)->m) \
+		{ \
+			pthread_mutex_lock(&(p)->m->mu); \
+			stmt; \
+			pthread_mutex_unlock(&(p)->m->mu); \
+		} \
+	} while (0)
+
+/* metrics_committed - a replica transaction committed: the snapshot follows */
+static void
+metrics_committed(pass_t *p)
+{
+	const apply_counts_t *c = p->rep ? apply_replica_counts(p->rep) : NULL;
+
+	METRICS(p, {
+		p->m->applied_lsn = p->written_lsn;
+		p->m->applied_time = p->written_time;
+		if (p->done_lsn > p->m->store_end_lsn)
+			p->m->store_end_lsn = p->done_lsn;
+		p->m->txns = p->written_txns;
+		if (c)
+		{
+			p->m->changes = c->inserts + c->updates + c->deletes + c->truncates;
+			p->m->replica_txns = c->replica_txns;
+			p->m->xids = c->xids;
+		}
+		p->m->fetched_bytes = p->fetched_bytes;
+		p->m->pending_time = 0;
+	});
+	p->m_pending = false;
+}
 
 /* Set by SIGINT/SIGTERM under --follow: finish the batch and stop. */
 static volatile sig_atomic_t apply_interrupted = 0;
@@ -202,6 +243,9 @@ apply_usage(FILE *f)
 			"                         (inotify, and a poll every second; a remote store's\n"
 			"                         closed segments as its index names them); SIGINT\n"
 			"                         or SIGTERM commits what is applied and stops\n"
+			"      --metrics-listen=[ADDR:]PORT\n"
+			"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+			"                         (ADDR 127.0.0.1 unless given; [::1]:PORT for IPv6)\n"
 			"  -q, --quiet            no summary\n"
 			"  -h, --help             this help\n\n"
 			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
@@ -236,6 +280,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"on-conflict", required_argument, NULL, 6},
 		{"cache", required_argument, NULL, 7},
 		{"poll-interval", required_argument, NULL, 8},
+		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -324,6 +369,11 @@ parse_opts(int argc, char **argv, opts_t *o)
 											&o->poll_usecs)) != 0)
 					return rc;
 				break;
+			case 40:
+				if ((rc = tide_metrics_addr("--metrics-listen", optarg, &o->metrics_addr)) != 0)
+					return rc;
+				o->metrics = true;
+				break;
 			case 6:
 				if (strcmp(optarg, "error") == 0)
 					o->r.on_conflict = APPLY_CONFLICT_ERROR;
@@ -411,6 +461,7 @@ fetch_segment(pass_t *p, seginfo_t *si)
 	if ((rc = store_fetch_segment(p->store, &si->g, p->cache, si->path, sizeof(si->path), &fetched)) != 0)
 	{
 		si->path[0] = '\0';
+		METRICS(p, p->m->download_failures++);
 		tide_log_error("%s", store_errmsg(p->store));
 		if (rc == -ENOENT && p->remote)
 		{
@@ -507,6 +558,8 @@ scan_dir(pass_t *p, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 	*nsegs = 0;
 	if ((rc = store_segments(p->store, &fresh, p->remote ? p->etag : NULL, &nm)) != 0)
 	{
+		if (p->remote)
+			METRICS(p, p->m->download_failures++);
 		/* --follow says once that the store is away, not at every poll */
 		if (!(p->unreachable && store_exit(p, rc) == TIDE_EXIT_STORE))
 			tide_log_error("could not read the segments of \"%s\": %s", dir, store_errmsg(p->store));
@@ -602,6 +655,10 @@ scan_dir(pass_t *p, seginfo_t **segs, size_t *nsegs, apply_ident_t *ident)
 		si->last_time = g->last_time;
 		si->ntxns = g->txns;
 		si->size = g->size;
+		METRICS(p, {
+			if (si->covered > p->m->store_end_lsn)
+				p->m->store_end_lsn = si->covered;
+		});
 	}
 	if (rc != 0)
 	{
@@ -637,7 +694,22 @@ flush_batch(pass_t *p)
 	int			rc;
 
 	if (!apply_replica_in_txn(p->rep))
+	{
+		/*
+		 * Nothing to commit: what was read was skipped or filtered out
+		 * (--tables) whole.  For the metrics it is dealt with; the progress
+		 * row records it at the end of the run.
+		 */
+		if (p->m && p->done_lsn > p->written_lsn)
+			METRICS(p, {
+				p->m->applied_lsn = p->done_lsn;
+				p->m->applied_time = p->done_time;
+				p->m->txns = p->txns;
+			});
+		METRICS(p, p->m->pending_time = 0);
+		p->m_pending = false;
 		return 0;
+	}
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
 	p->written_lsn = p->done_lsn;
@@ -645,6 +717,7 @@ flush_batch(pass_t *p)
 	p->written_txns = p->txns;
 	p->written_skipped = p->skipped;
 	p->batch_changes = 0;
+	metrics_committed(p);
 	return 0;
 }
 
@@ -734,7 +807,14 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
 								 : p->begin.commit_time < o->from.time));
 			if (!p->skip)
+			{
 				apply_replica_txn(p->rep, p->begin.final_lsn, p->begin.commit_time, p->begin.xid);
+				if (p->m && !p->m_pending)
+				{
+					METRICS(p, p->m->pending_time = p->begin.commit_time);
+					p->m_pending = true;
+				}
+			}
 			return 0;
 		case PROTO_MSG_COMMIT:
 			{
@@ -954,6 +1034,8 @@ apply_segment(pass_t *p, seginfo_t *si)
 		rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
 	if (rc == 0 && p->in_txn && !si->g.partial)
 		rc = corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
+	if (rc == 0 && !si->g.partial && !p->stop && !apply_interrupted)
+		METRICS(p, p->m->segments++);
 	seg_reader_close(&sr);
 	return rc;
 }
@@ -1101,6 +1183,8 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 				continue;		/* wholly before --from */
 			break;
 		}
+		METRICS(p, p->m->next_time = first < nsegs && segs[first].closed && segs[first].ntxns > 0 ?
+				segs[first].first_time : 0);
 		if (first == nsegs)
 		{
 			if (first_pass && !o->follow)
@@ -1337,6 +1421,7 @@ follow(pass_t *p, bool *reached)
 		if (rc == TIDE_EXIT_STORE && !p->in_txn)
 		{
 			/* the store is away (a web server restarting): wait for it */
+			METRICS(p, p->m->store_errors++);
 			if (!p->unreachable)
 				tide_log_warning("the store is unreachable: the replica stays at " LSN_FMT " and tide apply keeps polling it",
 								 LSN_ARGS(p->written_lsn));
@@ -1495,6 +1580,7 @@ retry_strict(pass_t *p, int rc)
 		tide_log_hint("make sure one tide apply at a time applies this source to the replica, then run it again");
 		return false;
 	}
+	METRICS(p, p->m->replica_retries++);
 	p->strict = true;
 	p->done_lsn = p->written_lsn;
 	p->done_time = p->written_time;
@@ -1548,6 +1634,7 @@ tide_cmd_apply(int argc, char **argv)
 	size_t		nsegs = 0;
 	double		t0 = now_seconds();
 	bool		reached = false;
+	tide_metrics_thread_t *mt = NULL;
 	int			rc;
 
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
@@ -1558,6 +1645,25 @@ tide_cmd_apply(int argc, char **argv)
 		return TIDE_EXIT_BUG;
 	}
 	p->o = &o;
+
+	/*
+	 * The passes block on the replica and on downloads, and --follow's loop
+	 * runs only between them, so the metrics are served from a thread of
+	 * their own out of a snapshot under a mutex (apply_metrics.h): a scrape
+	 * is answered, and shows the lag growing, while a pass waits on a lock.
+	 */
+	if (o.metrics)
+	{
+		if ((p->m = calloc(1, sizeof(*p->m))) == NULL)
+		{
+			free(p);
+			tide_log_error("out of memory");
+			return TIDE_EXIT_BUG;
+		}
+		pthread_mutex_init(&p->m->mu, NULL);
+		if ((rc = tide_metrics_thread_start(&mt, &o.metrics_addr, apply_metrics_collect, p->m)) != 0)
+			goto out;
+	}
 	if ((rc = open_store(p)) != 0)
 		goto out;
 	if ((rc = scan_dir(p, &segs, &nsegs, &p->ident)) != 0)
@@ -1591,6 +1697,8 @@ tide_cmd_apply(int argc, char **argv)
 	if (p->progress.found)
 		p->done_lsn = p->written_lsn = p->progress.end_lsn;
 	p->done_time = p->progress.commit_time;
+	p->written_time = p->progress.found ? p->progress.commit_time : 0;
+	metrics_committed(p);
 
 	/* --from: never before what the replica already has */
 	if (o.from.arg && p->progress.found &&
@@ -1647,6 +1755,8 @@ tide_cmd_apply(int argc, char **argv)
 		if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 			goto out;
 		p->written_lsn = p->done_lsn;
+		p->written_time = p->done_time;
+		metrics_committed(p);
 	}
 	summary(p, now_seconds() - t0, reached ? "reached --until" : apply_interrupted ? "stopped" : "done");
 
@@ -1657,6 +1767,10 @@ out:
 		apply_replica_rollback(p->rep);
 	}
 	apply_replica_close(p->rep);
+	tide_metrics_thread_stop(mt);
+	if (p->m)
+		pthread_mutex_destroy(&p->m->mu);
+	free(p->m);
 	proto_relcat_free(&p->cat);
 	store_seglist_free(&p->list);
 	store_close(p->store);

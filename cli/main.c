@@ -26,6 +26,7 @@ static const command_t commands[] = {
 	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
 	{"bootstrap", tide_cmd_bootstrap, "build a new replica from a base dump plus segments"},
 	{"sync-sequences", tide_cmd_sync_sequences, "record the source's sequence states into the stream now"},
+	{"status", tide_cmd_status, "the pipeline at a glance: store, slot, replica, lags"},
 };
 
 static void
@@ -46,6 +47,8 @@ usage(FILE *f)
 			"  6  local I/O error (disk full, permissions)\n"
 			"  7  a remote store (S3, a web server) cannot be reached or refused the\n"
 			"     request: credentials, permissions, server errors (retry may help)\n"
+			"  8  tide status: something needs a human (slot inactive, lag over a\n"
+			"     threshold, a gap in the store)\n"
 			"  70 internal error (please report)\n\n"
 			"Wire format version %d.\n", PROTO_FORMAT_VERSION);
 }

@@ -19,5 +19,6 @@ int			tide_cmd_verify(int argc, char **argv);	/* applier/verify.c */
 int			tide_cmd_base(int argc, char **argv);	/* streamer/base.c */
 int			tide_cmd_bootstrap(int argc, char **argv);	/* applier/bootstrap.c */
 int			tide_cmd_sync_sequences(int argc, char **argv);	/* streamer/sequences.c */
+int			tide_cmd_status(int argc, char **argv);	/* cli/status.c */
 
 #endif /* TIDE_CLI_H */

@@ -50,6 +50,8 @@ struct publisher_s
 	bool		stopping;
 	publisher_state_t st;
 	uint64_t	warned_bytes;	/* the backlog warned about last */
+	uint64_t	pass_segments;	/* segments uploaded by the running pass
+								 * (the thread's alone, outside mu) */
 	publisher_cb cb;
 	void	   *arg;
 };
@@ -106,6 +108,19 @@ on_event(void *arg, const store_event_t *e)
 	}
 }
 
+/* on_pass_event - the thread's events: counted for metrics, then logged */
+static void
+on_pass_event(void *arg, const store_event_t *e)
+{
+	publisher_t *p = arg;
+	size_t		n = e->name ? strlen(e->name) : 0;
+
+	if (e->kind == STORE_EV_UPLOADED && n > strlen(SEG_SUFFIX) &&
+		strcmp(e->name + n - strlen(SEG_SUFFIX), SEG_SUFFIX) == 0)
+		p->pass_segments++;
+	on_event(p->url, e);
+}
+
 /* one_pass - store_sync with the thread's stores; 0 or the error (logged by the caller) */
 static int
 one_pass(publisher_t *p, store_sync_result_t *r, char *err)
@@ -116,8 +131,8 @@ one_pass(publisher_t *p, store_sync_result_t *r, char *err)
 	so.src_retain = p->o.retain;
 	so.dst_retain = p->o.publish_retain;
 	so.now = tide_now();
-	so.cb = on_event;
-	so.arg = p->url;
+	so.cb = on_pass_event;
+	so.arg = p;
 	return store_sync(p->src, p->dst, &so, r, err);
 }
 
@@ -164,10 +179,15 @@ run(void *arg)
 		p->kicked = false;
 		uv_mutex_unlock(&p->mu);
 
+		p->pass_segments = 0;
 		rc = one_pass(p, &r, err);
 		last_pass = mono_ms();
 
 		uv_mutex_lock(&p->mu);
+		p->st.segments_published += p->pass_segments;
+		p->st.deleted += r.deleted;
+		if (rc != 0)
+			p->st.failed_passes++;
 		p->st.uploaded += r.uploaded;
 		p->st.uploaded_bytes += r.uploaded_bytes;
 		if (rc == 0)

@@ -48,6 +48,10 @@ typedef struct
 	uint64_t	uploaded;		/* objects uploaded since the start */
 	uint64_t	uploaded_bytes;
 	int			failures;		/* passes failed in a row */
+	/* totals since the start, for metrics */
+	uint64_t	segments_published; /* segment objects uploaded */
+	uint64_t	deleted;		/* objects retention removed (both sides) */
+	uint64_t	failed_passes;	/* passes that failed (store errors) */
 } publisher_state_t;
 
 /*

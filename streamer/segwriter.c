@@ -506,6 +506,7 @@ close_segment(segwriter_t *w)
 	}
 	memcpy(op->name, w->seg_name, sizeof(op->name));
 	w->seg_open = false;
+	w->segs_closed++;
 	tide_log_info("closed segment \"%s%s\": %llu transactions, %llu changes",
 				  w->seg_name, SEG_SUFFIX, (unsigned long long) s->ntxns,
 				  (unsigned long long) s->nchanges);
@@ -692,6 +693,7 @@ segwriter_begin(segwriter_t *w, const proto_begin_t *b, const uint8_t *msg,
 	w->txn_start = w->raw.len;
 	w->in_txn = true;
 	w->txn_spilled = false;
+	w->txn_time = b->commit_time;
 	append(w, msg, len);
 	{
 		proto_rbuf_t r;
@@ -851,6 +853,8 @@ segwriter_commit(segwriter_t *w, const proto_commit_t *c, const uint8_t *msg,
 	w->in_txn = false;
 	if (c->end_lsn > w->accepted)
 		w->accepted = c->end_lsn;
+	if (w->commit_cb)
+		w->commit_cb(w, c->end_lsn, w->txn_time, c->nchanges);
 	if (w->raw.len >= w->opts.block_size)
 		seal(w, false);
 	return w->failed;

@@ -35,6 +35,13 @@ typedef void (*segwriter_durable_cb) (segwriter_t *w, proto_lsn_t lsn);
  */
 typedef void (*segwriter_error_cb) (segwriter_t *w, int code);
 
+/*
+ * segwriter_commit_cb - a whole transaction was accepted (not yet durable):
+ * its COMMIT's end LSN, its commit time and its change count.
+ */
+typedef void (*segwriter_commit_cb) (segwriter_t *w, proto_lsn_t end_lsn,
+									 proto_time_t commit_time, uint64_t nchanges);
+
 /* segwriter_idle_cb - every queued operation has completed. */
 typedef void (*segwriter_idle_cb) (segwriter_t *w);
 
@@ -77,7 +84,9 @@ struct segwriter_s
 	segwriter_error_cb error_cb;
 	segwriter_idle_cb idle_cb;	/* optional */
 	segwriter_drain_cb drain_cb;	/* optional */
+	segwriter_commit_cb commit_cb;	/* optional */
 	void	   *data;			/* for the owner */
+	uint64_t	segs_closed;	/* segments closed since the start (metrics) */
 
 	/* identity: set from the directory or the first STARTUP */
 	bool		have_ident;
@@ -113,6 +122,7 @@ struct segwriter_s
 	size_t		txn_start;		/* offset of the open txn's BEGIN in raw */
 	bool		in_txn;
 	bool		txn_spilled;	/* the open txn already filled a block */
+	proto_time_t txn_time;		/* the open txn's commit time */
 	proto_lsn_t accepted;		/* end of the last whole txn accepted */
 	proto_lsn_t queued_covered; /* highest covered LSN handed to a sync */
 	proto_lsn_t durable;		/* highest LSN known durable */

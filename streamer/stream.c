@@ -32,12 +32,14 @@
 
 #include "tide/common.h"
 #include "tide/pgtools.h"
+#include "tide/metrics.h"
 #include "publish.h"
 #include "source.h"
 #include "segdir.h"
 #include "segwriter.h"
 #include "sequences.h"
 #include "spool.h"
+#include "stream_metrics.h"
 
 #define MAX_PLUGIN_OPTIONS 64
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
@@ -45,6 +47,8 @@
 #define IDLE_USECS 1000000		/* no data this long: the source is idle */
 #define USECS INT64_C(1000000)
 #define DAY (86400 * USECS)
+#define COMMIT_RING 4096		/* accepted, not yet durable: for lag seconds */
+#define UNIX_EPOCH_OFFSET INT64_C(946684800000000)	/* 1970 -> 2000, in µs */
 
 typedef struct
 {
@@ -73,6 +77,8 @@ typedef struct
 	int64_t		warn_unpublished;	/* bytes */
 	bool		no_streaming;	/* never ask the decoder to stream */
 	int64_t		sequence_interval;	/* 0: sequence states not recorded */
+	bool		metrics;		/* --metrics-listen given */
+	struct sockaddr_storage metrics_addr;
 	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
 	int			nplugin_opts;
 } stream_opts_t;
@@ -125,6 +131,47 @@ typedef struct
 	uint64_t	bytes_in_status;
 	bool		warned_unknown;
 
+	/*
+	 * The slot check (check_health): asynchronous on the health
+	 * connection, its last answer kept for the metrics.
+	 */
+	uv_poll_t  *health_poll;	/* owned while a query runs; freed in its
+								 * close callback */
+	uint64_t	last_warn_tick;
+	uint64_t	health_sent_tick;	/* when the running query was sent */
+	bool		health_down;	/* the last connection attempt failed: the
+								 * next one waits a minute (connecting blocks) */
+	bool		have_slot;
+	bool		slot_active;
+	bool		have_retained;
+	int64_t		retained;
+	bool		have_safe_wal;
+	int64_t		safe_wal;
+	bool		have_xmin_age;
+	int64_t		xmin_age;
+	proto_lsn_t source_lsn;
+	int64_t		slot_checked;	/* tide_now() of the last answer */
+
+	/* metrics (--metrics-listen) */
+	tide_metrics_server_t *metrics; /* owned; frees itself once stopped */
+	uint64_t	txns;
+	uint64_t	changes;
+	uint64_t	connection_losses;
+	proto_time_t durable_time;	/* commit time of the last durable txn */
+
+	/*
+	 * Commit times of transactions accepted but not yet durable, oldest
+	 * first, for tide_stream_lag_seconds.  When full, the newest entry
+	 * takes the next one's place: the lag of the oldest stays exact.
+	 */
+	struct
+	{
+		proto_lsn_t end;
+		proto_time_t time;
+	}			ring[COMMIT_RING];
+	size_t		ring_head;
+	size_t		ring_n;
+
 	/* the publisher thread: index, --publish, retention (publish.c) */
 	publisher_t *pub;			/* owned */
 	char		pub_seen_seg[SEG_NAME_LEN + 1];	/* open segment at the last look */
@@ -162,6 +209,7 @@ static void replay_abandon(stream_t *s);
 static void replay_continue(stream_t *s);
 static void read_available(stream_t *s);
 static void schedule_flush(stream_t *s);
+static uint64_t every(const stream_t *s, int64_t usecs);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -229,8 +277,11 @@ ack_position(stream_t *s)
 }
 
 /*
- * send_feedback - a standby status update: written = what arrived,
- * flushed = applied = what is durable in the segment directory.
+ * send_feedback - a standby status update.  Written is what is durable in
+ * the segment directory (fsynced; what merely arrived is in no file yet),
+ * flushed = applied is what the slot may let go of (ack_position: the
+ * same, or with --ack-after-publish what the store holds), so
+ * pg_stat_replication shows tide's real progress like any standby's.
  */
 static void
 send_feedback(stream_t *s, bool reply)
@@ -242,7 +293,7 @@ send_feedback(stream_t *s, bool reply)
 	if (!s->streaming || s->conn == NULL)
 		return;
 	msg[0] = 'r';
-	put_be64(msg + 1, s->received > flush ? s->received : flush);
+	put_be64(msg + 1, s->w.durable > flush ? s->w.durable : flush);
 	put_be64(msg + 9, flush);
 	put_be64(msg + 17, flush);
 	put_be64(msg + 25, (uint64_t) tide_now());
@@ -647,6 +698,7 @@ connection_lost(stream_t *s, const char *why)
 	if (s->stopping)
 		return;
 	tide_log_warning("lost the replication connection: %s", why);
+	s->connection_losses++;
 	s->streaming = false;
 	s->skipping = false;
 	/* the next session streams unfinished transactions again from their start */
@@ -1156,9 +1208,9 @@ on_retry(uv_timer_t *t)
  * plain_conn - the plain (non-replication) session for slot checks and
  * sequence states, connected again if it was lost; NULL if the source
  * cannot be reached (the replication side reports outages).  Connecting
- * and the slot check run on the loop thread, synchronously (short, and
- * bounded by connect_timeout and statement_timeout); the sequence
- * statements are sent without waiting (record_sequences).
+ * runs on the loop thread, synchronously (bounded by connect_timeout); the
+ * slot check (check_health) and the sequence statements (record_sequences)
+ * are sent without waiting, one at a time, under statement_timeout.
  */
 static PGconn *
 plain_conn(stream_t *s)
@@ -1182,36 +1234,143 @@ plain_conn(stream_t *s)
 	return s->health;
 }
 
+/*
+ * The slot check runs on the plain session (plain_conn, shared with the
+ * sequence statements), asynchronously (PQsendQuery under a uv_poll_t, a new one per query: the socket changes
+ * when the connection is made again), so a slow source never stalls the
+ * loop that reads the slot; only making the connection blocks, as before.
+ * Its answer feeds the --warn-* warnings (at most once a minute) and the
+ * metrics (it runs every 5 s with --metrics-listen, else every minute).
+ */
+static void health_done(stream_t *s);
+
+static void
+warn_health(stream_t *s)
+{
+	if (s->ticks - s->last_warn_tick < every(s, 60 * 1000000) && s->last_warn_tick != 0)
+		return;
+	s->last_warn_tick = s->ticks;
+	if (s->have_retained && s->retained >= s->o.warn_retained)
+	{
+		tide_log_warning("replication slot \"%s\" retains %lld bytes of WAL on the source", s->o.slot,
+						 (long long) s->retained);
+		tide_log_hint("the stream is behind or stopped; if it cannot catch up, set max_slot_wal_keep_size on the source or drop the slot");
+	}
+	if (s->have_xmin_age && s->xmin_age >= s->o.warn_xmin_age)
+	{
+		tide_log_warning("replication slot \"%s\" holds back catalog_xmin by %lld transactions", s->o.slot,
+						 (long long) s->xmin_age);
+		tide_log_hint("vacuum cannot remove catalog rows older than the slot; a stalled slot leads toward XID wraparound");
+	}
+}
+
+static void
+health_result(stream_t *s, PGresult *r)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return;
+	s->have_slot = true;
+	s->slot_checked = tide_now();
+	tide_parse_lsn(PQgetvalue(r, 0, 0), &s->source_lsn);
+	if ((s->have_retained = !PQgetisnull(r, 0, 1)))
+		s->retained = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	if ((s->have_xmin_age = !PQgetisnull(r, 0, 2)))
+		s->xmin_age = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	if ((s->have_safe_wal = !PQgetisnull(r, 0, 3)))
+		s->safe_wal = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	s->slot_active = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
+	warn_health(s);
+}
+
+static void
+on_health_poll(uv_poll_t *h, int status, int events)
+{
+	stream_t   *s = h->data;
+	PGresult   *r;
+	int			fl;
+
+	if (status < 0 || PQconsumeInput(s->health) == 0)
+	{
+		health_done(s);
+		PQfinish(s->health);	/* made again next time */
+		s->health = NULL;
+		return;
+	}
+	if ((fl = PQflush(s->health)) < 0)
+	{
+		health_done(s);
+		PQfinish(s->health);
+		s->health = NULL;
+		return;
+	}
+	if (fl == 0 && (events & UV_WRITABLE))
+		uv_poll_start(h, UV_READABLE, on_health_poll);
+	if (fl == 1 || PQisBusy(s->health))
+		return;
+	while ((r = PQgetResult(s->health)) != NULL)
+	{
+		health_result(s, r);
+		PQclear(r);
+	}
+	health_done(s);
+}
+
+/* health_done - the query is over: its poll handle goes */
+static void
+health_done(stream_t *s)
+{
+	if (s->health_poll == NULL)
+		return;
+	uv_poll_stop(s->health_poll);
+	uv_close((uv_handle_t *) s->health_poll, (uv_close_cb) free);
+	s->health_poll = NULL;
+}
+
 static void
 check_health(stream_t *s)
 {
 	char		sql[1024];
 	char	   *lit;
-	PGresult   *r;
 
-	if (plain_conn(s) == NULL)
+	if (s->health_poll != NULL)
+	{
+		if (s->ticks - s->health_sent_tick < every(s, 60 * USECS))
+			return;				/* the last one has not answered yet */
+		/* a source that does not answer for a minute: a new session next time */
+		health_done(s);
+		PQfinish(s->health);
+		s->health = NULL;
+		return;
+	}
+	/* the session is shared: another statement in flight goes first */
+	if (s->health && PQstatus(s->health) == CONNECTION_OK &&
+		PQtransactionStatus(s->health) == PQTRANS_ACTIVE)
+		return;
+	/* the replication side reports outages */
+	if ((s->health_down = plain_conn(s) == NULL))
 		return;
 	lit = PQescapeLiteral(s->health, s->o.slot, strlen(s->o.slot));
 	snprintf(sql, sizeof(sql),
-			 "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, "
-			 "pg_catalog.age(catalog_xmin) FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+			 "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+			 "ELSE pg_catalog.pg_current_wal_lsn() END, "
+			 "pg_catalog.pg_wal_lsn_diff(CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+			 "ELSE pg_catalog.pg_current_wal_lsn() END, restart_lsn)::bigint, "
+			 "pg_catalog.age(catalog_xmin), %s, active "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+			 PQserverVersion(s->health) >= 130000 ? "safe_wal_size" : "NULL::bigint", lit ? lit : "NULL");
 	PQfreemem(lit);
-	if ((r = run(s->health, sql, PGRES_TUPLES_OK)) == NULL || PQntuples(r) != 1)
+	if (PQsetnonblocking(s->health, 1) != 0 || PQsendQuery(s->health, sql) == 0 ||
+		(s->health_poll = malloc(sizeof(uv_poll_t))) == NULL)
 	{
-		PQclear(r);
+		PQfinish(s->health);
+		s->health = NULL;
 		return;
 	}
-	if (!PQgetisnull(r, 0, 0) && strtoll(PQgetvalue(r, 0, 0), NULL, 10) >= s->o.warn_retained)
-	{
-		tide_log_warning("replication slot \"%s\" retains %s bytes of WAL on the source", s->o.slot, PQgetvalue(r, 0, 0));
-		tide_log_hint("the stream is behind or stopped; if it cannot catch up, set max_slot_wal_keep_size on the source or drop the slot");
-	}
-	if (!PQgetisnull(r, 0, 1) && strtoll(PQgetvalue(r, 0, 1), NULL, 10) >= s->o.warn_xmin_age)
-	{
-		tide_log_warning("replication slot \"%s\" holds back catalog_xmin by %s transactions", s->o.slot, PQgetvalue(r, 0, 1));
-		tide_log_hint("vacuum cannot remove catalog rows older than the slot; a stalled slot leads toward XID wraparound");
-	}
-	PQclear(r);
+	uv_poll_init(&s->loop, s->health_poll, PQsocket(s->health));
+	s->health_poll->data = s;
+	s->health_sent_tick = s->ticks;
+	uv_poll_start(s->health_poll, UV_READABLE | (PQflush(s->health) == 1 ? UV_WRITABLE : 0),
+				  on_health_poll);
 }
 
 /* ------------------------------------------------------- the tick */
@@ -1321,7 +1480,8 @@ seq_poll(stream_t *s)
 {
 	PGresult   *r;
 
-	if (s->health == NULL || PQconsumeInput(s->health) != 1)
+	/* the session is non-blocking (check_health): send what is left first */
+	if (s->health == NULL || PQflush(s->health) < 0 || PQconsumeInput(s->health) != 1)
 	{
 		seq_fail(s, "lost the session recording the sequences' states",
 				 s->health ? conn_error(s->health) : NULL);
@@ -1372,7 +1532,8 @@ record_sequences(stream_t *s)
 	s->seq_due |= closed;
 	if (s->last_seq_tick == 0 || s->ticks - s->last_seq_tick >= every(s, s->o.sequence_interval))
 		s->seq_due = true;
-	if (!s->seq_due || !s->streaming || plain_conn(s) == NULL)
+	/* the slot check's statement in flight goes first */
+	if (!s->seq_due || !s->streaming || s->health_poll != NULL || plain_conn(s) == NULL)
 		return;
 	s->seq_due = false;
 	s->last_seq_tick = s->ticks;
@@ -1405,6 +1566,9 @@ close_handles(stream_t *s)
 		uv_close((uv_handle_t *) s->poll, (uv_close_cb) free);
 		s->poll = NULL;
 	}
+	health_done(s);
+	tide_metrics_stop(s->metrics);
+	s->metrics = NULL;
 	uv_close((uv_handle_t *) &s->tick, NULL);
 	uv_close((uv_handle_t *) &s->flush_soon, NULL);
 	uv_close((uv_handle_t *) &s->retry, NULL);
@@ -1565,8 +1729,8 @@ on_tick(uv_timer_t *t)
 		s->last_status_tick = s->ticks;
 		log_publish_status(s);
 	}
-	if ((s->ticks - s->last_health_tick >= every(s, 60 * 1000000) || s->last_health_tick == 0) &&
-		s->seq_phase == SEQ_IDLE)
+	if ((s->ticks - s->last_health_tick >= every(s, (s->o.metrics && !s->health_down ? 5 : 60) * USECS) ||
+		 s->last_health_tick == 0) && s->seq_phase == SEQ_IDLE)
 	{
 		s->last_health_tick = s->ticks;
 		check_health(s);
@@ -1574,12 +1738,93 @@ on_tick(uv_timer_t *t)
 	record_sequences(s);
 }
 
+/* on_commit - a whole transaction accepted: counted, its time kept for the lag */
+static void
+on_commit(segwriter_t *w, proto_lsn_t end_lsn, proto_time_t commit_time, uint64_t nchanges)
+{
+	stream_t   *s = w->data;
+	size_t		at;
+
+	s->txns++;
+	s->changes += nchanges;
+	if (s->ring_n == COMMIT_RING)
+		at = (s->ring_head + s->ring_n - 1) % COMMIT_RING;
+	else
+		at = (s->ring_head + s->ring_n++) % COMMIT_RING;
+	s->ring[at].end = end_lsn;
+	s->ring[at].time = commit_time;
+}
+
+/*
+ * collect_metrics - the page for a scrape, on the loop thread: everything
+ * read here is the loop's own, but for the publisher's state (copied
+ * under its lock).
+ */
+static void
+collect_metrics(tide_mbuf_t *b, void *arg)
+{
+	stream_t   *s = arg;
+	stream_metrics_t m;
+	int64_t		now = tide_now() + s->clock_offset;	/* by the source's clock */
+
+	memset(&m, 0, sizeof(m));
+	m.slot = s->o.slot;
+	m.streaming = s->streaming;
+	m.source_lsn = s->source_lsn > s->server_end ? s->source_lsn : s->server_end;
+	m.received_lsn = s->received;
+	m.durable_lsn = s->w.durable;
+	m.confirmed_lsn = s->reported;
+	if (s->ring_n > 0)
+		m.lag_seconds = (double) (now - s->ring[s->ring_head].time) / 1e6;
+	else if (!s->streaming && s->durable_time)
+		m.lag_seconds = (double) (now - s->durable_time) / 1e6;
+	if (m.lag_seconds < 0)
+		m.lag_seconds = 0;
+	if (s->durable_time)
+		m.durable_commit_unix_usecs = s->durable_time + UNIX_EPOCH_OFFSET;
+	m.have_slot = s->have_slot;
+	m.slot_active = s->slot_active;
+	m.have_retained = s->have_retained;
+	m.retained_bytes = s->retained;
+	m.have_safe_wal = s->have_safe_wal;
+	m.safe_wal_bytes = s->safe_wal;
+	m.have_xmin_age = s->have_xmin_age;
+	m.xmin_age = s->xmin_age;
+	m.slot_checked_unix = (double) (s->slot_checked + UNIX_EPOCH_OFFSET) / 1e6;
+	m.received_bytes = s->bytes_in;
+	m.txns = s->txns;
+	m.changes = s->changes;
+	m.segments_closed = s->w.segs_closed;
+	m.connection_losses = s->connection_losses;
+	m.spool_bytes = s->spool ? spool_bytes(s->spool) : 0;
+	m.spool_txns = s->spool ? spool_open_txns(s->spool) : 0;
+	m.publishing = s->o.publish_url != NULL;
+	if (s->pub)
+	{
+		publisher_state_t st;
+
+		publisher_state(s->pub, &st);
+		m.have_published = st.have_published;
+		m.published_lsn = st.published_end;
+		m.segments_published = st.segments_published;
+		m.deleted = st.deleted;
+		m.upload_failures = st.failed_passes;
+		m.unpublished_bytes = st.pending_bytes;
+	}
+	stream_metrics_write(b, &m);
+}
+
 static void
 on_durable(segwriter_t *w, proto_lsn_t lsn)
 {
 	stream_t   *s = w->data;
 
-	(void) lsn;
+	while (s->ring_n > 0 && s->ring[s->ring_head].end <= lsn)
+	{
+		s->durable_time = s->ring[s->ring_head].time;
+		s->ring_head = (s->ring_head + 1) % COMMIT_RING;
+		s->ring_n--;
+	}
 	/* tell the server at once: it can recycle WAL sooner */
 	if (!s->stopping)
 		send_feedback(s, false);
@@ -1685,6 +1930,9 @@ stream_usage(FILE *f)
 			"      --no-streaming          let the source spill large transactions to its\n"
 			"                              disk until they commit, instead of streaming them\n"
 			"                              into DIR/.spool while they run (PostgreSQL 14+)\n"
+			"      --metrics-listen=[ADDR:]PORT  serve Prometheus metrics at\n"
+			"                              http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless\n"
+			"                              given; [::1]:PORT for IPv6; README \"Monitoring\")\n"
 			"  -q, --quiet                 only warnings and errors\n");
 }
 
@@ -1717,6 +1965,7 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"warn-unpublished", required_argument, NULL, 15},
 		{"no-streaming", no_argument, NULL, 16},
 		{"sequence-interval", required_argument, NULL, 17},
+		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1870,6 +2119,11 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 				if (o->sequence_interval > 0 && o->sequence_interval < TICK_MS * 1000)
 					o->sequence_interval = TICK_MS * 1000;
 				break;
+			case 40:
+				if ((rc = tide_metrics_addr("--metrics-listen", optarg, &o->metrics_addr)) != 0)
+					return rc;
+				o->metrics = true;
+				break;
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -1999,6 +2253,9 @@ tide_cmd_stream(int argc, char **argv)
 		free(s);
 		return TIDE_EXIT_CORRUPT;
 	}
+	/* what the open segment holds is durable: its last commit, for the lag */
+	if (s->resume.partial_name && s->resume.stats.ntxns > 0)
+		s->durable_time = s->resume.stats.last_time;
 	if (spool_open(s->o.dir, &s->spool) != 0)
 	{
 		segdir_resume_free(&s->resume);
@@ -2006,6 +2263,16 @@ tide_cmd_stream(int argc, char **argv)
 		return TIDE_EXIT_IO;
 	}
 	uv_loop_init(&s->loop);
+	if (s->o.metrics &&
+		(rc = tide_metrics_start(&s->metrics, &s->loop, &s->o.metrics_addr, collect_metrics, s)) != 0)
+	{
+		/* nothing is on the loop yet: it closes as it is */
+		uv_loop_close(&s->loop);
+		spool_close(s->spool);
+		segdir_resume_free(&s->resume);
+		free(s);
+		return rc;
+	}
 	proto_relcat_init(&s->cat, NULL);
 	wo.dir = s->o.dir;
 	wo.compress_level = s->o.level;
@@ -2019,6 +2286,7 @@ tide_cmd_stream(int argc, char **argv)
 	}
 	s->w.data = s;
 	s->w.idle_cb = on_writer_idle;
+	s->w.commit_cb = on_commit;
 	if ((code = start_publisher(s)) != 0)
 		goto out;
 	s->w.drain_cb = on_writer_drain;

@@ -27,6 +27,8 @@
 #define TIDE_EXIT_IO 6			/* local I/O: disk full, permissions */
 #define TIDE_EXIT_STORE 7		/* a remote store cannot be reached or
 								 * refused the request (credentials, 5xx) */
+#define TIDE_EXIT_ATTENTION 8	/* tide status: something needs a human
+								 * (slot inactive, lag, a gap in the store) */
 #define TIDE_EXIT_BUG 70		/* internal error: please report */
 
 /*
