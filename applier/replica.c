@@ -92,6 +92,8 @@ struct apply_replica_s
 	Oid			ptypes[MAX_PARAMS];	/* parameter types of the statement being built */
 	int			np;
 	apply_rel_t *rels[REL_BUCKETS];	/* owned */
+	bool		ddl_in_txn;		/* --schema follow changed the replica's
+								 * catalog in the open replica transaction */
 	uint64_t	stmt_seq;
 	apply_counts_t counts;
 };
@@ -1237,6 +1239,328 @@ check_firing(apply_replica_t *r, apply_rel_t *rs, const char *oid)
 	return rc;
 }
 
+/* ------------------------------------------------------------- schema following
+ *
+ * --schema follow: a table the segments describe and the replica lacks is
+ * created, and a column the source sends and the replica's table lacks is
+ * added, before the first row that needs them and in the same replica
+ * transaction (a rollback takes them back with the rows; the relations
+ * resolved since are then resolved again, see apply_replica_rollback).
+ * Nothing is ever dropped, renamed, narrowed or retyped.
+ *
+ * Types are never spliced from the segment into SQL: the source's type name
+ * is resolved on the replica (to_regtype, under the session's empty
+ * search_path, so only pg_catalog's names resolve unqualified and the
+ * decoder qualifies every other type) and the DDL says the replica's own
+ * format_type() of it with the source's typmod.  A name that does not
+ * resolve, or resolves to a type that prints differently from the
+ * source's, stops apply: creating a column of another type would diverge.
+ * Identifiers go through PQescapeIdentifier like everywhere else.
+ */
+
+/* follow_exec - log one DDL statement at info level, then run it */
+static int
+follow_exec(apply_replica_t *r, const char *sql, const char *what)
+{
+	int			rc;
+
+	tide_log_info("--schema follow: %s", sql);
+	if ((rc = exec(r, sql, PGRES_COMMAND_OK, what)) == 0)
+		r->ddl_in_txn = true;
+	return rc;
+}
+
+/*
+ * follow_type - the replica's name for the type of source column c, with
+ * its typmod, into *out (malloc'd).  Logs and returns TIDE_EXIT_REPLICA
+ * when the replica has no such type or names it differently.
+ */
+static int
+follow_type(apply_replica_t *r, const proto_column_t *c, const char *table, char **out)
+{
+	char	   *tn = cstr(c->typname);
+	char		typmod[16];
+	const char *vals[2];
+	PGresult   *res;
+	int			rc = 0;
+
+	*out = NULL;
+	if (tn == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	snprintf(typmod, sizeof(typmod), "%d", (int) c->typmod);
+	vals[0] = tn;
+	vals[1] = typmod;
+	res = PQexecParams(r->conn,
+					   "SELECT pg_catalog.format_type(t, $2::pg_catalog.int4) "
+					   "FROM (SELECT pg_catalog.to_regtype($1::pg_catalog.text) AS t) s WHERE t IS NOT NULL",
+					   2, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report(r, res, "could not look up the type of a column of table \"%s\" on the replica", table);
+	else if (PQntuples(res) != 1)
+	{
+		rc = fail_change(r);
+		rlog(r, 'E', "cannot create column \"%.*s\" of table \"%s\": type %s does not exist on the replica",
+			 (int) c->name.n, c->name.p, table, tn);
+		txn_detail(r);
+		rlog(r, 'H', "create the type on the replica as it is on the source, then run tide apply again");
+	}
+	else if (!types_equal(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), c->typname.p, c->typname.n))
+	{
+		rc = fail_change(r);
+		rlog(r, 'E', "cannot create column \"%.*s\" of table \"%s\": the source's type %s is %s on the replica",
+			 (int) c->name.n, c->name.p, table, tn, PQgetvalue(res, 0, 0));
+		txn_detail(r);
+		rlog(r, 'H', "create the column on the replica by hand, then run tide apply again");
+	}
+	else if ((*out = strdup(PQgetvalue(res, 0, 0))) == NULL)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+	}
+	PQclear(res);
+	free(tn);
+	return rc;
+}
+
+/* follow_schema - CREATE SCHEMA IF NOT EXISTS nsp, when it does not */
+static int
+follow_schema(apply_replica_t *r, const char *nsp)
+{
+	const char *vals[1] = {nsp};
+	PGresult   *res = PQexecParams(r->conn,
+								   "SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1",
+								   1, NULL, vals, NULL, NULL, 0);
+	char	   *q;
+	int			rc;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+		PQclear(res);
+		return rc;
+	}
+	rc = PQntuples(res);
+	PQclear(res);
+	if (rc > 0)
+		return 0;
+	if ((q = quote(r->conn, nsp, strlen(nsp))) == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "CREATE SCHEMA IF NOT EXISTS ");
+	sql_put(&r->sql, q);
+	proto_put_u8(&r->sql, '\0');
+	free(q);
+	if (r->sql.err)
+		return TIDE_EXIT_BUG;
+	return follow_exec(r, (const char *) r->sql.data, "could not create a schema on the replica");
+}
+
+/*
+ * follow_create - create table nsp.name on the replica as the source's
+ * RELATION describes it: its columns with their types, a primary key of
+ * the identity columns (identity default or index), REPLICA IDENTITY FULL
+ * when the source has it.  No NOT NULL but the key's, no defaults, no
+ * other constraint or index: the replica only needs to hold the rows.
+ */
+static int
+follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, const char *name)
+{
+	char		display[2 * PROTO_MAX_NAME + 2];
+	char	   *qn = quote(r->conn, nsp, strlen(nsp));
+	char	   *qt = quote(r->conn, name, strlen(name));
+	char	  **types = calloc(rel->natts + 1, sizeof(char *));
+	bool		key = false;
+	int			rc = 0;
+
+	snprintf(display, sizeof(display), "%s.%s", nsp, name);
+	if (!qn || !qt || !types)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	if ((rc = ensure_txn(r)) != 0)
+		goto done;
+	for (int i = 0; i < rel->natts && rc == 0; i++)
+		rc = follow_type(r, &rel->cols[i], display, &types[i]);
+	if (rc || (rc = follow_schema(r, nsp)) != 0)
+		goto done;
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "CREATE TABLE ");
+	sql_put(&r->sql, qn);
+	sql_put(&r->sql, ".");
+	sql_put(&r->sql, qt);
+	sql_put(&r->sql, " (");
+	for (int i = 0; i < rel->natts; i++)
+	{
+		char	   *qc = quote(r->conn, rel->cols[i].name.p, rel->cols[i].name.n);
+
+		if (qc == NULL)
+		{
+			tide_log_error("out of memory");
+			rc = TIDE_EXIT_BUG;
+			goto done;
+		}
+		if (i)
+			sql_put(&r->sql, ", ");
+		sql_put(&r->sql, qc);
+		sql_put(&r->sql, " ");
+		sql_put(&r->sql, types[i]);
+		free(qc);
+		if (rel->cols[i].flags & PROTO_COL_KEY)
+			key = true;
+	}
+	if (key && (rel->replident == PROTO_IDENT_DEFAULT || rel->replident == PROTO_IDENT_INDEX))
+	{
+		bool		first = true;
+
+		sql_put(&r->sql, rel->natts ? ", PRIMARY KEY (" : "PRIMARY KEY (");
+		for (int i = 0; i < rel->natts; i++)
+		{
+			char	   *qc;
+
+			if (!(rel->cols[i].flags & PROTO_COL_KEY))
+				continue;
+			if ((qc = quote(r->conn, rel->cols[i].name.p, rel->cols[i].name.n)) == NULL)
+			{
+				tide_log_error("out of memory");
+				rc = TIDE_EXIT_BUG;
+				goto done;
+			}
+			if (!first)
+				sql_put(&r->sql, ", ");
+			sql_put(&r->sql, qc);
+			free(qc);
+			first = false;
+		}
+		sql_put(&r->sql, ")");
+	}
+	sql_put(&r->sql, ")");
+	proto_put_u8(&r->sql, '\0');
+	if (r->sql.err)
+	{
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	if ((rc = follow_exec(r, (const char *) r->sql.data, "could not create a table on the replica")) != 0)
+		goto done;
+	if (rel->replident == PROTO_IDENT_FULL)
+	{
+		proto_wbuf_reset(&r->sql);
+		sql_put(&r->sql, "ALTER TABLE ");
+		sql_put(&r->sql, qn);
+		sql_put(&r->sql, ".");
+		sql_put(&r->sql, qt);
+		sql_put(&r->sql, " REPLICA IDENTITY FULL");
+		proto_put_u8(&r->sql, '\0');
+		if (r->sql.err)
+			rc = TIDE_EXIT_BUG;
+		else
+			rc = follow_exec(r, (const char *) r->sql.data, "could not set the replica identity of a table on the replica");
+	}
+done:
+	for (int i = 0; types && i < rel->natts; i++)
+		free(types[i]);
+	free(types);
+	free(qn);
+	free(qt);
+	return rc;
+}
+
+/*
+ * follow_columns - add to the replica's table (oid) the columns of rel
+ * that res (columns_sql) lacks.  A column goes to the top-most partitioned
+ * table when the table is a partition: PostgreSQL adds columns to a whole
+ * partition tree at once.  *added says whether any was.
+ */
+static int
+follow_columns(apply_replica_t *r, const proto_relation_t *rel, const char *oid,
+			   const char *display, PGresult *cols, bool *added)
+{
+	const char *vals[1] = {oid};
+	PGresult   *res;
+	char	   *qn = NULL;
+	char	   *qt = NULL;
+	char	   *type = NULL;
+	int			rc = 0;
+
+	*added = false;
+	res = PQexecParams(r->conn,
+					   "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					   "WHERE c.oid = COALESCE(pg_catalog.pg_partition_root($1::pg_catalog.oid::pg_catalog.regclass), "
+					   "$1::pg_catalog.oid::pg_catalog.regclass)",
+					   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		rc = report(r, res, "%s", "could not read the replica's catalog");
+		goto done;
+	}
+	qn = quote(r->conn, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
+	qt = quote(r->conn, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+	if (!qn || !qt)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	if ((rc = ensure_txn(r)) != 0)
+		goto done;
+	for (int i = 0; i < rel->natts; i++)
+	{
+		const proto_column_t *c = &rel->cols[i];
+		bool		have = false;
+		char	   *qc;
+
+		for (int j = 0; j < PQntuples(cols) && !have; j++)
+			have = strlen(PQgetvalue(cols, j, 0)) == c->name.n &&
+				memcmp(PQgetvalue(cols, j, 0), c->name.p, c->name.n) == 0;
+		if (have)
+			continue;
+		if ((rc = follow_type(r, c, display, &type)) != 0)
+			goto done;
+		if ((qc = quote(r->conn, c->name.p, c->name.n)) == NULL)
+		{
+			tide_log_error("out of memory");
+			rc = TIDE_EXIT_BUG;
+			goto done;
+		}
+		proto_wbuf_reset(&r->sql);
+		sql_put(&r->sql, "ALTER TABLE ");
+		sql_put(&r->sql, qn);
+		sql_put(&r->sql, ".");
+		sql_put(&r->sql, qt);
+		sql_put(&r->sql, " ADD COLUMN ");
+		sql_put(&r->sql, qc);
+		sql_put(&r->sql, " ");
+		sql_put(&r->sql, type);
+		proto_put_u8(&r->sql, '\0');
+		free(qc);
+		free(type);
+		type = NULL;
+		if (r->sql.err)
+		{
+			rc = TIDE_EXIT_BUG;
+			goto done;
+		}
+		if ((rc = follow_exec(r, (const char *) r->sql.data, "could not add a column on the replica")) != 0)
+			goto done;
+		*added = true;
+	}
+done:
+	PQclear(res);
+	free(type);
+	free(qn);
+	free(qt);
+	return rc;
+}
+
 /*
  * resolve - find the table a RELATION maps to on the replica and check its
  * columns.  A partition goes to the same-named leaf when the replica has
@@ -1296,6 +1620,14 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
 		rs->routed = rc == 0;
 	}
+	if (rc == 1 && r->opts->schema_follow && !rnsp)
+	{
+		tnsp = map_schema(r, nsp);
+		tname = name;
+		if ((rc = follow_create(r, rel, tnsp, tname)) != 0)
+			goto done;
+		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+	}
 	if (rc == 1)
 	{
 		rc = fail_change(r);
@@ -1305,7 +1637,8 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 				 rnsp, rname);
 		rlog(r, 'D', "the segments hold changes for table \"%s.%s\" of the source", nsp, name);
 		txn_detail(r);
-		rlog(r, 'H', "create the table on the replica, map its schema with --map, or leave it out with --tables");
+		rlog(r, 'H', "create the table on the replica (or let tide apply --schema follow create it), map its schema with --map, "
+			 "or leave it out with --tables");
 		goto done;
 	}
 	if (rc)
@@ -1338,6 +1671,25 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		rc = report(r, res, "%s", "could not read the replica's catalog");
 		goto done;
 	}
+	if (r->opts->schema_follow)
+	{
+		bool		added;
+
+		if ((rc = follow_columns(r, rel, oid, rs->display, res, &added)) != 0)
+			goto done;
+		if (added)
+		{
+			const char *vals[1] = {oid};
+
+			PQclear(res);
+			res = PQexecParams(r->conn, columns_sql, 1, NULL, vals, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			{
+				rc = report(r, res, "%s", "could not read the replica's catalog");
+				goto done;
+			}
+		}
+	}
 	for (int i = 0; i < rel->natts; i++)
 	{
 		const proto_column_t *c = &rel->cols[i];
@@ -1362,7 +1714,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 				 nsp, name, (int) c->name.n, c->name.p, (int) c->typname.n, c->typname.p);
 			shapes(r, rs, rel, res, rs->srcname);
 			txn_detail(r);
-			rlog(r, 'H', "add the column on the replica, then run tide apply again");
+			rlog(r, 'H', "add the column on the replica (or let tide apply --schema follow add it), then run tide apply again");
 			goto done;
 		}
 		if (!types_equal(PQgetvalue(res, row, 2), strlen(PQgetvalue(res, row, 2)),
@@ -2560,6 +2912,7 @@ apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn, proto_time_t commi
 	if ((rc = exec(r, "COMMIT", PGRES_COMMAND_OK, "could not commit on the replica")) != 0)
 		return rc;
 	r->in_txn = false;
+	r->ddl_in_txn = false;
 	r->counts.replica_txns++;
 	r->committed = r->counts;
 	return 0;
@@ -2594,6 +2947,17 @@ apply_replica_rollback(apply_replica_t *r)
 	{
 		res = PQexec(r->conn, "ROLLBACK");
 		PQclear(res);
+	}
+	if (r->ddl_in_txn)
+	{
+		/*
+		 * --schema follow created or altered tables in the transaction
+		 * just rolled back: what was resolved against them is gone.
+		 */
+		for (int i = 0; i < REL_BUCKETS; i++)
+			for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+				rel_clear(rs);
+		r->ddl_in_txn = false;
 	}
 	r->copy_rel = NULL;
 	r->pipeline = false;

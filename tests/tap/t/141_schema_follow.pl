@@ -1,0 +1,196 @@
+# tests/tap/t/141_schema_follow.pl - tide apply --schema follow without DDL
+# capture: tables created at the source mid-stream are created on the
+# replica from their RELATION (types with typmods, key, identity FULL,
+# hostile names, --tables and --map respected), columns added at the
+# source are added before the first row that needs them, and new daily
+# partitions of a time-partitioned table follow with no operator action
+# while old ones are dropped at the source.  Without it (--schema strict,
+# the default) a missing table stops apply with exit 4 naming it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/..";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use TideTest;
+use Time::HiRes qw(usleep);
+
+# the schema both sides start with: a user enum and domain exist on both
+my $schema = q{
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TABLE base (id int PRIMARY KEY, v text);
+};
+
+my $src = tide_node('src');
+my $conn = $src->connstr('postgres');
+$src->safe_psql('postgres', $schema);
+$src->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('tide', 'tide')});
+
+sub replica
+{
+	my ($name, $sql) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->start;
+	$node->safe_psql('postgres', $sql // $schema);
+	return $node;
+}
+
+# count and md5 of a table's rows in order of their text
+sub table_md5
+{
+	my ($node, $t) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, '' ORDER BY x::text)), '') FROM $t x");
+}
+
+sub stream_all
+{
+	my ($dir) = @_;
+	my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	my ($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide',
+		'-D', $dir, '--bucket', '1s', '--endpos', $end, '-q');
+	is($rc, 0, "stream up to $end") or diag($err);
+}
+
+sub apply
+{
+	my ($node, $dir, @extra) = @_;
+	return tide_run('apply', '-d', $node->connstr('postgres'), '-D', $dir, @extra);
+}
+
+# ---- the workload: (a) new tables, (b) ADD COLUMN, (d) typmods and names
+$src->safe_psql('postgres', q{INSERT INTO base VALUES (1, 'before')});
+$src->safe_psql('postgres', q{
+CREATE TABLE fresh (id int PRIMARY KEY, note text);
+INSERT INTO fresh SELECT g, 'n' || g FROM generate_series(1, 50) g;
+});
+# created and filled in one transaction, then changed
+$src->safe_psql('postgres', q{
+BEGIN;
+CREATE TABLE fresh_full (a int, b text);
+ALTER TABLE fresh_full REPLICA IDENTITY FULL;
+INSERT INTO fresh_full VALUES (1, 'x'), (1, 'x'), (2, NULL);
+COMMIT;
+UPDATE fresh_full SET b = 'y' WHERE a = 2;
+DELETE FROM fresh WHERE id > 45;
+UPDATE fresh SET note = 'changed' WHERE id = 3;
+});
+# (b) ADD COLUMN with rows before and after it, in one transaction too
+$src->safe_psql('postgres', q{
+INSERT INTO base VALUES (2, 'two');
+BEGIN;
+INSERT INTO base VALUES (3, 'three');
+ALTER TABLE base ADD COLUMN added numeric(10,2);
+INSERT INTO base VALUES (4, 'four', 4.25);
+UPDATE base SET added = 1.5 WHERE id = 1;
+COMMIT;
+ALTER TABLE base ADD COLUMN "Also ""added""" varchar(20)[];
+INSERT INTO base VALUES (5, 'five', NULL, '{a,"b c"}');
+UPDATE base SET "Also ""added""" = '{z}' WHERE id = 2;
+});
+# (d) typmods, arrays, a user enum and domain, hostile identifiers
+$src->safe_psql('postgres', q{
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema"."Mixed ""Case"" T" (
+  "Key Col" int, "k2" varchar(20),
+  amount numeric(10,2), code varchar(20), at timestamptz(3), bits bit(3),
+  tags text[], nums numeric(6,1)[], m mood, ms mood[], p posint, c char(4),
+  PRIMARY KEY ("Key Col", k2));
+INSERT INTO "Odd Schema"."Mixed ""Case"" T" VALUES
+  (1, 'a', 12345678.91, 'twenty chars max abc', '2026-01-02 03:04:05.678+00', B'101',
+   '{"x y",NULL}', '{1.5,NULL}', 'happy', '{sad,ok}', 7, 'ab'),
+  (2, 'b"q', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+UPDATE "Odd Schema"."Mixed ""Case"" T" SET amount = 0.01 WHERE "Key Col" = 2;
+CREATE TABLE nokey (a int, b text);
+INSERT INTO nokey VALUES (1, 'a'), (1, 'a');
+-- (e) a table --tables leaves out
+CREATE TABLE skipped (id int PRIMARY KEY);
+INSERT INTO skipped VALUES (1);
+});
+
+my $dir = seg_dir('segs');
+stream_all($dir);
+
+my @tables = ('base', 'fresh', 'fresh_full', '"Odd Schema"."Mixed ""Case"" T"', 'nokey', 'skipped');
+
+# ---- without --schema follow: exit 4 naming the table, nothing created
+my $strict = replica('strict');
+my ($rc, $out, $err) = apply($strict, $dir);
+is($rc, 4, 'strict: a table missing on the replica stops apply with exit 4');
+like($err, qr/table "public\.fresh" does not exist on the replica/, 'strict: the message names the table');
+like($err, qr/--schema follow|create the table on the replica/, 'strict: the hint says what to do');
+is($strict->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'fresh'}), '0',
+	'strict: nothing created');
+($rc, $out, $err) = apply($strict, $dir, '--schema', 'strict');
+is($rc, 4, '--schema strict is the default');
+
+# ---- --schema follow: every table and column created, rows equal
+my $rep = replica('follow');
+($rc, $out, $err) = apply($rep, $dir, '--schema', 'follow');
+is($rc, 0, 'follow: applied') or diag($err);
+for my $t (@tables)
+{
+	is(table_md5($rep, $t), table_md5($src, $t), "follow: $t equal to the source");
+}
+like($err, qr/--schema follow: CREATE TABLE "public"\."fresh" \("id" integer, "note" text, PRIMARY KEY \("id"\)\)/,
+	'follow: the CREATE TABLE is logged with its statement');
+like($err, qr/--schema follow: ALTER TABLE "public"\."base" ADD COLUMN "added" numeric\(10,2\)/,
+	'follow: the ADD COLUMN is logged with its statement');
+like($err, qr/--schema follow: CREATE SCHEMA IF NOT EXISTS "Odd Schema"/, 'follow: the schema is created');
+my $coldefs = q{SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+  FROM pg_attribute WHERE attrelid = '"Odd Schema"."Mixed ""Case"" T"'::regclass AND attnum > 0 AND NOT attisdropped};
+is($rep->safe_psql('postgres', $coldefs), $src->safe_psql('postgres', $coldefs),
+	'follow: column names and types with typmods are the source\'s');
+$coldefs =~ s/"Odd Schema"."Mixed ""Case"" T"/base/;
+is($rep->safe_psql('postgres', $coldefs), $src->safe_psql('postgres', $coldefs),
+	'follow: added columns have the source\'s types');
+my $pk = q{SELECT coalesce(pg_get_constraintdef(oid), '') FROM pg_constraint
+  WHERE conrelid = '"Odd Schema"."Mixed ""Case"" T"'::regclass AND contype = 'p'};
+is($rep->safe_psql('postgres', $pk), 'PRIMARY KEY ("Key Col", k2)', 'follow: the key is the primary key');
+is($rep->safe_psql('postgres', q{SELECT relreplident FROM pg_class WHERE oid = 'fresh_full'::regclass}), 'f',
+	'follow: REPLICA IDENTITY FULL as on the source');
+is($rep->safe_psql('postgres', q{SELECT count(*) FROM pg_constraint WHERE conrelid = 'nokey'::regclass}), '0',
+	'follow: no key for a table without one');
+# a second run changes nothing and creates nothing
+($rc, $out, $err) = apply($rep, $dir, '--schema', 'follow');
+is($rc, 0, 'follow: a second run is a no-op') or diag($err);
+unlike($err, qr/--schema follow:/, 'follow: a second run runs no DDL');
+
+# ---- --tables and --map: a filtered table is never created, a mapped one
+# is created under the mapped schema
+my $mapped = replica('mapped', $schema . q{CREATE SCHEMA other;
+CREATE TABLE other.base (id int PRIMARY KEY, v text);});
+($rc, $out, $err) = apply($mapped, $dir, '--schema', 'follow', '--map', 'public=other',
+	'--tables', 'public.base,public.fresh*,Odd Schema.*');
+is($rc, 0, 'follow with --tables and --map: applied') or diag($err);
+is($mapped->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname IN ('skipped', 'nokey')}), '0',
+	'--tables: tables left out are not created');
+for my $t ('base', 'fresh', 'fresh_full')
+{
+	is(table_md5($mapped, "other.$t"), table_md5($src, $t), "--map: other.$t equal to the source's $t");
+}
+is($mapped->safe_psql('postgres', q{SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'public' AND c.relname LIKE 'fresh%'}), '0', '--map: nothing created in the source\'s schema');
+is(table_md5($mapped, '"Odd Schema"."Mixed ""Case"" T"'), table_md5($src, '"Odd Schema"."Mixed ""Case"" T"'),
+	'--tables: a pattern on a hostile schema name');
+
+# ---- a type the replica lacks: exit 4 naming it, before anything of the
+# transaction is applied
+my $notype = replica('notype', q{CREATE TABLE base (id int PRIMARY KEY, v text);});
+($rc, $out, $err) = apply($notype, $dir, '--schema', 'follow', '--tables', 'public.base,Odd Schema.*');
+is($rc, 4, 'follow: a type missing on the replica stops apply');
+like($err, qr/type public\.mood does not exist on the replica/, 'follow: the message names the type');
+is($notype->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'Odd Schema'}), '0',
+	'follow: the failed transaction created nothing');
+
+# ---- a column whose type differs is still an error (never retyped)
+my $retype = replica('retype', $schema . q{ALTER TABLE base ADD COLUMN added text});
+($rc, $out, $err) = apply($retype, $dir, '--schema', 'follow', '--tables', 'public.base');
+is($rc, 4, 'follow: a type mismatch stops apply');
+like($err, qr/column "added" of table "public\.base" has type text on the replica but numeric\(10,2\) on the source/,
+	'follow: the mismatch is named');
+
+done_testing();
