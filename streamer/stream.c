@@ -95,6 +95,7 @@ typedef struct
 	size_t		pending_len;
 	bool		stream_txns;	/* this session asked the decoder to stream */
 	bool		stream_refused; /* the source's plugin cannot */
+	bool		bounds_refused; /* nor describe partitions' bounds */
 	uint32_t	server_version;
 	proto_lsn_t replay_end;		/* COMMIT end LSN of the one being written */
 
@@ -963,6 +964,7 @@ start_streaming(stream_t *s)
 	PGresult   *r;
 	char		cmd[8192];
 	size_t		n;
+	bool		send_bounds;
 	int			rc;
 	char		dbname[256];
 	uint64_t	sysid;
@@ -1058,6 +1060,19 @@ start_streaming(stream_t *s)
 							  s->stream_txns ? ", \"streaming\" 'on'" : "");
 		PQfreemem(id);
 	}
+
+	/*
+	 * Partitions described with their parent, bound and partition key, so
+	 * that tide apply --schema follow can create a partition the replica
+	 * lacks (a new day of a time-partitioned table); an -o
+	 * partition-bounds=... given by the user is sent instead.
+	 */
+	send_bounds = !s->bounds_refused;
+	for (int i = 0; i < s->o.nplugin_opts; i++)
+		if (strcmp(s->o.plugin_opts[i][0], "partition-bounds") == 0)
+			send_bounds = false;
+	if (send_bounds && n < sizeof(cmd))
+		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", \"partition-bounds\" 'on'");
 	for (int i = 0; i < s->o.nplugin_opts && n < sizeof(cmd); i++)
 	{
 		char	   *k = PQescapeIdentifier(s->conn, s->o.plugin_opts[i][0], strlen(s->o.plugin_opts[i][0]));
@@ -1084,6 +1099,25 @@ start_streaming(stream_t *s)
 						 conn_error(s->conn));
 		tide_log_hint("large transactions spill to the source's disk until they commit; install this version's plugin on the source to avoid that");
 		s->stream_refused = true;
+		PQclear(r);
+		PQfinish(s->conn);
+		s->conn = NULL;
+		start_streaming(s);
+		return;
+	}
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && send_bounds &&
+		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
+		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22023") == 0)
+	{
+		/*
+		 * An option refused: partition-bounds, by a plugin older than it,
+		 * or one of -o's, which the next attempt (without
+		 * partition-bounds) is refused again and reported.
+		 */
+		tide_log_warning("the tide plugin on the source refused an option (partition-bounds?): %s",
+						 conn_error(s->conn));
+		tide_log_hint("trying again without partition-bounds: tide apply --schema follow then routes rows of a new partition to its root instead of creating it; install this version's plugin on the source");
+		s->bounds_refused = true;
 		PQclear(r);
 		PQfinish(s->conn);
 		s->conn = NULL;
