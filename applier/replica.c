@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <xxhash.h>
 
@@ -1369,7 +1370,8 @@ follow_schema(apply_replica_t *r, const char *nsp)
  * other constraint or index: the replica only needs to hold the rows.
  */
 static int
-follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, const char *name)
+follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, const char *name,
+			  const char *partby)
 {
 	char		display[2 * PROTO_MAX_NAME + 2];
 	char	   *qn = quote(r->conn, nsp, strlen(nsp));
@@ -1442,6 +1444,11 @@ follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, 
 		sql_put(&r->sql, ")");
 	}
 	sql_put(&r->sql, ")");
+	if (partby)
+	{
+		sql_put(&r->sql, " PARTITION BY ");
+		sql_put(&r->sql, partby);
+	}
 	proto_put_u8(&r->sql, '\0');
 	if (r->sql.err)
 	{
@@ -1470,6 +1477,281 @@ done:
 	free(types);
 	free(qn);
 	free(qt);
+	return rc;
+}
+
+/*
+ * SQL text from the segments never reaches the replica unless it is made
+ * of nothing that can run code: a partition bound is keywords, string
+ * literals without backslashes (their meaning would hang on
+ * standard_conforming_strings), unsigned numbers, parentheses and commas,
+ * which is all pg_get_expr() prints for a bound (negative numbers come
+ * quoted); a partition key is a strategy and plain column names of the
+ * table.  Anything else (an expression, a collation or operator class in
+ * the key) is left to the operator.
+ */
+static bool
+bound_sql_ok(const char *s, size_t n)
+{
+	static const char *const words[] = {
+		"FOR", "VALUES", "FROM", "TO", "IN", "WITH", "MODULUS", "REMAINDER",
+		"DEFAULT", "MINVALUE", "MAXVALUE", "NULL", "TRUE", "FALSE", NULL
+	};
+	size_t		i = 0;
+
+	if (n == 0)
+		return false;
+	while (i < n)
+	{
+		char		ch = s[i];
+
+		if (ch == ' ' || ch == '(' || ch == ')' || ch == ',')
+			i++;
+		else if (ch == '\'')
+		{
+			for (i++;; i++)
+			{
+				if (i >= n || s[i] == '\\' || s[i] == '\0')
+					return false;
+				if (s[i] == '\'')
+				{
+					if (i + 1 < n && s[i + 1] == '\'')
+						i++;
+					else
+						break;
+				}
+			}
+			i++;
+		}
+		else if (ch >= '0' && ch <= '9')
+		{
+			while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' ||
+							 s[i] == 'E' || ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+				i++;
+		}
+		else
+		{
+			size_t		w = 0;
+			bool		known = false;
+
+			while (i + w < n && ((s[i + w] >= 'A' && s[i + w] <= 'Z') || (s[i + w] >= 'a' && s[i + w] <= 'z')))
+				w++;
+			if (w == 0)
+				return false;
+			for (const char *const *k = words; *k && !known; k++)
+				known = strlen(*k) == w && strncasecmp(*k, s + i, w) == 0;
+			if (!known)
+				return false;
+			i += w;
+		}
+	}
+	return true;
+}
+
+/* partkey_ok - "RANGE|LIST|HASH (col, ...)" over plain columns of rel */
+static bool
+partkey_ok(const proto_relation_t *rel, const char *s, size_t n)
+{
+	size_t		i = 0;
+	size_t		w;
+
+	for (w = 0; w < n && s[w] >= 'A' && s[w] <= 'Z'; w++)
+		;
+	if (!((w == 5 && strncmp(s, "RANGE", 5) == 0) || (w == 4 && strncmp(s, "LIST", 4) == 0) ||
+		  (w == 4 && strncmp(s, "HASH", 4) == 0)))
+		return false;
+	i = w;
+	if (i + 2 > n || s[i] != ' ' || s[i + 1] != '(' || s[n - 1] != ')')
+		return false;
+	i += 2;
+	while (i < n - 1)
+	{
+		char		name[PROTO_MAX_NAME + 1];
+		size_t		len = 0;
+		bool		found = false;
+
+		if (s[i] == '"')
+		{
+			for (i++;; i++)
+			{
+				if (i >= n - 1 || len >= PROTO_MAX_NAME)
+					return false;
+				if (s[i] == '"')
+				{
+					if (s[i + 1] != '"')
+						break;
+					i++;
+				}
+				name[len++] = s[i];
+			}
+			i++;
+		}
+		else
+			while (i < n - 1 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_') &&
+				   len < PROTO_MAX_NAME)
+				name[len++] = s[i++];
+		if (len == 0)
+			return false;
+		for (int c = 0; c < rel->natts && !found; c++)
+			found = rel->cols[c].name.n == len && memcmp(rel->cols[c].name.p, name, len) == 0;
+		if (!found)
+			return false;
+		if (i < n - 1)
+		{
+			if (i + 2 > n - 1 || s[i] != ',' || s[i + 1] != ' ')
+				return false;
+			i += 2;
+		}
+	}
+	return true;
+}
+
+/*
+ * follow_partition - the replica lacks source partition rel (which carries
+ * its parent and bound): create it as a partition of the same-named parent
+ * with the source's bound, creating the parent first when it is missing and
+ * is the top-most root (with the source's partition key).  Returns 1 to
+ * decline (no bound, the replica's parent is not partitioned, or the
+ * parent is a missing intermediate level): the caller routes rows to the
+ * root as without --schema follow.
+ */
+static int
+follow_partition(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, const char *name)
+{
+	char	   *pnsp = cstr(rel->parent_nspname);
+	char	   *pname = cstr(rel->parent_relname);
+	char	   *bound = cstr(rel->bound);
+	char	   *partkey = cstr(rel->partkey);
+	char	   *qn = NULL;
+	char	   *qt = NULL;
+	char	   *qpn = NULL;
+	char	   *qpt = NULL;
+	const char *tpnsp;
+	char		poid[16];
+	char		pkind = 0;
+	char		display[2 * PROTO_MAX_NAME + 2];
+	int			rc;
+
+	snprintf(display, sizeof(display), "%s.%s", nsp, name);
+	if (!pnsp || !pname || !bound || !partkey)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	tpnsp = map_schema(r, pnsp);
+	if ((rc = lookup(r, tpnsp, pname, poid, &pkind)) > 1 || rc < 0)
+		goto done;
+	if (rc == 1)
+	{
+		/* only the root's partition key is known to be over its columns */
+		if (rel->parent_relid != rel->root_relid)
+			goto done;
+		if (!partkey_ok(rel, partkey, strlen(partkey)))
+		{
+			rc = fail_change(r);
+			rlog(r, 'E', "cannot create partitioned table \"%s.%s\" on the replica: its partition key %s is more than plain columns",
+				 tpnsp, pname, partkey);
+			rlog(r, 'D', "the segments hold changes for its partition \"%s\", which the replica lacks too", display);
+			txn_detail(r);
+			rlog(r, 'H', "create the partitioned table on the replica (CREATE TABLE ... PARTITION BY %s), then run tide apply again", partkey);
+			goto done;
+		}
+		if ((rc = follow_create(r, rel, tpnsp, pname, partkey)) != 0 ||
+			(rc = lookup(r, tpnsp, pname, poid, &pkind)) != 0)
+			goto done;
+	}
+	if (pkind != 'p')
+	{
+		rc = 1;
+		goto done;
+	}
+	else
+	{
+		/* partitioned otherwise on the replica: its own partitions decide */
+		const char *vals[1] = {poid};
+		PGresult   *res = PQexecParams(r->conn, "SELECT pg_catalog.pg_get_partkeydef($1::pg_catalog.oid)",
+									   1, NULL, vals, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		{
+			rc = report(r, res, "%s", "could not read the replica's catalog");
+			PQclear(res);
+			goto done;
+		}
+		rc = strcmp(PQgetvalue(res, 0, 0), partkey) == 0 ? 0 : 1;
+		if (rc)
+			tide_log_info("--schema follow: table \"%s.%s\" is partitioned by %s on the replica, by %s on the source: "
+						  "rows of the source's new partition \"%s\" go to the replica's own partitions",
+						  tpnsp, pname, PQgetvalue(res, 0, 0), partkey, display);
+		PQclear(res);
+		if (rc)
+			goto done;
+	}
+	if (!bound_sql_ok(bound, strlen(bound)))
+	{
+		rc = fail_change(r);
+		rlog(r, 'E', "cannot create partition \"%s\" on the replica: its bound is not one tide apply creates on its own", display);
+		rlog(r, 'D', "the source's bound: %s", bound);
+		txn_detail(r);
+		rlog(r, 'H', "create the partition on the replica (CREATE TABLE ... PARTITION OF %s.%s %s), then run tide apply again",
+			 tpnsp, pname, bound);
+		goto done;
+	}
+	qn = quote(r->conn, nsp, strlen(nsp));
+	qt = quote(r->conn, name, strlen(name));
+	qpn = quote(r->conn, tpnsp, strlen(tpnsp));
+	qpt = quote(r->conn, pname, strlen(pname));
+	if (!qn || !qt || !qpn || !qpt)
+	{
+		tide_log_error("out of memory");
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	if ((rc = ensure_txn(r)) != 0 || (rc = follow_schema(r, nsp)) != 0)
+		goto done;
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "CREATE TABLE ");
+	sql_put(&r->sql, qn);
+	sql_put(&r->sql, ".");
+	sql_put(&r->sql, qt);
+	sql_put(&r->sql, " PARTITION OF ");
+	sql_put(&r->sql, qpn);
+	sql_put(&r->sql, ".");
+	sql_put(&r->sql, qpt);
+	sql_put(&r->sql, " ");
+	sql_put(&r->sql, bound);
+	proto_put_u8(&r->sql, '\0');
+	if (r->sql.err)
+	{
+		rc = TIDE_EXIT_BUG;
+		goto done;
+	}
+	if ((rc = follow_exec(r, (const char *) r->sql.data, "could not create a partition on the replica")) != 0)
+		goto done;
+	if (rel->replident == PROTO_IDENT_FULL)
+	{
+		proto_wbuf_reset(&r->sql);
+		sql_put(&r->sql, "ALTER TABLE ");
+		sql_put(&r->sql, qn);
+		sql_put(&r->sql, ".");
+		sql_put(&r->sql, qt);
+		sql_put(&r->sql, " REPLICA IDENTITY FULL");
+		proto_put_u8(&r->sql, '\0');
+		if (r->sql.err)
+			rc = TIDE_EXIT_BUG;
+		else
+			rc = follow_exec(r, (const char *) r->sql.data, "could not set the replica identity of a table on the replica");
+	}
+done:
+	free(pnsp);
+	free(pname);
+	free(bound);
+	free(partkey);
+	free(qn);
+	free(qt);
+	free(qpn);
+	free(qpt);
 	return rc;
 }
 
@@ -1613,6 +1895,13 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	tnsp = map_schema(r, nsp);
 	tname = name;
 	rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+	if (rc == 1 && r->opts->schema_follow && (rel->flags & PROTO_REL_BOUND))
+	{
+		if ((rc = follow_partition(r, rel, tnsp, tname)) == 0)
+			rc = lookup(r, tnsp, tname, oid, &rs->relkind);
+		else if (rc != 1)
+			goto done;
+	}
 	if (rc == 1 && rnsp)
 	{
 		tnsp = map_schema(r, rnsp);
@@ -1624,7 +1913,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	{
 		tnsp = map_schema(r, nsp);
 		tname = name;
-		if ((rc = follow_create(r, rel, tnsp, tname)) != 0)
+		if ((rc = follow_create(r, rel, tnsp, tname, NULL)) != 0)
 			goto done;
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
 	}

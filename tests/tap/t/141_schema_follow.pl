@@ -193,4 +193,122 @@ is($rc, 4, 'follow: a type mismatch stops apply');
 like($err, qr/column "added" of table "public\.base" has type text on the replica but numeric\(10,2\) on the source/,
 	'follow: the mismatch is named');
 
+# ---- (c) the time-decay pattern: a table partitioned by a timestamptz in
+# 1-second "days", a new day created at the source while tide stream and
+# tide apply --follow --schema follow run, old days dropped at the source.
+# The replica creates each new day as a partition of its own table with the
+# source's bound, with no operator action; a DROP of an old partition at
+# the source reaches nobody without DDL capture, so the replica keeps that
+# day's rows (README, "Schema changes").
+my $events = q{
+CREATE TABLE events (id bigint, at timestamptz, payload text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_d0 PARTITION OF events FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-01-01 00:00:01+00');
+CREATE TABLE events_d1 PARTITION OF events FOR VALUES FROM ('2030-01-01 00:00:01+00') TO ('2030-01-01 00:00:02+00');
+CREATE TABLE marker (n int PRIMARY KEY);
+};
+$src->safe_psql('postgres', $events);
+$src->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('decay', 'tide')});
+my $drep = replica('decay', $schema . $events);
+my $ddir = seg_dir('decay');
+my ($st) = tide_start('stream', '-d', $conn, '-S', 'decay', '-D', $ddir, '--bucket', '1s',
+	'--flush-interval', '200ms', '-q');
+ok(wait_for_file("$ddir/*.tseg*", 30), 'decay: the streamer opened a segment');
+my ($ap, $aout, $aerr) = tide_start('apply', '-d', $drep->connstr('postgres'), '-D', $ddir,
+	'--follow', '--schema', 'follow', '--batch', '100');
+
+my $id = 0;
+my %dropped;	# day => count:md5 of its rows when the source dropped it
+sub day_at { my ($d, $frac) = @_; return "'2030-01-01 00:00:00+00'::timestamptz + interval '$d.$frac seconds'"; }
+$src->safe_psql('postgres', 'INSERT INTO events SELECT g, ' . day_at(0, 1) . ", 'd0' FROM generate_series(1, 10) g");
+$src->safe_psql('postgres', 'INSERT INTO events SELECT g, ' . day_at(1, 1) . ", 'd1' FROM generate_series(11, 20) g");
+$id = 20;
+for my $d (2 .. 7)
+{
+	my $from = $d;
+	my $to = $d + 1;
+	my $sql = "CREATE TABLE events_d$d PARTITION OF events FOR VALUES FROM ('2030-01-01 00:00:00+00'::timestamptz + interval '$from s') TO ('2030-01-01 00:00:00+00'::timestamptz + interval '$to s');";
+	my $rows = join(', ', map { $id++; "($id, " . day_at($d, $_) . ", 'd$d r$_')" } 1 .. 20);
+	if ($d % 2)
+	{
+		# the new day and its first rows in one transaction
+		$src->safe_psql('postgres', "BEGIN; $sql INSERT INTO events VALUES $rows; COMMIT;");
+	}
+	else
+	{
+		$src->safe_psql('postgres', $sql);
+		$src->safe_psql('postgres', "INSERT INTO events VALUES $rows");
+	}
+	# late rows for the day before, an update, a delete
+	$id++;
+	$src->safe_psql('postgres', "INSERT INTO events VALUES ($id, " . day_at($d - 1, 9) . ", 'late');
+		UPDATE events SET payload = payload || ' updated' WHERE id = " . ($id - 3) . ";
+		DELETE FROM events WHERE id = " . ($id - 5));
+	if ($d >= 4)
+	{
+		my $old = $d - 3;
+		$dropped{$old} = table_md5($src, "events_d$old");
+		$src->safe_psql('postgres', "DROP TABLE events_d$old");
+	}
+	usleep(1_000_000);
+}
+$src->safe_psql('postgres', 'INSERT INTO marker VALUES (1)');
+ok($drep->poll_query_until('postgres', 'SELECT count(*) = 1 FROM marker'), 'decay: the follower caught up');
+my @src_days = split /\n/, $src->safe_psql('postgres',
+	q{SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1});
+is_deeply(\@src_days, [ map { "events_d$_" } (0, 5, 6, 7) ], 'decay: the source kept its last days');
+for my $t (@src_days)
+{
+	is(table_md5($drep, $t), table_md5($src, $t), "decay: $t equal to the source");
+	my $b = "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = '$t'";
+	is($drep->safe_psql('postgres', $b), $src->safe_psql('postgres', $b), "decay: $t has the source's bound");
+}
+for my $d (sort keys %dropped)
+{
+	is(table_md5($drep, "events_d$d"), $dropped{$d}, "decay: events_d$d, dropped at the source, keeps its rows on the replica");
+}
+$ap->signal('TERM');
+$ap->finish;
+is($ap->result(0), 0, 'decay: the follower stops cleanly') or diag($$aerr);
+like($$aerr, qr/--schema follow: CREATE TABLE "public"\."events_d2" PARTITION OF "public"\."events" FOR VALUES FROM \('2030-01-01 00:00:02\+00'\) TO \('2030-01-01 00:00:03\+00'\)/,
+	'decay: the new partition is created with its bound, and logged');
+$st->signal('TERM');
+$st->finish;
+
+# the same segments into a replica without the partitioned table: the root
+# is created from the source's partition key, then each day
+my $bare = replica('bare');
+($rc, $out, $err) = apply($bare, $ddir, '--schema', 'follow');
+is($rc, 0, 'decay, bare replica: applied') or diag($err);
+like($err, qr/--schema follow: CREATE TABLE "public"\."events" \("id" bigint, "at" timestamp with time zone, "payload" text, PRIMARY KEY \("id", "at"\)\) PARTITION BY RANGE \(at\)/,
+	'decay, bare replica: the root is created with its partition key');
+for my $t (@src_days)
+{
+	is(table_md5($bare, $t), table_md5($src, $t), "decay, bare replica: $t equal to the source");
+}
+is($bare->safe_psql('postgres', q{SELECT relkind FROM pg_class WHERE relname = 'events'}), 'p',
+	'decay, bare replica: events is partitioned');
+
+# a replica whose events is a plain table (an analytics sink): rows of
+# every day, new ones included, go to it; no partition is created
+my $sink = replica('sink', $schema . q{CREATE TABLE events (id bigint, at timestamptz, payload text, PRIMARY KEY (id, at));
+CREATE TABLE marker (n int PRIMARY KEY);});
+($rc, $out, $err) = apply($sink, $ddir, '--schema', 'follow');
+is($rc, 0, 'decay, plain sink: applied') or diag($err);
+unlike($err, qr/PARTITION OF/, 'decay, plain sink: no partition created');
+my $n_dropped = 0;
+$n_dropped += (split /:/, $dropped{$_})[0] for keys %dropped;
+is($sink->safe_psql('postgres', 'SELECT count(*) FROM events'),
+	$src->safe_psql('postgres', 'SELECT count(*) FROM events') + $n_dropped,
+	'decay, plain sink: every row of every day');
+is($sink->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::text, '' ORDER BY x::text)) FROM events x
+  WHERE at >= '2030-01-01 00:00:05+00'}),
+	$src->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::text, '' ORDER BY x::text)) FROM events x
+  WHERE at >= '2030-01-01 00:00:05+00'}), 'decay, plain sink: the days the source kept are equal');
+
+# strict (the default): the first row of a new day stops apply, naming the fix
+my $dstrict = replica('dstrict', $schema . $events);
+($rc, $out, $err) = apply($dstrict, $ddir);
+is($rc, 4, 'decay, strict: a new day stops apply with exit 4');
+like($err, qr/create the partition for it on the replica/, 'decay, strict: the hint says what to do');
+
 done_testing();
