@@ -1644,8 +1644,11 @@ follow_partition(apply_replica_t *r, const proto_relation_t *rel, const char *ns
 		goto done;
 	if (rc == 1)
 	{
-		/* only the root's partition key is known to be over its columns */
-		if (rel->parent_relid != rel->root_relid)
+		/*
+		 * Only the root's partition key is known to be over its columns;
+		 * a root --tables leaves out is not created for its partition.
+		 */
+		if (rel->parent_relid != rel->root_relid || !table_wanted(r, pnsp, pname))
 			goto done;
 		if (!partkey_ok(rel, partkey, strlen(partkey)))
 		{
@@ -1924,6 +1927,9 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		if (rnsp)
 			rlog(r, 'D', "it is a partition of \"%s.%s\", which does not exist on the replica either",
 				 rnsp, rname);
+		if (rnsp && r->opts->schema_follow && !(rel->flags & PROTO_REL_BOUND))
+			rlog(r, 'D', "--schema follow creates a partition only when the segments carry its bound, "
+				 "which a tide stream and plugin of this version write (decoder option partition-bounds)");
 		rlog(r, 'D', "the segments hold changes for table \"%s.%s\" of the source", nsp, name);
 		txn_detail(r);
 		rlog(r, 'H', "create the table on the replica (or let tide apply --schema follow create it), map its schema with --map, "

@@ -311,4 +311,37 @@ my $dstrict = replica('dstrict', $schema . $events);
 is($rc, 4, 'decay, strict: a new day stops apply with exit 4');
 like($err, qr/create the partition for it on the replica/, 'decay, strict: the hint says what to do');
 
+# ---- a batch that created a table and then fails is rolled back, applied
+# again one source transaction at a time (the table created again, what
+# comes before the failure committed), and the failure named
+$src->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('batch', 'tide')});
+$src->safe_psql('postgres', q{
+CREATE TABLE later (id int PRIMARY KEY, v text);
+INSERT INTO later SELECT g, 'l' || g FROM generate_series(1, 30) g;
+UPDATE later SET v = 'changed' WHERE id = 2;
+});
+$src->safe_psql('postgres', q{UPDATE base SET v = 'diverges' WHERE id = 1});
+$src->safe_psql('postgres', q{INSERT INTO later VALUES (31, 'after')});
+my $bdir = seg_dir('batch');
+{
+	my $end = $src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'batch', '-D', $bdir, '--bucket', '1s',
+		'--endpos', $end, '-q');
+	is($rc, 0, 'batch: streamed') or diag($err);
+}
+my $brep = replica('batchrep', $schema . q{ALTER TABLE base ADD COLUMN added numeric(10,2), ADD COLUMN "Also ""added""" varchar(20)[]});
+($rc, $out, $err) = apply($brep, $bdir, '--schema', 'follow', '--tables', 'public.later,public.base');
+is($rc, 4, 'batch: the UPDATE of a row the replica lacks stops apply');
+like($err, qr/a batch failed on the replica/, 'batch: the batch was applied again one transaction at a time');
+like($err, qr/public\.base/, 'batch: the failure names the table');
+is($brep->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::text, '' ORDER BY x.id)) FROM later x}),
+	$src->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::text, '' ORDER BY x.id)) FROM later x WHERE id <= 30}),
+	'batch: the table created before the failure is committed with its rows');
+# the operator fixes the replica; the same command continues
+$brep->safe_psql('postgres', q{INSERT INTO base (id, v) SELECT 1, 'before'});
+($rc, $out, $err) = apply($brep, $bdir, '--schema', 'follow', '--tables', 'public.later,public.base');
+is($rc, 0, 'batch: continues once the replica is fixed') or diag($err);
+is(table_md5($brep, 'later'), table_md5($src, 'later'), 'batch: later equal to the source');
+is($brep->safe_psql('postgres', q{SELECT v FROM base WHERE id = 1}), 'diverges', 'batch: the update applied');
+
 done_testing();
