@@ -126,6 +126,9 @@ is($strict->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname 
 	'strict: nothing created');
 ($rc, $out, $err) = apply($strict, $dir, '--schema', 'strict');
 is($rc, 4, '--schema strict is the default');
+($rc, $out, $err) = apply($strict, $dir, '--schema', 'Follow');
+is($rc, 2, '--schema takes strict or follow, exactly');
+like($err, qr/invalid --schema "Follow"/, '--schema: the refused value is named');
 
 # ---- --schema follow: every table and column created, rows equal
 my $rep = replica('follow');
