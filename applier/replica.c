@@ -1259,15 +1259,23 @@ check_firing(apply_replica_t *r, apply_rel_t *rs, const char *oid)
  * Identifiers go through PQescapeIdentifier like everywhere else.
  */
 
-/* follow_exec - log one DDL statement at info level, then run it */
+/*
+ * follow_exec - log one DDL statement at info level, then run it through
+ * the extended protocol, which takes exactly one statement
+ */
 static int
 follow_exec(apply_replica_t *r, const char *sql, const char *what)
 {
-	int			rc;
+	PGresult   *res;
+	int			rc = 0;
 
 	tide_log_info("--schema follow: %s", sql);
-	if ((rc = exec(r, sql, PGRES_COMMAND_OK, what)) == 0)
+	res = PQexecParams(r->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = report(r, res, "%s", what);
+	else
 		r->ddl_in_txn = true;
+	PQclear(res);
 	return rc;
 }
 

@@ -1105,16 +1105,16 @@ start_streaming(stream_t *s)
 		start_streaming(s);
 		return;
 	}
-	if (PQresultStatus(r) != PGRES_COPY_BOTH && send_bounds &&
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && send_bounds && s->o.nplugin_opts == 0 &&
 		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
 		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22023") == 0)
 	{
 		/*
-		 * An option refused: partition-bounds, by a plugin older than it,
-		 * or one of -o's, which the next attempt (without
-		 * partition-bounds) is refused again and reported.
+		 * An option refused while the only one not tide stream's own is
+		 * partition-bounds: a plugin older than it.  (With -o options,
+		 * the refusal is reported below, naming the option.)
 		 */
-		tide_log_warning("the tide plugin on the source refused an option (partition-bounds?): %s",
+		tide_log_warning("the tide plugin on the source refused the option partition-bounds: %s",
 						 conn_error(s->conn));
 		tide_log_hint("trying again without partition-bounds: tide apply --schema follow then routes rows of a new partition to its root instead of creating it; install this version's plugin on the source");
 		s->bounds_refused = true;
@@ -1132,7 +1132,8 @@ start_streaming(stream_t *s)
 		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
 			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
 		else if (strstr(e, "option"))
-			tide_log_hint("check the decoder options given with -o");
+			tide_log_hint("check the decoder options given with -o (tide stream adds partition-bounds, which a plugin older than this tide refuses: "
+						  "install this version's plugin on the source)");
 		PQclear(r);
 		stop_stream(s, strstr(e, "option") ? TIDE_EXIT_USAGE : TIDE_EXIT_SOURCE);
 		return;

@@ -276,6 +276,8 @@ like($$aerr, qr/--schema follow: CREATE TABLE "public"\."events_d2" PARTITION OF
 	'decay: the new partition is created with its bound, and logged');
 $st->signal('TERM');
 $st->finish;
+ok((grep { /^RELATION public\.events_d3 partition of public\.events parent public\.events \(RANGE \(at\)\) FOR VALUES FROM \('2030-01-01 00:00:03\+00'\) TO \('2030-01-01 00:00:04\+00'\)/ }
+	seg_lines($ddir)), 'decay: the segments describe a partition with its parent, key and bound (tide inspect)');
 
 # the same segments into a replica without the partitioned table: the root
 # is created from the source's partition key, then each day
