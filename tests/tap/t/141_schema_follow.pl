@@ -225,6 +225,19 @@ sub day_at { my ($d, $frac) = @_; return "'2030-01-01 00:00:00+00'::timestamptz 
 $src->safe_psql('postgres', 'INSERT INTO events SELECT g, ' . day_at(0, 1) . ", 'd0' FROM generate_series(1, 10) g");
 $src->safe_psql('postgres', 'INSERT INTO events SELECT g, ' . day_at(1, 1) . ", 'd1' FROM generate_series(11, 20) g");
 $id = 20;
+# rows keep flowing into the first day from other sessions while days are
+# created and dropped (CREATE ... PARTITION OF waits for them, and they for it)
+$src->safe_psql('postgres', 'CREATE SEQUENCE flow_id START 1000000');
+my $flow = "$ddir/../flow.sql";
+open my $fh, '>', $flow or die;
+print $fh q{INSERT INTO events VALUES (nextval('flow_id'), '2030-01-01 00:00:00.5+00', 'flow');
+UPDATE events SET payload = 'flow updated' WHERE id = (SELECT max(id) - 3 FROM events WHERE payload = 'flow');
+};
+close $fh;
+my $pgbench = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-T', '8', '-R', '100', '-f', $flow,
+	  '-h', $src->host, '-p', $src->port, 'postgres' ],
+	'>', \my $pb_out, '2>', \my $pb_err);
 for my $d (2 .. 7)
 {
 	my $from = $d;
@@ -254,6 +267,10 @@ for my $d (2 .. 7)
 	}
 	usleep(1_000_000);
 }
+$pgbench->finish;
+is($?, 0, 'decay: the concurrent workload ran') or diag($pb_err);
+cmp_ok($src->safe_psql('postgres', q{SELECT count(*) FROM events WHERE payload LIKE 'flow%'}), '>', 100,
+	'decay: rows flowed while days were created and dropped');
 $src->safe_psql('postgres', 'INSERT INTO marker VALUES (1)');
 ok($drep->poll_query_until('postgres', 'SELECT count(*) = 1 FROM marker'), 'decay: the follower caught up');
 my @src_days = split /\n/, $src->safe_psql('postgres',
