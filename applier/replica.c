@@ -1738,8 +1738,39 @@ follow_partition(apply_replica_t *r, const proto_relation_t *rel, const char *ns
 		rc = TIDE_EXIT_BUG;
 		goto done;
 	}
-	if ((rc = follow_exec(r, (const char *) r->sql.data, "could not create a partition on the replica")) != 0)
+
+	/*
+	 * The replica may cover the range already under other names (its
+	 * operator created the day, or keeps a default partition holding rows
+	 * of it): then its own partitions take the rows, as without --schema
+	 * follow.  A savepoint keeps the failed CREATE from ending the batch.
+	 */
+	if ((rc = exec(r, "SAVEPOINT tide_follow", PGRES_COMMAND_OK, "could not create a partition on the replica")) != 0)
 		goto done;
+	tide_log_info("--schema follow: %s", (const char *) r->sql.data);
+	{
+		PGresult   *res = PQexecParams(r->conn, (const char *) r->sql.data, 0, NULL, NULL, NULL, NULL, 0);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			r->ddl_in_txn = true;
+		else if (state && (strcmp(state, "42P17") == 0 || strcmp(state, "23514") == 0))
+		{
+			tide_log_info("--schema follow: not created: %s; rows of the source's partition \"%s\" go to the replica's own partitions of \"%s.%s\"",
+						  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), display, tpnsp, pname);
+			rc = 1;
+		}
+		else
+			rc = report(r, res, "%s", "could not create a partition on the replica");
+		PQclear(res);
+		if (rc == 1 &&
+			exec(r, "ROLLBACK TO SAVEPOINT tide_follow", PGRES_COMMAND_OK, "could not create a partition on the replica") != 0)
+			rc = TIDE_EXIT_REPLICA;
+		if (rc)
+			goto done;
+		if ((rc = exec(r, "RELEASE SAVEPOINT tide_follow", PGRES_COMMAND_OK, "could not create a partition on the replica")) != 0)
+			goto done;
+	}
 	if (rel->replident == PROTO_IDENT_FULL)
 	{
 		proto_wbuf_reset(&r->sql);

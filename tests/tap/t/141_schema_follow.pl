@@ -327,6 +327,20 @@ is($sink->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::te
 	$src->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(x::text, '' ORDER BY x::text)) FROM events x
   WHERE at >= '2030-01-01 00:00:05+00'}), 'decay, plain sink: the days the source kept are equal');
 
+# a replica whose operator created a day under another name: its partition
+# takes that day's rows, nothing overlapping is created
+my $pre = replica('pre', $schema . $events . q{
+CREATE TABLE events_mine_2 PARTITION OF events FOR VALUES FROM ('2030-01-01 00:00:02+00') TO ('2030-01-01 00:00:03+00');});
+($rc, $out, $err) = apply($pre, $ddir, '--schema', 'follow');
+is($rc, 0, 'decay, a day created by the operator: applied') or diag($err);
+like($err, qr/not created: .*would overlap.*go to the replica's own partitions of "public\.events"/,
+	'decay, a day created by the operator: says why the source\'s day is not created');
+is(table_md5($pre, 'events_mine_2'), $dropped{2}, 'decay, a day created by the operator: it holds that day\'s rows');
+for my $t (@src_days)
+{
+	is(table_md5($pre, $t), table_md5($src, $t), "decay, a day created by the operator: $t equal to the source");
+}
+
 # strict (the default): the first row of a new day stops apply, naming the fix
 my $dstrict = replica('dstrict', $schema . $events);
 ($rc, $out, $err) = apply($dstrict, $ddir);
