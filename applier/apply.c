@@ -239,6 +239,13 @@ apply_usage(FILE *f)
 			"                         slot: an UPDATE or DELETE of a row the dump no\n"
 			"                         longer had is counted, not an error; inserts go\n"
 			"                         through statements, not COPY)\n"
+			"      --schema=strict|follow\n"
+			"                         a table or column the segments describe and the\n"
+			"                         replica lacks: stop (default), or create it before\n"
+			"                         its first row, in the same replica transaction\n"
+			"                         (columns, types, key, the partition of its parent);\n"
+			"                         never drops, renames or retypes (README, \"Schema\n"
+			"                         changes\")\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second; a remote store's\n"
 			"                         closed segments as its index names them); SIGINT\n"
@@ -281,6 +288,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"cache", required_argument, NULL, 7},
 		{"poll-interval", required_argument, NULL, 8},
 		{"metrics-listen", required_argument, NULL, 40},
+		{"schema", required_argument, NULL, 9},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -385,6 +393,18 @@ parse_opts(int argc, char **argv, opts_t *o)
 				{
 					tide_log_error("invalid --on-conflict \"%s\"", optarg);
 					tide_log_hint("use error (the default), skip or update");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 9:
+				if (strcmp(optarg, "strict") == 0)
+					o->r.schema_follow = false;
+				else if (strcmp(optarg, "follow") == 0)
+					o->r.schema_follow = true;
+				else
+				{
+					tide_log_error("invalid --schema \"%s\"", optarg);
+					tide_log_hint("use strict (the default) or follow");
 					return TIDE_EXIT_USAGE;
 				}
 				break;

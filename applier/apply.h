@@ -106,6 +106,9 @@ typedef struct
 	int			nmaps;
 	const char **tables;		/* --tables patterns, NULL-terminated */
 	char		on_conflict;	/* APPLY_CONFLICT_* */
+	bool		schema_follow;	/* --schema follow: create missing tables
+								 * and columns (replica.c, "schema
+								 * following") */
 } apply_replica_opts_t;
 
 /* --on-conflict: what an INSERT that hits an existing key does */

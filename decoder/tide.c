@@ -64,6 +64,7 @@
 #include "access/tupdesc.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -236,6 +237,8 @@ typedef struct TideData
 	int			frame_size;
 	bool		values_text;
 	bool		streaming;		/* stream in-progress transactions */
+	bool		partition_bounds;	/* RELATIONs of partitions carry their
+									 * parent, bound and partition key */
 
 	/* session */
 	bool		startup_sent;
@@ -509,7 +512,8 @@ tide_parse_options(TideData *data, List *options)
 	static const char *const names[] = {
 		"format-version", "include-tables", "exclude-tables",
 		"include-message-prefixes", "exclude-message-prefixes",
-		"only-local", "frame-size", "values", "streaming"
+		"only-local", "frame-size", "values", "streaming",
+		"partition-bounds"
 	};
 	bool		seen[lengthof(names)] = {false};
 	ListCell   *lc;
@@ -530,7 +534,7 @@ tide_parse_options(TideData *data, List *options)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized tide option \"%s\"", elem->defname),
-					 errhint("Valid options are format-version, include-tables, exclude-tables, include-message-prefixes, exclude-message-prefixes, only-local, frame-size, values and streaming.")));
+					 errhint("Valid options are format-version, include-tables, exclude-tables, include-message-prefixes, exclude-message-prefixes, only-local, frame-size, values, streaming and partition-bounds.")));
 		if (seen[which])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -613,6 +617,9 @@ tide_parse_options(TideData *data, List *options)
 				}
 			case 8:				/* streaming */
 				data->streaming = tide_parse_bool_option(elem);
+				break;
+			case 9:				/* partition-bounds */
+				data->partition_bounds = tide_parse_bool_option(elem);
 				break;
 		}
 	}
@@ -912,6 +919,46 @@ tide_sweep_relation_cache(TideData *data)
 		hash_search(data->relcache, &entry->relid, HASH_REMOVE, NULL);
 	}
 	TideInvalidations = 0;
+}
+
+/*
+ * tide_partition_sql - a partition's bound (pg_get_expr of relpartbound:
+ * "FOR VALUES ...", "DEFAULT") and its parent's partition key
+ * (pg_get_partkeydef: "RANGE (ts)"), for a consumer that creates the
+ * partition (tide apply --schema follow).  Printed in a GUC nest level of
+ * their own under TIDE_SAFE_SEARCH_PATH (names outside pg_catalog come out
+ * qualified) with the settings that fix a constant's text form (DateStyle
+ * ISO prints timestamptz with its offset), as pg_dump does; the decoding
+ * session's own settings are left as they were.
+ */
+static void
+tide_partition_sql(Oid relid, Oid parent, char **bound, char **partkey)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+	HeapTuple	tup;
+	Datum		d;
+	bool		isnull;
+
+	(void) set_config_option("search_path", TIDE_SAFE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("datestyle", "ISO",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+	if (isnull)
+		elog(ERROR, "relation %u is a partition without a bound", relid);
+	*bound = TextDatumGetCString(DirectFunctionCall2(pg_get_expr, d,
+													 ObjectIdGetDatum(relid)));
+	ReleaseSysCache(tup);
+	*partkey = TextDatumGetCString(DirectFunctionCall1(pg_get_partkeydef,
+													   ObjectIdGetDatum(parent)));
+	AtEOXact_GUC(true, save_nestlevel);
 }
 
 /*
@@ -1244,6 +1291,20 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		entry->desc.root_relid = root;
 		entry->desc.root_nspname = tide_str(pstrdup(rootnsp));
 		entry->desc.root_relname = tide_str(pstrdup(rootrel));
+		if (data->partition_bounds)
+		{
+			TideTablePattern *parent = linitial(ancestor_names);
+			char	   *bound;
+			char	   *partkey;
+
+			tide_partition_sql(relid, entry->ancestors[0], &bound, &partkey);
+			entry->desc.flags |= PROTO_REL_BOUND;
+			entry->desc.parent_relid = entry->ancestors[0];
+			entry->desc.parent_nspname = tide_str(pstrdup(parent->nsp));
+			entry->desc.parent_relname = tide_str(pstrdup(parent->rel));
+			entry->desc.bound = tide_str(bound);
+			entry->desc.partkey = tide_str(partkey);
+		}
 	}
 	entry->desc.natts = (uint16) natts;
 	entry->desc.cols = palloc0(sizeof(proto_column_t) * Max(natts, 1));

@@ -104,6 +104,7 @@ typedef struct
 	size_t		pending_len;
 	bool		stream_txns;	/* this session asked the decoder to stream */
 	bool		stream_refused; /* the source's plugin cannot */
+	bool		bounds_refused; /* nor describe partitions' bounds */
 	uint32_t	server_version;
 	proto_lsn_t replay_end;		/* COMMIT end LSN of the one being written */
 
@@ -1037,6 +1038,7 @@ start_streaming(stream_t *s)
 	PGresult   *r;
 	char		cmd[8192];
 	size_t		n;
+	bool		send_bounds;
 	int			rc;
 	char		dbname[256];
 	uint64_t	sysid;
@@ -1132,6 +1134,19 @@ start_streaming(stream_t *s)
 							  s->stream_txns ? ", \"streaming\" 'on'" : "");
 		PQfreemem(id);
 	}
+
+	/*
+	 * Partitions described with their parent, bound and partition key, so
+	 * that tide apply --schema follow can create a partition the replica
+	 * lacks (a new day of a time-partitioned table); an -o
+	 * partition-bounds=... given by the user is sent instead.
+	 */
+	send_bounds = !s->bounds_refused;
+	for (int i = 0; i < s->o.nplugin_opts; i++)
+		if (strcmp(s->o.plugin_opts[i][0], "partition-bounds") == 0)
+			send_bounds = false;
+	if (send_bounds && n < sizeof(cmd))
+		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", \"partition-bounds\" 'on'");
 	for (int i = 0; i < s->o.nplugin_opts && n < sizeof(cmd); i++)
 	{
 		char	   *k = PQescapeIdentifier(s->conn, s->o.plugin_opts[i][0], strlen(s->o.plugin_opts[i][0]));
@@ -1164,6 +1179,25 @@ start_streaming(stream_t *s)
 		start_streaming(s);
 		return;
 	}
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && send_bounds && s->o.nplugin_opts == 0 &&
+		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
+		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22023") == 0)
+	{
+		/*
+		 * An option refused while the only one not tide stream's own is
+		 * partition-bounds: a plugin older than it.  (With -o options,
+		 * the refusal is reported below, naming the option.)
+		 */
+		tide_log_warning("the tide plugin on the source refused the option partition-bounds: %s",
+						 conn_error(s->conn));
+		tide_log_hint("trying again without partition-bounds: tide apply --schema follow then routes rows of a new partition to its root instead of creating it; install this version's plugin on the source");
+		s->bounds_refused = true;
+		PQclear(r);
+		PQfinish(s->conn);
+		s->conn = NULL;
+		start_streaming(s);
+		return;
+	}
 	if (PQresultStatus(r) != PGRES_COPY_BOTH)
 	{
 		const char *e = conn_error(s->conn);
@@ -1172,7 +1206,8 @@ start_streaming(stream_t *s)
 		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
 			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
 		else if (strstr(e, "option"))
-			tide_log_hint("check the decoder options given with -o");
+			tide_log_hint("check the decoder options given with -o (tide stream adds partition-bounds, which a plugin older than this tide refuses: "
+						  "install this version's plugin on the source)");
 		PQclear(r);
 		stop_stream(s, strstr(e, "option") ? TIDE_EXIT_USAGE : TIDE_EXIT_SOURCE);
 		return;

@@ -58,4 +58,12 @@ SELECT * FROM tide_get('part');
 TRUNCATE happenings;
 SELECT * FROM tide_get('part');
 
+-- partition-bounds: each partition's immediate parent, its bound and the
+-- parent's partition key, printed the same whatever the session's DateStyle
+INSERT INTO happenings VALUES (9, '2024-05-01', 'a'), (10, '2024-05-01', 'q'), (11, '2026-05-01', 'a');
+SET datestyle = 'SQL, DMY';
+SELECT * FROM tide_get('part', 'partition-bounds', 'on');
+RESET datestyle;
+SELECT * FROM tide_get('part', 'partition-bounds', 'maybe');
+
 SELECT pg_drop_replication_slot('part');

@@ -147,6 +147,14 @@ proto_relcat_put(proto_relcat_t *cat, const uint8_t *body, size_t len,
 			proto_get_str(&r, PROTO_MAX_NAME, &s, &n);
 			proto_get_str(&r, PROTO_MAX_NAME, &s, &n);
 		}
+		if (probe.flags & PROTO_REL_BOUND)
+		{
+			proto_get_varint32(&r, &v);
+			proto_get_str(&r, PROTO_MAX_NAME, &s, &n);
+			proto_get_str(&r, PROTO_MAX_NAME, &s, &n);
+			proto_get_str(&r, PROTO_MAX_EXPR, &s, &n);
+			proto_get_str(&r, PROTO_MAX_EXPR, &s, &n);
+		}
 		if (proto_get_varint(&r, &natts))
 			return r.err;
 		if (natts > PROTO_MAX_COLUMNS)

@@ -381,6 +381,13 @@ put_relation(emit_t *e, const proto_relation_t *rel, int flags)
 			emit_str(e, "root_schema", rel->root_nspname);
 			emit_str(e, "root_table", rel->root_relname);
 		}
+		if (rel->flags & PROTO_REL_BOUND)
+		{
+			emit_str(e, "parent_schema", rel->parent_nspname);
+			emit_str(e, "parent_table", rel->parent_relname);
+			emit_str(e, "bound", rel->bound);
+			emit_str(e, "parent_key", rel->partkey);
+		}
 		emit_key(e, "columns");
 		proto_put_u8(out, '[');
 		for (int i = 0; i < rel->natts; i++)
@@ -407,6 +414,15 @@ put_relation(emit_t *e, const proto_relation_t *rel, int flags)
 	{
 		put_cstr(out, " partition of ");
 		put_qualified(out, rel->root_nspname, rel->root_relname);
+	}
+	if (rel->flags & PROTO_REL_BOUND)
+	{
+		put_cstr(out, " parent ");
+		put_qualified(out, rel->parent_nspname, rel->parent_relname);
+		put_cstr(out, " (");
+		proto_put_bytes(out, rel->partkey.p, rel->partkey.n);
+		put_cstr(out, ") ");
+		proto_put_bytes(out, rel->bound.p, rel->bound.n);
 	}
 	put_cstr(out, " identity ");
 	put_cstr(out, identity_name(rel->replident));

@@ -244,12 +244,21 @@ valid_column(const proto_column_t *c)
 	}
 }
 
+/* a partition's bound only comes with the partition's root */
+static bool
+valid_rel_flags(uint8_t f)
+{
+	if (f & ~(PROTO_REL_PARTITION | PROTO_REL_BOUND))
+		return false;
+	return !(f & PROTO_REL_BOUND) || (f & PROTO_REL_PARTITION);
+}
+
 int
 proto_write_relation(proto_wbuf_t *b, const proto_relation_t *m)
 {
 	size_t		start;
 
-	if (!valid_replident(m->replident) || (m->flags & ~PROTO_REL_PARTITION) ||
+	if (!valid_replident(m->replident) || !valid_rel_flags(m->flags) ||
 		m->natts > PROTO_MAX_COLUMNS)
 		return b->err = TIDE_EBADVALUE;
 	start = proto_msg_begin(b, PROTO_MSG_RELATION);
@@ -263,6 +272,14 @@ proto_write_relation(proto_wbuf_t *b, const proto_relation_t *m)
 		proto_put_varint(b, m->root_relid);
 		put_pstr(b, m->root_nspname);
 		put_pstr(b, m->root_relname);
+	}
+	if (m->flags & PROTO_REL_BOUND)
+	{
+		proto_put_varint(b, m->parent_relid);
+		put_pstr(b, m->parent_nspname);
+		put_pstr(b, m->parent_relname);
+		put_pstr(b, m->bound);
+		put_pstr(b, m->partkey);
 	}
 	proto_put_varint(b, m->natts);
 	for (int i = 0; i < m->natts; i++)
@@ -296,16 +313,27 @@ proto_read_relation(proto_rbuf_t *r, proto_relation_t *m,
 	get_pstr(r, PROTO_MAX_NAME, &m->relname);
 	if (r->err)
 		return r->err;
-	if (!valid_replident(m->replident) || (m->flags & ~PROTO_REL_PARTITION))
+	if (!valid_replident(m->replident) || !valid_rel_flags(m->flags))
 		return proto_rbuf_fail(r, TIDE_EBADVALUE);
 	m->root_relid = 0;
 	m->root_nspname.p = m->root_relname.p = NULL;
 	m->root_nspname.n = m->root_relname.n = 0;
+	m->parent_relid = 0;
+	m->parent_nspname.p = m->parent_relname.p = m->bound.p = m->partkey.p = NULL;
+	m->parent_nspname.n = m->parent_relname.n = m->bound.n = m->partkey.n = 0;
 	if (m->flags & PROTO_REL_PARTITION)
 	{
 		proto_get_varint32(r, &m->root_relid);
 		get_pstr(r, PROTO_MAX_NAME, &m->root_nspname);
 		get_pstr(r, PROTO_MAX_NAME, &m->root_relname);
+	}
+	if (m->flags & PROTO_REL_BOUND)
+	{
+		proto_get_varint32(r, &m->parent_relid);
+		get_pstr(r, PROTO_MAX_NAME, &m->parent_nspname);
+		get_pstr(r, PROTO_MAX_NAME, &m->parent_relname);
+		get_pstr(r, PROTO_MAX_EXPR, &m->bound);
+		get_pstr(r, PROTO_MAX_EXPR, &m->partkey);
 	}
 	if (proto_get_varint32(r, &natts))
 		return r->err;

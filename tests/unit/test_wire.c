@@ -124,7 +124,7 @@ static proto_column_t cols[] = {
 };
 static proto_relation_t rel = {
 	16385, PROTO_IDENT_DEFAULT, PROTO_REL_PARTITION, S("public"), S("events_2026"),
-	16384, S("public"), S("events"), 5, cols
+	16384, S("public"), S("events"), 5, cols, 0, S(""), S(""), S(""), S("")
 };
 
 static const uint8_t id_le[8] = {0x2a, 0, 0, 0, 0, 0, 0, 0x80};
@@ -518,7 +518,8 @@ static void
 test_long_values(void **state)
 {
 	static proto_column_t c[] = {{0, PROTO_ENC_BYTES, 0, 17, 17, -1, S("b"), S("bytea")}};
-	proto_relation_t r1 = {1, PROTO_IDENT_FULL, 0, S("s"), S("t"), 0, S(""), S(""), 1, c};
+	proto_relation_t r1 = {1, PROTO_IDENT_FULL, 0, S("s"), S("t"), 0, S(""), S(""), 1, c,
+		0, S(""), S(""), S(""), S("")};
 	size_t		sizes[] = {0, 1, 127, 128, 16383, 16384, 1 << 21};
 	proto_wbuf_t b;
 
@@ -801,6 +802,74 @@ test_bit_flips(void **state)
 
 /* ------------------------------------------------------- catalog, render */
 
+/*
+ * A partition's parent, bound and partition key (PROTO_REL_BOUND) read
+ * back through the reader and the relation catalog, render in inspect's
+ * text, and come only with the partition's root.
+ */
+static void
+test_relation_bound(void **state)
+{
+	proto_relation_t m = rel;
+	proto_relation_t rrel;
+	proto_column_t rcols[8];
+	proto_relcat_t cat;
+	proto_relcat_entry_t *e;
+	proto_wbuf_t b;
+	proto_wbuf_t txt;
+	proto_rbuf_t f;
+	proto_rbuf_t body;
+	uint8_t		type;
+
+	(void) state;
+	m.flags = PROTO_REL_PARTITION | PROTO_REL_BOUND;
+	m.parent_relid = 16390;
+	m.parent_nspname = (proto_str_t) S("Odd \"nsp\"");
+	m.parent_relname = (proto_str_t) S("events_2026");
+	m.bound = (proto_str_t) S("FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-01-02 00:00:00+00')");
+	m.partkey = (proto_str_t) S("RANGE (ts)");
+	proto_wbuf_init_heap(&b);
+	assert_int_equal(proto_write_relation(&b, &m), 0);
+	proto_rbuf_init(&f, b.data, b.len);
+	assert_int_equal(proto_read_msg(&f, &type, &body), 0);
+	{
+		proto_rbuf_t copy = body;
+
+		assert_int_equal(proto_read_relation(&copy, &rrel, rcols, 8), 0);
+	}
+	assert_int_equal(rrel.flags, PROTO_REL_PARTITION | PROTO_REL_BOUND);
+	assert_int_equal(rrel.parent_relid, 16390);
+	str_eq_check(rrel.parent_nspname, "Odd \"nsp\"");
+	str_eq_check(rrel.parent_relname, "events_2026");
+	str_eq_check(rrel.bound, "FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-01-02 00:00:00+00')");
+	str_eq_check(rrel.partkey, "RANGE (ts)");
+	str_eq_check(rrel.root_relname, "events");
+	assert_int_equal(rrel.natts, 5);
+	str_eq_check(rcols[4].name, "Weird \"col\"");
+	proto_relcat_init(&cat, NULL);
+	assert_int_equal(proto_relcat_put(&cat, body.data, body.len, &e), 0);
+	str_eq_check(e->rel.bound, "FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-01-02 00:00:00+00')");
+	assert_int_equal(e->rel.natts, 5);
+	proto_relcat_free(&cat);
+	{
+		proto_render_t rr;
+
+		proto_render_init(&rr, NULL, 0);
+		proto_wbuf_init_heap(&txt);
+		assert_int_equal(proto_render_frame(&rr, b.data, b.len, &txt), 0);
+		proto_put_u8(&txt, 0);
+		assert_non_null(strstr((const char *) txt.data,
+							   " parent Odd \"nsp\".events_2026 (RANGE (ts)) FOR VALUES FROM"));
+		proto_wbuf_free(&txt);
+		proto_render_free(&rr);
+	}
+	/* a bound without the partition's root is refused both ways */
+	m.flags = PROTO_REL_BOUND;
+	b.len = 0;
+	assert_int_equal(proto_write_relation(&b, &m), TIDE_EBADVALUE);
+	proto_wbuf_free(&b);
+}
+
 static void
 test_relcat(void **state)
 {
@@ -988,7 +1057,8 @@ test_render_json_truncate_names(void **state)
 		{PROTO_COL_KEY, PROTO_ENC_FIXED, 4, 23, 23, -1, S("id"), S("integer")},
 	};
 	static proto_relation_t qrel = {
-		16390, PROTO_IDENT_DEFAULT, 0, S("Sch ema"), S("Tab\"le"), 0, S(""), S(""), 1, qcols
+		16390, PROTO_IDENT_DEFAULT, 0, S("Sch ema"), S("Tab\"le"), 0, S(""), S(""), 1, qcols,
+		0, S(""), S(""), S(""), S("")
 	};
 	uint32_t	relids[] = {16390};
 	proto_truncate_t tr = {0, 1, relids};
@@ -1035,6 +1105,7 @@ main(void)
 		cmocka_unit_test(test_truncation_every_offset),
 		cmocka_unit_test(test_bit_flips),
 		cmocka_unit_test(test_relcat),
+		cmocka_unit_test(test_relation_bound),
 		cmocka_unit_test(test_render_text),
 		cmocka_unit_test(test_render_stream),
 		cmocka_unit_test(test_render_json_truncate_names),

@@ -40,6 +40,7 @@
 #define PROTO_MAX_COLUMNS 1664		/* MaxTupleAttributeNumber */
 #define PROTO_MAX_VALUE ((size_t) 1 << 30)	/* 1 GB, PostgreSQL's own limit */
 #define PROTO_MAX_TRUNCATE 65536
+#define PROTO_MAX_EXPR 65536		/* a partition bound or key, as SQL text */
 
 /* Message types. */
 #define PROTO_MSG_STARTUP 'S'
@@ -79,6 +80,9 @@
 
 /* proto_relation_t.flags */
 #define PROTO_REL_PARTITION 0x01	/* leaf of a partitioned table: root set */
+#define PROTO_REL_BOUND 0x02		/* with PARTITION: parent, bound and the
+									 * parent's partition key set (decoder
+									 * option partition-bounds) */
 
 /* proto_column_t.flags */
 #define PROTO_COL_KEY 0x01			/* part of the replica identity */
@@ -183,6 +187,17 @@ typedef struct
 	proto_str_t root_relname;
 	uint16_t	natts;
 	proto_column_t *cols;		/* natts entries, caller's array */
+	/*
+	 * Set when flags & PROTO_REL_BOUND: the leaf's immediate parent, the
+	 * leaf's bound as pg_get_expr() prints it ("FOR VALUES ...", or
+	 * "DEFAULT"), and the parent's partition key as pg_get_partkeydef()
+	 * prints it ("RANGE (ts)").
+	 */
+	uint32_t	parent_relid;
+	proto_str_t parent_nspname;
+	proto_str_t parent_relname;
+	proto_str_t bound;
+	proto_str_t partkey;
 } proto_relation_t;
 
 typedef struct
