@@ -1372,6 +1372,50 @@ follow_schema(apply_replica_t *r, const char *nsp)
 }
 
 /*
+ * follow_sequence - --schema follow: create sequence nsp.name, missing on
+ * the replica, with the source's increment and cycle.  Its bounds are the
+ * whole bigint range (the source's are not in the stream), so any state
+ * the source reports can be set; the caller then moves it forward.
+ */
+static int
+follow_sequence(apply_replica_t *r, const char *nsp, const char *name, int64_t increment, bool cycle)
+{
+	char	   *qn = quote(r->conn, nsp, strlen(nsp));
+	char	   *qr = quote(r->conn, name, strlen(name));
+	char		tail[160];
+	int			rc;
+
+	if (qn == NULL || qr == NULL)
+	{
+		free(qn);
+		free(qr);
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	if ((rc = follow_schema(r, nsp)) != 0)
+	{
+		free(qn);
+		free(qr);
+		return rc;
+	}
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, "CREATE SEQUENCE ");
+	sql_put(&r->sql, qn);
+	sql_put(&r->sql, ".");
+	sql_put(&r->sql, qr);
+	snprintf(tail, sizeof(tail), " AS bigint INCREMENT BY %lld MINVALUE %lld MAXVALUE %lld%s",
+			 (long long) (increment ? increment : 1), (long long) INT64_MIN, (long long) INT64_MAX,
+			 cycle ? " CYCLE" : "");
+	sql_put(&r->sql, tail);
+	proto_put_u8(&r->sql, '\0');
+	free(qn);
+	free(qr);
+	if (r->sql.err)
+		return TIDE_EXIT_BUG;
+	return follow_exec(r, (const char *) r->sql.data, "could not create a sequence on the replica");
+}
+
+/*
  * follow_create - create table nsp.name on the replica as the source's
  * RELATION describes it: its columns with their types, a primary key of
  * the identity columns (identity default or index), REPLICA IDENTITY FULL
@@ -3327,6 +3371,33 @@ apply_sequences(apply_replica_t *r, const char *payload, size_t len, const char 
 		rc = report(r, res, "%s", "could not move the replica's sequences forward");
 		goto done;
 	}
+	if (r->opts->schema_follow)
+	{
+		bool		created = false;
+
+		/* --schema follow: the missing ones are created, then all move */
+		for (size_t j = 0; rc == 0 && j < n; j++)
+		{
+			const tide_seq_t *q = &l.v[idx[j]];
+
+			if (PQgetvalue(res, (int) j, 1)[0] == 't')
+				continue;
+			rc = follow_sequence(r, map_schema(r, q->schema), q->name, q->increment, q->cycle);
+			created = true;
+		}
+		if (rc != 0)
+			goto done;
+		if (created)
+		{
+			PQclear(res);
+			res = PQexecParams(r->conn, setval_sql, 5, NULL, vals, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t) PQntuples(res) != n)
+			{
+				rc = report(r, res, "%s", "could not move the replica's sequences forward");
+				goto done;
+			}
+		}
+	}
 	for (size_t j = 0; j < n; j++)
 	{
 		const tide_seq_t *q = &l.v[idx[j]];
@@ -3342,7 +3413,7 @@ apply_sequences(apply_replica_t *r, const char *payload, size_t len, const char 
 				rlog(r, 'D', "the segments hold the state of the source's sequence \"%s.%s\" (at %lld)",
 					 q->schema, q->name, (long long) q->last_value);
 			txn_detail(r);
-			rlog(r, 'H', "create the sequence on the replica, map its schema with --map, or leave it out with --tables; then run tide apply again");
+			rlog(r, 'H', "create the sequence on the replica (or let --schema follow create it), map its schema with --map, or leave it out with --tables; then run tide apply again");
 			goto done;
 		}
 		r->counts.seq_states++;
