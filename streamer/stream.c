@@ -673,6 +673,20 @@ handle_stream_msg(stream_t *s, uint8_t type, const uint8_t *msg, size_t len,
 					stop_stream(s, TIDE_EXIT_OK);
 					return 0;
 				}
+				if (m.nchanges == 0)
+				{
+					/*
+					 * Every change of it was rolled back with its
+					 * subtransactions: a transaction without changes
+					 * reaches no segment, streamed or not (the decoder
+					 * sends none for one that was not streamed), so its
+					 * spool goes as if it had rolled back.
+					 */
+					proto_stream_abort_t a = {.xid = m.xid, .subxid = m.xid, .abort_lsn = 0};
+
+					rc = spool_abort(s->spool, &a);
+					break;
+				}
 				if ((rc = spool_replay_start(s->spool, &m, &s->replay)) != 0)
 					break;
 				s->replay_end = m.end_lsn;

@@ -146,6 +146,19 @@ BEGIN
 END $$;
 });
 
+# committed, but every change it made undone with its subtransaction (a
+# message too): a transaction without changes, in no segment, streamed or
+# not (the randomized harness found it written as an empty BEGIN ... COMMIT:
+# seed 286435485)
+$node->safe_psql('postgres', q{
+BEGIN;
+SAVEPOINT all_undone;
+INSERT INTO t SELECT g, 'undone, then committed', 4 FROM generate_series(40001, 44000) g;
+SELECT pg_logical_emit_message(true, 'spool', 'undone too');
+ROLLBACK TO all_undone;
+COMMIT;
+});
+
 # two large ones at once, interleaved with each other and with small ones;
 # the one that began first commits last
 my $s1 = $node->background_psql('postgres');
