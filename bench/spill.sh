@@ -85,7 +85,7 @@ run() {
 	ps -c "SELECT pg_stat_reset_replication_slot('$slot')" >/dev/null
 	/usr/bin/time -f '%M' -o "$W/run.time" "$TIDE_ROOT/tide" stream -d "$conninfo" -S "$slot" \
 		-D "$segs" --status-interval 1h "$@" 2>"$W/run.stream.log" &
-	local tide_pid=$!
+	local time_pid=$!	# GNU time's: tide is its child
 	watch_slot "$slot" & local watch_pid=$!
 	sleep 1
 	pgbench -n -h "$S" -p $SP -U postgres -f "$W/small.sql" -R 50 -T 3600 postgres >/dev/null 2>&1 &
@@ -105,12 +105,12 @@ run() {
 	touch "$W/run.stop"; wait "$watch_pid"
 	read -r spill_txns spill_bytes stream_txns stream_bytes < <(ps -At -F ' ' -c \
 		"SELECT spill_txns, spill_bytes, stream_txns, stream_bytes FROM pg_stat_replication_slots WHERE slot_name = '$slot'")
-	kill -TERM "$tide_pid"; wait "$tide_pid" || true
+	pkill -TERM -P "$time_pid" tide || true; wait "$time_pid" || true
 	local spool; spool=$(sed -n 's/.*the spool held at most \([0-9]*\) bytes.*/\1/p' "$W/run.stream.log" | tail -1)
 	# commit-to-durable: for each commit, the first sample confirming it
 	local c2d
 	c2d=$(awk '
-		FNR == NR { tag[NR] = $1; cl[NR] = $2 + 0; ct[NR] = $3; n = NR; next }
+		FNR == NR { if (NF < 3) next; n++; tag[n] = $1; cl[n] = $2 + 0; ct[n] = $3; next }
 		{ for (i = 1; i <= n; i++) if (!(i in done) && $2 + 0 >= cl[i]) { d[i] = $1 - ct[i]; done[i] = 1 } }
 		END { one = 0; four = 0
 		      for (i = 1; i <= n; i++) { if (tag[i] == "one") one = d[i]; else if (d[i] > four) four = d[i] }
