@@ -71,6 +71,8 @@ drain_once() {
 	done
 	wait "$rl"
 	b=$(now)
+	# a copy is drained once: dropped, so the copies fit max_replication_slots
+	ps -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
 	d_secs=$(el "$a" "$b")
 	d_cpu=$(echo "$last / $tck" | bc -l)
 }
