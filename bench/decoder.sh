@@ -57,6 +57,7 @@ tck=$(getconf CLK_TCK)
 # drain_once SLOT OUT OPTIONS... - sets $d_secs and $d_cpu (walsender CPU)
 drain_once() {
 	local slot=$1 out=$2 a b pid="" t=0 last=0; shift 2
+	rm -f "$out"	# pg_recvlogical -f appends
 	sync; a=$(now)
 	pg_recvlogical -h "$S" -p $SP -U postgres -d postgres -S "$slot" --start \
 		--endpos="$lsn1" --no-loop -f "$out" "$@" &

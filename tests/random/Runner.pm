@@ -367,8 +367,13 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 			  . join(' or ', @tables) . ")\n$aout") unless @named;
 		if ($k->{refusal_prefix})
 		{
+			# the replica is at the mark before the poison when the poison is
+			# what was refused: not when a transaction before it may be
+			# refused too (a leaf TRUNCATE on a replica partitioned
+			# otherwise), and was (harness false alarm, seed 790498715)
 			my ($pre) = grep { $_->{pre_poison} } @marks;
-			$self->compare_tables($rsess2, \@cmp, $pre->{hashes}, 'before the refused transaction') if $pre && $must;
+			$self->compare_tables($rsess2, \@cmp, $pre->{hashes}, 'before the refused transaction')
+			  if $pre && $must && $exp->[0] == $must;
 		}
 	}
 	$rsess2->close;
