@@ -232,7 +232,7 @@ is($rc, 0, 'stream the orphan\'s state');
 ($rc, $out, $err) = tide_run('apply', '-d', $repconn, '-D', $dir);
 is($rc, 4, 'a sequence missing on the replica: exit 4') or diag($err);
 like($err, qr/sequence "public\.orphan" does not exist on the replica/, 'names it');
-like($err, qr/hint: .*create the sequence on the replica, map its schema with --map, or leave it out with --tables/,
+like($err, qr/hint: .*create the sequence on the replica \(or let --schema follow create it\), map its schema with --map, or leave it out with --tables/,
 	'says how to go on');
 ($rc, $out, $err) = tide_run('verify', '-s', $conn, '-d', $repconn);
 is($rc, 1, 'verify: a sequence missing on the replica is a difference');
