@@ -6,8 +6,8 @@
 #   make install    the plugin (PGXS), the `tide` binary and the manual
 #                   pages; honours DESTDIR and PREFIX
 #   make man        the manual pages (man/build, from scdoc sources)
-#   make deb        the Debian packages tide and postgresql-15-tide, into ..
-#                   (dpkg-buildpackage; not part of make check)
+#   make deb        the Debian packages tide and postgresql-15-tide, into
+#                   dist/ (dpkg-buildpackage; not part of make check)
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
@@ -100,9 +100,16 @@ install: all man
 man:
 	$(MAKE) -C man
 
-# the packages land in the parent directory, as dpkg-buildpackage puts them
+# dpkg-buildpackage writes into the parent directory: the packages are moved
+# into dist/ (lintian runs on them when it is installed)
 deb: deps
 	dpkg-buildpackage -us -uc -b
+	@mkdir -p dist; v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
+	for f in tide_$${v}_$$a.deb tide-dbgsym_$${v}_$$a.deb postgresql-15-tide_$${v}_$$a.deb \
+		postgresql-15-tide-dbgsym_$${v}_$$a.deb tide_$${v}_$$a.buildinfo tide_$${v}_$$a.changes; do \
+		[ ! -e ../$$f ] || mv ../$$f dist/; \
+	done; ls -l dist; \
+	if command -v lintian >/dev/null; then lintian --info dist/tide_$${v}_$$a.changes || true; fi
 
 demo: deps
 	$(MAKE) all
