@@ -26,11 +26,11 @@ export PG_CONFIG
 DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
 	libipc-run-perl libcmocka-dev valgrind zstd faketime locales \
 	libcurl4-openssl-dev libxml2-dev libjansson-dev libssl-dev \
-	nginx time nodejs npm scdoc debhelper systemd
+	nginx time nodejs npm scdoc groff-base debhelper systemd
 # what each package leaves behind, to test for it without dpkg (locales: the
 # sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from;
 # nodejs and npm: a machine whose Node.js comes from elsewhere has both
-# commands; scdoc renders man/, debhelper builds `make deb`, systemd brings
+# commands; scdoc renders man/ and groff checks it, debhelper builds `make deb`, systemd brings
 # the systemd-analyze that checks packaging/systemd's units)
 DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/include/uv.h /usr/include/xxhash.h \
@@ -38,7 +38,7 @@ DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/bin/zstd /usr/bin/faketime /usr/share/i18n/locales/de_DE \
 	/usr/bin/curl-config /usr/include/libxml2/libxml/parser.h /usr/include/jansson.h \
 	/usr/include/openssl/evp.h /usr/sbin/nginx /usr/bin/time /usr/bin/node /usr/bin/npm \
-	/usr/bin/scdoc /usr/bin/dh /usr/bin/systemd-analyze
+	/usr/bin/scdoc /usr/bin/groff /usr/bin/dh /usr/bin/systemd-analyze
 # the S3 server the store tests start (npm @20minutes/s3rver), installed
 # from tests/store/package-lock.json into tests/store/node_modules
 S3RVER_PROBE = tests/store/node_modules/@20minutes/s3rver/package.json

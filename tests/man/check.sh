@@ -55,10 +55,16 @@ for page in man/tide-*.1.scd; do
 	c=${page#man/tide-}; c=${c%.1.scd}
 	grep -qxF "$c" <<<"$commands" || err "$page documents 'tide $c', which tide --help does not list"
 done
-# every page renders without a warning
+# every page renders without a warning, from scdoc or from groff; scdoc
+# accepts an unclosed *bold* or _underline_ (the rest of the page is then
+# set in it), so its font changes must pair up
 for page in man/*.scd; do
 	out=$("$SCDOC" < "$page" 2>&1 >/dev/null) || err "$page does not render: $out"
 	[ -z "$out" ] || err "$page renders with warnings: $out"
+	"$SCDOC" < "$page" 2>/dev/null | awk '{ o += gsub(/\\f[BI]/, "&"); c += gsub(/\\fR/, "&") }
+		END { exit o != c }' || err "$page has an unclosed *bold* or _underline_"
+	out=$("$SCDOC" < "$page" 2>/dev/null | groff -man -Tutf8 -ww -z 2>&1) || true
+	[ -z "$out" ] || err "$page: groff warns: $out"
 done
 [ "$fail" = 0 ] || exit 1
 echo "tests/man/check.sh: $n commands, their pages list exactly the options of --help; $(ls man/*.scd | wc -l) pages render"
