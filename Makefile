@@ -8,6 +8,7 @@
 #   make man        the manual pages (man/build, from scdoc sources)
 #   make deb        the Debian packages tide and postgresql-15-tide, into
 #                   dist/ (dpkg-buildpackage; not part of make check)
+#   make package-check  make deb, then what the packages hold, unpacked
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
@@ -30,8 +31,9 @@ DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
 # what each package leaves behind, to test for it without dpkg (locales: the
 # sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from;
 # nodejs and npm: a machine whose Node.js comes from elsewhere has both
-# commands; scdoc renders man/ and groff checks it, debhelper builds `make deb`, systemd brings
-# the systemd-analyze that checks packaging/systemd's units)
+# commands; scdoc renders man/ and groff checks it, debhelper builds
+# `make deb`, systemd brings the systemd-analyze that checks
+# packaging/systemd's units)
 DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/include/uv.h /usr/include/xxhash.h \
 	/usr/share/perl5/IPC/Run.pm /usr/include/cmocka.h /usr/bin/valgrind \
@@ -102,7 +104,7 @@ man:
 
 # dpkg-buildpackage writes into the parent directory: the packages are moved
 # into dist/ (lintian runs on them when it is installed)
-deb: deps
+deb: deps-debian
 	dpkg-buildpackage -us -uc -b
 	@mkdir -p dist; v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
 	for f in tide_$${v}_$$a.deb tide-dbgsym_$${v}_$$a.deb postgresql-15-tide_$${v}_$$a.deb \
@@ -110,6 +112,10 @@ deb: deps
 		[ ! -e ../$$f ] || mv ../$$f dist/; \
 	done; ls -l dist; \
 	if command -v lintian >/dev/null; then lintian --info dist/tide_$${v}_$$a.changes || true; fi
+
+# the packages hold and run what they must, checked without installing them
+package-check: deb
+	packaging/deb-check.sh
 
 demo: deps
 	$(MAKE) all
@@ -160,4 +166,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install man deb demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
+.PHONY: all deps deps-debian deps-check check install man deb package-check demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
