@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/man/check.sh - every command has a manual page whose options are
-# exactly those its --help prints, and every page renders without a warning.
+# exactly those its --help prints, tide(1) has the exit codes tide --help
+# lists, and every page renders without a warning.
 #
 # Options of --help are read from its option lines (two to eight spaces, then
 # a dash; longer indents are continuation lines) and its Usage line; those of
@@ -55,6 +56,13 @@ for page in man/tide-*.1.scd; do
 	c=${page#man/tide-}; c=${c%.1.scd}
 	grep -qxF "$c" <<<"$commands" || err "$page documents 'tide $c', which tide --help does not list"
 done
+# tide(1) documents the exit codes tide --help lists, no more, no fewer
+h=$("$TIDE" --help | awk '/^Exit codes:/ { on = 1; next } on && /^  [0-9]/ { print $1 }' | sort -n | tr '\n' ' ')
+m=$(awk '/^# EXIT STATUS/ { on = 1; next } /^# / { on = 0 }
+	on && /^\*[0-9]+\*$/ { gsub(/\*/, ""); print }' man/tide.1.scd | sort -n | tr '\n' ' ')
+[ -n "$h" ] || err "tide --help lists no exit code"
+[ "$h" = "$m" ] || err "man/tide.1.scd documents the exit codes $m, tide --help lists $h"
+
 # every page renders without a warning, from scdoc or from groff; scdoc
 # accepts an unclosed *bold* or _underline_ (the rest of the page is then
 # set in it), so its font changes must pair up
