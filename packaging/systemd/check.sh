@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # packaging/systemd/check.sh - the service units, checked without a running
 # systemd: systemd-analyze verify (syntax, unknown keys, the command and the
-# man pages they name), then what tide needs of them: the exit codes that
+# man pages they name) and security (its exposure score), then what tide needs of them: the exit codes that
 # wait for a human, the user, the environment file, the hardening, no secret.
 # Needs ./tide built; takes a second.
 set -euo pipefail
@@ -43,6 +43,11 @@ for unit in packaging/systemd/*@.service; do
 	out=$(MANPATH="$tmp/man" systemd-analyze verify "$tmp/$name@check.service" 2>&1) ||
 		err "$unit: systemd-analyze verify failed: $out"
 	[ -z "$out" ] || err "$unit: systemd-analyze verify warns: $out"
+	# systemd's own hardening score (0 best, 10 worst) stays low: a unit that
+	# loses its sandboxing fails here even if it keeps the lines below
+	if ! out=$(systemd-analyze security --offline=yes --threshold=30 "$tmp/$name@check.service" 2>&1); then
+		err "$unit: systemd-analyze security scores it over 3.0: $(tail -1 <<<"$out")"
+	fi
 	while IFS= read -r kv; do
 		grep -qx -- "$kv" "$unit" 2>/dev/null || { case $kv in *\*) grep -q "^${kv%\*}" "$unit" ;; *) false ;; esac; } ||
 			err "$unit lacks the line '$kv'"
