@@ -102,7 +102,9 @@ install: all man
 man:
 	$(MAKE) -C man
 
-# dpkg-buildpackage writes into the parent directory: the packages are moved
+# dpkg-buildpackage cleans the parts first (debian/rules clean), builds them
+# with dpkg-buildflags' hardening and writes into the parent directory: the
+# packages are moved
 # into dist/ (lintian runs on them when it is installed)
 deb: deps-debian
 	dpkg-buildpackage -us -uc -b
