@@ -104,8 +104,7 @@ man:
 
 # dpkg-buildpackage cleans the parts first (debian/rules clean), builds them
 # with dpkg-buildflags' hardening and writes into the parent directory: the
-# packages are moved
-# into dist/ (lintian runs on them when it is installed)
+# packages are moved into dist/ (lintian runs on them when it is installed)
 deb: deps-debian
 	dpkg-buildpackage -us -uc -b
 	@mkdir -p dist; v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
