@@ -3,8 +3,12 @@
 #   make            build the format library, the store library, the decoder
 #                   plugin and `tide`
 #   make check      every test suite (unit under valgrind, pg_regress, TAP)
-#   make install    the plugin (PGXS) and the `tide` binary; honours
-#                   DESTDIR and PREFIX
+#   make install    the plugin (PGXS), the `tide` binary and the manual
+#                   pages; honours DESTDIR and PREFIX
+#   make man        the manual pages (man/build, from scdoc sources)
+#   make deb        the Debian packages tide and postgresql-15-tide, into
+#                   dist/ (dpkg-buildpackage; not part of make check)
+#   make package-check  make deb, then what the packages hold, unpacked
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
@@ -23,17 +27,20 @@ export PG_CONFIG
 DEB_PACKAGES = postgresql-server-dev-15 libzstd-dev libuv1-dev libxxhash-dev \
 	libipc-run-perl libcmocka-dev valgrind zstd faketime locales \
 	libcurl4-openssl-dev libxml2-dev libjansson-dev libssl-dev \
-	nginx time nodejs npm
+	nginx time nodejs npm scdoc groff-base debhelper systemd
 # what each package leaves behind, to test for it without dpkg (locales: the
 # sources tests/tap/t/082_apply_text_forms.pl compiles a de_DE locale from;
 # nodejs and npm: a machine whose Node.js comes from elsewhere has both
-# commands)
+# commands; scdoc renders man/ and groff checks it, debhelper builds
+# `make deb`, systemd brings the systemd-analyze that checks
+# packaging/systemd's units)
 DEB_PROBES = /usr/include/postgresql/15/server/postgres.h /usr/include/zstd.h \
 	/usr/include/uv.h /usr/include/xxhash.h \
 	/usr/share/perl5/IPC/Run.pm /usr/include/cmocka.h /usr/bin/valgrind \
 	/usr/bin/zstd /usr/bin/faketime /usr/share/i18n/locales/de_DE \
 	/usr/bin/curl-config /usr/include/libxml2/libxml/parser.h /usr/include/jansson.h \
-	/usr/include/openssl/evp.h /usr/sbin/nginx /usr/bin/time /usr/bin/node /usr/bin/npm
+	/usr/include/openssl/evp.h /usr/sbin/nginx /usr/bin/time /usr/bin/node /usr/bin/npm \
+	/usr/bin/scdoc /usr/bin/groff /usr/bin/dh /usr/bin/systemd-analyze
 # the S3 server the store tests start (npm @20minutes/s3rver), installed
 # from tests/store/package-lock.json into tests/store/node_modules
 S3RVER_PROBE = tests/store/node_modules/@20minutes/s3rver/package.json
@@ -79,15 +86,37 @@ check: deps
 	$(MAKE) -C tests unit
 	$(MAKE) -C tests golden
 	$(MAKE) -C tests docker
+	$(MAKE) -C tests man
+	$(MAKE) -C tests units
 	$(MAKE) -C tests fuzz-short
 	$(MAKE) -C decoder regress
 	$(MAKE) -C tests store-tool
 	$(MAKE) -C tests tap
 	@echo "make check: all suites passed"
 
-install: all
+install: all man
 	$(MAKE) -C decoder install
 	$(MAKE) -C cli install PREFIX=$(PREFIX)
+	$(MAKE) -C man install PREFIX=$(PREFIX)
+
+man:
+	$(MAKE) -C man
+
+# dpkg-buildpackage cleans the parts first (debian/rules clean), builds them
+# with dpkg-buildflags' hardening and writes into the parent directory: the
+# packages are moved into dist/ (lintian runs on them when it is installed)
+deb: deps-debian
+	dpkg-buildpackage -us -uc -b
+	@mkdir -p dist; v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
+	for f in tide_$${v}_$$a.deb tide-dbgsym_$${v}_$$a.deb postgresql-15-tide_$${v}_$$a.deb \
+		postgresql-15-tide-dbgsym_$${v}_$$a.deb tide_$${v}_$$a.buildinfo tide_$${v}_$$a.changes; do \
+		[ ! -e ../$$f ] || mv ../$$f dist/; \
+	done; ls -l dist; \
+	if command -v lintian >/dev/null; then lintian --info dist/tide_$${v}_$$a.changes || true; fi
+
+# the packages hold and run what they must, checked without installing them
+package-check: deb
+	packaging/deb-check.sh
 
 demo: deps
 	$(MAKE) all
@@ -132,9 +161,10 @@ clean:
 	$(MAKE) -C store clean
 	$(MAKE) -C decoder clean
 	$(MAKE) -C cli clean
+	$(MAKE) -C man clean
 	$(MAKE) -C tests clean
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
+.PHONY: all deps deps-debian deps-check check install man deb package-check demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
