@@ -68,7 +68,10 @@ sub s3_index
 	return undef if $r != 0 || !-s "$work/index.copy";
 	open my $f, '<', "$work/index.copy" or return undef;
 	my $text = do { local $/; <$f> };
-	return decode_json($text);
+	# s3rver writes an object in place, not atomically as S3 does: a GET
+	# while the publisher rewrites the index may see part of it (read
+	# again at the next poll)
+	return eval { decode_json($text) };
 }
 my ($checked, $ahead) = (0, 0);
 for (1 .. 60)

@@ -78,7 +78,9 @@ sub s3_end
 	my ($r) = TideStore::run_tool('get', $url, 'index.json', "$work/ix.copy");
 	return 0 if $r != 0 || !-s "$work/ix.copy";
 	open my $f, '<', "$work/ix.copy" or return 0;
-	my $ix = decode_json(do { local $/; <$f> });
+	# s3rver writes an object in place, not atomically as S3 does: a GET
+	# while the publisher rewrites the index may see part of it
+	my $ix = eval { decode_json(do { local $/; <$f> }) } or return 0;
 	return @{ $ix->{segments} } ? lsn_num($ix->{segments}[-1]{end_lsn}) : 0;
 }
 sub confirmed
