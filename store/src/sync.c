@@ -725,6 +725,7 @@ publish(store_t *src, store_t *dst, const store_index_t *ixl, store_index_t *ixr
 		{
 			if ((rc = publish_index(dst, ixr, o, errbuf)) != 0)
 				break;
+			res->published_end = end_of(ixr);
 			dirty = false;
 			last = mono_now();
 		}
@@ -799,6 +800,8 @@ publish(store_t *src, store_t *dst, const store_index_t *ixl, store_index_t *ixr
 		char		e2[STORE_ERRLEN];
 		int			rc2 = publish_index(dst, ixr, o, rc ? e2 : errbuf);
 
+		if (rc2 == 0)
+			res->published_end = end_of(ixr);
 		if (rc == 0)
 			rc = rc2;
 	}
@@ -861,6 +864,13 @@ store_sync(store_t *src, store_t *dst, const store_sync_opts_t *o, store_sync_re
 			goto out;
 		}
 		res->dst_empty = ixr.nsegs == 0;
+		/*
+		 * Invariant 1 with --ack-after-publish: published is what the
+		 * store's index names (readers find nothing else), so it moves
+		 * only when an index naming more was written, never with the
+		 * objects alone (an index write that failed after them).
+		 */
+		res->published_end = end_of(&ixr);
 		rc = publish(src, dst, &ixl, &ixr, o, res, errbuf);
 		for (size_t i = 0; i < ixl.nsegs; i++)
 			if (find_seg(&ixr, ixl.segs[i].name) == NULL)
@@ -868,7 +878,6 @@ store_sync(store_t *src, store_t *dst, const store_sync_opts_t *o, store_sync_re
 				res->pending++;
 				res->pending_bytes += ixl.segs[i].size;
 			}
-		res->published_end = end_of(&ixr);
 		if (rc != 0)
 			goto out;
 		if ((rc = retain(dst, &ixr, NULL, &o->dst_retain, o, res, errbuf)) != 0)
