@@ -32,6 +32,7 @@
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
+#include "ddl.h"
 #include "apply_metrics.h"
 #include "tide/segment.h"
 #include "tide/store.h"
@@ -63,6 +64,7 @@ typedef struct
 	struct sockaddr_storage metrics_addr;
 	const char *tables[257];
 	int			ntables;
+	apply_ddl_opts_t ddl;		/* --ddl, --ddl-skip-lsn, --ddl-apply-lsn */
 } opts_t;
 
 /*
@@ -112,6 +114,9 @@ typedef struct
 	bool		skip;			/* the open source transaction is skipped */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
+	bool		had_ddl;		/* the open source transaction ran DDL: its
+								 * replica transaction ends with it (a new
+								 * enum value, say, is usable only then) */
 
 	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
 	proto_time_t done_time;
@@ -246,6 +251,16 @@ apply_usage(FILE *f)
 			"                         (columns, types, key, the partition of its parent);\n"
 			"                         never drops, renames or retypes (README, \"Schema\n"
 			"                         changes\")\n"
+			"      --ddl=apply|skip|stop\n"
+			"                         DDL captured on the source (tide setup): run it at\n"
+			"                         its place in the same replica transaction (default),\n"
+			"                         leave it out, or stop before it (exit 4) printing\n"
+			"                         its statement, LSN and how to go on\n"
+			"      --ddl-apply-lsn=LSN  run the captured DDL command at LSN even with\n"
+			"                         --ddl stop (repeatable)\n"
+			"      --ddl-skip-lsn=LSN  leave out the captured DDL command at LSN, once it\n"
+			"                         (or what it should do) was run on the replica by\n"
+			"                         hand (repeatable)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second; a remote store's\n"
 			"                         closed segments as its index names them); SIGINT\n"
@@ -289,6 +304,9 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"poll-interval", required_argument, NULL, 8},
 		{"metrics-listen", required_argument, NULL, 40},
 		{"schema", required_argument, NULL, 9},
+		{"ddl", required_argument, NULL, 10},
+		{"ddl-skip-lsn", required_argument, NULL, 11},
+		{"ddl-apply-lsn", required_argument, NULL, 12},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -300,6 +318,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 	o->batch = 50000;
 	o->poll_usecs = 2000000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	o->ddl.mode = APPLY_DDL_APPLY;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
 	{
@@ -408,6 +427,37 @@ parse_opts(int argc, char **argv, opts_t *o)
 					return TIDE_EXIT_USAGE;
 				}
 				break;
+			case 10:
+				if (strcmp(optarg, "apply") == 0)
+					o->ddl.mode = APPLY_DDL_APPLY;
+				else if (strcmp(optarg, "skip") == 0)
+					o->ddl.mode = APPLY_DDL_SKIP;
+				else if (strcmp(optarg, "stop") == 0)
+					o->ddl.mode = APPLY_DDL_STOP;
+				else
+				{
+					tide_log_error("invalid --ddl \"%s\"", optarg);
+					tide_log_hint("use apply (the default), skip or stop");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 11:
+			case 12:
+				{
+					proto_lsn_t *v = c == 11 ? o->ddl.skip : o->ddl.run;
+					int		   *n = c == 11 ? &o->ddl.nskip : &o->ddl.nrun;
+
+					if (*n == APPLY_DDL_MAX_LSNS)
+					{
+						tide_log_error("too many %s options (at most %d)", c == 11 ? "--ddl-skip-lsn" : "--ddl-apply-lsn",
+									   APPLY_DDL_MAX_LSNS);
+						return TIDE_EXIT_USAGE;
+					}
+					if ((rc = tide_opt_lsn(c == 11 ? "--ddl-skip-lsn" : "--ddl-apply-lsn", optarg, &v[*n])) != 0)
+						return rc;
+					(*n)++;
+					break;
+				}
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -796,6 +846,46 @@ rel_for(pass_t *p, proto_rbuf_t body, proto_relcat_entry_t **e, apply_rel_t **rs
 	return 0;
 }
 
+/*
+ * on_ddl - a captured DDL command ("tide.ddl", applier/ddl.c) at its place
+ * in its source transaction.  One that cannot run in a transaction block
+ * (CONCURRENTLY) comes alone in its source transaction; the replica
+ * transaction holding the ones before is committed first.
+ */
+static int
+on_ddl(pass_t *p, const proto_message_t *m, const seginfo_t *si)
+{
+	tide_ddl_t	d;
+	char		err[512];
+	int			rc = 0;
+
+	if (tide_ddl_parse(m->payload.p, m->payload.n, &d, err, sizeof(err)) != 0)
+	{
+		tide_log_error("a \"" TIDE_DDL_PREFIX "\" message in %s cannot be read: %s", si->label, err);
+		tide_log_hint("a newer tide wrote it: apply it with that version; nothing past the last whole transaction before it was applied");
+		return TIDE_EXIT_CORRUPT;
+	}
+	p->batch_changes++;
+	p->had_ddl = true;
+	if (apply_ddl_outside(p->rep, &p->o->ddl, &d, m->lsn))
+	{
+		if (p->nmsgs != 1)
+		{
+			tide_log_error("the DDL command %s at " LSN_FMT " cannot run in a transaction block, but its source transaction has changes before it",
+						   d.tag, LSN_ARGS(m->lsn));
+			tide_log_hint("run it on the replica by hand, then run tide apply again with --ddl-skip-lsn " LSN_FMT,
+						  LSN_ARGS(m->lsn));
+			tide_ddl_free(&d);
+			return TIDE_EXIT_REPLICA;
+		}
+		rc = flush_batch(p);
+	}
+	if (rc == 0)
+		rc = apply_ddl(p->rep, &p->o->ddl, &d, m->lsn);
+	tide_ddl_free(&d);
+	return rc;
+}
+
 static int
 on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 		   const seginfo_t *si, uint64_t off)
@@ -822,6 +912,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			}
 			p->in_txn = true;
 			p->nmsgs = 0;
+			p->had_ddl = false;
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
@@ -845,6 +936,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (c.nchanges != p->nmsgs)
 					return corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
 				p->in_txn = false;
+				apply_ddl_txn_end(p->rep);
 				if (p->skip)
 				{
 					p->skipped++;
@@ -853,7 +945,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if ((p->strict || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
+				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
 					return rc;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
@@ -933,6 +1025,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
 					return 0;
 				p->nmsgs++;
+				if (!p->skip && m.prefix.n == strlen(TIDE_DDL_PREFIX) &&
+					memcmp(m.prefix.p, TIDE_DDL_PREFIX, m.prefix.n) == 0)
+					return on_ddl(p, &m, si);
 				if (p->skip || m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
 					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
 					return 0;
@@ -1503,7 +1598,7 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 {
 	PQconninfoOption *ci = PQconninfoParse(o->r.conninfo, NULL);
 	bool		secret = ci == NULL;
-	char		num[32];
+	char		num[64];
 
 	for (PQconninfoOption *c = ci; c && c->keyword; c++)
 		if (strcmp(c->keyword, "password") == 0 && c->val && c->val[0])
@@ -1547,6 +1642,21 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 	{
 		proto_put_bytes(b, " --until ", 9);
 		put_quoted(b, o->until.arg);
+	}
+	if (o->r.schema_follow)
+		proto_put_bytes(b, " --schema follow", 16);
+	if (o->ddl.mode != APPLY_DDL_APPLY)
+	{
+		const char *dm = o->ddl.mode == APPLY_DDL_SKIP ? " --ddl skip" : " --ddl stop";
+
+		proto_put_bytes(b, dm, strlen(dm));
+	}
+	for (int i = 0; i < o->ddl.nskip + o->ddl.nrun; i++)
+	{
+		proto_lsn_t l = i < o->ddl.nskip ? o->ddl.skip[i] : o->ddl.run[i - o->ddl.nskip];
+
+		snprintf(num, sizeof(num), " %s " LSN_FMT, i < o->ddl.nskip ? "--ddl-skip-lsn" : "--ddl-apply-lsn", LSN_ARGS(l));
+		proto_put_bytes(b, num, strlen(num));
 	}
 	if (o->follow)
 		proto_put_bytes(b, " --follow", 9);

@@ -211,6 +211,35 @@ int			apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn,
 								 proto_time_t commit_time);
 void		apply_replica_rollback(apply_replica_t *r);
 
+/*
+ * For applier/ddl.c (captured DDL), in replica.c:
+ * apply_replica_quiesce - every change before this point sent and answered
+ *		(COPY ended, coalesced rows written, pipeline left); with txn, inside
+ *		a replica transaction (opened if none is).
+ * apply_replica_schema_changed - the replica's catalog changed in the open
+ *		transaction: every cached table description is resolved again, and
+ *		forgotten if the transaction rolls back.
+ * apply_replica_create_missing - while on, a table missing on the replica
+ *		is created from its relation description as --schema follow does.
+ * apply_replica_report/fail/log/txn_detail - failure reporting as for a
+ *		change (held back in batch mode); report and fail return
+ *		TIDE_EXIT_REPLICA.  log's level is 'E'rror, 'D'etail or 'H'int.
+ */
+int			apply_replica_quiesce(apply_replica_t *r, bool txn);
+void		apply_replica_schema_changed(apply_replica_t *r);
+void		apply_replica_create_missing(apply_replica_t *r, bool on);
+int			apply_replica_report(apply_replica_t *r, PGresult *res, const char *what);
+int			apply_replica_fail(apply_replica_t *r);
+void		apply_replica_log(apply_replica_t *r, char level, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+void		apply_replica_txn_detail(apply_replica_t *r);
+const char *apply_replica_map_schema(apply_replica_t *r, const char *nsp);
+bool		apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel);
+bool		apply_replica_mapped(apply_replica_t *r);
+bool		apply_replica_follows(apply_replica_t *r);
+bool		apply_replica_strict(apply_replica_t *r);
+const apply_ident_t *apply_replica_ident(apply_replica_t *r);
+
 /* tide_cmd_apply - `tide apply` (bootstrap runs it once the base is in) */
 int			tide_cmd_apply(int argc, char **argv);
 

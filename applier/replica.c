@@ -96,6 +96,8 @@ struct apply_replica_s
 	apply_rel_t *rels[REL_BUCKETS];	/* owned */
 	bool		ddl_in_txn;		/* --schema follow changed the replica's
 								 * catalog in the open replica transaction */
+	bool		create_missing;	/* applier/ddl.c: a CREATE TABLE AS is under
+								 * way, create its table from the relation */
 	uint64_t	stmt_seq;
 	apply_counts_t counts;
 };
@@ -1996,7 +1998,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
 		rs->routed = rc == 0;
 	}
-	if (rc == 1 && r->opts->schema_follow && !rnsp)
+	if (rc == 1 && (r->opts->schema_follow || r->create_missing) && !rnsp)
 	{
 		tnsp = map_schema(r, nsp);
 		tname = name;
@@ -3521,6 +3523,7 @@ apply_replica_rollback(apply_replica_t *r)
 				rel_clear(rs);
 		r->ddl_in_txn = false;
 	}
+	r->create_missing = false;
 	r->copy_rel = NULL;
 	r->pipeline = false;
 	r->in_txn = false;
@@ -3861,4 +3864,105 @@ const apply_counts_t *
 apply_replica_counts(apply_replica_t *r)
 {
 	return &r->counts;
+}
+
+/* ------------------------------------------------------------- captured DDL
+ *
+ * What applier/ddl.c needs of the session: a replica transaction with
+ * every change before the DDL sent and answered, the failure reporting of
+ * this file (so batch mode holds its messages back as for any change), and
+ * a way to forget what was resolved against the catalog the DDL changed.
+ */
+
+int
+apply_replica_quiesce(apply_replica_t *r, bool txn)
+{
+	int			rc;
+
+	if (txn && (rc = ensure_txn(r)) != 0)
+		return rc;
+	if ((rc = coal_flush_all(r)) != 0)
+		return rc;
+	return go_plain(r);
+}
+
+void
+apply_replica_schema_changed(apply_replica_t *r)
+{
+	r->ddl_in_txn = true;
+	for (int i = 0; i < REL_BUCKETS; i++)
+		for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+			rel_clear(rs);
+}
+
+void
+apply_replica_create_missing(apply_replica_t *r, bool on)
+{
+	r->create_missing = on;
+}
+
+int
+apply_replica_report(apply_replica_t *r, PGresult *res, const char *what)
+{
+	return report(r, res, "%s", what);
+}
+
+int
+apply_replica_fail(apply_replica_t *r)
+{
+	return fail_change(r);
+}
+
+void
+apply_replica_log(apply_replica_t *r, char level, const char *fmt,...)
+{
+	char		line[4096];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rlog(r, level, "%s", line);
+}
+
+void
+apply_replica_txn_detail(apply_replica_t *r)
+{
+	txn_detail(r);
+}
+
+const char *
+apply_replica_map_schema(apply_replica_t *r, const char *nsp)
+{
+	return map_schema(r, nsp);
+}
+
+bool
+apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel)
+{
+	return table_wanted(r, nsp, rel);
+}
+
+bool
+apply_replica_mapped(apply_replica_t *r)
+{
+	return r->opts->nmaps > 0;
+}
+
+bool
+apply_replica_follows(apply_replica_t *r)
+{
+	return r->opts->schema_follow;
+}
+
+const apply_ident_t *
+apply_replica_ident(apply_replica_t *r)
+{
+	return &r->ident;
+}
+
+bool
+apply_replica_strict(apply_replica_t *r)
+{
+	return r->strict;
 }
