@@ -421,7 +421,8 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 	}
 	if (o->mode == APPLY_DDL_SKIP)
 		return 0;
-	if ((rc = apply_replica_quiesce(r, true)) != 0)
+	/* a CONCURRENTLY command finds the replica transaction committed */
+	if ((rc = apply_replica_quiesce(r, false)) != 0)
 		return rc;
 	if ((rc = filter(r, d, lsn, &skip)) != 0)
 		return rc;
@@ -459,7 +460,7 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 	}
 	if (d->concurrently)
 		return outside(r, d, lsn);
-	if ((rc = exec_stmt(r, d, lsn, true)) != 0)
+	if ((rc = apply_replica_quiesce(r, true)) != 0 || (rc = exec_stmt(r, d, lsn, true)) != 0)
 		return rc;
 	if (is_ctas(d) && d->nobjs > 0 && d->objs[0].identity)
 	{

@@ -303,6 +303,26 @@ is($rc, 0, '--ddl skip: exit 0') or diag($err);
 is($rep->safe_psql('postgres', q{SELECT obj_description('t1'::regclass)}), 'the first table', '--ddl skip: comment not replayed');
 $rep->safe_psql('postgres', q{COMMENT ON TABLE t1 IS 'changed later'});
 
+# ---- a CREATE INDEX CONCURRENTLY that a crash cut short after it ran:
+# tide.ddl_pending names it, the index is there and valid: not run again
+$src->safe_psql('postgres', q{CREATE INDEX CONCURRENTLY t1_st ON t1 (st)});
+stream_all();
+($rc, $out, $err) = apply('--ddl', 'stop');
+is($rc, 4, 'CONCURRENTLY under --ddl stop: stops');
+my ($cic_lsn) = $err =~ /CREATE INDEX at ([0-9A-F]+\/[0-9A-F]+): --ddl stop/;
+ok(defined $cic_lsn, 'CONCURRENTLY: LSN shown') or diag($err);
+my $sysid = $src->safe_psql('postgres', q{SELECT system_identifier FROM pg_control_system()});
+$rep->safe_psql('postgres', qq{
+CREATE INDEX t1_st ON t1 (st);
+CREATE TABLE IF NOT EXISTS tide.ddl_pending (system_id numeric NOT NULL, dbname text NOT NULL, slot text NOT NULL,
+  lsn pg_lsn NOT NULL, statement text NOT NULL, PRIMARY KEY (system_id, dbname, slot));
+INSERT INTO tide.ddl_pending VALUES ($sysid, 'postgres', 'tide', '$cic_lsn', 'CREATE INDEX CONCURRENTLY t1_st ON t1 (st)');
+});
+($rc, $out, $err) = apply('--ddl-apply-lsn', $cic_lsn);
+is($rc, 0, 'CONCURRENTLY begun before a crash: not run twice') or diag($err);
+like($err, qr/ran before this run started \(tide\.ddl_pending\)/, 'CONCURRENTLY: the pending row was used');
+is($rep->safe_psql('postgres', q{SELECT count(*) FROM tide.ddl_pending}), '0', 'CONCURRENTLY: pending row gone with the progress');
+
 # ---- kill -9 while DDL flows: no DDL runs twice, none is skipped
 my ($fout, $ferr) = ('', '');
 my $h = IPC::Run::start([ $TideTest::TIDE, 'apply', '-d', $rep->connstr('postgres'), '-D', $dir,
@@ -318,11 +338,15 @@ ALTER TABLE k_$k ADD COLUMN w int DEFAULT $k;
 COMMIT;
 INSERT INTO k_$k VALUES (2, 'y');
 });
+	stream_all() if $k % 4 == 0;
+	if ($k == 8)
+	{
+		usleep(150_000);
+		$h->kill_kill;
+		$h->finish;
+	}
 }
 stream_all();
-usleep(300_000);
-$h->kill_kill;
-$h->finish;
 ($rc, $out, $err) = apply();
 is($rc, 0, 'after kill -9: the rest applies without running a DDL twice') or diag($err);
 for my $k (1, 6, 12)
@@ -330,6 +354,14 @@ for my $k (1, 6, 12)
 	same(qq{SELECT string_agg(x::text, ',' ORDER BY x::text) FROM k_$k x}, "k_$k equal after the kill");
 }
 same($cols, 'columns equal after the kill');
+same($idx, 'indexes equal after the kill');
+
+# sequences are not DDL: their states come by tide sync-sequences
+($rc, $out, $err) = tide_run('sync-sequences', '-d', $conn, '-q');
+is($rc, 0, 'sync-sequences') or diag($err);
+stream_all();
+($rc, $out, $err) = apply();
+is($rc, 0, 'apply the sequence states') or diag($err);
 
 # ---- the whole database: tide verify
 ($rc, $out, $err) = tide_run('verify', '-s', $conn, '-d', $rep->connstr('postgres'));
