@@ -25,6 +25,9 @@ like($out, qr/^PROBLEM +wal_level is $level, logical decoding needs logical\n +f
 unlike($out, qr/the tide output plugin loads/, 'no plugin check without logical decoding');
 like($out, qr/^ok +the DDL capture is installed/m, 'what it can do, it does');
 is($plain->safe_psql('postgres', 'SHOW wal_level'), $level, 'the server was not reconfigured');
+# the capture never breaks the source's DDL, even where nothing decodes it
+$plain->safe_psql('postgres', q{CREATE TABLE still_works (i int); ALTER TABLE still_works ADD j int; DROP TABLE still_works});
+pass('DDL runs on a source with the capture and no logical decoding');
 $plain->stop;
 
 # ---- a role that may neither replicate nor create event triggers
