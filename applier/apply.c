@@ -1192,6 +1192,9 @@ summary(pass_t *p, double secs, const char *how)
 	if (c->seq_states)
 		tide_log_info("%llu sequence states applied, %llu of which moved a replica sequence forward (never backward)",
 					  (unsigned long long) c->seq_states, (unsigned long long) c->seq_moved);
+	if (c->ddl_run || c->ddl_skipped)
+		tide_log_info("%llu captured DDL commands run, %llu left out (--ddl, --ddl-skip-lsn, --tables, or made from their rows)",
+					  (unsigned long long) c->ddl_run, (unsigned long long) c->ddl_skipped);
 	if (c->conflicts)
 		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
 					  (unsigned long long) c->conflicts);

@@ -46,6 +46,8 @@ typedef struct
 	uint64_t	xids;			/* of which had an XID assigned */
 	uint64_t	seq_states;		/* sequence states of "tide.seq" messages */
 	uint64_t	seq_moved;		/* of which moved a replica sequence forward */
+	uint64_t	ddl_run;		/* captured DDL commands run (applier/ddl.c) */
+	uint64_t	ddl_skipped;	/* captured DDL commands left out */
 } apply_counts_t;
 
 /* A prepared UPDATE for one set of changed columns. */
@@ -233,6 +235,7 @@ int			apply_replica_fail(apply_replica_t *r);
 void		apply_replica_log(apply_replica_t *r, char level, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
 void		apply_replica_txn_detail(apply_replica_t *r);
+void		apply_replica_count_ddl(apply_replica_t *r, bool run);
 const char *apply_replica_map_schema(apply_replica_t *r, const char *nsp);
 bool		apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel);
 bool		apply_replica_mapped(apply_replica_t *r);

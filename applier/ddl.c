@@ -417,10 +417,14 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 	{
 		tide_log_info("DDL at " LSN_FMT " skipped as --ddl-skip-lsn asks: %s", LSN_ARGS(lsn),
 					  d->stmt ? d->stmt : d->tag);
+		apply_replica_count_ddl(r, false);
 		return 0;
 	}
 	if (o->mode == APPLY_DDL_SKIP)
+	{
+		apply_replica_count_ddl(r, false);
 		return 0;
+	}
 	/* a CONCURRENTLY command finds the replica transaction committed */
 	if ((rc = apply_replica_quiesce(r, false)) != 0)
 		return rc;
@@ -430,6 +434,7 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 	{
 		tide_log_info("DDL at " LSN_FMT " skipped: --tables leaves out every table it touches (%s)",
 					  LSN_ARGS(lsn), d->tag);
+		apply_replica_count_ddl(r, false);
 		return 0;
 	}
 	if (o->mode == APPLY_DDL_STOP && !lsn_in(o->run, o->nrun, lsn))
@@ -446,6 +451,7 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 			tide_log_info("DDL at " LSN_FMT ": %s made table %s from its rows' description", LSN_ARGS(lsn),
 						  d->tag, d->objs[0].identity);
 			apply_replica_schema_changed(r);
+			apply_replica_count_ddl(r, false);
 			return 0;
 		}
 	}
@@ -454,10 +460,12 @@ apply_ddl(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_t *d, pr
 		if (strcmp(d->tag, "CREATE TABLE") == 0 && apply_replica_follows(r))
 		{
 			tide_log_info("DDL at " LSN_FMT ": %s left to --schema follow (%s)", LSN_ARGS(lsn), d->tag, d->why);
+			apply_replica_count_ddl(r, false);
 			return 0;
 		}
 		return stop(r, d, lsn, d->why);
 	}
+	apply_replica_count_ddl(r, true);
 	if (d->concurrently)
 		return outside(r, d, lsn);
 	if ((rc = apply_replica_quiesce(r, true)) != 0 || (rc = exec_stmt(r, d, lsn, true)) != 0)

@@ -3931,6 +3931,15 @@ apply_replica_txn_detail(apply_replica_t *r)
 	txn_detail(r);
 }
 
+void
+apply_replica_count_ddl(apply_replica_t *r, bool run)
+{
+	if (run)
+		r->counts.ddl_run++;
+	else
+		r->counts.ddl_skipped++;
+}
+
 const char *
 apply_replica_map_schema(apply_replica_t *r, const char *nsp)
 {

@@ -47,7 +47,10 @@ int			tide_cmd_setup(int argc, char **argv);
  * command's own statement out of a multi-statement string; a command run
  * from a function, procedure or DO block has a PL call stack above the
  * trigger and is marked "nested".  Objects of temporary tables and of
- * schema tide itself are not replicated.
+ * schema tide itself are not replicated.  The triggers fire ALWAYS, also in
+ * sessions with session_replication_role = replica (pg_restore
+ * --disable-triggers, another replication tool, tide apply into a server
+ * that is itself a source): their rows are decoded too.
  */
 static const char *const capture_sql =
 "SET LOCAL client_min_messages = warning;\n"
@@ -140,7 +143,10 @@ static const char *const capture_sql =
 "CREATE EVENT TRIGGER tide_ddl_drop ON sql_drop EXECUTE FUNCTION tide.ddl_drop();\n"
 "CREATE EVENT TRIGGER tide_ddl_end ON ddl_command_end EXECUTE FUNCTION tide.ddl_capture();\n"
 "CREATE EVENT TRIGGER tide_ddl_start ON ddl_command_start WHEN TAG IN ('CREATE TABLE AS', 'SELECT INTO')\n"
-"	EXECUTE FUNCTION tide.ddl_capture();\n";
+"	EXECUTE FUNCTION tide.ddl_capture();\n"
+"ALTER EVENT TRIGGER tide_ddl_drop ENABLE ALWAYS;\n"
+"ALTER EVENT TRIGGER tide_ddl_end ENABLE ALWAYS;\n"
+"ALTER EVENT TRIGGER tide_ddl_start ENABLE ALWAYS;\n";
 
 static const char *const remove_sql =
 "SET LOCAL client_min_messages = warning;\n"

@@ -157,6 +157,10 @@ COMMIT;
 CREATE TABLE t3 (id int PRIMARY KEY);
 INSERT INTO t3 VALUES (1);
 DROP TABLE t3;
+SET session_replication_role = replica;
+CREATE TABLE srr (id int PRIMARY KEY);
+INSERT INTO srr VALUES (1);
+RESET session_replication_role;
 });
 
 # ---- the time-decay pattern: one partition per 1-second "day", the one
@@ -210,6 +214,8 @@ stream_all();
 ($rc, $out, $err) = apply();
 is($rc, 0, 'apply: every captured DDL replayed') or diag($err);
 like($err, qr/DDL at [0-9A-F]+\/[0-9A-F]+: CREATE INDEX CONCURRENTLY t1_idb/, 'apply: logs each DDL with its LSN');
+like($err, qr/: \d+ captured DDL commands run, 2 left out/, 'apply: the summary counts them (CREATE TABLE AS and SELECT INTO made from their rows: left out)');
+same(q{SELECT string_agg(id::text, ',') FROM srr}, 'DDL under session_replication_role = replica is captured');
 
 same(q{SELECT count(*) || ':' || sum(id) FROM load}, 'load rows equal');
 same(q{SELECT string_agg(x::text, ',' ORDER BY x::text) FROM t1 x}, 't1 rows equal');
