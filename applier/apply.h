@@ -238,7 +238,8 @@ void		apply_replica_txn_detail(apply_replica_t *r);
 void		apply_replica_count_ddl(apply_replica_t *r, bool run);
 const char *apply_replica_map_schema(apply_replica_t *r, const char *nsp);
 bool		apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel);
-bool		apply_replica_mapped(apply_replica_t *r);
+bool		apply_replica_filtered(apply_replica_t *r);	/* --tables given */
+bool		apply_replica_mapped(apply_replica_t *r);	/* --map given */
 bool		apply_replica_follows(apply_replica_t *r);
 bool		apply_replica_strict(apply_replica_t *r);
 const apply_ident_t *apply_replica_ident(apply_replica_t *r);

@@ -234,6 +234,8 @@ filter(apply_replica_t *r, const tide_ddl_t *d, proto_lsn_t lsn, bool *skip)
 				return stop(r, d, lsn, why);
 			}
 		}
+	if (!apply_replica_filtered(r))
+		return 0;
 	for (size_t i = 0; i < d->nobjs; i++)
 	{
 		const tide_ddl_obj_t *o = &d->objs[i];

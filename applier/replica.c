@@ -3953,6 +3953,12 @@ apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel)
 }
 
 bool
+apply_replica_filtered(apply_replica_t *r)
+{
+	return r->opts->tables != NULL && r->opts->tables[0] != NULL;
+}
+
+bool
 apply_replica_mapped(apply_replica_t *r)
 {
 	return r->opts->nmaps > 0;

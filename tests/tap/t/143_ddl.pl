@@ -309,6 +309,23 @@ is($rc, 0, '--ddl skip: exit 0') or diag($err);
 is($rep->safe_psql('postgres', q{SELECT obj_description('t1'::regclass)}), 'the first table', '--ddl skip: comment not replayed');
 $rep->safe_psql('postgres', q{COMMENT ON TABLE t1 IS 'changed later'});
 
+# a DROP INDEX of an index the replica lost is a divergence: it stops
+$src->safe_psql('postgres', q{CREATE INDEX t1_tmp ON t1 (a2)});
+stream_all();
+($rc, $out, $err) = apply();
+is($rc, 0, 'index created') or diag($err);
+$rep->safe_psql('postgres', q{DROP INDEX t1_tmp});
+$src->safe_psql('postgres', q{DROP INDEX t1_tmp});
+stream_all();
+($rc, $out, $err) = apply();
+is($rc, 4, 'DROP INDEX of an index the replica lacks: exit 4');
+like($err, qr/could not apply the DDL command DROP INDEX at ([0-9A-F]+\/[0-9A-F]+) to the replica: index "t1_tmp" does not exist/,
+	'DROP INDEX of an index the replica lacks: named');
+my ($drop_lsn) = $err =~ /DROP INDEX at ([0-9A-F]+\/[0-9A-F]+) to the replica/;
+($rc, $out, $err) = apply('--ddl-skip-lsn', $drop_lsn);
+is($rc, 0, 'and goes on with --ddl-skip-lsn') or diag($err);
+like($err, qr/skipped as --ddl-skip-lsn asks: DROP INDEX t1_tmp/, 'the skip is logged');
+
 # ---- a CREATE INDEX CONCURRENTLY that a crash cut short after it ran:
 # tide.ddl_pending names it, the index is there and valid: not run again
 $src->safe_psql('postgres', q{CREATE INDEX CONCURRENTLY t1_st ON t1 (st)});
