@@ -43,7 +43,9 @@ int			tide_cmd_setup(int argc, char **argv);
  * operators of a function every role's DDL runs) and puts the role's back,
  * transaction-locally, before returning.  "pos" counts the top-level
  * commands of one query string (keyed by statement_timestamp() and the
- * string's hash, in a session setting) so the applier can cut the
+ * string's hash, in the session setting tide_ddl.pos: a prefix of its own,
+ * so that a library reserving "tide." can never break the source's DDL)
+ * so the applier can cut the
  * command's own statement out of a multi-statement string; a command run
  * from a function, procedure or DO block has a PL call stack above the
  * trigger and is marked "nested".  Objects of temporary tables and of
@@ -72,8 +74,8 @@ static const char *const capture_sql =
 "	  FROM pg_event_trigger_dropped_objects() WITH ORDINALITY d(classid, objid, objsubid, original, normal,\n"
 "			is_temporary, object_type, schema_name, object_name, object_identity, address_names, address_args, ord)\n"
 "	 WHERE d.original OR d.normal;\n"
-"	PERFORM set_config('tide.ddl_dropped',\n"
-"		(coalesce(nullif(current_setting('tide.ddl_dropped', true), ''), '[]')::jsonb || objs)::text, true);\n"
+"	PERFORM set_config('tide_ddl.dropped',\n"
+"		(coalesce(nullif(current_setting('tide_ddl.dropped', true), ''), '[]')::jsonb || objs)::text, true);\n"
 "	PERFORM set_config('search_path', saved, true);\n"
 "END\n"
 "$tide$;\n"
@@ -107,17 +109,17 @@ static const char *const capture_sql =
 "				WHEN 'pg_class'::regclass THEN coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.objid), c.objid)\n"
 "				WHEN 'pg_constraint'::regclass THEN (SELECT k.conrelid FROM pg_constraint k WHERE k.oid = c.objid)\n"
 "				WHEN 'pg_trigger'::regclass THEN (SELECT g.tgrelid FROM pg_trigger g WHERE g.oid = c.objid) END) t ON true;\n"
-"		objs := objs || coalesce(nullif(current_setting('tide.ddl_dropped', true), ''), '[]')::jsonb;\n"
-"		PERFORM set_config('tide.ddl_dropped', '', true);\n"
+"		objs := objs || coalesce(nullif(current_setting('tide_ddl.dropped', true), ''), '[]')::jsonb;\n"
+"		PERFORM set_config('tide_ddl.dropped', '', true);\n"
 "	END IF;\n"
 "	IF NOT nested THEN\n"
 "		key := statement_timestamp()::text || '|' || md5(current_query());\n"
-"		cur := current_setting('tide.ddl_pos', true);\n"
+"		cur := current_setting('tide_ddl.pos', true);\n"
 "		IF cur LIKE key || '|%' THEN\n"
 "			pos := split_part(cur, '|', 3)::int4 + 1;\n"
 "		END IF;\n"
 "		IF TG_EVENT = 'ddl_command_end' THEN\n"
-"			PERFORM set_config('tide.ddl_pos', key || '|' || pos, false);\n"
+"			PERFORM set_config('tide_ddl.pos', key || '|' || pos, false);\n"
 "		END IF;\n"
 "	END IF;\n"
 "	IF TG_EVENT = 'ddl_command_end' AND NOT EXISTS (\n"
