@@ -286,6 +286,10 @@ apply_ddl_outside(apply_replica_t *r, const apply_ddl_opts_t *o, const tide_ddl_
 	return o->mode == APPLY_DDL_APPLY || lsn_in(o->run, o->nrun, lsn);
 }
 
+static const char *const pending_delete_sql =
+"DELETE FROM tide.ddl_pending WHERE system_id OPERATOR(pg_catalog.=) $1::pg_catalog.numeric "
+"AND dbname OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) $3";
+
 /*
  * outside - a CONCURRENTLY command, after everything before it is
  * committed.  The pending row is written and committed before it runs;
@@ -387,13 +391,20 @@ outside(apply_replica_t *r, const tide_ddl_t *d, proto_lsn_t lsn)
 		PQclear(res);
 	}
 	if (run && (rc = exec_stmt(r, d, lsn, false)) != 0)
+	{
+		/*
+		 * It failed, so it did not run: the row must not make a later
+		 * run take an index that was there before (the reason it failed,
+		 * maybe) for its own.  When even this fails (a lost connection),
+		 * the row stays, and the index's state decides as after a crash.
+		 */
+		PQclear(PQexecParams(conn, pending_delete_sql, 3, NULL, vals, NULL, NULL, 0));
 		return rc;
+	}
 	if ((rc = apply_replica_quiesce(r, true)) != 0)
 		return rc;
 	apply_replica_schema_changed(r);
-	res = PQexecParams(conn, "DELETE FROM tide.ddl_pending WHERE system_id OPERATOR(pg_catalog.=) $1::pg_catalog.numeric "
-					   "AND dbname OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) $3",
-					   3, NULL, vals, NULL, NULL, 0);
+	res = PQexecParams(conn, pending_delete_sql, 3, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = apply_replica_report(r, res, "could not write tide.ddl_pending on the replica");
 	PQclear(res);

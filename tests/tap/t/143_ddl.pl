@@ -346,6 +346,24 @@ is($rc, 0, 'CONCURRENTLY begun before a crash: not run twice') or diag($err);
 like($err, qr/ran before this run started \(tide\.ddl_pending\)/, 'CONCURRENTLY: the pending row was used');
 is($rep->safe_psql('postgres', q{SELECT count(*) FROM tide.ddl_pending}), '0', 'CONCURRENTLY: pending row gone with the progress');
 
+# a CONCURRENTLY command the replica refuses stops, and running again does
+# not take the replica's own index of that name for the one it builds
+$rep->safe_psql('postgres', q{CREATE INDEX t1_clash ON t1 (id)});
+$src->safe_psql('postgres', q{CREATE INDEX CONCURRENTLY t1_clash ON t1 (b)});
+stream_all();
+for my $try (1, 2)
+{
+	($rc, $out, $err) = apply();
+	is($rc, 4, "CONCURRENTLY refused, run $try: exit 4");
+	like($err, qr/could not apply the DDL command CREATE INDEX at [0-9A-F]+\/[0-9A-F]+ to the replica: relation "t1_clash" already exists/,
+		"CONCURRENTLY refused, run $try: the server's error");
+}
+$rep->safe_psql('postgres', q{DROP INDEX t1_clash});
+($rc, $out, $err) = apply();
+is($rc, 0, 'CONCURRENTLY: after the operator dropped the clash, it runs') or diag($err);
+like($rep->safe_psql('postgres', q{SELECT indexdef FROM pg_indexes WHERE indexname = 't1_clash'}), qr/\(b\)$/,
+	'CONCURRENTLY: the index is the source\'s');
+
 # ---- kill -9 while DDL flows: no DDL runs twice, none is skipped
 my ($fout, $ferr) = ('', '');
 my $h = IPC::Run::start([ $TideTest::TIDE, 'apply', '-d', $rep->connstr('postgres'), '-D', $dir,
