@@ -2301,9 +2301,9 @@ tide_cmd_stream(int argc, char **argv)
 			named |= strcmp(t, TIDE_DDL_PREFIX) == 0;
 		if (incl != named)
 		{
-			tide_log_warning("captured DDL is not recorded: -o %s %s "" TIDE_DDL_PREFIX """,
+			tide_log_warning("captured DDL is not recorded: -o %s %s \"" TIDE_DDL_PREFIX "\"",
 							 s->o.plugin_opts[i][0], incl ? "does not name" : "names");
-			tide_log_hint("replicas then stop at the first row of a changed table; add "" TIDE_DDL_PREFIX "" to include-message-prefixes (or take it out of exclude-message-prefixes)");
+			tide_log_hint("replicas then stop at the first row of a changed table; add \"" TIDE_DDL_PREFIX "\" to include-message-prefixes (or take it out of exclude-message-prefixes)");
 		}
 	}
 	srand((unsigned) time(NULL) ^ (unsigned) getpid());

@@ -83,6 +83,16 @@ like($out, qr/DDL ALTER TABLE: ALTER TABLE a\.t ADD COLUMN w int DEFAULT 1 \[sea
 unlike($out, qr/scratch/, 'a temporary table is not captured');
 unlike($out, qr/tide\.own/, 'schema tide is not captured');
 
+# decoder options that leave the messages out: tide stream says so
+my $dir2 = seg_dir('segs2');
+$src->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('tide2', 'tide')});
+($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide2', '-D', $dir2, '--endpos',
+	$src->safe_psql('postgres', 'SELECT pg_current_wal_lsn()'), '-o', 'include-message-prefixes=tide.seq');
+is($rc, 0, 'stream with include-message-prefixes') or diag($err);
+like($err, qr/captured DDL is not recorded: -o include-message-prefixes does not name "tide\.ddl"/,
+	'stream warns that captured DDL is left out');
+$src->safe_psql('postgres', q{SELECT pg_drop_replication_slot('tide2')});
+
 # --tables a.*: DDL on b is skipped, on a applied
 my $rep = PostgreSQL::Test::Cluster->new('rep');
 $rep->init;
