@@ -871,12 +871,14 @@ on_ddl(pass_t *p, const proto_message_t *m, const seginfo_t *si)
 	{
 		if (p->nmsgs != 1)
 		{
-			tide_log_error("the DDL command %s at " LSN_FMT " cannot run in a transaction block, but its source transaction has changes before it",
-						   d.tag, LSN_ARGS(m->lsn));
-			tide_log_hint("run it on the replica by hand, then run tide apply again with --ddl-skip-lsn " LSN_FMT,
-						  LSN_ARGS(m->lsn));
+			/* as a change the replica refused: what precedes is committed */
+			rc = apply_replica_fail(p->rep);
+			apply_replica_log(p->rep, 'E', "the DDL command %s at " LSN_FMT " cannot run in a transaction block, but its source transaction has changes before it",
+							  d.tag, LSN_ARGS(m->lsn));
+			apply_replica_log(p->rep, 'H', "run it on the replica by hand, then run tide apply again with --ddl-skip-lsn " LSN_FMT,
+							  LSN_ARGS(m->lsn));
 			tide_ddl_free(&d);
-			return TIDE_EXIT_REPLICA;
+			return rc;
 		}
 		rc = flush_batch(p);
 	}
