@@ -3,6 +3,7 @@
  *		File writes every part needs the same way.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -28,4 +29,18 @@ tide_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 		off += (uint64_t) k;
 	}
 	return 0;
+}
+
+int
+tide_fsync_path(const char *path)
+{
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	int			rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
 }

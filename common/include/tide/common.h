@@ -104,4 +104,7 @@ void		tide_format_duration(int64_t usecs, char *buf, size_t len);
  */
 int			tide_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 
+/* tide_fsync_path - fsync a file or a directory; 0 or -errno */
+int			tide_fsync_path(const char *path);
+
 #endif /* TIDE_COMMON_H */
