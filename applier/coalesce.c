@@ -1,13 +1,12 @@
 /*
  * applier/coalesce.c
  *		Set-based apply of a batch: changes folded per key, applied with a
- *		few statements per table through stage tables and COPY.
+ *		few statements per table through stage tables and COPY.  Which
+ *		state each key ends in is coalset.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <xxhash.h>
 
 #include "replica_int.h"
 #include "coalesce.h"
@@ -33,51 +32,10 @@
  * first applies the table's pending set, then takes the statement path, so
  * the order per key always holds.
  */
-#define COAL_FALLBACK (-1)
-#define COAL_MAX_ENTRIES 65536
-#define COAL_MAX_ARENA ((size_t) 32 << 20)
-
-typedef struct
-{
-	uint64_t	hash;
-	size_t		key_off;		/* the key's wire bytes, in arena */
-	uint32_t	key_len;
-	size_t		row_off;		/* COPY line of the whole row (I, U) */
-	uint32_t	row_len;
-	size_t		kline_off;		/* COPY line of the key (D, del_first) */
-	uint32_t	kline_len;
-	char		op;				/* 'I', 'U', 'D', or 0: nothing to do */
-	bool		del_first;		/* an 'I' of a key the replica has */
-} coal_entry_t;
-
-typedef struct apply_coal_s
-{
-	proto_wbuf_t arena;			/* owned */
-	coal_entry_t *e;			/* owned */
-	uint32_t	n;
-	uint32_t	cap;
-	uint32_t   *slots;			/* owned: entry index + 1, 0 = free */
-	uint32_t	nslots;			/* power of two, > 2 n */
-} apply_coal_t;
-
-static void
-coal_reset(apply_coal_t *co)
-{
-	proto_wbuf_reset(&co->arena);
-	co->n = 0;
-	if (co->slots)
-		memset(co->slots, 0, co->nslots * sizeof(uint32_t));
-}
-
 void
 coal_free(apply_rel_t *rs)
 {
-	if (rs->co == NULL)
-		return;
-	proto_wbuf_free(&rs->co->arena);
-	free(rs->co->e);
-	free(rs->co->slots);
-	free(rs->co);
+	coal_set_free(rs->co);
 	rs->co = NULL;
 }
 
@@ -98,51 +56,6 @@ coal_keybytes(apply_replica_t *r, const proto_relation_t *rel, const proto_tuple
 	}
 }
 
-static int
-coal_grow(apply_coal_t *co)
-{
-	if (co->n == co->cap)
-	{
-		uint32_t	cap = co->cap ? co->cap * 2 : 1024;
-		coal_entry_t *e = realloc(co->e, cap * sizeof(*e));
-
-		if (e == NULL)
-			return TIDE_ENOMEM;
-		co->e = e;
-		co->cap = cap;
-	}
-	if ((co->n + 1) * 2 > co->nslots)
-	{
-		uint32_t	ns = co->nslots ? co->nslots * 2 : 4096;
-		uint32_t   *sl = calloc(ns, sizeof(uint32_t));
-
-		if (sl == NULL)
-			return TIDE_ENOMEM;
-		for (uint32_t i = 0; i < co->n; i++)
-		{
-			uint32_t	j = (uint32_t) co->e[i].hash & (ns - 1);
-
-			while (sl[j])
-				j = (j + 1) & (ns - 1);
-			sl[j] = i + 1;
-		}
-		free(co->slots);
-		co->slots = sl;
-		co->nslots = ns;
-	}
-	return 0;
-}
-
-/* coal_keep - copy r->line into the arena; *off and *len say where */
-static void
-coal_keep(apply_coal_t *co, apply_replica_t *r, size_t *off, uint32_t *len)
-{
-	*off = co->arena.len;
-	*len = (uint32_t) r->line.len;
-	proto_put_bytes(&co->arena, r->line.data, r->line.len);
-}
-
-
 /*
  * coal_change - fold one change ('I' or 'U' with its new row, 'D' with its
  * old key) into the table's pending set.  Returns 0 when folded,
@@ -153,10 +66,6 @@ int
 coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			char op, const proto_tuple_t *t)
 {
-	apply_coal_t *co;
-	coal_entry_t *e = NULL;
-	uint64_t	h;
-	uint32_t	j;
 	int			rc;
 
 	if ((rc = render_line(r, rs, rel, t, op == 'D')) != 0)
@@ -167,82 +76,16 @@ coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		rs->coalesce = false;
 		return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
 	}
-	if (rs->co == NULL)
-	{
-		if ((rs->co = calloc(1, sizeof(apply_coal_t))) == NULL)
-			return report(r, NULL, "%s", "out of memory");
-		proto_wbuf_init_heap(&rs->co->arena);
-	}
-	co = rs->co;
-	if (coal_grow(co) != 0)
+	if (rs->co == NULL && (rs->co = coal_new()) == NULL)
 		return report(r, NULL, "%s", "out of memory");
 	coal_keybytes(r, rel, t);
-	h = XXH3_64bits(r->keybuf.data, r->keybuf.len);
-	for (j = (uint32_t) h & (co->nslots - 1); co->slots[j]; j = (j + 1) & (co->nslots - 1))
-	{
-		coal_entry_t *c = &co->e[co->slots[j] - 1];
-
-		if (c->hash == h && c->key_len == r->keybuf.len &&
-			memcmp(co->arena.data + c->key_off, r->keybuf.data, c->key_len) == 0)
-		{
-			e = c;
-			break;
-		}
-	}
-	if (e == NULL)
-	{
-		e = &co->e[co->n];
-		memset(e, 0, sizeof(*e));
-		e->hash = h;
-		e->key_off = co->arena.len;
-		e->key_len = (uint32_t) r->keybuf.len;
-		proto_put_bytes(&co->arena, r->keybuf.data, r->keybuf.len);
-		co->slots[j] = ++co->n;
-		e->op = op;
-		if (op == 'D')
-			coal_keep(co, r, &e->kline_off, &e->kline_len);
-		else
-			coal_keep(co, r, &e->row_off, &e->row_len);
-	}
-	else
-	{
-		char		was = e->op;
-
-		r->counts.coalesced++;
-		if (op == 'U' && (was == 'I' || was == 'U'))
-			coal_keep(co, r, &e->row_off, &e->row_len);	/* the newer image */
-		else if (op == 'D' && was == 'U')
-		{
-			e->op = 'D';
-			coal_keep(co, r, &e->kline_off, &e->kline_len);
-		}
-		else if (op == 'D' && was == 'I')
-		{
-			/* inserted in this batch and gone again: the replica never saw it,
-			 * unless it replaced a row the replica has */
-			e->op = e->del_first ? 'D' : 0;
-		}
-		else if (op == 'I' && was == 'D')
-		{
-			e->op = 'I';
-			e->del_first = true;
-			coal_keep(co, r, &e->row_off, &e->row_len);
-		}
-		else if (op == 'I' && was == 0)
-		{
-			e->op = 'I';
-			coal_keep(co, r, &e->row_off, &e->row_len);
-		}
-		else
-		{
-			/* no source does this: let the statements say what is wrong */
-			r->counts.coalesced--;
-			return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
-		}
-	}
-	if (co->arena.err)
+	rc = coal_fold(rs->co, op, r->keybuf.data, r->keybuf.len, r->line.data, r->line.len);
+	if (rc == COAL_FALLBACK)
+		return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
+	if (rc == TIDE_ENOMEM)
 		return report(r, NULL, "%s", "out of memory");
-	if (co->n >= COAL_MAX_ENTRIES || co->arena.len >= COAL_MAX_ARENA)
+	r->counts.coalesced += rc;	/* 1: folded into an earlier change */
+	if (coal_full(rs->co))
 		return coal_flush(r, rs);
 	return 0;
 }
@@ -257,8 +100,6 @@ int
 coal_append(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			const proto_tuple_t *t)
 {
-	apply_coal_t *co;
-	coal_entry_t *e;
 	int			rc;
 
 	if ((rc = render_line(r, rs, rel, t, false)) != 0)
@@ -268,22 +109,11 @@ coal_append(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		rs->no_copy = true;		/* statements from now on */
 		return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
 	}
-	if (rs->co == NULL)
-	{
-		if ((rs->co = calloc(1, sizeof(apply_coal_t))) == NULL)
-			return report(r, NULL, "%s", "out of memory");
-		proto_wbuf_init_heap(&rs->co->arena);
-	}
-	co = rs->co;
-	if (coal_grow(co) != 0)
+	if (rs->co == NULL && (rs->co = coal_new()) == NULL)
 		return report(r, NULL, "%s", "out of memory");
-	e = &co->e[co->n++];
-	memset(e, 0, sizeof(*e));
-	e->op = 'I';
-	coal_keep(co, r, &e->row_off, &e->row_len);
-	if (co->arena.err)
+	if (coal_add_row(rs->co, r->line.data, r->line.len) != 0)
 		return report(r, NULL, "%s", "out of memory");
-	if (co->n >= COAL_MAX_ENTRIES || co->arena.len >= COAL_MAX_ARENA)
+	if (coal_full(rs->co))
 		return coal_flush(r, rs);
 	return 0;
 }

@@ -6,9 +6,7 @@
 #define TIDE_APPLIER_COALESCE_H
 
 #include "replica_int.h"
-
-/* coal_change and coal_append: take the statement path instead */
-#define COAL_FALLBACK (-1)
+#include "coalset.h"
 
 int			coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 						char op, const proto_tuple_t *t);

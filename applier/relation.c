@@ -5,7 +5,6 @@
  *		columns and their types and equality operators, triggers that fire,
  *		whether its changes can be folded.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,27 +129,18 @@ types_equal(const char *a, size_t an, const char *b, size_t bn)
 	return an == bn && memcmp(a, b, an) == 0;
 }
 
+/* map_schema - the replica's schema for source schema nsp (--map) */
 const char *
 map_schema(apply_replica_t *r, const char *nsp)
 {
-	for (int i = 0; i < r->opts->nmaps; i++)
-		if (strcmp(r->opts->maps[i].src, nsp) == 0)
-			return r->opts->maps[i].dst;
-	return nsp;
+	return apply_relmap_schema(&r->relmap, nsp);
 }
 
+/* table_wanted - does --tables select nsp.rel? */
 bool
 table_wanted(apply_replica_t *r, const char *nsp, const char *rel)
 {
-	char		name[2 * PROTO_MAX_NAME + 2];
-
-	if (r->opts->tables == NULL || r->opts->tables[0] == NULL)
-		return true;
-	snprintf(name, sizeof(name), "%s.%s", nsp, rel);
-	for (const char **p = r->opts->tables; *p; p++)
-		if (fnmatch(*p, name, 0) == 0)
-			return true;
-	return false;
+	return apply_relmap_wanted(&r->relmap, nsp, rel);
 }
 
 /* lookup - OID and relkind of nsp.rel on the replica; 1 if missing */

@@ -19,7 +19,7 @@
  *	seq.c		"tide.seq" messages: replica sequences moved forward
  *
  * relmap.c (the --map schema mapping and the --tables filter) is shared
- * with verify.c.  Each file's functions that others call are declared in
+ * with verify.c; coalset.c (the pure fold of coalesce.c) is unit-tested.  Each file's functions that others call are declared in
  * the file's own header.
  */
 #ifndef TIDE_REPLICA_INT_H
@@ -31,6 +31,7 @@
 
 #include "tide/common.h"
 #include "apply.h"
+#include "relmap.h"
 
 /* Statements in flight in pipeline mode: a Sync every PIPE_SYNC_EVERY
  * statements, and at most PIPE_MAX_SYNCS unanswered Syncs. */
@@ -51,6 +52,7 @@ struct apply_replica_s
 {
 	PGconn	   *conn;			/* owned */
 	const apply_replica_opts_t *opts;
+	apply_relmap_t relmap;		/* opts' --map and --tables */
 	apply_ident_t ident;
 	bool		in_txn;
 	bool		pipeline;

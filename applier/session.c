@@ -369,6 +369,10 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	proto_wbuf_init_heap(&r->vals);
 	proto_wbuf_init_heap(&r->sql);
 	proto_wbuf_init_heap(&r->held);
+	if (apply_relmap_init(&r->relmap, opts->tables, "--tables") != 0)
+		return TIDE_EXIT_USAGE;
+	for (int i = 0; i < opts->nmaps; i++)
+		apply_relmap_add(&r->relmap, opts->maps[i].src, opts->maps[i].dst);
 	return connect_session(r, progress);
 }
 
