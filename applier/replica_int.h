@@ -19,8 +19,9 @@
  *	seq.c		"tide.seq" messages: replica sequences moved forward
  *
  * relmap.c (the --map schema mapping and the --tables filter) is shared
- * with verify.c; coalset.c (the pure fold of coalesce.c) is unit-tested.  Each file's functions that others call are declared in
- * the file's own header.
+ * with verify.c; coalset.c (the pure fold of coalesce.c) is unit-tested.
+ * Each file's functions that others call are declared in the file's own
+ * header.
  */
 #ifndef TIDE_REPLICA_INT_H
 #define TIDE_REPLICA_INT_H
