@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tide/common.h"
 #include "source.h"
 
 /*
@@ -420,7 +421,10 @@ source_async_error(source_async_t *a, const PGresult *res)
 	const char *m = NULL;
 	size_t		n;
 
+	/* the server's own words: DETAIL and HINT are source_log_notes' */
 	if (res)
+		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if ((m == NULL || m[0] == '\0') && res)
 		m = PQresultErrorMessage(res);
 	if ((m == NULL || m[0] == '\0') && a->why[0])
 		m = a->why;
@@ -432,7 +436,23 @@ source_async_error(source_async_t *a, const PGresult *res)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
+	/* libpq's connection messages span lines: one line in the log */
+	for (char *c = buf; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
 	return buf;
+}
+
+void
+source_log_notes(const PGresult *res)
+{
+	const char *d = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *h = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+
+	if (d)
+		tide_log_detail("%s", d);
+	if (h)
+		tide_log_hint("%s", h);
 }
 
 bool

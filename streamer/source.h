@@ -101,6 +101,9 @@ void		source_async_close(source_async_t *a);
  */
 const char *source_async_error(source_async_t *a, const PGresult *res);
 
+/* source_log_notes - the server's DETAIL and HINT of res, where it gave them */
+void		source_log_notes(const PGresult *res);
+
 /*
  * source_sqlstate_is - res failed with SQLSTATE code (5 characters), or
  * one of its class (2 characters).  Server errors are classified by

@@ -978,12 +978,23 @@ repl_send(stream_t *s, int step, const char *sql)
 	return TIDE_EXIT_SOURCE;
 }
 
-/* hint_plugin - res says the server could not load the plugin (58P01) */
+/*
+ * hint_for - after an error res: the server's DETAIL and HINT, or where it
+ * gave no hint, what its SQLSTATE calls for.  Never the message's text:
+ * it is in the server's lc_messages language.
+ */
 static void
-hint_plugin(const PGresult *res)
+hint_for(const PGresult *res)
 {
-	if (source_sqlstate_is(res, "58P01"))
+	source_log_notes(res);
+	if (res == NULL || PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) != NULL)
+		return;
+	if (source_sqlstate_is(res, "58P01"))	/* undefined file */
 		tide_log_hint("install the tide plugin on the source (tide.so in its $libdir, or in dynamic_library_path)");
+	else if (source_sqlstate_is(res, "42501"))	/* insufficient privilege */
+		tide_log_hint("the role needs LOGIN and REPLICATION (no superuser), and tide must be a trusted output plugin where the server has output_plugin_libraries (README, \"Enabling the plugin on a source server\")");
+	else if (source_sqlstate_is(res, "53400"))	/* configuration limit exceeded */
+		tide_log_hint("every replication slot is taken: raise max_replication_slots on the source, or drop a slot no longer used");
 }
 
 /*
@@ -1026,14 +1037,6 @@ slot_in_use(stream_t *s, const char *pid)
 	return TIDE_EXIT_SOURCE;
 }
 
-/* hint_privilege - 42501 insufficient privilege: what the role needs */
-static void
-hint_privilege(const PGresult *res)
-{
-	if (source_sqlstate_is(res, "42501"))
-		tide_log_hint("the role needs LOGIN and REPLICATION (it needs no superuser); see README, \"Enabling the plugin on a source server\"");
-}
-
 /* send_identity - the query learn_identity reads */
 static int
 send_identity(stream_t *s)
@@ -1059,6 +1062,7 @@ identified(stream_t *s, PGresult *r)
 		if (repl_lost(s, r))
 			return REPL_LOST;
 		tide_log_error("could not identify the source system: %s", source_async_error(&s->ra, r));
+		source_log_notes(r);
 		tide_log_hint("the connection must allow replication: a role with REPLICATION and a \"replication\" line in pg_hba.conf");
 		return TIDE_EXIT_SOURCE;
 	}
@@ -1124,6 +1128,7 @@ slot_checked(stream_t *s, PGresult *r)
 		if (repl_lost(s, r))
 			return REPL_LOST;
 		tide_log_error("could not look up replication slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
+		source_log_notes(r);
 		return TIDE_EXIT_SOURCE;
 	}
 	if (PQntuples(r) == 0)
@@ -1179,11 +1184,8 @@ slot_created(stream_t *s, PGresult *r)
 		if (repl_lost(s, r))
 			return REPL_LOST;
 		tide_log_error("could not create replication slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
-		hint_plugin(r);
-		hint_privilege(r);
-		if (source_sqlstate_is(r, "53400"))
-			tide_log_hint("every replication slot is taken: raise max_replication_slots on the source, or drop a slot no longer used");
-		else if (source_sqlstate_is(r, "42710"))
+		hint_for(r);
+		if (source_sqlstate_is(r, "42710"))	/* duplicate object */
 			tide_log_hint("another process created the slot meanwhile: run again without --create-slot if it is yours");
 		return TIDE_EXIT_SOURCE;
 	}
@@ -1211,6 +1213,7 @@ learn_identity(stream_t *s, PGresult *r)
 		if (repl_lost(s, r))
 			return REPL_LOST;
 		tide_log_error("could not read the source database's identity: %s", source_async_error(&s->ra, r));
+		source_log_notes(r);
 		return TIDE_EXIT_SOURCE;
 	}
 	memset(&st, 0, sizeof(st));
@@ -1323,8 +1326,7 @@ started(stream_t *s, PGresult *r)
 		if (source_sqlstate_is(r, "55006"))
 			return slot_in_use(s, NULL);
 		tide_log_error("could not start replication from slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
-		hint_plugin(r);
-		hint_privilege(r);
+		hint_for(r);
 		if (source_sqlstate_is(r, "22023"))
 		{
 			tide_log_hint("check the decoder options given with -o (tide stream adds partition-bounds, which a plugin older than this tide refuses: "
