@@ -83,32 +83,36 @@ params(const char **keys, const char **vals, const char *conninfo, const char *h
 	vals[n] = NULL;
 }
 
+/*
+ * connect_params - PQconnectdbParams, or with start PQconnectStartParams.
+ * The latter resolves a host name itself, synchronously (getaddrinfo);
+ * everything after that (connect, TLS, authentication, the startup
+ * packet) waits on the socket under the loop.  A source named by address
+ * or socket directory, or a working resolver, keeps that short.
+ */
+static PGconn *
+connect_params(const char *conninfo, const char *host, const char *port,
+			   const char *user, bool replication, const char *appname, bool start)
+{
+	const char *keys[NDEFAULTS + 8];
+	const char *vals[NDEFAULTS + 8];
+
+	params(keys, vals, conninfo, host, port, user, replication, appname);
+	return start ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
+}
+
 PGconn *
 stream_connect_source(const char *conninfo, const char *host, const char *port,
 					  const char *user, bool replication, const char *appname)
 {
-	const char *keys[NDEFAULTS + 8];
-	const char *vals[NDEFAULTS + 8];
-
-	params(keys, vals, conninfo, host, port, user, replication, appname);
-	return PQconnectdbParams(keys, vals, 1);
+	return connect_params(conninfo, host, port, user, replication, appname, false);
 }
 
-/*
- * PQconnectStartParams resolves a host name itself, synchronously
- * (getaddrinfo); everything after that (connect, TLS, authentication, the
- * startup packet) waits on the socket under the loop.  A source named by
- * address or socket directory, or a working resolver, keeps that short.
- */
 PGconn *
 stream_connect_source_start(const char *conninfo, const char *host, const char *port,
 							const char *user, bool replication, const char *appname)
 {
-	const char *keys[NDEFAULTS + 8];
-	const char *vals[NDEFAULTS + 8];
-
-	params(keys, vals, conninfo, host, port, user, replication, appname);
-	return PQconnectStartParams(keys, vals, 1);
+	return connect_params(conninfo, host, port, user, replication, appname, true);
 }
 
 /* ------------------------------------------------ asynchronous steps */

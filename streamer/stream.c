@@ -149,7 +149,8 @@ typedef struct
 	 */
 	int			health_step;	/* HS_*: what ha runs */
 	uint64_t	last_warn_tick;
-	uint64_t	health_sent_tick;	/* when the running query was sent */
+	uint64_t	health_sent_tick;	/* when the running step began */
+	uint64_t	health_failed_tick; /* when the last attempt failed */
 	bool		health_down;	/* the last connection attempt failed: the
 								 * next one waits a minute, not to knock
 								 * every 5 s on a source that is down */
@@ -1468,6 +1469,15 @@ health_drop(stream_t *s)
 	s->health_ready = false;
 }
 
+/* health_failed - connecting or setting up the plain session failed */
+static void
+health_failed(stream_t *s)
+{
+	health_drop(s);
+	s->health_down = true;
+	s->health_failed_tick = s->ticks;
+}
+
 /*
  * plain_conn - the plain session if it is up and set up; else NULL, and a
  * connection attempt starts if none is running (the replication side
@@ -1480,6 +1490,9 @@ plain_conn(stream_t *s)
 		return s->health;
 	if (source_async_busy(&s->ha))
 		return NULL;
+	/* a failed attempt ends at once when refused: not another every tick */
+	if (s->health_down && s->ticks - s->health_failed_tick < every(s, 5 * USECS))
+		return NULL;
 	health_drop(s);
 	s->health = stream_connect_source_start(s->o.conninfo, s->o.host, s->o.port, s->o.user,
 											false, "tide stream (slot check)");
@@ -1487,8 +1500,7 @@ plain_conn(stream_t *s)
 	s->health_sent_tick = s->ticks;
 	if (source_async_connect(&s->ha, s->health, on_health_step) != 0)
 	{
-		health_drop(s);
-		s->health_down = true;
+		health_failed(s);
 	}
 	return NULL;
 }
@@ -1542,8 +1554,7 @@ on_health_step(source_async_t *a, PGresult *res)
 		case HS_CONNECT:
 			if (!source_async_connected(a))
 			{
-				health_drop(s);
-				s->health_down = true;
+				health_failed(s);
 				break;
 			}
 			s->health_step = HS_SETUP;
@@ -1552,15 +1563,13 @@ on_health_step(source_async_t *a, PGresult *res)
 					 tide_pin_session_sql());
 			if (source_async_send(a, sql, on_health_step) != 0)
 			{
-				health_drop(s);
-				s->health_down = true;
+				health_failed(s);
 			}
 			break;
 		case HS_SETUP:
 			if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			{
-				health_drop(s);
-				s->health_down = true;
+				health_failed(s);
 				break;
 			}
 			s->health_ready = true;
