@@ -1499,9 +1499,7 @@ plain_conn(stream_t *s)
 	s->health_step = HS_CONNECT;
 	s->health_sent_tick = s->ticks;
 	if (source_async_connect(&s->ha, s->health, on_health_step) != 0)
-	{
 		health_failed(s);
-	}
 	return NULL;
 }
 
@@ -1562,9 +1560,7 @@ on_health_step(source_async_t *a, PGresult *res)
 			snprintf(sql, sizeof(sql), "%s; SET statement_timeout = '5s'; SET lock_timeout = '1s'",
 					 tide_pin_session_sql());
 			if (source_async_send(a, sql, on_health_step) != 0)
-			{
 				health_failed(s);
-			}
 			break;
 		case HS_SETUP:
 			if (PQresultStatus(res) != PGRES_COMMAND_OK)
