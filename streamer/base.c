@@ -472,9 +472,13 @@ create_slot(PGconn *conn, const char *name, bool temporary, store_manifest_t *m)
 		const char *e = one_line(conn);
 
 		tide_log_error("could not create %sreplication slot \"%s\": %s", temporary ? "temporary " : "", name, e);
-		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
-			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
-		else if (strstr(e, "max_replication_slots") || strstr(e, "replication slots are in use"))
+		/* by SQLSTATE: the text is in the server's lc_messages language */
+		source_log_notes(r);
+		if (PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) != NULL)
+			;					/* the server said what to do */
+		else if (source_sqlstate_is(r, "58P01"))	/* undefined file */
+			tide_log_hint("install the tide plugin on the source (tide.so in its $libdir, or in dynamic_library_path)");
+		else if (source_sqlstate_is(r, "53400"))	/* configuration limit exceeded */
 			tide_log_hint("a base into a live directory needs one free replication slot while it runs: raise max_replication_slots");
 		PQclear(r);
 		return TIDE_EXIT_SOURCE;
