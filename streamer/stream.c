@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/metrics.h"
@@ -52,8 +53,9 @@
 
 typedef struct
 {
-	const char *conninfo;
-	const char *host;			/* -h, -p, -U: as pg_recvlogical's */
+	tide_conn_opts_t conn;		/* -d, -h, -p, -U, -W (owns conninfo) */
+	const char *conninfo;		/* conn's: -h, -p, -U are in it */
+	const char *host;			/* NULL: in conninfo */
 	const char *port;
 	const char *user;
 	const char *slot;
@@ -1938,10 +1940,10 @@ stream_usage(FILE *f)
 			"Follow a logical replication slot that uses the tide plugin and write\n"
 			"its changes into time-bucketed, zstd-compressed segment files in DIR.\n"
 			"The slot is acknowledged only up to what is fsynced in DIR.\n\n"
-			"  -d, --dbname=CONNINFO       source connection (PG* variables apply)\n"
-			"  -h, --host=HOST             source host or socket directory\n"
-			"  -p, --port=PORT             source port\n"
-			"  -U, --username=USER         source user (needs REPLICATION)\n"
+			"Connection options (PG* variables apply; the user needs REPLICATION):\n");
+	tide_conn_usage(f, "the source", 30);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -S, --slot=SLOT             replication slot\n"
 			"  -D, --directory=DIR         segment directory (created if missing)\n"
 			"      --create-slot           create the slot if it does not exist\n"
@@ -1983,16 +1985,15 @@ stream_usage(FILE *f)
 			"                              http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless\n"
 			"                              given; [::1]:PORT for IPv6; README \"Monitoring\")\n"
 			"  -q, --quiet                 only warnings and errors\n");
+	tide_std_usage(f, 30);
 }
 
 static int
 parse_args(stream_opts_t *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"create-slot", no_argument, NULL, 1},
@@ -2016,7 +2017,6 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"sequence-interval", required_argument, NULL, 17},
 		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -2037,22 +2037,12 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 	o->warn_unpublished = INT64_C(1) << 30;
 	o->sequence_interval = 10 * USECS;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:E:o:q", opts)) != -1)
 	{
+		if (tide_conn_opt(&o->conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
 			case 'S':
 				o->slot = optarg;
 				break;
@@ -2176,17 +2166,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case '?':
-				if (strcmp(argv[optind - 1], "--help") == 0)
-				{
-					stream_usage(stdout);
-					return -1;
-				}
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
 			default:
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "stream", stream_usage);
 		}
 	}
 	if (optind != argc || o->slot == NULL || o->dir == NULL)
@@ -2195,8 +2176,10 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		stream_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->conninfo == NULL)
-		o->conninfo = "";		/* PG* environment variables */
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(&o->conn, "the source")) != 0)
+		return rc;
+	o->conninfo = o->conn.conninfo;
 	if (o->flush_delay > o->flush_interval)
 		o->flush_delay = o->flush_interval;
 	if ((o->ack_after_publish || o->publish_retain >= 0) && o->publish_url == NULL)
@@ -2384,6 +2367,7 @@ out:
 		tide_log_error("internal error: event loop handles left open");
 		code = TIDE_EXIT_BUG;
 	}
+	tide_conn_free(&s->o.conn);
 	free(s);
 	return code;
 }
