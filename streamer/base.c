@@ -52,6 +52,7 @@
 
 #include <libpq-fe.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/store.h"
@@ -63,8 +64,9 @@
 
 typedef struct
 {
-	const char *conninfo;
-	const char *host;			/* -h, -p, -U: as tide stream's */
+	tide_conn_opts_t conn;		/* -d, -h, -p, -U, -W (owns conninfo) */
+	const char *conninfo;		/* conn's: -h, -p, -U are in it */
+	const char *host;			/* NULL: in conninfo */
 	const char *port;
 	const char *user;
 	const char *slot;
@@ -107,16 +109,18 @@ base_usage(FILE *f)
 			"stream may be running), the dump runs in the snapshot of a second,\n"
 			"temporary slot, whose consistent point is the base's: base and segments\n"
 			"are still one history, with nothing missing or twice (README.md, \"A new\n"
-			"base while the stream runs\").\n\n"			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
-			"  -h, --host=HOST         source host or socket directory\n"
-			"  -p, --port=PORT         source port\n"
-			"  -U, --username=USER     source user (needs REPLICATION)\n"
+			"base while the stream runs\").\n\n"
+			"Connection options (PG* variables apply; the user needs REPLICATION):\n");
+	tide_conn_usage(f, "the source", 26);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -S, --slot=SLOT         replication slot: created, or joined (see above)\n"
 			"  -D, --directory=DIR     segment directory (created if missing)\n"
 			"  -j, --jobs=N            parallel pg_dump jobs (default 1)\n"
-			"  -q, --quiet             only warnings and errors\n"
-			"      --help              this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
+			"  -q, --quiet             only warnings and errors\n");
+	tide_std_usage(f, 26);
+	fprintf(f,
+			"\nExit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
 			"connection, slot or pg_dump problem (a slot this run created is dropped\n"
 			"again), 5 DIR's history does not reach back to the new base's point,\n"
 			"6 local I/O error.\n");
@@ -126,15 +130,12 @@ static int
 parse_args(base_opts_t *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 1},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -143,22 +144,12 @@ parse_args(base_opts_t *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->jobs = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:j:q", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:j:q", opts)) != -1)
 	{
+		if (tide_conn_opt(&o->conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
 			case 'S':
 				o->slot = optarg;
 				break;
@@ -177,12 +168,8 @@ parse_args(base_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 1:
-				base_usage(stdout);
-				return -1;
 			default:
-				base_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "base", base_usage);
 		}
 	}
 	if (optind != argc || o->slot == NULL || o->dir == NULL)
@@ -196,8 +183,10 @@ parse_args(base_opts_t *o, int argc, char **argv)
 		tide_log_error("slot name \"%s\" is too long", o->slot);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->conninfo == NULL)
-		o->conninfo = "";		/* PG* environment variables */
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(&o->conn, "the source")) != 0)
+		return rc;
+	o->conninfo = o->conn.conninfo;
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/seqstate.h"
@@ -272,17 +273,18 @@ sync_usage(FILE *f)
 			"run this last before a cutover so the replica's sequences are ahead of\n"
 			"every value the source handed out.  Prints the message's LSN: a stream\n"
 			"and an apply that reach it have it.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the source (connection string or database name);\n"
-			"                         the role needs SELECT on the sequences (and\n"
-			"                         EXECUTE on pg_logical_emit_message, every role's\n"
-			"                         by default)\n"
-			"  -o NAME=VALUE          the decoder options tide stream is given, of which\n"
+			"Connection options (PG* variables apply; the role needs SELECT on the\n"
+			"sequences and EXECUTE on pg_logical_emit_message, every role's by default):\n");
+	tide_conn_usage(f, "the source", 25);
+	fprintf(f,
+			"\nOptions:\n"
+			"  -o, --option=NAME=VALUE  the decoder options tide stream is given, of which\n"
 			"                         include-tables and exclude-tables leave out the\n"
 			"                         sequences of the tables they leave out\n"
-			"  -q, --quiet            print nothing but the LSN\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 recorded (or no sequence to record: no LSN printed),\n"
+			"  -q, --quiet            print nothing but the LSN\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 recorded (or no sequence to record: no LSN printed),\n"
 			"2 bad arguments, 3 the source: connection, privileges.\n");
 }
 
@@ -290,12 +292,14 @@ int
 tide_cmd_sync_sequences(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
+		{"option", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	const char *conninfo = NULL;
+	tide_conn_opts_t co = {0};
+	const char *conninfo;
 	const char *popts[STREAM_SEQ_MAX_PATTERNS][2];
 	int			npopts = 0;
 	stream_seq_filter_t f;
@@ -307,13 +311,12 @@ tide_cmd_sync_sequences(int argc, char **argv)
 	int			rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "o:q", opts)) != -1)
 	{
+		if (tide_conn_opt(&co, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				conninfo = optarg;
-				break;
 			case 'o':
 				{
 					char	   *eq = strchr(optarg, '=');
@@ -336,12 +339,9 @@ tide_cmd_sync_sequences(int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				sync_usage(stdout);
-				return TIDE_EXIT_OK;
 			default:
-				sync_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				rc = tide_opt_std(c, "sync-sequences", sync_usage);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
 	if (optind < argc)
@@ -350,12 +350,10 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		sync_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (conninfo == NULL)
-	{
-		tide_log_error("no source given");
-		tide_log_hint("give the source with -d CONNINFO");
-		return TIDE_EXIT_USAGE;
-	}
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(&co, "the source")) != 0)
+		return rc;
+	conninfo = co.conninfo;
 	if ((rc = stream_seq_filter(&f, (const char *const (*)[2]) popts, npopts)) != 0)
 		return rc;
 	if (f.off)
@@ -372,6 +370,7 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not connect to the source: %.*s", (int) n, e);
 		PQfinish(conn);
 		stream_seq_filter_free(&f);
+		tide_conn_free(&co);
 		return TIDE_EXIT_SOURCE;
 	}
 	if (tide_pin_session(conn) != 0)
@@ -394,5 +393,6 @@ tide_cmd_sync_sequences(int argc, char **argv)
 	}
 	PQfinish(conn);
 	stream_seq_filter_free(&f);
+	tide_conn_free(&co);
 	return rc;
 }
