@@ -79,6 +79,7 @@
 
 #include <libpq-fe.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 
@@ -272,7 +273,8 @@ typedef struct
 typedef struct
 {
 	vside_t		side[2];
-	const char *conninfo[2];
+	tide_conn_opts_t dconn;		/* the replica's -d, -h, -p, -U, -W */
+	const char *conninfo[2];	/* [DST] is dconn's */
 	const char *tables[MAX_PATTERNS + 1];
 	int			ntables;
 	const char *map_src[MAX_MAPS];
@@ -1659,49 +1661,53 @@ verify_usage(FILE *f)
 			"Sequences are compared too (those --tables selects by name or by the\n"
 			"table owning them): the replica's must be at or past the source's state\n"
 			"in its direction (see tide sync-sequences).\n\n"
-			"Options:\n"
-			"  -s, --source=CONNINFO  the source (connection string or database name)\n"
-			"  -d, --dbname=CONNINFO  the replica\n"
+			"Connection options: -s names the source; psql's options name the replica\n"
+			"(PG* variables apply to what -d, -h, -p, -U leave unsaid, on both sides):\n"
+			"  -s, --source=CONNINFO  the source: a connection string, URI or database name\n",
+			LEAF_ROWS);
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      compare source schema SRC with replica schema DST\n"
 			"      --chunk=N          rows per chunk (default 10000)\n"
-			"      --json             one JSON object per line\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
+			"      --json             one JSON object per line\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
 			"differs (or is missing on the replica) or a replica sequence is behind the\n"
 			"source's (or missing), 2 bad arguments, 3 source connection error or a\n"
 			"table (or sequence) that could not be read there (row-level security,\n"
 			"permissions), 4 the same on the replica.  A table that cannot be read is\n"
-			"reported and the others are still compared.\n", LEAF_ROWS);
+			"reported and the others are still compared.\n");
 }
 
 static int
 parse_opts(verify_t *v, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"source", required_argument, NULL, 's'},
-		{"dbname", required_argument, NULL, 'd'},
 		{"tables", required_argument, NULL, 1},
 		{"map", required_argument, NULL, 2},
 		{"chunk", required_argument, NULL, 3},
 		{"json", no_argument, NULL, 4},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:d:h", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "s:", opts)) != -1)
 	{
+		if (tide_conn_opt(&v->dconn, c, optarg))
+			continue;
 		switch (c)
 		{
 			case 's':
 				v->conninfo[SRC] = optarg;
-				break;
-			case 'd':
-				v->conninfo[DST] = optarg;
 				break;
 			case 1:
 				{
@@ -1750,12 +1756,8 @@ parse_opts(verify_t *v, int argc, char **argv)
 			case 4:
 				v->json = true;
 				break;
-			case 'h':
-				verify_usage(stdout);
-				return -1;
 			default:
-				verify_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "verify", verify_usage);
 		}
 	}
 	if (optind < argc)
@@ -1764,12 +1766,17 @@ parse_opts(verify_t *v, int argc, char **argv)
 		verify_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (v->conninfo[SRC] == NULL || v->conninfo[DST] == NULL)
+	/* two servers: neither may be left to the environment alone */
+	if (v->conninfo[SRC] == NULL ||
+		(v->dconn.dbname == NULL && v->dconn.host == NULL && v->dconn.port == NULL && v->dconn.user == NULL))
 	{
 		tide_log_error("no %s given", v->conninfo[SRC] == NULL ? "source" : "replica");
-		tide_log_hint("give both servers: -s SOURCE_CONNINFO -d REPLICA_CONNINFO");
+		tide_log_hint("give both servers: -s SOURCE_CONNINFO and -d REPLICA_CONNINFO (or -h, -p, -U)");
 		return TIDE_EXIT_USAGE;
 	}
+	if ((rc = tide_conn_finish(&v->dconn, "the replica")) != 0)
+		return rc;
+	v->conninfo[DST] = v->dconn.conninfo;
 	v->tables[v->ntables] = NULL;
 	return 0;
 }
@@ -2056,6 +2063,7 @@ done:
 	sb_free(&v.out);
 	PQfinish(v.side[SRC].conn);
 	PQfinish(v.side[DST].conn);
+	tide_conn_free(&v.dconn);
 	the_verify = NULL;
 	return rc;
 }
