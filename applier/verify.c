@@ -289,6 +289,10 @@ typedef struct
 	int			nranges;
 	long long	more;			/* differing ranges past MAX_RANGES, not narrowed */
 	long long	only[2];		/* row hash: rows only the source / replica has */
+	long long	nclass[3];		/* keys differing, missing, extra on replica */
+	long long	max_keys;		/* --keys: keys named in text per table */
+	long long	keys_shown;		/* of the current table, in text */
+	int			ranges_hidden;	/* text: range lines past --keys */
 } verify_t;
 
 /* ------------------------------------------------------------- libpq */
@@ -720,21 +724,31 @@ rows(long long n)
 	return n == 1 ? "row" : "rows";
 }
 
-/* key_list - append the keys of a class to the text and JSON lines */
+/*
+ * key_list - append the keys of a class to the JSON line (all of them) and
+ * to the text line (while the table's text has named fewer than --keys)
+ */
 static void
-key_list(sb_t *txt, sb_t *js, const char *label, const char *jlabel,
+key_list(verify_t *v, sb_t *txt, sb_t *js, const char *label, const char *jlabel,
 		 const char **keys, int n)
 {
+	int			shown = 0;
+
 	sb_printf(js, ", \"%s\": [", jlabel);
-	if (n > 0)
-		sb_printf(txt, "; %s: ", label);
 	for (int i = 0; i < n; i++)
 	{
-		sb_printf(txt, "%s%s", i ? ", " : "", keys[i]);
 		if (i)
 			sb_puts(js, ", ");
 		sb_json(js, keys[i]);
+		if (v->keys_shown < v->max_keys)
+		{
+			sb_printf(txt, "%s%s", shown ? ", " : label, keys[i]);
+			shown++;
+			v->keys_shown++;
+		}
 	}
+	if (shown < n && shown > 0)
+		sb_printf(txt, " and %d more", n - shown);
 	sb_puts(js, "]");
 }
 
@@ -751,7 +765,11 @@ range_line(verify_t *v, const vtable_t *t, const char *first, const char *last,
 {
 	sb_t		txt = {0};
 	sb_t		js = {0};
+	bool		hide = !v->json && v->keys_shown >= v->max_keys;
 
+	v->nclass[0] += nd;
+	v->nclass[1] += nm;
+	v->nclass[2] += ne;
 	sb_printf(&txt, "  keys %s .. %s", first ? first : "()", last ? last : "()");
 	if (bucket >= 0)
 		sb_printf(&txt, " (hash bucket %lld of %lld)", bucket, t->pieces);
@@ -766,13 +784,17 @@ range_line(verify_t *v, const vtable_t *t, const char *first, const char *last,
 	if (bucket >= 0)
 		sb_printf(&js, ", \"bucket\": %lld", bucket);
 	sb_printf(&js, ", \"source_rows\": %lld, \"replica_rows\": %lld", ns, nr);
-	key_list(&txt, &js, "differing", "differing", differ, nd);
-	key_list(&txt, &js, "missing on replica", "missing_on_replica", missing, nm);
-	key_list(&txt, &js, "extra on replica", "extra_on_replica", extra, ne);
+	key_list(v, &txt, &js, "; differing: ", "differing", differ, nd);
+	key_list(v, &txt, &js, "; missing on replica: ", "missing_on_replica", missing, nm);
+	key_list(v, &txt, &js, "; extra on replica: ", "extra_on_replica", extra, ne);
 	if (nd + nm + ne == 0)
 		sb_puts(&txt, "; rows equal one by one, but in another order (collation?)");
 	sb_puts(&js, "}");
-	sb_printf(&v->out, "%s\n", v->json ? js.p : txt.p);
+	/* text: the ranges past --keys are counted, not listed (--json has all) */
+	if (hide)
+		v->ranges_hidden++;
+	else
+		sb_printf(&v->out, "%s\n", v->json ? js.p : txt.p);
 	v->nranges++;
 	sb_free(&txt);
 	sb_free(&js);
@@ -1211,7 +1233,9 @@ report_table(verify_t *v, const vtable_t *t, bool equal, const char *why,
 					  ns, nr, t->nkeys ? "true" : "false", method[t->method]);
 			sb_printf(&js, ", \"chunks\": %lld", chunks);
 			if (t->nkeys)
-				sb_printf(&js, ", \"ranges\": %d, \"unnarrowed_ranges\": %lld", v->nranges, v->more);
+				sb_printf(&js, ", \"ranges\": %d, \"unnarrowed_ranges\": %lld, \"differing_rows\": %lld, "
+						  "\"missing_rows\": %lld, \"extra_rows\": %lld",
+						  v->nranges, v->more, v->nclass[0], v->nclass[1], v->nclass[2]);
 			else
 				sb_printf(&js, ", \"only_on_source\": %lld, \"only_on_replica\": %lld",
 						  v->only[SRC], v->only[DST]);
@@ -1252,8 +1276,15 @@ report_table(verify_t *v, const vtable_t *t, bool equal, const char *why,
 		printf("%s: DIFFERENT: %d %s (%lld %s on source, %lld on replica, %lld %s)\n",
 			   t->display, v->nranges, v->nranges == 1 ? "range" : "ranges",
 			   ns, rows(ns), nr, chunks, chunks == 1 ? "chunk" : "chunks");
+	if (!v->json && !equal && !why && t->method != BY_ROW_HASH)
+		printf("  %lld differing, %lld missing on replica, %lld extra on replica%s\n",
+			   v->nclass[0], v->nclass[1], v->nclass[2],
+			   v->more ? " (in the ranges narrowed down)" : "");
 	if (v->out.n)
 		fputs(v->out.p, stdout);
+	if (v->ranges_hidden && !v->json)
+		printf("  ... and %d more differing %s (--keys names more keys, --json lists all)\n",
+			   v->ranges_hidden, v->ranges_hidden == 1 ? "range" : "ranges");
 	if (v->more && !v->json && t->nkeys)
 		printf("  ... and %lld more differing %s not narrowed down (at most %d per table)\n",
 			   v->more, v->more == 1 ? "range" : "ranges", MAX_RANGES);
@@ -1573,6 +1604,9 @@ verify_table(verify_t *v, const char *oid, const char *nsp, const char *relname,
 	v->nranges = 0;
 	v->more = 0;
 	v->only[SRC] = v->only[DST] = 0;
+	v->nclass[0] = v->nclass[1] = v->nclass[2] = 0;
+	v->keys_shown = 0;
+	v->ranges_hidden = 0;
 	for (int s = 0; s < 2; s++)
 		if ((rc = run(&v->side[s], "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 					  PGRES_COMMAND_OK, "could not start a transaction")) != 0)
@@ -1672,7 +1706,10 @@ verify_usage(FILE *f)
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      compare source schema SRC with replica schema DST\n"
 			"      --chunk=N          rows per chunk (default 10000)\n"
-			"      --json             one JSON object per line\n");
+			"      --keys=N           name at most N differing keys per table in text\n"
+			"                         (default 50; counts and the remaining ranges are\n"
+			"                         summarised)\n"
+			"      --json             one JSON object per line, every range and key\n");
 	tide_std_usage(f, 25);
 	fprintf(f,
 			"\nExit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
@@ -1694,6 +1731,7 @@ parse_opts(verify_t *v, int argc, char **argv)
 		{"map", required_argument, NULL, 2},
 		{"chunk", required_argument, NULL, 3},
 		{"json", no_argument, NULL, 4},
+		{"keys", required_argument, NULL, 5},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -1756,6 +1794,15 @@ parse_opts(verify_t *v, int argc, char **argv)
 			case 4:
 				v->json = true;
 				break;
+			case 5:
+				{
+					int64_t		n;
+
+					if ((rc = tide_opt_int("--keys", optarg, 0, INT32_MAX, &n)) != 0)
+						return rc;
+					v->max_keys = n;
+					break;
+				}
 			default:
 				return tide_opt_std(c, "verify", verify_usage);
 		}
@@ -1950,6 +1997,7 @@ tide_cmd_verify(int argc, char **argv)
 	memset(&v, 0, sizeof(v));
 	the_verify = &v;
 	v.chunk = 10000;
+	v.max_keys = 50;
 	v.side[SRC].name = "source";
 	v.side[SRC].exit_code = TIDE_EXIT_SOURCE;
 	v.side[DST].name = "replica";
