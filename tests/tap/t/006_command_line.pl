@@ -198,6 +198,13 @@ like($err, qr/password/, 'the server asked for one');
 is($rc, 0, '-W: the password read from stdin') or diag($err);
 like($err, qr/Password for the replica: /, 'the prompt names the connection');
 unlike($out . $err, qr/sekrit-pw-42/, 'the password is not echoed or shown');
+# pg_restore gets it too, through a private passfile, never its argv
+$rep->safe_psql('postgres', 'CREATE DATABASE boot2');
+($rc, $out, $err) = with_stdin("sekrit-pw-42\n", 'bootstrap', @rep_hp, '-U', 'pwuser', '-d', 'boot2',
+	'-D', $bdir, '-W');
+is($rc, 0, 'tide bootstrap -W: pg_restore connected with the password read') or diag($err);
+is($rep->safe_psql('boot2', 'SELECT count(*) FROM t'), 100, 'restored as pwuser');
+unlike($out . $err, qr/sekrit-pw-42/, 'the password is not shown');
 ($rc, $out, $err) = with_stdin("wrong\n", @pw, '-W');
 is($rc, 4, '-W with a wrong password: exit 4');
 like($err, qr/password authentication failed/, 'named');
