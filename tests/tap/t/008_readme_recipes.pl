@@ -1,7 +1,10 @@
-# tests/tap/t/008_readme_recipes.pl - README.md's recipe "Publish
-# yesterday's changes on a web server", run as written: its ```sh block
-# (after the marker "<!-- tested: tests/tap/t/008_readme_recipes.pl") and
-# the tide commands of the paragraph after it, in order.
+# tests/tap/t/008_readme_recipes.pl - README.md's recipes "Publish
+# yesterday's changes on a web server" and "Segments in S3, appliers
+# anywhere", run as written: their ```sh blocks (after the markers "<!--
+# tested: tests/tap/t/008_readme_recipes.pl"), and the tide commands of the
+# paragraph after the first, in order.  (The other recipes are prose about
+# options tested elsewhere: --until/--from in 030 and 086, --schema follow
+# in 141, bootstrap in 060.)
 #
 # The recipe names machines and paths this test does not have; each is
 # replaced by its throwaway stand-in, and nothing else is changed:
@@ -121,5 +124,94 @@ $stream->signal('TERM');
 $stream->finish;
 is($? >> 8, 0, 'tide stream stops on SIGTERM with exit 0') or diag($serr);
 $web->stop;
+
+# ---- "Segments in S3, appliers anywhere": its block, with s3rver for S3
+# (AWS_ENDPOINT_URL, as the block's comment says for an S3-compatible
+# server; s3rver's key pair for the "..." of the export line), a second
+# source for host=src and a new replica for host=replica3; the lines that
+# run on (tide stream, tide apply --follow) run until the test stops them.
+my ($s3block) = $text =~ /<!-- tested: tests\/tap\/t\/008_readme_recipes\.pl runs this block \(s3\) -->\n```sh\n(.*?)\n```/s;
+ok(defined $s3block, 'README.md marks the S3 recipe') or BAIL_OUT('no S3 recipe');
+$s3block =~ s/\\\n\s*/ /g;
+my @s3lines = map { s/\s+#.*$//r } grep { /\S/ && !/^\s*#/ } split /\n/, $s3block;
+my $src2 = tide_node('src2');
+$src2->safe_psql('postgres', 'CREATE DATABASE app');
+$src2->safe_psql('app', "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'base' FROM generate_series(1, 300) g");
+my $rep3 = PostgreSQL::Test::Cluster->new('replica3');
+$rep3->init;
+$rep3->start;
+$rep3->safe_psql('postgres', 'CREATE DATABASE app');
+my $s3 = TideStore->s3rver("$work/s3", 'tide-archive');
+mkdir "$work/s3src" or die;	# /var/lib/tide: the package makes it
+delete local @ENV{qw(AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_DEFAULT_REGION AWS_PROFILE)};
+local $ENV{AWS_ENDPOINT_URL} = $s3->{url};
+local $ENV{AWS_ACCESS_KEY_ID};
+local $ENV{AWS_SECRET_ACCESS_KEY};
+local $ENV{AWS_REGION};
+my ($h2, $p2, $h3, $p3) = ($src2->host, $src2->port, $rep3->host, $rep3->port);
+sub s3_stand_ins
+{
+	my ($l) = @_;
+	$l =~ s/host=src\b/host=$h2 port=$p2/g;
+	$l =~ s/host=replica3\b/host=$h3 port=$p3/g;
+	$l =~ s{/var/lib/tide/app}{$work/s3src/app}g;
+	return $l;
+}
+my @running;
+for my $line (@s3lines)
+{
+	if ($line =~ /^\s*export\s+(.*)$/)
+	{
+		# the credentials the block leaves to the reader: s3rver's
+		for my $kv (split /\s+/, $1)
+		{
+			my ($k, $v) = split /=/, $kv, 2;
+			$ENV{$k} = $v eq '...' ? 'S3RVER' : $v;
+		}
+		is($ENV{AWS_SECRET_ACCESS_KEY}, 'S3RVER', "README: $line (s3rver's key pair for ...)");
+		next;
+	}
+	my $cmd = s3_stand_ins($line);
+	if ($line =~ /^\s*tide stream\b/ || $line =~ /--follow\b/)
+	{
+		my $err = '';
+		push @running, [ $line, IPC::Run::start([ 'bash', '-c', "exec $cmd" ], '<', \undef, '>', \my $o, '2>', \$err), \$err ];
+		if ($line =~ /^\s*tide stream\b/)
+		{
+			# what bootstrap reads: the base, published by the stream
+			my $ok = 0;
+			for (1 .. 600)
+			{
+				my ($rc, $out) = tide_run('ls', 's3://tide-archive/app');
+				if ($rc == 0 && $out =~ /^\d{8}T\d{6}Z\s/m) { $ok = 1; last; }
+				usleep(100_000);
+			}
+			ok($ok, "README: $line (runs on; the base reaches S3)") or diag($err);
+		}
+		else
+		{
+			# what S3 holds (the base; the open hour's segment is not
+			# published before the hour ends), and still following
+			ok($rep3->poll_query_until('app', 'SELECT count(*) >= 300 FROM t'),
+				"README: $line (runs on)") or diag($err);
+			ok($running[-1][1]->pumpable, 'the applier keeps following') or diag($err);
+		}
+		next;
+	}
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'bash', '-c', $cmd ], '<', \undef, '>', \$out, '2>', \$err);
+	is($? >> 8, 0, "README: $line") or diag("stdout:\n$out\nstderr:\n$err");
+	if ($line =~ /^\s*tide bootstrap\b/)
+	{
+		cmp_ok($rep3->safe_psql('app', 'SELECT count(*) FROM t'), '>=', 300, 'bootstrapped from S3');
+	}
+}
+for my $r (reverse @running)
+{
+	$r->[1]->signal('TERM');
+	$r->[1]->finish;
+	is($? >> 8, 0, "stopped with SIGTERM, exit 0: $r->[0]") or diag(${ $r->[2] });
+}
+$s3->stop;
 
 done_testing();
