@@ -80,14 +80,15 @@
 #include <libpq-fe.h>
 
 #include "tide/cmdline.h"
+#include "verify.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
 #define MAX_KEYS 32				/* INDEX_MAX_KEYS */
-#define MAX_PATTERNS 256
-#define MAX_MAPS 64
+#define MAX_PATTERNS VERIFY_MAX_PATTERNS
+#define MAX_MAPS VERIFY_MAX_MAPS
 #define MAX_BUCKETS (1 << 27)	/* bucket numbers come from 28 bits of md5 */
 #define SRC 0
 #define DST 1
@@ -273,8 +274,7 @@ typedef struct
 typedef struct
 {
 	vside_t		side[2];
-	tide_conn_opts_t dconn;		/* the replica's -d, -h, -p, -U, -W */
-	const char *conninfo[2];	/* [DST] is dconn's */
+	const char *conninfo[2];	/* -s, and the replica's (verify_opts_t) */
 	const char *tables[MAX_PATTERNS + 1];
 	int			ntables;
 	const char *map_src[MAX_MAPS];
@@ -1721,7 +1721,7 @@ verify_usage(FILE *f)
 }
 
 static int
-parse_opts(verify_t *v, int argc, char **argv)
+parse_opts(verify_opts_t *o, tide_conn_opts_t *dconn, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		TIDE_CONN_LONGOPTS,
@@ -1740,12 +1740,12 @@ parse_opts(verify_t *v, int argc, char **argv)
 	optind = 1;
 	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "s:", opts)) != -1)
 	{
-		if (tide_conn_opt(&v->dconn, c, optarg))
+		if (tide_conn_opt(dconn, c, optarg))
 			continue;
 		switch (c)
 		{
 			case 's':
-				v->conninfo[SRC] = optarg;
+				o->source = optarg;
 				break;
 			case 1:
 				{
@@ -1753,12 +1753,12 @@ parse_opts(verify_t *v, int argc, char **argv)
 
 					for (char *p = strtok_r(optarg, ",", &save); p; p = strtok_r(NULL, ",", &save))
 					{
-						if (v->ntables == MAX_PATTERNS)
+						if (o->ntables == MAX_PATTERNS)
 						{
 							tide_log_error("too many --tables patterns (at most %d)", MAX_PATTERNS);
 							return TIDE_EXIT_USAGE;
 						}
-						v->tables[v->ntables++] = p;
+						o->tables[o->ntables++] = p;
 					}
 					break;
 				}
@@ -1772,14 +1772,14 @@ parse_opts(verify_t *v, int argc, char **argv)
 						tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
 						return TIDE_EXIT_USAGE;
 					}
-					if (v->nmaps == MAX_MAPS)
+					if (o->nmaps == MAX_MAPS)
 					{
 						tide_log_error("too many --map options (at most %d)", MAX_MAPS);
 						return TIDE_EXIT_USAGE;
 					}
 					*eq = '\0';
-					v->map_src[v->nmaps] = optarg;
-					v->map_dst[v->nmaps++] = eq + 1;
+					o->map_src[o->nmaps] = optarg;
+					o->map_dst[o->nmaps++] = eq + 1;
 					break;
 				}
 			case 3:
@@ -1788,11 +1788,11 @@ parse_opts(verify_t *v, int argc, char **argv)
 
 					if ((rc = tide_opt_int("--chunk", optarg, 1, INT32_MAX, &n)) != 0)
 						return rc;
-					v->chunk = n;
+					o->chunk = n;
 					break;
 				}
 			case 4:
-				v->json = true;
+				o->json = true;
 				break;
 			case 5:
 				{
@@ -1800,7 +1800,7 @@ parse_opts(verify_t *v, int argc, char **argv)
 
 					if ((rc = tide_opt_int("--keys", optarg, 0, INT32_MAX, &n)) != 0)
 						return rc;
-					v->max_keys = n;
+					o->max_keys = n;
 					break;
 				}
 			default:
@@ -1814,17 +1814,17 @@ parse_opts(verify_t *v, int argc, char **argv)
 		return TIDE_EXIT_USAGE;
 	}
 	/* two servers: neither may be left to the environment alone */
-	if (v->conninfo[SRC] == NULL ||
-		(v->dconn.dbname == NULL && v->dconn.host == NULL && v->dconn.port == NULL && v->dconn.user == NULL))
+	if (o->source == NULL ||
+		(dconn->dbname == NULL && dconn->host == NULL && dconn->port == NULL && dconn->user == NULL))
 	{
-		tide_log_error("no %s given", v->conninfo[SRC] == NULL ? "source" : "replica");
+		tide_log_error("no %s given", o->source == NULL ? "source" : "replica");
 		tide_log_hint("give both servers: -s SOURCE_CONNINFO and -d REPLICA_CONNINFO (or -h, -p, -U)");
 		return TIDE_EXIT_USAGE;
 	}
-	if ((rc = tide_conn_finish(&v->dconn, "the replica")) != 0)
+	if ((rc = tide_conn_finish(dconn, "the replica")) != 0)
 		return rc;
-	v->conninfo[DST] = v->dconn.conninfo;
-	v->tables[v->ntables] = NULL;
+	o->replica = dconn->conninfo;
+	o->tables[o->ntables] = NULL;
 	return 0;
 }
 
@@ -1982,6 +1982,22 @@ done:
 int
 tide_cmd_verify(int argc, char **argv)
 {
+	verify_opts_t o;
+	tide_conn_opts_t dconn = {0};
+	int			rc;
+
+	memset(&o, 0, sizeof(o));
+	o.chunk = 10000;
+	o.max_keys = 50;
+	if ((rc = parse_opts(&o, &dconn, argc, argv)) == 0)
+		rc = tide_verify_run(&o);
+	tide_conn_free(&dconn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_verify_run(const verify_opts_t *o)
+{
 	verify_t	v;
 	PGresult   *list = NULL;
 	int			rc;
@@ -1996,14 +2012,21 @@ tide_cmd_verify(int argc, char **argv)
 
 	memset(&v, 0, sizeof(v));
 	the_verify = &v;
-	v.chunk = 10000;
-	v.max_keys = 50;
+	v.conninfo[SRC] = o->source;
+	v.conninfo[DST] = o->replica;
+	memcpy(v.tables, o->tables, sizeof(v.tables));
+	v.ntables = o->ntables;
+	v.tables[v.ntables] = NULL;
+	memcpy(v.map_src, o->map_src, sizeof(v.map_src));
+	memcpy(v.map_dst, o->map_dst, sizeof(v.map_dst));
+	v.nmaps = o->nmaps;
+	v.chunk = o->chunk;
+	v.json = o->json;
+	v.max_keys = o->max_keys;
 	v.side[SRC].name = "source";
 	v.side[SRC].exit_code = TIDE_EXIT_SOURCE;
 	v.side[DST].name = "replica";
 	v.side[DST].exit_code = TIDE_EXIT_REPLICA;
-	if ((rc = parse_opts(&v, argc, argv)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	if ((rc = connect_side(&v, SRC)) != 0 || (rc = connect_side(&v, DST)) != 0)
@@ -2111,7 +2134,6 @@ done:
 	sb_free(&v.out);
 	PQfinish(v.side[SRC].conn);
 	PQfinish(v.side[DST].conn);
-	tide_conn_free(&v.dconn);
 	the_verify = NULL;
 	return rc;
 }

@@ -4,10 +4,13 @@
  *
  * Where options are parsed: in each command's part, next to the code that
  * uses them (streamer/stream.c parses `tide stream`'s, applier/apply.c
- * `tide apply`'s), into an options struct the command then runs with --
- * apply's is public (apply_opts_t, tide_apply_run in applier/apply.h), so
- * bootstrap fills one and runs apply without an argv.  A command that gains
- * an option changes one file, and a part builds without cli/.  What makes
+ * `tide apply`'s), into an options struct the command then runs with.  The
+ * commands another one may run expose both in their part's header, so
+ * nothing builds an argv to call a command: tide_apply_run (apply_opts_t,
+ * applier/apply.h; bootstrap fills one), tide_verify_run (verify.h),
+ * tide_stream_run (streamer/stream.h), tide_base_run (streamer/base.h),
+ * tide_sync_sequences_run (streamer/sequences.h).  A command that gains an
+ * option changes one file, and a part builds without cli/.  What makes
  * the command lines one is below them, in common/: tide/cmdline.h (one
  * getopt wrapper with tide's messages, -?/--help and -V/--version on every
  * command, psql's connection options -d -h -p -U -w -W turned into one

@@ -56,23 +56,13 @@
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/store.h"
+#include "base.h"
 #include "source.h"
 
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
 #define PG_EPOCH_UNIX INT64_C(946684800)
 
-typedef struct
-{
-	tide_conn_opts_t conn;		/* -d, -h, -p, -U, -W (owns conninfo) */
-	const char *conninfo;		/* conn's: -h, -p, -U are in it */
-	const char *host;			/* NULL: in conninfo */
-	const char *port;
-	const char *user;
-	const char *slot;
-	const char *dir;
-	int			jobs;
-} base_opts_t;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -127,7 +117,7 @@ base_usage(FILE *f)
 }
 
 static int
-parse_args(base_opts_t *o, int argc, char **argv)
+parse_args(base_opts_t *o, tide_conn_opts_t *conn, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		TIDE_CONN_LONGOPTS,
@@ -146,7 +136,7 @@ parse_args(base_opts_t *o, int argc, char **argv)
 	optind = 1;
 	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:j:q", opts)) != -1)
 	{
-		if (tide_conn_opt(&o->conn, c, optarg))
+		if (tide_conn_opt(conn, c, optarg))
 			continue;
 		switch (c)
 		{
@@ -184,9 +174,9 @@ parse_args(base_opts_t *o, int argc, char **argv)
 		return TIDE_EXIT_USAGE;
 	}
 	/* -d with -h, -p, -U over it; what none gives: PG* variables */
-	if ((rc = tide_conn_finish(&o->conn, "the source")) != 0)
+	if ((rc = tide_conn_finish(conn, "the source")) != 0)
 		return rc;
-	o->conninfo = o->conn.conninfo;
+	o->conninfo = conn->conninfo;
 	return 0;
 }
 
@@ -528,6 +518,19 @@ int
 tide_cmd_base(int argc, char **argv)
 {
 	base_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_args(&o, &conn, argc, argv)) == 0)
+		rc = tide_base_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_base_run(const base_opts_t *opts)
+{
+	base_opts_t o = *opts;
 	store_manifest_t m;
 	store_t    *s = NULL;
 	PGconn	   *conn = NULL;
@@ -562,8 +565,6 @@ tide_cmd_base(int argc, char **argv)
 
 	memset(&child, 0, sizeof(child));
 	memset(&m, 0, sizeof(m));
-	if ((rc = parse_args(&o, argc, argv)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
 	/* invariant 8: the dump and its manifest are owner-only (pg_dump inherits it) */
 	umask(077);
 	if ((rc = prepare_dir(o.dir, &s)) != 0)

@@ -299,17 +299,12 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	tide_conn_opts_t co = {0};
-	const char *conninfo;
-	const char *popts[STREAM_SEQ_MAX_PATTERNS][2];
-	int			npopts = 0;
-	stream_seq_filter_t f;
-	PGconn	   *conn;
+	stream_sync_opts_t o;
 	char		lsn[64];
-	size_t		count = 0;
-	bool		warned = false;
 	int			c;
 	int			rc;
 
+	memset(&o, 0, sizeof(o));
 	optind = 1;
 	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "o:q", opts)) != -1)
 	{
@@ -321,19 +316,19 @@ tide_cmd_sync_sequences(int argc, char **argv)
 				{
 					char	   *eq = strchr(optarg, '=');
 
-					if (npopts == STREAM_SEQ_MAX_PATTERNS)
+					if (o.npopts == STREAM_SEQ_MAX_PATTERNS)
 					{
 						tide_log_error("too many -o options");
 						return TIDE_EXIT_USAGE;
 					}
-					popts[npopts][0] = optarg;
-					popts[npopts][1] = "";
+					o.popts[o.npopts][0] = optarg;
+					o.popts[o.npopts][1] = "";
 					if (eq)
 					{
 						*eq = '\0';
-						popts[npopts][1] = eq + 1;
+						o.popts[o.npopts][1] = eq + 1;
 					}
-					npopts++;
+					o.npopts++;
 					break;
 				}
 			case 'q':
@@ -347,19 +342,39 @@ tide_cmd_sync_sequences(int argc, char **argv)
 	if (optind < argc)
 	{
 		tide_log_error("unexpected argument \"%s\"", argv[optind]);
-		sync_usage(stderr);
+		tide_log_hint("run 'tide sync-sequences --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
 	/* -d with -h, -p, -U over it; what none gives: PG* variables */
 	if ((rc = tide_conn_finish(&co, "the source")) != 0)
 		return rc;
-	conninfo = co.conninfo;
-	if ((rc = stream_seq_filter(&f, (const char *const (*)[2]) popts, npopts)) != 0)
+	o.conninfo = co.conninfo;
+	rc = tide_sync_sequences_run(&o, lsn, sizeof(lsn));
+	if (rc == 0 && lsn[0])
+	{
+		printf("%s\n", lsn);
+		fflush(stdout);
+	}
+	tide_conn_free(&co);
+	return rc;
+}
+
+int
+tide_sync_sequences_run(const stream_sync_opts_t *o, char *lsn, size_t len)
+{
+	stream_seq_filter_t f;
+	PGconn	   *conn;
+	size_t		count = 0;
+	bool		warned = false;
+	int			rc;
+
+	lsn[0] = '\0';
+	if ((rc = stream_seq_filter(&f, (const char *const (*)[2]) o->popts, o->npopts)) != 0)
 		return rc;
 	if (f.off)
 		tide_log_warning("tide stream given these options would not write the sequences' states into the segments: %s",
 						 f.why_off);
-	conn = stream_connect_source(conninfo, NULL, NULL, NULL, false, "tide sync-sequences");
+	conn = stream_connect_source(o->conninfo, NULL, NULL, NULL, false, "tide sync-sequences");
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		const char *e = PQerrorMessage(conn);
@@ -370,7 +385,6 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not connect to the source: %.*s", (int) n, e);
 		PQfinish(conn);
 		stream_seq_filter_free(&f);
-		tide_conn_free(&co);
 		return TIDE_EXIT_SOURCE;
 	}
 	if (tide_pin_session(conn) != 0)
@@ -378,21 +392,20 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not set up the source session: %s", PQerrorMessage(conn));
 		rc = TIDE_EXIT_SOURCE;
 	}
-	else if (stream_seq_record(conn, &f, lsn, sizeof(lsn), &count, &warned) != 0)
+	else if (stream_seq_record(conn, &f, lsn, len, &count, &warned) != 0)
 	{
 		tide_log_hint("the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message (every role's by default)");
 		rc = TIDE_EXIT_SOURCE;
+		lsn[0] = '\0';
 	}
 	else if (count == 0)
-		tide_log_info("no sequence to record");
-	else
 	{
-		tide_log_info("recorded the states of %zu %s at %s", count, count == 1 ? "sequence" : "sequences", lsn);
-		printf("%s\n", lsn);
-		fflush(stdout);
+		tide_log_info("no sequence to record");
+		lsn[0] = '\0';
 	}
+	else
+		tide_log_info("recorded the states of %zu %s at %s", count, count == 1 ? "sequence" : "sequences", lsn);
 	PQfinish(conn);
 	stream_seq_filter_free(&f);
-	tide_conn_free(&co);
 	return rc;
 }
