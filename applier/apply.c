@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
@@ -40,30 +41,9 @@
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
 
-/* A point given to --until or --from. */
-typedef struct
-{
-	const char *arg;			/* NULL: not given */
-	bool		is_lsn;
-	proto_lsn_t lsn;
-	proto_time_t time;
-} target_t;
-
-typedef struct
-{
-	apply_replica_opts_t r;
-	const char *dir;			/* -D: a directory or a store URL */
-	const char *cache;			/* --cache, or NULL: the default */
-	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
-	target_t	until;
-	target_t	from;
-	uint64_t	batch;
-	bool		follow;
-	bool		metrics;		/* --metrics-listen given */
-	struct sockaddr_storage metrics_addr;
-	const char *tables[257];
-	int			ntables;
-} opts_t;
+/* the options (apply.h): shorter names inside this file */
+typedef apply_target_t target_t;
+typedef apply_opts_t opts_t;
 
 /*
  * One segment of the store (its header and footer, as store/ read them
@@ -211,8 +191,10 @@ apply_usage(FILE *f)
 			"Progress (source identity, end LSN and time of the last applied commit) is\n"
 			"kept in tide.progress on the replica, in the same transaction as the\n"
 			"changes, so a run can be stopped or killed at any moment and run again.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the replica (connection string or database name)\n"
+			"Connection options (PG* variables apply):\n");
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -D, --directory=DIR|URL\n"
 			"                         segment directory written by tide stream, or a\n"
 			"                         store it is published to: s3://BUCKET/PREFIX\n"
@@ -253,9 +235,10 @@ apply_usage(FILE *f)
 			"      --metrics-listen=[ADDR:]PORT\n"
 			"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 			"                         (ADDR 127.0.0.1 unless given; [::1]:PORT for IPv6)\n"
-			"  -q, --quiet            no summary\n"
-			"  -h, --help             this help\n\n"
-			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
+			"  -q, --quiet            no summary\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nDivergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
 			"on the replica (tolerated only with --on-conflict skip|update), a TRUNCATE\n"
 			"that would empty more than the source did, a missing table, partition or\n"
 			"column, a type that differs.  Every source transaction before the one that\n"
@@ -272,11 +255,17 @@ apply_usage(FILE *f)
 
 /* ------------------------------------------------------------- options */
 
+/*
+ * parse_opts - the command line into *o; the connection string it names
+ * is conn's (the caller frees it with tide_conn_free).  -1: help or
+ * version printed.
+ */
 static int
-parse_opts(int argc, char **argv, opts_t *o)
+parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"directory", required_argument, NULL, 'D'},
 		{"until", required_argument, NULL, 1},
 		{"from", required_argument, NULL, 2},
@@ -290,24 +279,19 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"metrics-listen", required_argument, NULL, 40},
 		{"schema", required_argument, NULL, 9},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 
-	memset(o, 0, sizeof(*o));
-	o->batch = 50000;
-	o->poll_usecs = 2000000;
-	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	apply_opts_init(o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:fq", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->r.conninfo = optarg;
-				break;
 			case 'D':
 				o->dir = optarg;
 				break;
@@ -411,12 +395,8 @@ parse_opts(int argc, char **argv, opts_t *o)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				apply_usage(stdout);
-				return -1;
 			default:
-				apply_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "apply", apply_usage);
 		}
 	}
 	if (optind < argc)
@@ -431,11 +411,21 @@ parse_opts(int argc, char **argv, opts_t *o)
 		tide_log_hint("give the directory tide stream writes with -D DIR");
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->r.conninfo == NULL)
-		o->r.conninfo = "";		/* PG* environment variables */
-	o->tables[o->ntables] = NULL;
-	o->r.tables = o->tables;
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the replica")) != 0)
+		return rc;
+	o->r.conninfo = conn->conninfo;
 	return 0;
+}
+
+void
+apply_opts_init(apply_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->batch = 50000;
+	o->poll_usecs = 2000000;
+	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	o->r.conninfo = "";
 }
 
 /* ------------------------------------------------------------- directory */
@@ -1648,7 +1638,20 @@ open_store(pass_t *p)
 int
 tide_cmd_apply(int argc, char **argv)
 {
-	opts_t		o;
+	apply_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_opts(argc, argv, &o, &conn)) == 0)
+		rc = tide_apply_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_apply_run(const apply_opts_t *opts)
+{
+	apply_opts_t o = *opts;
 	pass_t	   *p = NULL;
 	seginfo_t  *segs = NULL;
 	size_t		nsegs = 0;
@@ -1657,8 +1660,9 @@ tide_cmd_apply(int argc, char **argv)
 	tide_metrics_thread_t *mt = NULL;
 	int			rc;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
+	/* the copy's own --tables list, NULL-terminated, for the replica side */
+	o.tables[o.ntables] = NULL;
+	o.r.tables = o.tables;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 	{
 		tide_log_error("out of memory");

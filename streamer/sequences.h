@@ -67,4 +67,19 @@ int			stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char *lsn,
 /* tide_cmd_sync_sequences - `tide sync-sequences` */
 int			tide_cmd_sync_sequences(int argc, char **argv);
 
+/* What `tide sync-sequences` is told (strings borrowed). */
+typedef struct
+{
+	const char *conninfo;		/* the source: one connection string */
+	const char *popts[STREAM_SEQ_MAX_PATTERNS][2];	/* -o NAME=VALUE */
+	int			npopts;
+} stream_sync_opts_t;
+
+/*
+ * tide_sync_sequences_run - record the source's sequence states into the
+ * stream now; lsn (at least 64 bytes) gets the message's LSN, "" when
+ * there was no sequence to record.  0 or a TIDE_EXIT_* code, logged.
+ */
+int			tide_sync_sequences_run(const stream_sync_opts_t *o, char *lsn, size_t len);
+
 #endif /* TIDE_STREAM_SEQUENCES_H */

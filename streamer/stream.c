@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/metrics.h"
@@ -39,9 +40,10 @@
 #include "segwriter.h"
 #include "sequences.h"
 #include "spool.h"
+#include "stream.h"
 #include "stream_metrics.h"
 
-#define MAX_PLUGIN_OPTIONS 64
+#define MAX_PLUGIN_OPTIONS STREAM_MAX_PLUGIN_OPTIONS
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
 #define TICK_MS 100
 #define IDLE_USECS 1000000		/* no data this long: the source is idle */
@@ -50,38 +52,6 @@
 #define COMMIT_RING 4096		/* accepted, not yet durable: for lag seconds */
 #define UNIX_EPOCH_OFFSET INT64_C(946684800000000)	/* 1970 -> 2000, in µs */
 
-typedef struct
-{
-	const char *conninfo;
-	const char *host;			/* -h, -p, -U: as pg_recvlogical's */
-	const char *port;
-	const char *user;
-	const char *slot;
-	const char *dir;
-	bool		create_slot;
-	int64_t		bucket;
-	int64_t		retain;			/* -1: keep everything */
-	int			level;
-	int64_t		flush_interval;
-	int64_t		flush_delay;	/* at most flush_interval */
-	int64_t		status_interval;
-	int64_t		idle_mark_interval;
-	uint64_t	endpos;			/* 0: none */
-	int64_t		warn_retained;	/* bytes */
-	int64_t		warn_xmin_age;	/* transactions */
-	bool		allow_other_owner;	/* -D may belong to another user */
-	int			keep_bases;		/* --keep-bases, 0: every base */
-	const char *publish_url;	/* --publish, or NULL */
-	int64_t		publish_retain; /* --publish-retain, -1: keep everything */
-	bool		ack_after_publish;
-	int64_t		warn_unpublished;	/* bytes */
-	bool		no_streaming;	/* never ask the decoder to stream */
-	int64_t		sequence_interval;	/* 0: sequence states not recorded */
-	bool		metrics;		/* --metrics-listen given */
-	struct sockaddr_storage metrics_addr;
-	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
-	int			nplugin_opts;
-} stream_opts_t;
 
 typedef struct
 {
@@ -2147,10 +2117,10 @@ stream_usage(FILE *f)
 			"Follow a logical replication slot that uses the tide plugin and write\n"
 			"its changes into time-bucketed, zstd-compressed segment files in DIR.\n"
 			"The slot is acknowledged only up to what is fsynced in DIR.\n\n"
-			"  -d, --dbname=CONNINFO       source connection (PG* variables apply)\n"
-			"  -h, --host=HOST             source host or socket directory\n"
-			"  -p, --port=PORT             source port\n"
-			"  -U, --username=USER         source user (needs REPLICATION)\n"
+			"Connection options (PG* variables apply; the user needs REPLICATION):\n");
+	tide_conn_usage(f, "the source", 30);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -S, --slot=SLOT             replication slot\n"
 			"  -D, --directory=DIR         segment directory (created if missing)\n"
 			"      --create-slot           create the slot if it does not exist\n"
@@ -2192,16 +2162,15 @@ stream_usage(FILE *f)
 			"                              http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless\n"
 			"                              given; [::1]:PORT for IPv6; README \"Monitoring\")\n"
 			"  -q, --quiet                 only warnings and errors\n");
+	tide_std_usage(f, 30);
 }
 
 static int
-parse_args(stream_opts_t *o, int argc, char **argv)
+parse_args(stream_opts_t *o, tide_conn_opts_t *conn, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"create-slot", no_argument, NULL, 1},
@@ -2225,43 +2194,20 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"sequence-interval", required_argument, NULL, 17},
 		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 	int64_t		v;
 
-	memset(o, 0, sizeof(*o));
-	o->bucket = INT64_C(3600) * 1000000;
-	o->retain = -1;
-	o->level = 3;
-	o->flush_interval = 1000000;
-	o->flush_delay = 100000;
-	o->status_interval = 10 * 1000000;
-	o->idle_mark_interval = 10 * 1000000;
-	o->warn_retained = INT64_C(1) << 30;
-	o->warn_xmin_age = 100000000;
-	o->publish_retain = -1;
-	o->warn_unpublished = INT64_C(1) << 30;
-	o->sequence_interval = 10 * USECS;
+	stream_opts_init(o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:E:o:q", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
 			case 'S':
 				o->slot = optarg;
 				break;
@@ -2385,17 +2331,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case '?':
-				if (strcmp(argv[optind - 1], "--help") == 0)
-				{
-					stream_usage(stdout);
-					return -1;
-				}
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
 			default:
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "stream", stream_usage);
 		}
 	}
 	if (optind != argc || o->slot == NULL || o->dir == NULL)
@@ -2404,8 +2341,10 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		stream_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->conninfo == NULL)
-		o->conninfo = "";		/* PG* environment variables */
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the source")) != 0)
+		return rc;
+	o->conninfo = conn->conninfo;
 	if (o->flush_delay > o->flush_interval)
 		o->flush_delay = o->flush_interval;
 	if ((o->ack_after_publish || o->publish_retain >= 0) && o->publish_url == NULL)
@@ -2471,6 +2410,38 @@ prepare_dir(const char *dir, bool allow_other_owner)
 int
 tide_cmd_stream(int argc, char **argv)
 {
+	stream_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_args(&o, &conn, argc, argv)) == 0)
+		rc = tide_stream_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+void
+stream_opts_init(stream_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->conninfo = "";
+	o->bucket = INT64_C(3600) * 1000000;
+	o->retain = -1;
+	o->level = 3;
+	o->flush_interval = 1000000;
+	o->flush_delay = 100000;
+	o->status_interval = 10 * 1000000;
+	o->idle_mark_interval = 10 * 1000000;
+	o->warn_retained = INT64_C(1) << 30;
+	o->warn_xmin_age = 100000000;
+	o->publish_retain = -1;
+	o->warn_unpublished = INT64_C(1) << 30;
+	o->sequence_interval = 10 * USECS;
+}
+
+int
+tide_stream_run(const stream_opts_t *o)
+{
 	stream_t   *s = calloc(1, sizeof(stream_t));
 	segwriter_opts_t wo;
 	int			rc;
@@ -2478,11 +2449,7 @@ tide_cmd_stream(int argc, char **argv)
 
 	if (s == NULL)
 		return TIDE_EXIT_BUG;
-	if ((rc = parse_args(&s->o, argc, argv)) != 0)
-	{
-		free(s);
-		return rc < 0 ? TIDE_EXIT_OK : rc;
-	}
+	s->o = *o;
 	if ((rc = stream_seq_filter(&s->seqf, (const char *const (*)[2]) s->o.plugin_opts,
 								s->o.nplugin_opts)) != 0)
 	{
