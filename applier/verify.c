@@ -81,6 +81,7 @@
 
 #include "tide/common.h"
 #include "tide/seqstate.h"
+#include "verify.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
@@ -280,6 +281,7 @@ typedef struct
 	int			nmaps;
 	long long	chunk;
 	bool		json;
+	const char *app_name;		/* fallback_application_name */
 	bool		utf8;			/* encodings differ: hash rows as UTF-8 */
 	char		last_error[1024];	/* primary message of the last failure */
 	/* per table */
@@ -475,7 +477,7 @@ static int
 connect_side(verify_t *v, int i)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {v->conninfo[i], "tide verify", NULL};
+	const char *vals[] = {v->conninfo[i], v->app_name, NULL};
 	vside_t    *s = &v->side[i];
 	int			rc;
 
@@ -1921,14 +1923,13 @@ done:
 }
 
 /*
- * tide_cmd_verify - `tide verify`.  Returns TIDE_EXIT_OK when every table
- * is equal, TIDE_EXIT_DIFFERENT when one is not, else the exit code of the
- * failure (logged).
+ * verify_run - compare every wanted table and sequence of v (options set,
+ * not connected); prints the report and returns the exit code (see
+ * verify.h).
  */
-int
-tide_cmd_verify(int argc, char **argv)
+static int
+verify_run(verify_t *v)
 {
-	verify_t	v;
 	PGresult   *list = NULL;
 	int			rc;
 	int			failed_rc = 0;
@@ -1940,24 +1941,20 @@ tide_cmd_verify(int argc, char **argv)
 	struct timespec t0,
 				t1;
 
-	memset(&v, 0, sizeof(v));
-	the_verify = &v;
-	v.chunk = 10000;
-	v.side[SRC].name = "source";
-	v.side[SRC].exit_code = TIDE_EXIT_SOURCE;
-	v.side[DST].name = "replica";
-	v.side[DST].exit_code = TIDE_EXIT_REPLICA;
-	if ((rc = parse_opts(&v, argc, argv)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
+	the_verify = v;
+	v->side[SRC].name = "source";
+	v->side[SRC].exit_code = TIDE_EXIT_SOURCE;
+	v->side[DST].name = "replica";
+	v->side[DST].exit_code = TIDE_EXIT_REPLICA;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
-	if ((rc = connect_side(&v, SRC)) != 0 || (rc = connect_side(&v, DST)) != 0)
+	if ((rc = connect_side(v, SRC)) != 0 || (rc = connect_side(v, DST)) != 0)
 		goto done;
 	{
-		const char *e1 = PQparameterStatus(v.side[SRC].conn, "server_encoding");
-		const char *e2 = PQparameterStatus(v.side[DST].conn, "server_encoding");
+		const char *e1 = PQparameterStatus(v->side[SRC].conn, "server_encoding");
+		const char *e2 = PQparameterStatus(v->side[DST].conn, "server_encoding");
 
-		v.utf8 = e1 == NULL || e2 == NULL || strcmp(e1, e2) != 0;
+		v->utf8 = e1 == NULL || e2 == NULL || strcmp(e1, e2) != 0;
 	}
 
 	/*
@@ -1965,7 +1962,7 @@ tide_cmd_verify(int argc, char **argv)
 	 * tide.progress is tide apply's own table, never replicated; any other
 	 * table of a schema named "tide" is the user's and compared.
 	 */
-	if ((rc = query(&v.side[SRC],
+	if ((rc = query(&v->side[SRC],
 					"SELECT c.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname) "
 					"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid" EQ "c.relnamespace "
 					"WHERE c.relkind" EQ "ANY ('{r,p}') AND NOT c.relispartition "
@@ -1982,21 +1979,21 @@ tide_cmd_verify(int argc, char **argv)
 	{
 		bool		equal;
 
-		if (!table_wanted(&v, PQgetvalue(list, i, 1), PQgetvalue(list, i, 2)))
+		if (!table_wanted(v, PQgetvalue(list, i, 1), PQgetvalue(list, i, 2)))
 			continue;
-		rc = verify_table(&v, PQgetvalue(list, i, 0), PQgetvalue(list, i, 1),
+		rc = verify_table(v, PQgetvalue(list, i, 0), PQgetvalue(list, i, 1),
 						  PQgetvalue(list, i, 2), PQgetvalue(list, i, 3), &equal);
 		if (rc == TIDE_EXIT_BUG)
 			goto done;
 		if (rc != 0)
 		{
 			/* one table that cannot be read does not stop the others */
-			report_error(&v, PQgetvalue(list, i, 3));
+			report_error(v, PQgetvalue(list, i, 3));
 			nfailed++;
 			if (failed_rc == 0)
 				failed_rc = rc;
-			if (PQstatus(v.side[SRC].conn) != CONNECTION_OK ||
-				PQstatus(v.side[DST].conn) != CONNECTION_OK)
+			if (PQstatus(v->side[SRC].conn) != CONNECTION_OK ||
+				PQstatus(v->side[DST].conn) != CONNECTION_OK)
 			{
 				tide_log_error("lost the connection: %d tables not compared", PQntuples(list) - i - 1);
 				goto done;
@@ -2010,17 +2007,17 @@ tide_cmd_verify(int argc, char **argv)
 			ndiff++;
 	}
 	if (nequal + ndiff + nfailed == 0)
-		tide_log_warning("no table to compare%s", v.ntables ? " matches --tables" : " on the source");
-	if ((rc = compare_sequences(&v, nseq, &seq_rc)) != 0)
+		tide_log_warning("no table to compare%s", v->ntables ? " matches --tables" : " on the source");
+	if ((rc = compare_sequences(v, nseq, &seq_rc)) != 0)
 		goto done;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (v.json && nseq[0] + nseq[1] + nseq[2])
+	if (v->json && nseq[0] + nseq[1] + nseq[2])
 		printf("{\"summary\": true, \"equal\": %d, \"different\": %d, \"failed\": %d, "
 			   "\"sequences_ok\": %d, \"sequences_behind\": %d, \"sequences_failed\": %d, \"seconds\": %.3f}\n",
 			   nequal, ndiff, nfailed, nseq[0], nseq[1], nseq[2],
 			   (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
-	else if (v.json)
+	else if (v->json)
 		printf("{\"summary\": true, \"equal\": %d, \"different\": %d, \"failed\": %d, \"seconds\": %.3f}\n",
 			   nequal, ndiff, nfailed,
 			   (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -2029,7 +2026,7 @@ tide_cmd_verify(int argc, char **argv)
 			   nequal == 1 ? "table" : "tables", ndiff, nfailed);
 	else
 		printf("verify: %d %s equal, %d different\n", nequal, nequal == 1 ? "table" : "tables", ndiff);
-	if (!v.json && nseq[0] + nseq[1] + nseq[2])
+	if (!v->json && nseq[0] + nseq[1] + nseq[2])
 		printf("verify: %d %s at or ahead of the source, %d behind or missing%s\n", nseq[0],
 			   nseq[0] == 1 ? "sequence" : "sequences", nseq[1],
 			   nseq[2] ? ", some could not be compared" : "");
@@ -2053,9 +2050,47 @@ tide_cmd_verify(int argc, char **argv)
 
 done:
 	PQclear(list);
-	sb_free(&v.out);
-	PQfinish(v.side[SRC].conn);
-	PQfinish(v.side[DST].conn);
+	sb_free(&v->out);
+	PQfinish(v->side[SRC].conn);
+	PQfinish(v->side[DST].conn);
 	the_verify = NULL;
 	return rc;
+}
+
+int
+apply_verify(const apply_verify_opts_t *o)
+{
+	verify_t	v;
+	int			n = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.conninfo[SRC] = o->source;
+	v.conninfo[DST] = o->replica;
+	v.app_name = o->app_name ? o->app_name : "tide verify";
+	v.chunk = o->chunk > 0 ? o->chunk : 10000;
+	v.json = o->json;
+	for (; o->tables && o->tables[n] && n < MAX_PATTERNS; n++)
+		v.tables[n] = o->tables[n];
+	v.ntables = n;
+	v.tables[n] = NULL;
+	return verify_run(&v);
+}
+
+/*
+ * tide_cmd_verify - `tide verify`.  Returns TIDE_EXIT_OK when every table
+ * is equal, TIDE_EXIT_DIFFERENT when one is not, else the exit code of the
+ * failure (logged).
+ */
+int
+tide_cmd_verify(int argc, char **argv)
+{
+	verify_t	v;
+	int			rc;
+
+	memset(&v, 0, sizeof(v));
+	v.chunk = 10000;
+	v.app_name = "tide verify";
+	if ((rc = parse_opts(&v, argc, argv)) != 0)
+		return rc < 0 ? TIDE_EXIT_OK : rc;
+	return verify_run(&v);
 }
