@@ -357,7 +357,7 @@ read_only_on(cutover_t *c)
 				  "WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
 				  "AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() "
 				  "AND backend_type OPERATOR(pg_catalog.=) 'client backend' "
-				  "AND NOT pg_catalog.starts_with(pg_catalog.coalesce(application_name, ''), 'tide ')",
+				  "AND NOT pg_catalog.starts_with(COALESCE(application_name, ''), 'tide ')",
 				  0, NULL, "end the source's other sessions");
 	if (n == NULL)
 	{
@@ -370,7 +370,7 @@ read_only_on(cutover_t *c)
 					 "AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() "
 					 "AND backend_type OPERATOR(pg_catalog.=) 'client backend' "
 					 "AND backend_xid IS NOT NULL "
-					 "AND NOT pg_catalog.starts_with(pg_catalog.coalesce(application_name, ''), 'tide ')",
+					 "AND NOT pg_catalog.starts_with(COALESCE(application_name, ''), 'tide ')",
 					 0, NULL, "look at the source's sessions");
 	if (left == NULL || strcmp(left, "0") != 0)
 	{
