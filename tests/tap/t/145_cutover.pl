@@ -69,8 +69,11 @@ sub seq_state
 
 my @seqs = qw(t_serial_id_seq t_ident_id_seq free_seq);
 
+# --sequence-interval 0: no sequence states but the cutover's (which then
+# must bring the replica's sequences ahead), and no transaction of the
+# streamer's own that would make the replica record its progress
 my ($st, $st_out, $st_err) = tide_start('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
-	'--status-interval', '1h');
+	'--status-interval', '1h', '--sequence-interval', '0');
 ok(wait_for_file("$dir/*.tseg*"), 'the stream opened a segment');
 my ($ap, $ap_out, $ap_err) = tide_start('apply', '-d', $repconn, '-D', $dir, '--follow');
 
@@ -100,8 +103,12 @@ like($out, qr/^verify: 3 sequences at or ahead of the source, 0 behind or missin
 # the marker's transaction changes nothing, yet it is recorded
 is($rep->safe_psql('postgres', "SELECT end_lsn > '$marker' FROM tide.progress"), 't',
 	'the replica\'s progress is past the marker (a message-only transaction recorded)');
+# alone (no sequence states before it in the same pass of the applier)
+my $alone = $src->safe_psql('postgres', "SELECT pg_logical_emit_message(true, 'tide.cutover', '{\"v\":1}')");
+ok($rep->poll_query_until('postgres', "SELECT end_lsn >= '$alone' FROM tide.progress"),
+	'a marker alone in its transaction advances the replica\'s progress under apply --follow');
 my @markers = grep { /^MESSAGE/ && /tide\.cutover/ } seg_lines($dir);
-is(scalar(@markers), 1, 'one tide.cutover message in the segments');
+is(scalar(@markers), 2, 'the tide.cutover messages in the segments');
 like($markers[0] // '', qr/^MESSAGE transactional=true prefix='tide\.cutover' content='\{"v":1,"token":"[0-9a-f]{32}","time":"\d{4}-\d\d-\d\dT[0-9:.]+Z"\}'/,
 	'the marker: transactional, token and time');
 
