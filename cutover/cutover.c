@@ -497,6 +497,25 @@ check_source(cutover_t *c)
 		rc = TIDE_EXIT_CORRUPT;
 	}
 	PQclear(r);
+	if (rc == 0)
+	{
+		const char *params[1] = {c->slot};
+		char	   *found = one_value(c->src,
+									  "SELECT pg_catalog.count(*)::pg_catalog.text FROM pg_catalog.pg_replication_slots "
+									  "WHERE slot_name OPERATOR(pg_catalog.=) $1",
+									  1, params, "read the replication slots");
+
+		if (found == NULL)
+			rc = TIDE_EXIT_SOURCE;
+		else if (strcmp(found, "1") != 0)
+		{
+			tide_log_error("replication slot \"%s\", which the segments in \"%s\" follow, does not exist on the source",
+						   c->slot, c->o->store);
+			tide_log_hint("nothing can carry the marker to the replica: check -s and -D");
+			rc = TIDE_EXIT_SOURCE;
+		}
+		free(found);
+	}
 	return rc;
 }
 

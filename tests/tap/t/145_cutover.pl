@@ -200,7 +200,15 @@ like($err, qr/stage streamer: timed out before tide stream made the marker at [0
 	'the error names the streamer stage');
 like($err, qr/slot "tide" is confirmed up to [0-9A-F]+\/[0-9A-F]+ \(slot inactive\)/, 'and where the slot is');
 
-# ---- a store of another source
+# ---- the slot the segments follow is gone
+$src->safe_psql('postgres', "SELECT pg_drop_replication_slot('tide')");
+($rc, $out, $err) = tide_run('cutover', '-s', $conn, '-d', $repconn, '-D', $dir);
+is($rc, 3, 'no slot: exit 3');
+like($err, qr/replication slot "tide", which the segments in ".*" follow, does not exist on the source/,
+	'says which slot is missing');
+unlike($out, qr/marker at/, 'before any marker is written');
+
+# ---- a store without segments
 my $other = seg_dir('empty');
 ($rc, $out, $err) = tide_run('cutover', '-s', $conn, '-d', $repconn, '-D', $other);
 is($rc, 5, 'a store without segments: exit 5');
