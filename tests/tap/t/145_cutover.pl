@@ -15,6 +15,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TideStore;
 use TideTest;
 
 my $schema = q{
@@ -189,6 +190,29 @@ is($src->safe_psql('postgres', 'SHOW default_transaction_read_only'), 'off', 'ne
 $src->safe_psql('postgres', 'INSERT INTO t_serial (v) VALUES (9)');
 ($rc, $out, $err) = tide_run('cutover', '-s', $conn, '--undo-read-only', '-d', $repconn);
 is($rc, 2, '--undo-read-only with -d: usage error');
+
+# ---- a remote store: the stream's directory served by nginx, 1-second
+# buckets so that the segment holding the marker closes and is indexed
+$st->signal('TERM');
+$st->finish;
+is($st->result(0), 0, 'tide stream stopped for a restart') or diag($$st_err);
+($st, $st_out, $st_err) = tide_start('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
+	'--status-interval', '1h', '--sequence-interval', '0', '--bucket', '1s');
+my $web = TideStore->nginx(PostgreSQL::Test::Utils::tempdir('nginx'), $dir);
+$src->safe_psql('postgres', 'INSERT INTO t_serial (v) VALUES (10)');
+# the store names its source in its first closed segment (a bounded wait)
+for (1 .. 300)
+{
+	my ($lrc, $lout) = tide_run('ls', $web->{url});
+	last if $lrc == 0 && $lout =~ /\.tseg\b/;
+	select(undef, undef, undef, 0.1);
+}
+($rc, $out, $err) = tide_run('cutover', '-s', $conn, '-d', $repconn, '-D', $web->{url}, '--timeout', '30s');
+is($rc, 0, 'cutover with an http:// store: exit 0') or diag($out . $err);
+like($out, qr/^cutover: streamer durable .*\n^cutover: store published\s+\d+\.\d{3} s\n(?s:.*)^cutover: applier applied /m,
+	'the store stage comes between the streamer and the applier');
+like($out, qr/^replica is equal; promote it/m, 'equal');
+$web->stop;
 
 # ---- a stopped streamer: timeout naming the streamer stage (exit 3)
 $st->signal('TERM');
