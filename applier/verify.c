@@ -68,7 +68,6 @@
  * parameters cast to each side's column type, never spliced into SQL.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -81,6 +80,7 @@
 
 #include "tide/common.h"
 #include "tide/seqstate.h"
+#include "relmap.h"
 #include "verify.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
@@ -279,6 +279,7 @@ typedef struct
 	const char *map_src[MAX_MAPS];
 	const char *map_dst[MAX_MAPS];
 	int			nmaps;
+	apply_relmap_t relmap;		/* --map and --tables, as tide apply has them */
 	long long	chunk;
 	bool		json;
 	const char *app_name;		/* fallback_application_name */
@@ -1284,10 +1285,7 @@ report_error(verify_t *v, const char *display)
 static const char *
 map_schema(const verify_t *v, const char *nsp)
 {
-	for (int i = 0; i < v->nmaps; i++)
-		if (strcmp(v->map_src[i], nsp) == 0)
-			return v->map_dst[i];
-	return nsp;
+	return apply_relmap_schema(&v->relmap, nsp);
 }
 
 /*
@@ -1779,15 +1777,7 @@ parse_opts(verify_t *v, int argc, char **argv)
 static bool
 table_wanted(const verify_t *v, const char *nsp, const char *rel)
 {
-	char		name[2 * 64 + 2];
-
-	if (v->ntables == 0)
-		return true;
-	snprintf(name, sizeof(name), "%s.%s", nsp, rel);
-	for (int i = 0; i < v->ntables; i++)
-		if (fnmatch(v->tables[i], name, 0) == 0)
-			return true;
-	return false;
+	return apply_relmap_wanted(&v->relmap, nsp, rel);
 }
 
 /* ------------------------------------------------------------- sequences */
@@ -1946,6 +1936,10 @@ verify_run(verify_t *v)
 	v->side[SRC].exit_code = TIDE_EXIT_SOURCE;
 	v->side[DST].name = "replica";
 	v->side[DST].exit_code = TIDE_EXIT_REPLICA;
+	if ((rc = apply_relmap_init(&v->relmap, v->tables, "--tables")) != 0)
+		return rc;
+	for (int i = 0; i < v->nmaps; i++)
+		apply_relmap_add(&v->relmap, v->map_src[i], v->map_dst[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	if ((rc = connect_side(v, SRC)) != 0 || (rc = connect_side(v, DST)) != 0)

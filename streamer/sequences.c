@@ -20,40 +20,9 @@
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/seqstate.h"
+#include "tide/tablematch.h"
 #include "sequences.h"
 #include "source.h"
-
-/* glob - '*' matches any characters, as the decoder's tide_glob_match */
-static bool
-glob(const char *pat, const char *s)
-{
-	const char *star = NULL;
-	const char *resume = NULL;
-
-	while (*s != '\0')
-	{
-		if (*pat == '*')
-		{
-			star = pat++;
-			resume = s;
-		}
-		else if (*pat == *s)
-		{
-			pat++;
-			s++;
-		}
-		else if (star != NULL)
-		{
-			pat = star + 1;
-			s = ++resume;
-		}
-		else
-			return false;
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
 
 static bool
 is_blank(char c)
@@ -63,7 +32,7 @@ is_blank(char c)
 
 /* split - value's comma-separated items, trimmed as the decoder trims them */
 static int
-split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
+split(char *value, const char *key, const char **out, int *n, bool tables)
 {
 	char	   *p = value;
 
@@ -71,7 +40,6 @@ split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
 	{
 		char	   *comma = strchr(p, ',');
 		char	   *end;
-		char	   *dot;
 
 		if (comma)
 			*comma = '\0';
@@ -85,22 +53,13 @@ split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
 			tide_log_error("too many items in -o %s (at most %d)", key, STREAM_SEQ_MAX_PATTERNS);
 			return TIDE_EXIT_USAGE;
 		}
-		dot = strchr(p, '.');
-		if (tables && (dot == NULL || dot == p || dot[1] == '\0'))
+		if (tables && !proto_table_pattern_valid(p))
 		{
 			tide_log_error("invalid table pattern \"%s\" in -o %s", p, key);
 			tide_log_hint("a table pattern has the form schema.table, where \"*\" in either part matches any characters");
 			return TIDE_EXIT_USAGE;
 		}
-		if (tables)
-		{
-			*dot = '\0';
-			out[*n][0] = p;
-			out[*n][1] = dot + 1;
-		}
-		else
-			out[*n][0] = out[*n][1] = p;
-		(*n)++;
+		out[(*n)++] = p;
 		if (comma == NULL)
 			return 0;
 		p = comma + 1;
@@ -112,7 +71,7 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 {
 	size_t		total = 0;
 	char	   *at;
-	const char *prefixes[STREAM_SEQ_MAX_PATTERNS][2];
+	const char *prefixes[STREAM_SEQ_MAX_PATTERNS];
 	int			nprefixes;
 	int			rc;
 
@@ -147,7 +106,7 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 			nprefixes = 0;
 			rc = split(at, key, prefixes, &nprefixes, false);
 			for (int j = 0; rc == 0 && j < nprefixes; j++)
-				found |= strcmp(prefixes[j][0], TIDE_SEQ_PREFIX) == 0;
+				found |= strcmp(prefixes[j], TIDE_SEQ_PREFIX) == 0;
 			if (rc == 0 && (incl_m ? !found : found))
 			{
 				f->off = true;
@@ -182,10 +141,10 @@ keep(const tide_seq_t *s, void *arg)
 	if (s->owner_schema == NULL)
 		return true;
 	for (int i = 0; i < f->nexcl; i++)
-		if (glob(f->excl[i][0], s->owner_schema) && glob(f->excl[i][1], s->owner_table))
+		if (proto_table_match(f->excl[i], s->owner_schema, s->owner_table))
 			return false;
 	for (int i = 0; !in && i < f->nincl; i++)
-		in = glob(f->incl[i][0], s->owner_schema) && glob(f->incl[i][1], s->owner_table);
+		in = proto_table_match(f->incl[i], s->owner_schema, s->owner_table);
 	return in;
 }
 

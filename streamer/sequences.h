@@ -25,9 +25,9 @@
 typedef struct
 {
 	char	   *patterns;		/* owned: copies the entries point into */
-	const char *incl[STREAM_SEQ_MAX_PATTERNS][2];	/* schema, table */
+	const char *incl[STREAM_SEQ_MAX_PATTERNS];	/* schema.table (tablematch.h) */
 	int			nincl;
-	const char *excl[STREAM_SEQ_MAX_PATTERNS][2];
+	const char *excl[STREAM_SEQ_MAX_PATTERNS];
 	int			nexcl;
 	bool		off;
 	char		why_off[256];
