@@ -92,6 +92,8 @@ typedef struct
 	bool		skip;			/* the open source transaction is skipped */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
+	bool		record;			/* the open transaction holds a cutover
+								 * marker: its COMMIT is recorded at once */
 
 	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
 	proto_time_t done_time;
@@ -703,7 +705,7 @@ flush_batch(pass_t *p)
 {
 	int			rc;
 
-	if (!apply_replica_in_txn(p->rep))
+	if (!apply_replica_in_txn(p->rep) && !p->record)
 	{
 		/*
 		 * Nothing to commit: what was read was skipped or filtered out
@@ -722,6 +724,7 @@ flush_batch(pass_t *p)
 	}
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
+	p->record = false;
 	p->written_lsn = p->done_lsn;
 	p->written_time = p->done_time;
 	p->written_txns = p->txns;
@@ -812,6 +815,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			}
 			p->in_txn = true;
 			p->nmsgs = 0;
+			p->record = false;	/* an abandoned one is read again */
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
@@ -843,7 +847,8 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if ((p->strict || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
+				if ((p->strict || p->batch_changes >= o->batch || p->record) &&
+					(rc = flush_batch(p)) != 0)
 					return rc;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
@@ -923,7 +928,21 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
 					return 0;
 				p->nmsgs++;
-				if (p->skip || m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
+				if (p->skip)
+					return 0;
+				if (m.prefix.n == strlen(PROTO_CUTOVER_PREFIX) &&
+					memcmp(m.prefix.p, PROTO_CUTOVER_PREFIX, m.prefix.n) == 0)
+				{
+					/*
+					 * tide cutover waits for the replica's progress to pass
+					 * its marker: the transaction holding it is recorded at
+					 * its COMMIT even though nothing is applied (one XID per
+					 * cutover).
+					 */
+					p->record = true;
+					return 0;
+				}
+				if (m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
 					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
 					return 0;
 				p->batch_changes++;

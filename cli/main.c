@@ -47,6 +47,7 @@ static const command_t commands[] = {
 	{"base", tide_cmd_base, "create a slot and take a base dump in its snapshot"},
 	{"bootstrap", tide_cmd_bootstrap, "build a new replica from a base dump plus segments"},
 	{"sync-sequences", tide_cmd_sync_sequences, "record the source's sequence states into the stream now"},
+	{"cutover", tide_cmd_cutover, "writes stopped on the source -> the replica equal, promote it"},
 	{"status", tide_cmd_status, "the pipeline at a glance: store, slot, replica, lags"},
 };
 
