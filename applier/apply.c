@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
@@ -41,31 +42,9 @@
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
 
-/* A point given to --until or --from. */
-typedef struct
-{
-	const char *arg;			/* NULL: not given */
-	bool		is_lsn;
-	proto_lsn_t lsn;
-	proto_time_t time;
-} target_t;
-
-typedef struct
-{
-	apply_replica_opts_t r;
-	const char *dir;			/* -D: a directory or a store URL */
-	const char *cache;			/* --cache, or NULL: the default */
-	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
-	target_t	until;
-	target_t	from;
-	uint64_t	batch;
-	bool		follow;
-	bool		metrics;		/* --metrics-listen given */
-	struct sockaddr_storage metrics_addr;
-	const char *tables[257];
-	int			ntables;
-	apply_ddl_opts_t ddl;		/* --ddl, --ddl-skip-lsn, --ddl-apply-lsn */
-} opts_t;
+/* the options (apply.h): shorter names inside this file */
+typedef apply_target_t target_t;
+typedef apply_opts_t opts_t;
 
 /*
  * One segment of the store (its header and footer, as store/ read them
@@ -117,6 +96,8 @@ typedef struct
 	bool		had_ddl;		/* the open source transaction ran DDL: its
 								 * replica transaction ends with it (a new
 								 * enum value, say, is usable only then) */
+	bool		record;			/* the open transaction holds a cutover
+								 * marker: its COMMIT is recorded at once */
 
 	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
 	proto_time_t done_time;
@@ -216,8 +197,10 @@ apply_usage(FILE *f)
 			"Progress (source identity, end LSN and time of the last applied commit) is\n"
 			"kept in tide.progress on the replica, in the same transaction as the\n"
 			"changes, so a run can be stopped or killed at any moment and run again.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the replica (connection string or database name)\n"
+			"Connection options (PG* variables apply):\n");
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -D, --directory=DIR|URL\n"
 			"                         segment directory written by tide stream, or a\n"
 			"                         store it is published to: s3://BUCKET/PREFIX\n"
@@ -268,9 +251,10 @@ apply_usage(FILE *f)
 			"      --metrics-listen=[ADDR:]PORT\n"
 			"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 			"                         (ADDR 127.0.0.1 unless given; [::1]:PORT for IPv6)\n"
-			"  -q, --quiet            no summary\n"
-			"  -h, --help             this help\n\n"
-			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
+			"  -q, --quiet            no summary\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nDivergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
 			"on the replica (tolerated only with --on-conflict skip|update), a TRUNCATE\n"
 			"that would empty more than the source did, a missing table, partition or\n"
 			"column, a type that differs.  Every source transaction before the one that\n"
@@ -287,11 +271,17 @@ apply_usage(FILE *f)
 
 /* ------------------------------------------------------------- options */
 
+/*
+ * parse_opts - the command line into *o; the connection string it names
+ * is conn's (the caller frees it with tide_conn_free).  -1: help or
+ * version printed.
+ */
 static int
-parse_opts(int argc, char **argv, opts_t *o)
+parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"directory", required_argument, NULL, 'D'},
 		{"until", required_argument, NULL, 1},
 		{"from", required_argument, NULL, 2},
@@ -308,25 +298,19 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"ddl-skip-lsn", required_argument, NULL, 11},
 		{"ddl-apply-lsn", required_argument, NULL, 12},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 
-	memset(o, 0, sizeof(*o));
-	o->batch = 50000;
-	o->poll_usecs = 2000000;
-	o->r.on_conflict = APPLY_CONFLICT_ERROR;
-	o->ddl.mode = APPLY_DDL_APPLY;
+	apply_opts_init(o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:fq", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->r.conninfo = optarg;
-				break;
 			case 'D':
 				o->dir = optarg;
 				break;
@@ -461,12 +445,8 @@ parse_opts(int argc, char **argv, opts_t *o)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				apply_usage(stdout);
-				return -1;
 			default:
-				apply_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "apply", apply_usage);
 		}
 	}
 	if (optind < argc)
@@ -481,11 +461,22 @@ parse_opts(int argc, char **argv, opts_t *o)
 		tide_log_hint("give the directory tide stream writes with -D DIR");
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->r.conninfo == NULL)
-		o->r.conninfo = "";		/* PG* environment variables */
-	o->tables[o->ntables] = NULL;
-	o->r.tables = o->tables;
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the replica")) != 0)
+		return rc;
+	o->r.conninfo = conn->conninfo;
 	return 0;
+}
+
+void
+apply_opts_init(apply_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->batch = 50000;
+	o->poll_usecs = 2000000;
+	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	o->r.conninfo = "";
+	o->ddl.mode = APPLY_DDL_APPLY;
 }
 
 /* ------------------------------------------------------------- directory */
@@ -763,7 +754,7 @@ flush_batch(pass_t *p)
 {
 	int			rc;
 
-	if (!apply_replica_in_txn(p->rep))
+	if (!apply_replica_in_txn(p->rep) && !p->record)
 	{
 		/*
 		 * Nothing to commit: what was read was skipped or filtered out
@@ -782,6 +773,7 @@ flush_batch(pass_t *p)
 	}
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
+	p->record = false;
 	p->written_lsn = p->done_lsn;
 	p->written_time = p->done_time;
 	p->written_txns = p->txns;
@@ -915,6 +907,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			p->in_txn = true;
 			p->nmsgs = 0;
 			p->had_ddl = false;
+			p->record = false;	/* an abandoned one is read again */
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
@@ -947,7 +940,8 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
+				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch || p->record) &&
+					(rc = flush_batch(p)) != 0)
 					return rc;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
@@ -1027,10 +1021,24 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
 					return 0;
 				p->nmsgs++;
-				if (!p->skip && m.prefix.n == strlen(TIDE_DDL_PREFIX) &&
+				if (p->skip)
+					return 0;
+				if (m.prefix.n == strlen(TIDE_DDL_PREFIX) &&
 					memcmp(m.prefix.p, TIDE_DDL_PREFIX, m.prefix.n) == 0)
 					return on_ddl(p, &m, si);
-				if (p->skip || m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
+				if (m.prefix.n == strlen(PROTO_CUTOVER_PREFIX) &&
+					memcmp(m.prefix.p, PROTO_CUTOVER_PREFIX, m.prefix.n) == 0)
+				{
+					/*
+					 * tide cutover waits for the replica's progress to pass
+					 * its marker: the transaction holding it is recorded at
+					 * its COMMIT even though nothing is applied (one XID per
+					 * cutover).
+					 */
+					p->record = true;
+					return 0;
+				}
+				if (m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
 					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
 					return 0;
 				p->batch_changes++;
@@ -1669,7 +1677,7 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 }
 
 /*
- * stopped_at - after a strict re-application failed (replica.c has said
+ * stopped_at - after a strict re-application failed (report.c has said
  * what and in which source transaction): where the replica is and the
  * command that continues.
  */
@@ -1763,7 +1771,20 @@ open_store(pass_t *p)
 int
 tide_cmd_apply(int argc, char **argv)
 {
-	opts_t		o;
+	apply_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_opts(argc, argv, &o, &conn)) == 0)
+		rc = tide_apply_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_apply_run(const apply_opts_t *opts)
+{
+	apply_opts_t o = *opts;
 	pass_t	   *p = NULL;
 	seginfo_t  *segs = NULL;
 	size_t		nsegs = 0;
@@ -1772,8 +1793,9 @@ tide_cmd_apply(int argc, char **argv)
 	tide_metrics_thread_t *mt = NULL;
 	int			rc;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
+	/* the copy's own --tables list, NULL-terminated, for the replica side */
+	o.tables[o.ntables] = NULL;
+	o.r.tables = o.tables;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 	{
 		tide_log_error("out of memory");

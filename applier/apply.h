@@ -1,12 +1,12 @@
 /*
  * applier/apply.h
  *		`tide apply`: what the segment side (apply.c) and the replica side
- *		(replica.c) share.
+ *		(session.c, stmt.c and the other files replica_int.h lists) share.
  *
  * apply.c reads segments block by block and decides which source
- * transactions to apply and where replica transactions begin and end;
- * replica.c owns the libpq connection and turns decoded changes into COPY
- * data and prepared statements.  Functions returning int return 0 or a
+ * transactions to apply and where replica transactions begin and end; the
+ * replica side owns the libpq connection and turns decoded changes into
+ * COPY data and prepared statements.  Functions returning int return 0 or a
  * TIDE_EXIT_* code after logging the failure once.
  */
 #ifndef TIDE_APPLY_H
@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -91,7 +93,7 @@ typedef struct apply_rel_s
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */
 	char		del_name[32];	/* prepared DELETE, "" until prepared */
 	apply_upd_t *upds;			/* owned list */
-	/* set-based apply of a batch (replica.c, "coalescing") */
+	/* set-based apply of a batch (coalesce.c) */
 	bool		coalesce;		/* the table qualifies */
 	bool		stage_ok;		/* its stage table exists in this session */
 	struct apply_coal_s *co;	/* owned: the batch's pending changes */
@@ -109,7 +111,7 @@ typedef struct
 	const char **tables;		/* --tables patterns, NULL-terminated */
 	char		on_conflict;	/* APPLY_CONFLICT_* */
 	bool		schema_follow;	/* --schema follow: create missing tables
-								 * and columns (replica.c, "schema
+								 * and columns (follow.c, "schema
 								 * following") */
 } apply_replica_opts_t;
 
@@ -244,7 +246,62 @@ bool		apply_replica_follows(apply_replica_t *r);
 bool		apply_replica_strict(apply_replica_t *r);
 const apply_ident_t *apply_replica_ident(apply_replica_t *r);
 
-/* tide_cmd_apply - `tide apply` (bootstrap runs it once the base is in) */
+#define APPLY_DDL_MAX_LSNS 16
+
+/* --ddl: what a captured command does */
+#define APPLY_DDL_APPLY 'a'		/* run it on the replica (the default) */
+#define APPLY_DDL_SKIP 's'		/* leave it out */
+#define APPLY_DDL_STOP 'x'		/* stop before it (exit 4) */
+
+typedef struct
+{
+	char		mode;			/* APPLY_DDL_* */
+	proto_lsn_t skip[APPLY_DDL_MAX_LSNS];	/* --ddl-skip-lsn */
+	int			nskip;
+	proto_lsn_t run[APPLY_DDL_MAX_LSNS];	/* --ddl-apply-lsn */
+	int			nrun;
+} apply_ddl_opts_t;
+
+/* A point given to --until or --from. */
+typedef struct
+{
+	const char *arg;			/* NULL: not given */
+	bool		is_lsn;
+	proto_lsn_t lsn;
+	proto_time_t time;
+} apply_target_t;
+
+/*
+ * What `tide apply` is told: its command line (tide_cmd_apply), or
+ * bootstrap's, which fills one once the base is in.  Strings are borrowed.
+ */
+typedef struct
+{
+	apply_replica_opts_t r;		/* r.conninfo: one connection string */
+	const char *dir;			/* -D: a directory or a store URL */
+	const char *cache;			/* --cache, or NULL: the default */
+	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
+	apply_target_t until;
+	apply_target_t from;
+	uint64_t	batch;
+	bool		follow;
+	bool		metrics;		/* --metrics-listen given */
+	struct sockaddr_storage metrics_addr;
+	const char *tables[257];	/* --tables; r.tables is set by the run */
+	int			ntables;
+	apply_ddl_opts_t ddl;		/* --ddl, --ddl-skip-lsn, --ddl-apply-lsn */
+} apply_opts_t;
+
+/* apply_opts_init - the defaults (what no option says) */
+void		apply_opts_init(apply_opts_t *o);
+
+/*
+ * tide_apply_run - `tide apply` with these options: 0 or a TIDE_EXIT_*
+ * code, logged.
+ */
+int			tide_apply_run(const apply_opts_t *o);
+
+/* tide_cmd_apply - `tide apply`: its options into an apply_opts_t, then run */
 int			tide_cmd_apply(int argc, char **argv);
 
 #endif /* TIDE_APPLY_H */

@@ -8,21 +8,7 @@
 #include "apply.h"
 #include "tide/ddlmsg.h"
 
-#define APPLY_DDL_MAX_LSNS 16
-
-/* --ddl: what a captured command does */
-#define APPLY_DDL_APPLY 'a'		/* run it on the replica (the default) */
-#define APPLY_DDL_SKIP 's'		/* leave it out */
-#define APPLY_DDL_STOP 'x'		/* stop before it (exit 4) */
-
-typedef struct
-{
-	char		mode;			/* APPLY_DDL_* */
-	proto_lsn_t skip[APPLY_DDL_MAX_LSNS];	/* --ddl-skip-lsn */
-	int			nskip;
-	proto_lsn_t run[APPLY_DDL_MAX_LSNS];	/* --ddl-apply-lsn */
-	int			nrun;
-} apply_ddl_opts_t;
+/* the options (APPLY_DDL_*, apply_ddl_opts_t) are apply.h's, with tide apply's */
 
 /*
  * apply_ddl_outside - will this command run outside a transaction block

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/ddlmsg.h"
 #include "tide/pgtools.h"
@@ -380,73 +381,28 @@ setup_usage(FILE *f)
 			"three event triggers) that records each DDL command into the change stream\n"
 			"for tide apply to replay.  Idempotent; never restarts the server: what\n"
 			"needs a restart or a superuser is printed with its fix.\n\n"
-			"  -d, --dbname=CONNINFO  the source database\n"
+			"Connection options (PG* variables apply to what they leave unsaid):\n");
+	tide_conn_usage(f, "the source", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"      --check            check only, change nothing\n"
-			"      --remove           take the DDL capture out again\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 ready, 2 bad arguments, 3 the source needs a fix that is\n"
+			"      --remove           take the DDL capture out again\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 ready, 2 bad arguments, 3 the source needs a fix that is\n"
 			"printed (or cannot be reached).\n");
 }
 
-int
-tide_cmd_setup(int argc, char **argv)
+/* setup_run - check the source, then install or remove the capture */
+static int
+setup_run(const char *conninfo, bool check_only, bool remove)
 {
-	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"check", no_argument, NULL, 'c'},
-		{"remove", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	const char *conninfo = NULL;
-	bool		check_only = false;
-	bool		remove = false;
 	bool		super = false;
 	bool		can_slot = false;
 	report_t	rep = {0};
 	PGconn	   *conn;
 	char		err[1024];
-	int			c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 'd':
-				conninfo = optarg;
-				break;
-			case 'c':
-				check_only = true;
-				break;
-			case 'r':
-				remove = true;
-				break;
-			case 'h':
-				setup_usage(stdout);
-				return TIDE_EXIT_OK;
-			default:
-				setup_usage(stderr);
-				return TIDE_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-	{
-		tide_log_error("unexpected argument \"%s\"", argv[optind]);
-		setup_usage(stderr);
-		return TIDE_EXIT_USAGE;
-	}
-	if (conninfo == NULL)
-	{
-		tide_log_error("no source given");
-		tide_log_hint("give the source with -d CONNINFO");
-		return TIDE_EXIT_USAGE;
-	}
-	if (check_only && remove)
-	{
-		tide_log_error("--check and --remove exclude each other");
-		return TIDE_EXIT_USAGE;
-	}
 	conn = stream_connect_source(conninfo, NULL, NULL, NULL, false, "tide setup");
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
@@ -520,4 +476,56 @@ tide_cmd_setup(int argc, char **argv)
 	}
 	printf("the source is ready for tide stream\n");
 	return TIDE_EXIT_OK;
+}
+
+int
+tide_cmd_setup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
+		{"check", no_argument, NULL, 'c'},
+		{"remove", no_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0}
+	};
+	tide_conn_opts_t conn = {0};
+	bool		check_only = false;
+	bool		remove = false;
+	int			c;
+	int			rc;
+
+	optind = 1;
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS, opts)) != -1)
+	{
+		if (tide_conn_opt(&conn, c, optarg))
+			continue;
+		switch (c)
+		{
+			case 'c':
+				check_only = true;
+				break;
+			case 'r':
+				remove = true;
+				break;
+			default:
+				rc = tide_opt_std(c, "setup", setup_usage);
+				tide_conn_free(&conn);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
+		}
+	}
+	if (optind < argc)
+	{
+		tide_log_error("unexpected argument \"%s\"", argv[optind]);
+		setup_usage(stderr);
+		return TIDE_EXIT_USAGE;
+	}
+	if (check_only && remove)
+	{
+		tide_log_error("--check and --remove exclude each other");
+		return TIDE_EXIT_USAGE;
+	}
+	if ((rc = tide_conn_finish(&conn, "the source")) == 0)
+		rc = setup_run(conn.conninfo, check_only, remove);
+	tide_conn_free(&conn);
+	return rc;
 }

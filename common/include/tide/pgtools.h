@@ -27,6 +27,12 @@
 int			tide_pin_session(PGconn *conn);
 
 /*
+ * tide_pin_session_sql - what tide_pin_session runs, as one query string,
+ * for a session driven asynchronously (PQsendQuery).
+ */
+const char *tide_pin_session_sql(void);
+
+/*
  * A connection string made fit for a child program's argv (pg_dump,
  * pg_restore): its secrets removed, the password moved to a private
  * owner-only passfile the string names.  Invariant 8: no secret in a
@@ -72,8 +78,6 @@ void		tide_log_tool_output(const char *tool, const char *text);
 /* tide_remove_tree - rm -rf path; 0 or -errno. */
 int			tide_remove_tree(const char *path);
 
-/* tide_fsync_path - fsync a file or directory; 0 or -errno. */
-int			tide_fsync_path(const char *path);
 
 /* tide_time_text - "2026-11-20T13:00:00.123456Z" for a PostgreSQL-epoch time. */
 void		tide_time_text(char *buf, size_t len, int64_t t);
