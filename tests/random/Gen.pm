@@ -9,6 +9,7 @@ package Gen;
 use strict;
 use warnings;
 use Rng;
+use Storable qw(dclone);
 
 # Every feature is behind a knob.  0 switches a shape off; see README.md for
 # which knobs are off on this branch and why (a known finding not fixed yet).
@@ -72,6 +73,8 @@ our %DEFAULT_KNOBS = (
 	                               # (new finding; 0: restarted as a service manager would)
 	stream_bounded => 1,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
 	slot_drop => 1,                # drop the slot and restart --create-slot (finding 17)
+	ddl => 0.5,                    # probability that a run installs tide setup's DDL capture and its
+	                               # solo transactions run DDL among their changes (issue 10)
 	sequences => 1,                # sequences (ascending, descending, cycled, owned by a table), nextval in
 	                               # transactions, tide.seq states recorded by tide stream (issue 10, section 3)
 );
@@ -300,6 +303,7 @@ sub gen_schema
 			my $p = $t->{name};
 			# source: [MIN,1000) [1000,3000) split in two at level 2, [3000,MAX)
 			$t->{leaves} = [ "$p p1", "$p p2a", "$p p2b", "$p p3" ];
+			$t->{p3} = "$p p3";    # the last range, which DDL may roll over
 			push @src, "CREATE TABLE " . qn($t->{schema}, "$p p1") . " PARTITION OF $q FOR VALUES FROM (MINVALUE) TO (1000)";
 			push @src, "CREATE TABLE " . qn($t->{schema}, "$p p2") . " PARTITION OF $q FOR VALUES FROM (1000) TO (3000) PARTITION BY RANGE ($kq)";
 			push @src, "CREATE TABLE " . qn($t->{schema}, "$p p2a") . " PARTITION OF " . qn($t->{schema}, "$p p2") . " FOR VALUES FROM (1000) TO (2000)";
@@ -441,7 +445,8 @@ sub generate
 	my ($seed, $k) = @_;
 	my $r = Rng->new($seed);
 	my $schema = gen_schema($r, $k);
-	my @tables = @{ $schema->{tables} };
+	# the schema as it is at the start stays in $schema; DDL changes a copy
+	my @tables = @{ dclone($schema->{tables}) };
 	my %types = map { $_->{key} => $_ } type_table($k, qi($schema->{types_schema}));
 	$types{text} //= { key => 'text', lit => \&text_lit, series => 'md5(g::text)' };
 	$types{int4} //= { key => 'int4', lit => sub { $_[0]->range(-1000, 1000) }, series => 'g' };
@@ -655,6 +660,116 @@ sub generate
 		return 'UPDATE ' . $tq->($t) . " SET $set WHERE $where";
 	};
 
+	# DDL (with tide setup's capture): one command at a time in a solo
+	# transaction, on tables tide apply may run it for (not in a mapped
+	# schema: --map stops at captured DDL; not left out by --tables), each
+	# with what it changes ("eff") and a query that tells whether it did
+	# (the transaction may still fail at the source)
+	my $capture = $k->{ddl} && $r->chance($k->{ddl}) ? 1 : 0;
+	my $hostile = $k->{hostile_names};
+	my $filtered = grep { $_->{excluded} } @tables;
+	my $ddln = 0;
+	my $ddl_sql = sub {
+		my @cand = grep { !$_->{excluded} && $_->{rep_schema} eq $_->{schema} } @tables;
+		return () unless @cand;
+		my $t = $r->pick(@cand);
+		my $q = $tq->($t);
+		my $ql = ql($q);
+		my @plain = grep { !$_->{fkref} && !$_->{toast} } @{ $t->{cols} };
+		my %usedC = map { $_->{name} => 1 } @{ $t->{cols} };
+		$usedC{ $t->{key} } = 1;
+		my $op = $r->weighted([ 'add_col', 4 ], [ 'drop_col', @plain > 1 ? 2 : 0 ], [ 'rename_col', @plain ? 2 : 0 ],
+			[ 'type_col', (grep { $_->{type} eq 'int4' } @plain) ? 1 : 0 ], [ 'index', 1 ], [ 'comment', 1 ],
+			[ 'rename_table', !$filtered && $t->{kind} ne 'part' ? 1 : 0 ],
+			[ 'create_table', !$filtered ? 1 : 0 ],
+			[ 'partition', !$filtered && $t->{kind} eq 'part' && !$t->{rep_diff} && $t->{p3} ? 8 : 0 ]);
+		$ddln++;
+		my $has_col = sub {
+			"SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($_[0]) AND attname = " . ql($_[1])
+			  . ' AND NOT attisdropped) = ' . ($_[2] ? 'true' : 'false');
+		};
+		if ($op eq 'add_col')
+		{
+			my $name = pick_name($r, $hostile, \%usedC, \@COL_NAMES, 'c');
+			my $ty = $r->pick('int4', 'text');
+			my $def = $r->chance(0.4) ? ($ty eq 'int4' ? ' DEFAULT 7' : " DEFAULT 'd'") : '';
+			push @{ $t->{cols} }, { name => $name, type => $ty };
+			return ([ 'ALTER TABLE ' . $q . ' ADD COLUMN ' . qi($name) . ' ' . ($ty eq 'int4' ? 'integer' : 'text') . $def,
+				{ op => $op, check => $has_col->($ql, $name, 1) } ]);
+		}
+		if ($op eq 'drop_col')
+		{
+			my $c = $r->pick(@plain);
+			$t->{cols} = [ grep { $_ != $c } @{ $t->{cols} } ];
+			return ([ 'ALTER TABLE ' . $q . ' DROP COLUMN ' . qi($c->{name}), { op => $op, check => $has_col->($ql, $c->{name}, 0) } ]);
+		}
+		if ($op eq 'rename_col')
+		{
+			my $c = $r->pick(@plain);
+			my $old = $c->{name};
+			$c->{name} = pick_name($r, $hostile, \%usedC, \@COL_NAMES, 'c');
+			return ([ 'ALTER TABLE ' . $q . ' RENAME COLUMN ' . qi($old) . ' TO ' . qi($c->{name}),
+				{ op => $op, check => $has_col->($ql, $c->{name}, 1) } ]);
+		}
+		if ($op eq 'type_col')
+		{
+			my $c = $r->pick(grep { $_->{type} eq 'int4' } @plain);
+			$c->{type} = 'int8';
+			return ([ 'ALTER TABLE ' . $q . ' ALTER COLUMN ' . qi($c->{name}) . ' TYPE bigint',
+				{ op => $op, check => "SELECT format_type(atttypid, atttypmod) = 'bigint' FROM pg_attribute WHERE attrelid = to_regclass($ql) AND attname = " . ql($c->{name}) } ]);
+		}
+		if ($op eq 'index')
+		{
+			my @b = grep { $_->{type} =~ /^(int4|int8|text)$/ } @plain;    # types btree takes
+			my $c = $r->pick(@b ? @b : ({ name => $t->{key} }));
+			my $ix = "ix $ddln";
+			return ([ 'CREATE INDEX ' . qi($ix) . ' ON ' . $q . ' (' . qi($c->{name}) . ')',
+				{ op => $op, check => 'SELECT to_regclass(' . ql(qn($t->{schema}, $ix)) . ') IS NOT NULL' } ]);
+		}
+		if ($op eq 'comment')
+		{
+			return ([ 'COMMENT ON TABLE ' . $q . ' IS ' . ql("note $ddln ü"),
+				{ op => $op, check => "SELECT obj_description(to_regclass($ql), 'pg_class') = " . ql("note $ddln ü") } ]);
+		}
+		if ($op eq 'rename_table')
+		{
+			my %usedT = map { $_->{name} => 1 } @tables;
+			my $new = pick_name($r, $hostile, \%usedT, \@TABLE_NAMES, 't');
+			my $nq = ql(qn($t->{schema}, $new));
+			my $eff = { op => $op, id => $t->{id}, to => $new, check => "SELECT to_regclass($nq) IS NOT NULL" };
+			$t->{name} = $new;
+			return ([ 'ALTER TABLE ' . $q . ' RENAME TO ' . qi($new), $eff ]);
+		}
+		if ($op eq 'create_table')
+		{
+			my %usedT = map { $_->{name} => 1 } @tables;
+			my $name = pick_name($r, $hostile, \%usedT, \@TABLE_NAMES, 't');
+			my $n = { id => 1 + (sort { $b <=> $a } map { $_->{id} } @tables)[0], schema => $t->{schema}, name => $name,
+				kind => 'keyed', key => 'k', cols => [ { name => 'v', type => 'text' }, { name => 'n', type => 'int4' } ],
+				rep_schema => $t->{schema} };
+			push @tables, $n;
+			$next_key{ $n->{id} } = 1;
+			return ([ 'CREATE TABLE ' . qn($n->{schema}, $name) . ' ("k" integer NOT NULL PRIMARY KEY, "v" text, "n" integer)',
+				{ op => $op, table => dclone($n), check => 'SELECT to_regclass(' . ql(qn($n->{schema}, $name)) . ') IS NOT NULL' } ]);
+		}
+		# partition: the day's partition rolled over: the last one detached
+		# (a table of its own from then on, with its rows) and a new one
+		# created in its place
+		my $leaf = $t->{p3};
+		my $new = "$t->{name} p3 v$ddln";
+		my $d = dclone($t);
+		%$d = (%$d, id => 1 + (sort { $b <=> $a } map { $_->{id} } @tables)[0], name => $leaf, kind => 'keyed');
+		delete @$d{qw(leaves p3 rep_diff)};
+		push @tables, $d;
+		$next_key{ $d->{id} } = 1000000;
+		$t->{p3} = $new;
+		$t->{leaves} = [ (grep { $_ ne $leaf } @{ $t->{leaves} }), $new ];
+		return ([ 'ALTER TABLE ' . $q . ' DETACH PARTITION ' . qn($t->{schema}, $leaf), { op => 'detach', table => dclone($d),
+					check => 'SELECT NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(' . ql(qn($t->{schema}, $leaf)) . '))' } ],
+			[ 'CREATE TABLE ' . qn($t->{schema}, $new) . ' PARTITION OF ' . $q . ' FOR VALUES FROM (3000) TO (MAXVALUE)',
+				{ op => 'partition', check => 'SELECT to_regclass(' . ql(qn($t->{schema}, $new)) . ') IS NOT NULL' } ]);
+	};
+
 	# the initial loads: one autocommit insert per table
 	for my $t (@tables)
 	{
@@ -700,7 +815,9 @@ sub generate
 		my $T = $open{$s};
 		if ($T->{n} >= 1 && ($T->{n} >= 8 || $r->chance(0.25)))
 		{
-			my $end = ($k->{rollbacks} && $r->chance(0.12)) ? 'ROLLBACK' : 'COMMIT';
+			# a transaction that ran DDL commits: what the run expects of the
+			# schema follows the commands that took effect
+			my $end = (!$T->{ddl} && $k->{rollbacks} && $r->chance(0.12)) ? 'ROLLBACK' : 'COMMIT';
 			if ($k->{msg_nontx} && $r->chance(0.25))
 			{
 				# a non-transactional message right before the commit record
@@ -726,7 +843,18 @@ sub generate
 			}
 			next;
 		}
-		if ($k->{savepoints} && $r->chance(0.1))
+		if ($capture && $T->{solo} && !$T->{sp} && $r->chance(0.35))
+		{
+			# no savepoint before it: nothing can roll it back but an error
+			for my $d ($ddl_sql->())
+			{
+				push @steps, { t => 'sql', s => $s, tx => $T->{tx}, sql => $d->[0], eff => $d->[1] };
+				$T->{ddl} = 1;
+				$T->{n}++;
+			}
+			next;
+		}
+		if ($k->{savepoints} && !$T->{ddl} && $r->chance(0.1))
 		{
 			if ($T->{sp} && $r->chance(0.6))
 			{
@@ -796,6 +924,7 @@ sub generate
 		knobs => $k,
 		sessions => $nsess,
 		follow => $follow ? 1 : 0,
+		capture => $capture,
 		batch => $r->pick(1, 3, 50, 1000, 50000),
 		stream_bounded => $k->{stream_bounded} && $r->chance(0.5) ? 1 : 0,
 		poison => $poison,

@@ -79,9 +79,9 @@ sub summary
 	my $s = $res->{stats};
 	my $f = join(' ', map { "$_=$s->{faults}{$_}" } sort keys %{ $s->{faults} });
 	return sprintf('%d transactions (%d committed, %d rolled back, %d statement errors), %d decoded, %d messages, '
-		  . '%d until points, faults [%s], %d segments, %s, %.0fs',
+		  . '%d DDL commands, %d until points, faults [%s], %d segments, %s, %.0fs',
 		$s->{txns}, $s->{commits}, $s->{rollbacks}, $s->{stmt_errors}, $s->{td_txns} // 0, $s->{td_messages} // 0,
-		$s->{marks}, $f || 'none', $s->{segments} // 0, $s->{expect} // '?', $res->{seconds});
+		$s->{ddl} // 0, $s->{marks}, $f || 'none', $s->{segments} // 0, $s->{expect} // '?', $res->{seconds});
 }
 
 sub failure_text

@@ -75,9 +75,9 @@ sub row_diff
 # as the replica schema left it
 sub compare_list
 {
-	my ($w) = @_;
+	my ($w, $tables) = @_;
 	my @l;
-	for my $t (@{ $w->{schema}{tables} })
+	for my $t (@{ $tables // $w->{schema}{tables} })
 	{
 		my $rq = Gen::qn($t->{rep_schema}, $t->{name});
 		if ($t->{excluded}) { push @l, [ undef, $rq, "$t->{schema}.$t->{name} (left out by --tables)" ]; }
@@ -374,6 +374,7 @@ sub tide_events
 		if ($type eq 'begin') { push @ev, 'BEGIN'; next; }
 		if ($type eq 'commit') { push @ev, 'COMMIT'; next; }
 		next if $type eq 'startup' || $type eq 'origin';
+		next if $type eq 'ddl';    # inspect's reading of the tide.ddl message before it
 		if ($type eq 'relation')
 		{
 			my %t;
@@ -496,9 +497,9 @@ sub short
 # 0) that apply must or may refuse: [ { txn, level, tables, why } ]
 sub expectations
 {
-	my ($w, $td) = @_;
-	my %tab;    # "schema.table" (source names, leaves too) => table
-	for my $t (@{ $w->{schema}{tables} })
+	my ($w, $td, $tables) = @_;
+	my %tab;    # "schema.table" (source names, leaves too; every name DDL gave it) => table
+	for my $t (@{ $tables // $w->{schema}{tables} })
 	{
 		$tab{"$t->{schema}.$t->{name}"} = $t;
 		$tab{"$t->{schema}.$_"} = $t for @{ $t->{leaves} // [] };

@@ -16,6 +16,7 @@ use Gen;
 use Oracle;
 use Session;
 use IPC::Run;
+use Storable qw(dclone);
 
 # new src => NODE, rep => NODE, tide => BIN, workdir => DIR, tmpfs => DIR|undef,
 #     proxy => Proxy|undef, log => CODE (progress lines)
@@ -182,11 +183,21 @@ sub run_inner
 	$src->safe_psql($db, join(";\n", @{ $S->{src_sql} }));
 	$rep->safe_psql($db, join(";\n", @{ $S->{rep_sql} }));
 	$rep->safe_psql("${db}_u", join(";\n", @{ $S->{rep_sql} })) if $k->{until};
+	if ($w->{capture})
+	{
+		# the DDL capture, before the slot: every command after it is in the stream
+		my ($cst, $cout) = $self->run_tide(120, 'setup', 'setup', '-d', $src->connstr($db));
+		die "tide setup: " . describe($cst) . "\n$cout" unless defined $cst && $cst == 0;
+	}
 	$src->safe_psql($db, "SELECT pg_create_logical_replication_slot('$slot', 'tide');
 SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decoding')");
 
 	$self->{slot_start} = $src->safe_psql($db, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
 
+	# the tables as DDL leaves them: what each committed command changed
+	$self->{tables_now} = dclone($S->{tables});
+	$self->{tables_ever} = dclone($S->{tables});    # and under every name they had
+	my %pending;    # session => [ what its open transaction's DDL changes ]
 	# the replica's own tables: their content must not change
 	my @cmp = Oracle::compare_list($w);
 	my $rsess = Session->new($rep, $db, 'replica');
@@ -210,6 +221,8 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	}
 	$self->{apply_args} = [ 'apply', '-d', $self->{rep_conn}, '-D', $self->{segdir}, '--batch', $w->{batch},
 		@{ $S->{apply_args} } ];
+	# (oracle self-test) an applier that leaves captured DDL out
+	push @{ $self->{apply_args} }, '--ddl', 'skip' if ($w->{tamper} // '') eq 'ddl_skip';
 	$self->{stream_pid} = $w->{stream_bounded} ? undef : $self->spawn('stream', @{ $self->{stream_args} });
 	$self->{apply_pid} = undef;
 	$self->{rep_crashed} = 0;
@@ -249,6 +262,12 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 				# where the last commit ends (what a caught-up streamer confirms)
 				($self->{last_commit_lsn}) = $session->($st->{s})->query('SELECT pg_current_wal_lsn()');
 			}
+			push @{ $pending{ $st->{s} } }, $st->{eff} if $st->{eff};
+			if (($st->{auto} || $st->{sql} eq 'COMMIT') && $pending{ $st->{s} })
+			{
+				$self->ddl_took_effect(@{ $pending{ $st->{s} } });
+			}
+			delete $pending{ $st->{s} } if $st->{auto} || $st->{sql} =~ /^(COMMIT|ROLLBACK)$/;
 			if ($st->{auto} || $st->{sql} =~ /^(COMMIT|ROLLBACK)$/)
 			{
 				$self->{stats}{txns}++;
@@ -260,8 +279,9 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 			my $target = $st->{kind} eq 'time'
 			  ? ($self->{obs}->query("SELECT clock_timestamp()"))[0]
 			  : ($self->{obs}->query("SELECT pg_current_wal_lsn()"))[0];
-			push @marks, { kind => $st->{kind}, target => $target, pre_poison => $st->{pre_poison},
-				hashes => Oracle::hashes($self->{obs}, map { $_->[0] } grep { $_->[0] } @cmp) };
+			my @now = Oracle::compare_list($w, $self->{tables_now});
+			push @marks, { kind => $st->{kind}, target => $target, pre_poison => $st->{pre_poison}, cmp => \@now,
+				hashes => Oracle::hashes($self->{obs}, map { $_->[0] } grep { $_->[0] } @now) };
 			usleep(2000) if $st->{kind} eq 'time';
 			$self->{stats}{marks}++;
 		}
@@ -345,7 +365,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	  if @unparsed;
 
 	# ---- oracles 1 and 3: the replica, or the refusal
-	my $exp = Oracle::expectations($w, \@td);
+	my $exp = Oracle::expectations($w, \@td, $self->{tables_ever});
 	my ($must) = grep { $_->{level} eq 'must' } @$exp;
 	my $first = $must // $exp->[0];
 	$self->fail('apply', "tide apply (the follower or a bounded run) refused (exit code 4) with nothing it should refuse\n$self->{follower_refused}")
@@ -357,7 +377,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	{
 		# exit 0 is fine where a refusal is only allowed, if the replica is equal
 		$self->fail('refusal', "tide apply exited 0, but it must refuse: $must->{why}") if $must;
-		$self->compare_tables($rsess2, \@cmp, undef, 'end');
+		$self->compare_tables($rsess2, [ Oracle::compare_list($w, $self->{tables_now}) ], undef, 'end');
 		$self->compare_sequences($rsess2, undef, 'end');
 	}
 	elsif (!$first)
@@ -383,7 +403,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 			# refused too (a leaf TRUNCATE on a replica partitioned
 			# otherwise), and was (harness false alarm, seed 790498715)
 			my ($pre) = grep { $_->{pre_poison} } @marks;
-			$self->compare_tables($rsess2, \@cmp, $pre->{hashes}, 'before the refused transaction')
+			$self->compare_tables($rsess2, $pre->{cmp}, $pre->{hashes}, 'before the refused transaction')
 			  if $pre && $must && $exp->[0] == $must;
 		}
 	}
@@ -411,7 +431,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 				last;
 			}
 			$self->tamper('rep_delete', "${db}_u") if ($w->{tamper} // '') eq 'until_delete';
-			last unless $self->compare_tables($usess, \@cmp, $m->{hashes}, "--until $m->{target} (point $i)", "${db}_u");
+			last unless $self->compare_tables($usess, $m->{cmp}, $m->{hashes}, "--until $m->{target} (point $i)", "${db}_u");
 			last unless $self->compare_sequences($usess, $m, "--until $m->{target} (point $i)");
 		}
 		$usess->close;
@@ -425,7 +445,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	if ($k->{slot_drop} && $stream_ok && @history)
 	{
 		$self->sql_src("SELECT pg_drop_replication_slot('$slot')");
-		my $t = $S->{tables}[0];
+		my $t = $self->{tables_now}[0];    # (as DDL left it)
 		$self->sql_src('INSERT INTO ' . Gen::qn($t->{schema}, $t->{name}) . ' (' . Gen::qi($t->{key}) . ') VALUES (-42)');
 		my $e2 = ($self->{obs}->query('SELECT pg_current_wal_lsn()'))[0];
 		my ($sst, $sout) = $self->run_tide(120, 'stream_recreate', @{ $self->{stream_args} }, '--create-slot', '--endpos', $e2);
@@ -468,7 +488,7 @@ sub tamper
 		$self->{stats}{tampered} = "$kind $q->{schema}.$q->{name}";
 		return 1;
 	}
-	for my $t (@{ $self->{w}{schema}{tables} })
+	for my $t (@{ $self->{tables_now} })
 	{
 		next if $t->{excluded};
 		next if $kind eq 'rep_dup' && $t->{kind} !~ /^(full|keyless)$/;
@@ -508,6 +528,35 @@ sub compare_tables
 			  . (@diff ? "\n" . join("\n", @diff) : ''));
 	}
 	return $ok;
+}
+
+# ddl_took_effect EFF... - a transaction that ran DDL committed: each
+# command whose effect the source's catalog shows changes the tables the
+# oracles compare (a rename, a new table, a partition detached); one that
+# did not take effect (the transaction failed at the source) changes nothing
+sub ddl_took_effect
+{
+	my ($self, @effs) = @_;
+	for my $e (@effs)
+	{
+		my ($ok, $err) = $self->{obs}->query($e->{check});
+		die "checking DDL ($e->{check}): $err" if $err =~ /\S/;
+		next unless $ok eq 't';
+		$self->{stats}{ddl}++;
+		if ($e->{op} eq 'rename_table')
+		{
+			for my $t (grep { $_->{id} == $e->{id} } @{ $self->{tables_now} })
+			{
+				$t->{name} = $e->{to};
+				push @{ $self->{tables_ever} }, dclone($t);
+			}
+		}
+		elsif ($e->{op} eq 'create_table' || $e->{op} eq 'detach')
+		{
+			push @{ $self->{tables_now} }, dclone($e->{table});
+			push @{ $self->{tables_ever} }, dclone($e->{table});
+		}
+	}
 }
 
 # seq_states SESSION SCHEMA_KEY - { "schema.name" (source names) => [last_value, is_called] }

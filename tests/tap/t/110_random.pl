@@ -49,7 +49,7 @@ while (1)
 	my $res = Harness::run_workload($h, $w, "seed $seed");
 	$runs++;
 	my $s = $res->{stats};
-	$tot{$_} += $s->{$_} // 0 for qw(txns commits rollbacks td_txns td_messages marks stmt_errors enospc_exits stream_restarts apply_restarts follower_enoent);
+	$tot{$_} += $s->{$_} // 0 for qw(txns commits rollbacks td_txns td_messages marks ddl stmt_errors enospc_exits stream_restarts apply_restarts follower_enoent);
 	$tot{refused} += $s->{refused} // 0;
 	$faults{$_} += $s->{faults}{$_} for keys %{ $s->{faults} };
 	push @failed, $seed unless $res->{ok};
@@ -57,10 +57,10 @@ while (1)
 my $nf = 0;
 $nf += $faults{$_} for keys %faults;
 my $line = sprintf('random: %d runs (%d failed%s), %d transactions (%d committed, %d rolled back), '
-	  . '%d decoded by test_decoding, %d messages, %d until points, %d refusals checked, %d faults (%s), '
+	  . '%d decoded by test_decoding, %d messages, %d DDL commands, %d until points, %d refusals checked, %d faults (%s), '
 	  . '%d streamer exits on a full disk, %d follower exits on a vanished segment, %.0fs',
 	$runs, scalar @failed, @failed ? ': seeds ' . join(' ', @failed) : '', $tot{txns}, $tot{commits}, $tot{rollbacks},
-	$tot{td_txns}, $tot{td_messages}, $tot{marks}, $tot{refused}, $nf,
+	$tot{td_txns}, $tot{td_messages}, $tot{ddl}, $tot{marks}, $tot{refused}, $nf,
 	join(', ', map { "$_ $faults{$_}" } sort keys %faults) || 'none', $tot{enospc_exits}, $tot{follower_enoent}, time() - $t0);
 diag($line);
 Harness::teardown($h);

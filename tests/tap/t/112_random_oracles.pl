@@ -15,7 +15,7 @@ use Harness;
 use Shrink;
 
 # small, fault-free workloads: the point is the oracles
-my $k = Gen::knobs(txns => 10, faults => 0, poison => 0, tables => 4, apply_follow => 0);
+my $k = Gen::knobs(txns => 10, faults => 0, poison => 0, tables => 4, apply_follow => 0, ddl => 0);
 my $h = Harness::setup();
 my $r = $h->{runner};
 
@@ -54,6 +54,29 @@ for my $t ([ 'rep_delete', 'replica', qr/differs end/ ], [ 'rep_dup', 'replica',
 	my @f = grep { $_->{oracle} eq $oracle } @{ $tr->{failures} };
 	ok(scalar @f, "$tamper: the $oracle oracle catches it");
 	like($f[0]{msg} // '', $msg, "$tamper: it says what differs") if @f;
+}
+
+# captured DDL left out by the applier: the replica's shape, then its rows,
+# differ from the source's (a column added, a table renamed or created)
+{
+	my $dk = Gen::knobs(%$k, ddl => 1);
+	my $dw;
+	for my $s (1 .. 300)
+	{
+		my $c = Gen::generate($s, $dk);
+		next unless grep { ($_->{eff}{op} // '') =~ /^(add_col|drop_col|rename_table|create_table)$/ } @{ $c->{steps} };
+		$dw = $c;
+		last;
+	}
+	ok($dw, "seed $dw->{seed} runs DDL that changes what a row holds or where it lives");
+	my $ok = $r->run(Gen::generate($dw->{seed}, $dk));
+	ok($ok->{ok}, "seed $dw->{seed} with its DDL replayed passes") or diag(Harness::failure_text($ok));
+	$dw->{tamper} = 'ddl_skip';
+	my $tr = $r->run($dw);
+	# tide apply stops at a row of a column the replica lacks (exit 4 with
+	# nothing to refuse: the apply oracle), or the replica differs
+	ok((grep { $_->{oracle} =~ /^(replica|apply)$/ } @{ $tr->{failures} }), 'ddl_skip: the run fails ('
+		  . failed_oracles($tr) . ')') or diag(Harness::failure_text($tr));
 }
 
 # --until points: the second replica damaged after its first point
