@@ -33,6 +33,7 @@
 #include "tide/seqstate.h"
 #include "apply.h"
 #include "apply_metrics.h"
+#include "jobs.h"
 #include "tide/segment.h"
 #include "tide/store.h"
 #include "tide/value.h"
@@ -58,6 +59,7 @@ typedef struct
 	target_t	until;
 	target_t	from;
 	uint64_t	batch;
+	int			jobs;			/* --jobs: worker sessions (1: none) */
 	bool		follow;
 	bool		metrics;		/* --metrics-listen given */
 	struct sockaddr_storage metrics_addr;
@@ -99,17 +101,20 @@ typedef struct
 	bool		unreachable;	/* --follow: the store did not answer the last poll */
 	uint64_t	fetched_objects;
 	apply_replica_t *rep;
+	apply_jobs_t *jobs;			/* owned; NULL without --jobs */
+	uint64_t	jobs_units;		/* units committed as of the last look */
+	char		jobs_error[512];	/* a failed unit's first error */
 	proto_relcat_t cat;
 	apply_progress_t progress;
 	apply_ident_t ident;		/* the source the run began with */
-	proto_datum_t oldcols[PROTO_MAX_COLUMNS];
-	proto_datum_t newcols[PROTO_MAX_COLUMNS];
-	uint32_t	relids[PROTO_MAX_TRUNCATE];
-	apply_rel_t *trels[PROTO_MAX_TRUNCATE];
+	apply_scratch_t scratch;
 
 	bool		stop;			/* --until reached */
 	bool		in_txn;			/* inside a source BEGIN..COMMIT */
 	bool		skip;			/* the open source transaction is skipped */
+	bool		txn_jobs;		/* it goes to the --jobs workers */
+	bool		txn_serial;		/* --jobs, but it spans blocks: this session */
+	bool		block_whole;	/* the block being read ends a transaction */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
 
@@ -168,10 +173,25 @@ typedef struct
 	} while (0)
 
 /* metrics_committed - a replica transaction committed: the snapshot follows */
+/* counts_now - the committed work's counts: this session's and the workers' */
+static void
+counts_now(pass_t *p, apply_counts_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (p->rep)
+		*c = *apply_replica_counts(p->rep);
+	if (p->jobs)
+		apply_jobs_counts(p->jobs, c);
+}
+
 static void
 metrics_committed(pass_t *p)
 {
-	const apply_counts_t *c = p->rep ? apply_replica_counts(p->rep) : NULL;
+	apply_counts_t cbuf;
+	const apply_counts_t *c = p->rep ? &cbuf : NULL;
+
+	if (p->rep)
+		counts_now(p, &cbuf);
 
 	METRICS(p, {
 		p->m->applied_lsn = p->written_lsn;
@@ -229,6 +249,11 @@ apply_usage(FILE *f)
 			"                         after it; refused if the replica's progress is past it\n"
 			"      --batch=N          source transactions share one replica transaction\n"
 			"                         up to N changes (default 50000)\n"
+			"  -j, --jobs=N           apply with N replica sessions at once (default 1),\n"
+			"                         committing in the source's order: transactions that\n"
+			"                         touch the same rows wait for each other, TRUNCATE\n"
+			"                         and tables with replica triggers or other unique\n"
+			"                         keys run alone (README, \"Parallel apply\")\n"
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
@@ -281,6 +306,7 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"until", required_argument, NULL, 1},
 		{"from", required_argument, NULL, 2},
 		{"batch", required_argument, NULL, 3},
+		{"jobs", required_argument, NULL, 'j'},
 		{"tables", required_argument, NULL, 4},
 		{"map", required_argument, NULL, 5},
 		{"follow", no_argument, NULL, 'f'},
@@ -298,10 +324,11 @@ parse_opts(int argc, char **argv, opts_t *o)
 
 	memset(o, 0, sizeof(*o));
 	o->batch = 50000;
+	o->jobs = 1;
 	o->poll_usecs = 2000000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:fqh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:D:fj:qh", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -364,6 +391,15 @@ parse_opts(int argc, char **argv, opts_t *o)
 					*eq = '\0';
 					o->r.maps[o->r.nmaps].src = optarg;
 					o->r.maps[o->r.nmaps++].dst = eq + 1;
+					break;
+				}
+			case 'j':
+				{
+					int64_t		v;
+
+					if ((rc = tide_opt_int("--jobs", optarg, 1, APPLY_JOBS_MAX, &v)) != 0)
+						return rc;
+					o->jobs = (int) v;
 					break;
 				}
 			case 'f':
@@ -429,6 +465,20 @@ parse_opts(int argc, char **argv, opts_t *o)
 	{
 		tide_log_error("no segment directory given");
 		tide_log_hint("give the directory tide stream writes with -D DIR");
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->jobs > 1 && o->r.on_conflict != APPLY_CONFLICT_ERROR)
+	{
+		/* jobs.c: a row not found must stay an error for a missed dependency to show */
+		tide_log_error("--jobs cannot be combined with --on-conflict %s",
+					   o->r.on_conflict == APPLY_CONFLICT_SKIP ? "skip" : "update");
+		tide_log_hint("apply with --jobs 1 until the replica has passed the point of its dump, then with --jobs");
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->jobs > 1 && o->r.schema_follow)
+	{
+		tide_log_error("--jobs cannot be combined with --schema follow yet");
+		tide_log_hint("apply with --jobs 1 while tables are created, or leave out --schema follow");
 		return TIDE_EXIT_USAGE;
 	}
 	if (o->r.conninfo == NULL)
@@ -708,11 +758,41 @@ gap_error(proto_lsn_t from, proto_lsn_t to, const char *before, const char *afte
 
 /* ------------------------------------------------------------- apply */
 
+/*
+ * jobs_look - --jobs: units commit behind the reader; the pass follows
+ * where the replica is.
+ */
+static void
+jobs_look(pass_t *p)
+{
+	apply_jobs_pos_t pos;
+
+	apply_jobs_pos(p->jobs, &pos);
+	if (pos.units == p->jobs_units)
+		return;
+	p->jobs_units = pos.units;
+	p->written_lsn = pos.end_lsn;
+	p->written_time = pos.end_time;
+	p->written_txns = pos.txns;
+	p->written_skipped = pos.skipped;
+	metrics_committed(p);
+}
+
 static int
 flush_batch(pass_t *p)
 {
 	int			rc;
 
+	if (p->jobs)
+	{
+		apply_jobs_pos_t pos;
+
+		/* every unit handed out commits before this session writes */
+		rc = apply_jobs_drain(p->jobs, &pos);
+		jobs_look(p);
+		if (rc != 0)
+			return rc;
+	}
 	if (!apply_replica_in_txn(p->rep))
 	{
 		/*
@@ -748,12 +828,13 @@ leave_strict(pass_t *p)
 	p->strict = false;
 	apply_replica_set_strict(p->rep, false);
 	tide_log_info("applied one source transaction at a time, the batch went through (its first attempt failed: %s); back to batches",
-				  apply_replica_first_error(p->rep));
+				  p->jobs_error[0] ? p->jobs_error : apply_replica_first_error(p->rep));
+	p->jobs_error[0] = '\0';
 	apply_replica_held(p->rep, false);
 }
 
-static int
-corrupt(const char *path, uint64_t off, const char *what)
+int
+apply_corrupt(const char *path, uint64_t off, const char *what)
 {
 	tide_log_error("segment \"%s\" is damaged in the block at byte offset %llu: %s",
 				   path, (unsigned long long) off, what);
@@ -761,59 +842,23 @@ corrupt(const char *path, uint64_t off, const char *what)
 	return TIDE_EXIT_CORRUPT;
 }
 
-/* insert_run - does the INSERT just read start a run worth a COPY? */
-static bool
-insert_run(proto_rbuf_t f, uint32_t relid)
-{
-	uint8_t		type;
-	proto_rbuf_t body;
-	int			n = 0;
-
-	while (n < 3 && proto_read_msg(&f, &type, &body) == 0)
-	{
-		uint32_t	id;
-
-		if (type != PROTO_MSG_INSERT || proto_read_relid(body, &id) != 0 || id != relid)
-			break;
-		n++;
-	}
-	return n >= 3;
-}
-
-static int
-rel_for(pass_t *p, proto_rbuf_t body, proto_relcat_entry_t **e, apply_rel_t **rs,
-		const seginfo_t *si, uint64_t off)
-{
-	uint32_t	relid;
-	int			rc;
-
-	if (proto_read_relid(body, &relid) != 0)
-		return corrupt(si->label, off, "a change without a relation");
-	if ((*e = proto_relcat_get(&p->cat, relid)) == NULL)
-		return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
-	if ((rc = apply_rel_get(p->rep, *e, rs)) != 0)
-		return rc;
-	return 0;
-}
-
 static int
 on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
-		   const seginfo_t *si, uint64_t off)
+		   const uint8_t *frame, size_t flen, const seginfo_t *si, uint64_t off)
 {
 	const opts_t *o = p->o;
-	proto_relcat_entry_t *e;
-	apply_rel_t *rs;
+	bool		counted;
 	int			rc;
 
 	switch (type)
 	{
 		case PROTO_MSG_RELATION:
 			if ((rc = proto_relcat_put(&p->cat, body.data, body.len, NULL)) != 0)
-				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : corrupt(si->label, off, tide_strerror(rc));
+				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : apply_corrupt(si->label, off, tide_strerror(rc));
 			return 0;
 		case PROTO_MSG_BEGIN:
 			if (p->in_txn || proto_read_begin(&body, &p->begin) != 0)
-				return corrupt(si->label, off, "a BEGIN out of place");
+				return apply_corrupt(si->label, off, "a BEGIN out of place");
 			if (o->until.arg && (o->until.is_lsn ? p->begin.final_lsn > o->until.lsn
 								 : p->begin.commit_time > o->until.time))
 			{
@@ -822,6 +867,8 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			}
 			p->in_txn = true;
 			p->nmsgs = 0;
+			p->txn_jobs = false;
+			p->txn_serial = false;
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
@@ -834,6 +881,20 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 					METRICS(p, p->m->pending_time = p->begin.commit_time);
 					p->m_pending = true;
 				}
+
+				/*
+				 * --jobs: a transaction that began in a block that does not
+				 * end one spans blocks; it is applied here, on the run's
+				 * own session, in bounded memory (jobs.c, "Large
+				 * transactions"); apply_segment has drained the workers.
+				 */
+				if (p->jobs && !p->strict)
+				{
+					p->txn_serial = !p->block_whole;
+					p->txn_jobs = !p->txn_serial;
+					if (p->txn_jobs && (rc = apply_jobs_begin(p->jobs, frame, flen)) != 0)
+						return rc;
+				}
 			}
 			return 0;
 		case PROTO_MSG_COMMIT:
@@ -841,9 +902,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				proto_commit_t c;
 
 				if (!p->in_txn || proto_read_commit(&body, &c) != 0)
-					return corrupt(si->label, off, "a COMMIT out of place");
+					return apply_corrupt(si->label, off, "a COMMIT out of place");
 				if (c.nchanges != p->nmsgs)
-					return corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
+					return apply_corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
 				p->in_txn = false;
 				if (p->skip)
 				{
@@ -853,8 +914,19 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if ((p->strict || p->batch_changes >= o->batch) && (rc = flush_batch(p)) != 0)
+				if (p->txn_jobs)
+				{
+					p->txn_jobs = false;
+					rc = apply_jobs_commit(p->jobs, frame, flen, p->done_lsn, p->done_time,
+										   p->txns, p->skipped);
+					jobs_look(p);
 					return rc;
+				}
+				/* a transaction applied here under --jobs commits before the next unit writes */
+				if ((p->strict || p->batch_changes >= o->batch || p->txn_serial) &&
+					(rc = flush_batch(p)) != 0)
+					return rc;
+				p->txn_serial = false;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
 				return 0;
@@ -862,65 +934,13 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 		case PROTO_MSG_INSERT:
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
+		case PROTO_MSG_TRUNCATE:
 			if (!p->in_txn)
-				return corrupt(si->label, off, "a change outside a transaction");
+				return apply_corrupt(si->label, off, "a change outside a transaction");
 			p->nmsgs++;
 			if (p->skip)
 				return 0;
-			if ((rc = rel_for(p, body, &e, &rs, si, off)) != 0)
-				return rc;
-			if (rs->filtered)
-				return 0;
-			p->batch_changes++;
-			if (type == PROTO_MSG_INSERT)
-			{
-				proto_insert_t m = {.newtup = {.cols = p->newcols}};
-
-				if ((rc = proto_read_insert(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_insert(p->rep, rs, &e->rel, &m.newtup, insert_run(rest, m.relid));
-			}
-			if (type == PROTO_MSG_UPDATE)
-			{
-				proto_update_t m = {.oldtup = {.cols = p->oldcols}, .newtup = {.cols = p->newcols}};
-
-				if ((rc = proto_read_update(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_update(p->rep, rs, &e->rel, &m);
-			}
-			{
-				proto_delete_t m = {.oldtup = {.cols = p->oldcols}};
-
-				if ((rc = proto_read_delete(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_delete(p->rep, rs, &e->rel, &m);
-			}
-		case PROTO_MSG_TRUNCATE:
-			{
-				proto_truncate_t m;
-				int			n = 0;
-
-				if (!p->in_txn)
-					return corrupt(si->label, off, "a change outside a transaction");
-				p->nmsgs++;
-				if (p->skip)
-					return 0;
-				if ((rc = proto_read_truncate(&body, &m, p->relids, PROTO_MAX_TRUNCATE)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				for (uint32_t i = 0; i < m.nrelids; i++)
-				{
-					if ((e = proto_relcat_get(&p->cat, m.relids[i])) == NULL)
-						return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
-					if ((rc = apply_rel_get(p->rep, e, &rs)) != 0)
-						return rc;
-					if (!rs->filtered)
-						p->trels[n++] = rs;
-				}
-				if (n == 0)
-					return 0;
-				p->batch_changes++;
-				return apply_truncate(p->rep, p->trels, n, m.flags);
-			}
+			break;
 		case PROTO_MSG_MESSAGE:
 			/*
 			 * Logical messages count in COMMIT's total; of them only
@@ -929,20 +949,25 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			 */
 			{
 				proto_message_t m;
+				proto_rbuf_t b = body;
 
-				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
+				if (proto_read_message(&b, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
 					return 0;
 				p->nmsgs++;
-				if (p->skip || m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
-					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
+				if (p->skip)
 					return 0;
-				p->batch_changes++;
-				return apply_sequences(p->rep, m.payload.p, m.payload.n, si->label);
+				break;
 			}
 		default:
 			/* STARTUP, ORIGIN, and types a newer minor writer may add */
 			return 0;
 	}
+	if (p->txn_jobs)
+		return apply_jobs_change(p->jobs, &p->cat, type, body, frame, flen, si->label, off);
+	rc = apply_change(p->rep, &p->cat, &p->scratch, type, body, rest, si->label, off, &counted);
+	if (counted)
+		p->batch_changes++;
+	return rc;
 }
 
 static double now_seconds(void);
@@ -1030,9 +1055,10 @@ apply_segment(pass_t *p, seginfo_t *si)
 		if (!(sr.block.flags & SEG_BLOCK_ENDS_TXN) && !p->in_txn &&
 			(rc = flush_batch(p)) != 0)
 			break;
+		p->block_whole = (sr.block.flags & SEG_BLOCK_ENDS_TXN) != 0;
 		proto_rbuf_init(&f, sr.raw.data, sr.raw.len);
-		while (!p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0)
-			if ((rc = on_message(p, type, body, f, si, sr.block_offset)) != 0)
+		for (size_t at = f.pos; !p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0; at = f.pos)
+			if ((rc = on_message(p, type, body, f, f.data + at, f.pos - at, si, sr.block_offset)) != 0)
 				break;
 		if (rc == TIDE_EEOF || (rc == 0 && p->stop))
 		{
@@ -1045,15 +1071,15 @@ apply_segment(pass_t *p, seginfo_t *si)
 			continue;
 		}
 		if (rc < 0)
-			rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
+			rc = apply_corrupt(si->label, sr.block_offset, tide_strerror(rc));
 		break;
 	}
 	if (rc == TIDE_EEOF || (rc == TIDE_ETRUNCATED && si->g.partial))
 		rc = 0;					/* a torn tail of an open segment: not ours yet */
 	else if (rc < 0)
-		rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
+		rc = apply_corrupt(si->label, sr.block_offset, tide_strerror(rc));
 	if (rc == 0 && p->in_txn && !si->g.partial)
-		rc = corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
+		rc = apply_corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
 	if (rc == 0 && !si->g.partial && !p->stop && !apply_interrupted)
 		METRICS(p, p->m->segments++);
 	seg_reader_close(&sr);
@@ -1072,8 +1098,10 @@ now_seconds(void)
 static void
 summary(pass_t *p, double secs, const char *how)
 {
-	const apply_counts_t *c = apply_replica_counts(p->rep);
+	apply_counts_t cbuf;
+	const apply_counts_t *c = &cbuf;
 
+	counts_now(p, &cbuf);
 	tide_log_info("%s: %llu transactions applied, %llu skipped as already applied or out of range; "
 				  "%llu inserts (%llu by COPY), %llu updates, %llu deletes, %llu truncates; "
 				  "%llu replica transactions, %llu XIDs; %llu segments, %.1f MB in %.2f s (%.1f MB/s); "
@@ -1091,6 +1119,16 @@ summary(pass_t *p, double secs, const char *how)
 		tide_log_info("downloaded %llu segments (%.1f MB) from \"%s\" into \"%s\"",
 					  (unsigned long long) p->fetched_objects, (double) p->fetched_bytes / 1e6,
 					  p->o->dir, p->cache);
+	if (p->jobs)
+	{
+		apply_jobs_stats_t js;
+
+		apply_jobs_stats(p->jobs, &js);
+		tide_log_info("--jobs %d: %llu units, %llu of which waited for an earlier one to commit, %llu ran alone (barriers); "
+					  "%llu retried after a deadlock or for an earlier unit",
+					  p->o->jobs, (unsigned long long) js.units, (unsigned long long) js.waits,
+					  (unsigned long long) js.barriers, (unsigned long long) js.retries);
+	}
 	if (c->coalesced || c->set_rows)
 		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",
 					  (unsigned long long) c->coalesced, (unsigned long long) c->set_rows);
@@ -1281,8 +1319,14 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 		 * again from its first block.
 		 */
 		apply_replica_rollback(p->rep);
+		if (p->txn_jobs)
+			apply_jobs_abandon(p->jobs);
 		p->in_txn = false;
 		p->skip = false;
+		p->txn_jobs = false;
+		p->txn_serial = false;
+		if (p->jobs)
+			rc = flush_batch(p);	/* the units before it commit */
 	}
 	else
 		rc = flush_batch(p);
@@ -1351,9 +1395,13 @@ follow_tail(pass_t *p, const store_segment_t *g, bool *reached)
 	if (p->in_txn)
 	{
 		apply_replica_rollback(p->rep);
+		if (p->txn_jobs)
+			apply_jobs_abandon(p->jobs);
 		p->in_txn = false;
 		p->skip = false;
-		return 0;
+		p->txn_jobs = false;
+		p->txn_serial = false;
+		return flush_batch(p);
 	}
 	return flush_batch(p);
 }
@@ -1584,12 +1632,32 @@ static bool
 retry_strict(pass_t *p, int rc)
 {
 	apply_progress_t progress;
+	char		kind = p->jobs ? apply_jobs_failure(p->jobs) : 0;
 
-	if (rc != TIDE_EXIT_REPLICA || p->strict || apply_replica_failure(p->rep) != APPLY_FAIL_CHANGE)
+	if (kind == 0)
+		kind = apply_replica_failure(p->rep);
+	if (rc != TIDE_EXIT_REPLICA || p->strict || kind != APPLY_FAIL_CHANGE)
 		return false;
 	p->strict_until = p->in_txn ? p->begin.final_lsn + 1 : p->done_lsn;
+	if (p->jobs)
+	{
+		apply_jobs_pos_t pos;
+
+		/*
+		 * Units before the failed one commit, later ones are abandoned;
+		 * the transactions from where the replica is then go one at a time
+		 * through this session, and --jobs resumes after them.
+		 */
+		snprintf(p->jobs_error, sizeof(p->jobs_error), "%s",
+				 apply_jobs_failure(p->jobs) ? apply_jobs_first_error(p->jobs) : apply_replica_first_error(p->rep));
+		(void) apply_jobs_drain(p->jobs, &pos);
+		jobs_look(p);
+		apply_jobs_reset(p->jobs);
+		p->txn_jobs = false;
+		p->txn_serial = false;
+	}
 	tide_log_info("a batch failed on the replica (%s): applying its source transactions again, one per replica transaction, to find the one that fails",
-				  apply_replica_first_error(p->rep));
+				  p->jobs_error[0] ? p->jobs_error : apply_replica_first_error(p->rep));
 	apply_replica_set_strict(p->rep, true);
 	if (apply_replica_reconnect(p->rep, &progress) != 0)
 		return false;
@@ -1741,6 +1809,19 @@ tide_cmd_apply(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 
+	if (o.jobs > 1)
+	{
+		apply_jobs_opts_t jo;
+
+		memset(&jo, 0, sizeof(jo));
+		jo.njobs = o.jobs;
+		jo.batch = o.batch;
+		jo.ropts = &o.r;
+		jo.ident = p->ident;
+		if ((rc = apply_jobs_start(&p->jobs, &jo, p->rep)) != 0)
+			goto out;
+	}
+
 	/*
 	 * Batches until one fails on a change: then its transactions again one
 	 * by one up to the failure, which is then named with everything before
@@ -1786,6 +1867,7 @@ out:
 		apply_replica_held(p->rep, true);	/* a failure not retried */
 		apply_replica_rollback(p->rep);
 	}
+	apply_jobs_stop(p->jobs);	/* what has not committed is abandoned */
 	apply_replica_close(p->rep);
 	tide_metrics_thread_stop(mt);
 	if (p->m)

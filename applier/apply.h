@@ -109,6 +109,8 @@ typedef struct
 	bool		schema_follow;	/* --schema follow: create missing tables
 								 * and columns (replica.c, "schema
 								 * following") */
+	bool		worker;			/* a --jobs worker's session (jobs.c): no
+								 * lock of its own against other appliers */
 } apply_replica_opts_t;
 
 /* --on-conflict: what an INSERT that hits an existing key does */
@@ -210,6 +212,25 @@ int			apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress);
 int			apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn,
 								 proto_time_t commit_time);
 void		apply_replica_rollback(apply_replica_t *r);
+
+/*
+ * For --jobs (jobs.c).  apply_replica_sqlstate - the SQLSTATE of the
+ * failure ("" when it was not a server error).  apply_replica_set_gate -
+ * gate_cb is asked before every statement that writes: 0 goes on, anything
+ * else fails the session's transaction (APPLY_FAIL_OTHER).
+ * apply_replica_flush - send everything held back (folded sets, an open
+ * COPY, the pipeline) and read every answer, leaving the replica
+ * transaction open for apply_replica_commit.
+ */
+const char *apply_replica_sqlstate(apply_replica_t *r);
+void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg), void *arg);
+int			apply_replica_flush(apply_replica_t *r);
+
+/*
+ * apply_corrupt - log that segment `path` is damaged in the block at off
+ * (what: how); returns TIDE_EXIT_CORRUPT.
+ */
+int			apply_corrupt(const char *path, uint64_t off, const char *what);
 
 /* tide_cmd_apply - `tide apply` (bootstrap runs it once the base is in) */
 int			tide_cmd_apply(int argc, char **argv);

@@ -168,6 +168,12 @@ deptrack_key(deptrack_t *dt, uint64_t key)
 	return pending(dt);
 }
 
+uint64_t
+deptrack_dep(const deptrack_t *dt)
+{
+	return dt->cur ? pending(dt) : 0;
+}
+
 void
 deptrack_barrier(deptrack_t *dt)
 {

@@ -102,6 +102,12 @@ int			deptrack_begin(deptrack_t *dt, uint64_t unit);
 uint64_t	deptrack_key(deptrack_t *dt, uint64_t key);
 
 /*
+ * deptrack_dep - the open unit's dependency so far (deptrack_key's answer
+ * for its last key), 0 when that unit has committed or there is none.
+ */
+uint64_t	deptrack_dep(const deptrack_t *dt);
+
+/*
  * deptrack_barrier - the open unit depends on every earlier unit and every
  * later unit on it.
  */

@@ -98,6 +98,14 @@ struct apply_replica_s
 								 * catalog in the open replica transaction */
 	uint64_t	stmt_seq;
 	apply_counts_t counts;
+	char		fail_state[6];	/* SQLSTATE of the failure, "" if none */
+
+	/*
+	 * --jobs: a worker's session asks gate_cb before each statement that
+	 * writes (jobs.c: the units it depends on must have committed first).
+	 */
+	int			(*gate_cb) (void *arg);
+	void	   *gate_arg;
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -272,6 +280,7 @@ report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
 		return TIDE_EXIT_REPLICA;
 	r->failed = true;
 	r->fail_kind = msg ? fail_kind_of(state) : APPLY_FAIL_OTHER;
+	snprintf(r->fail_state, sizeof(r->fail_state), "%s", msg && state ? state : "");
 	snprintf(what, sizeof(what), fmt, arg);
 	if (msg == NULL)
 	{
@@ -322,6 +331,26 @@ exec(apply_replica_t *r, const char *sql, ExecStatusType ok, const char *what)
 		rc = report(r, res, "%s", what);
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * gate - before a statement that writes to the replica's tables: a --jobs
+ * worker waits there until what its unit depends on has committed
+ * (jobs.c).  A gate that says no (the unit is abandoned) fails the
+ * session's transaction, which the worker then rolls back.
+ */
+static int
+gate(apply_replica_t *r)
+{
+	if (r->gate_cb == NULL || r->gate_cb(r->gate_arg) == 0)
+		return 0;
+	if (!r->failed)
+	{
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
+		snprintf(r->first_error, sizeof(r->first_error), "%s", "abandoned by the dispatcher");
+	}
+	return TIDE_EXIT_REPLICA;
 }
 
 /* ------------------------------------------------------------- pipeline */
@@ -495,6 +524,8 @@ send_prepared(apply_replica_t *r, const char *name, char kind, apply_rel_t *rel)
 {
 	int			rc;
 
+	if ((rc = gate(r)) != 0)
+		return rc;
 	if (r->strict)
 	{
 		PGresult   *res;
@@ -715,7 +746,7 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 	PGresult   *res;
 	int			rc;
 
-	if ((rc = go_plain(r)) != 0)
+	if ((rc = go_plain(r)) != 0 || (rc = gate(r)) != 0)
 		return rc;
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "COPY ");
@@ -2667,7 +2698,7 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 
 	if (co == NULL || co->n == 0)
 		return 0;
-	if ((rc = go_plain(r)) != 0)
+	if ((rc = go_plain(r)) != 0 || (rc = gate(r)) != 0)
 		return rc;
 	/* the relation's description: the body the table was resolved from */
 	proto_rbuf_init(&rb, rs->body, rs->body_len);
@@ -3162,7 +3193,7 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 	bool		first = true;
 
 	if ((rc = ensure_txn(r)) != 0 || (rc = coal_flush_all(r)) != 0 ||
-		(rc = go_plain(r)) != 0)
+		(rc = go_plain(r)) != 0 || (rc = gate(r)) != 0)
 		return rc;
 	r->counts.truncates++;
 	for (int i = 0; i < n; i++)
@@ -3363,7 +3394,7 @@ apply_sequences(apply_replica_t *r, const char *payload, size_t len, const char 
 		tide_log_error("out of memory");
 	if (rc != 0 || n == 0)
 		goto done;
-	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0)
+	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0 || (rc = gate(r)) != 0)
 		goto done;
 	res = PQexecParams(r->conn, setval_sql, 5, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t) PQntuples(res) != n)
@@ -3656,8 +3687,10 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 	/*
 	 * One applier per source and replica: a second one would interleave
 	 * batches.  The lock is the session's; a killed applier's backend
-	 * releases it when it notices the closed socket.
+	 * releases it when it notices the closed socket.  A --jobs worker's
+	 * session is the applier's own: the main session holds the lock.
 	 */
+	if (!r->opts->worker)
 	{
 		char		key[2 * PROTO_MAX_NAME + 64];
 		const char *kv[1] = {key};
@@ -3767,6 +3800,7 @@ apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress)
 			rel_clear(rs);		/* resolved again in the new session */
 	r->failed = false;
 	r->fail_kind = 0;
+	r->fail_state[0] = '\0';
 	r->counts = r->committed;
 	r->have_txn = false;
 	return connect_session(r, progress);
@@ -3861,4 +3895,29 @@ const apply_counts_t *
 apply_replica_counts(apply_replica_t *r)
 {
 	return &r->counts;
+}
+
+const char *
+apply_replica_sqlstate(apply_replica_t *r)
+{
+	return r->fail_state;
+}
+
+void
+apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg), void *arg)
+{
+	r->gate_cb = gate_cb;
+	r->gate_arg = arg;
+}
+
+int
+apply_replica_flush(apply_replica_t *r)
+{
+	int			rc;
+
+	if (!r->in_txn)
+		return 0;
+	if ((rc = coal_flush_all(r)) != 0 || (rc = go_plain(r)) != 0)
+		return rc;
+	return 0;
 }
