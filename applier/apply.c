@@ -1652,6 +1652,9 @@ retry_strict(pass_t *p, int rc)
 				 apply_jobs_failure(p->jobs) ? apply_jobs_first_error(p->jobs) : apply_replica_first_error(p->rep));
 		(void) apply_jobs_drain(p->jobs, &pos);
 		jobs_look(p);
+		/* one at a time only up to the end of the unit that failed */
+		if (pos.failed_end && pos.failed_end < p->strict_until)
+			p->strict_until = pos.failed_end;
 		apply_jobs_reset(p->jobs);
 		p->txn_jobs = false;
 		p->txn_serial = false;

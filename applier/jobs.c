@@ -543,6 +543,7 @@ run_unit(jobs_worker_t *w, jobs_unit_t *u)
 			if (j->stop_from == 0 || u->id < j->stop_from)
 			{
 				j->stop_from = u->id;
+				j->pos.failed_end = u->end_lsn;
 				j->fail_kind = apply_replica_failure(w->rep);
 				if (j->fail_kind == 0)
 					j->fail_kind = rc == TIDE_EXIT_CORRUPT ? APPLY_FAIL_OTHER : APPLY_FAIL_CHANGE;
@@ -1237,6 +1238,7 @@ apply_jobs_reset(apply_jobs_t *j)
 	j->committed = j->next_id;
 	deptrack_committed(&j->dt, j->next_id);
 	j->stop_from = 0;
+	j->pos.failed_end = 0;
 	j->fail_kind = 0;
 	j->first_error[0] = '\0';
 	pthread_mutex_unlock(&j->mu);

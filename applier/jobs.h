@@ -39,6 +39,7 @@ typedef struct
 	proto_time_t end_time;
 	uint64_t	txns;			/* the reader's counters as of its end */
 	uint64_t	skipped;
+	proto_lsn_t failed_end;		/* a failed unit's last transaction's end (0: none) */
 } apply_jobs_pos_t;
 
 /*
