@@ -1602,7 +1602,7 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 }
 
 /*
- * stopped_at - after a strict re-application failed (replica.c has said
+ * stopped_at - after a strict re-application failed (report.c has said
  * what and in which source transaction): where the replica is and the
  * command that continues.
  */

@@ -1,12 +1,12 @@
 /*
  * applier/apply.h
  *		`tide apply`: what the segment side (apply.c) and the replica side
- *		(replica.c) share.
+ *		(session.c, stmt.c and the other files replica_int.h lists) share.
  *
  * apply.c reads segments block by block and decides which source
- * transactions to apply and where replica transactions begin and end;
- * replica.c owns the libpq connection and turns decoded changes into COPY
- * data and prepared statements.  Functions returning int return 0 or a
+ * transactions to apply and where replica transactions begin and end; the
+ * replica side owns the libpq connection and turns decoded changes into
+ * COPY data and prepared statements.  Functions returning int return 0 or a
  * TIDE_EXIT_* code after logging the failure once.
  */
 #ifndef TIDE_APPLY_H
@@ -89,7 +89,7 @@ typedef struct apply_rel_s
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */
 	char		del_name[32];	/* prepared DELETE, "" until prepared */
 	apply_upd_t *upds;			/* owned list */
-	/* set-based apply of a batch (replica.c, "coalescing") */
+	/* set-based apply of a batch (coalesce.c) */
 	bool		coalesce;		/* the table qualifies */
 	bool		stage_ok;		/* its stage table exists in this session */
 	struct apply_coal_s *co;	/* owned: the batch's pending changes */
@@ -107,7 +107,7 @@ typedef struct
 	const char **tables;		/* --tables patterns, NULL-terminated */
 	char		on_conflict;	/* APPLY_CONFLICT_* */
 	bool		schema_follow;	/* --schema follow: create missing tables
-								 * and columns (replica.c, "schema
+								 * and columns (follow.c, "schema
 								 * following") */
 	bool		worker;			/* a --jobs worker's session (jobs.c): no
 								 * lock of its own against other appliers */
@@ -216,14 +216,16 @@ void		apply_replica_rollback(apply_replica_t *r);
 /*
  * For --jobs (jobs.c).  apply_replica_sqlstate - the SQLSTATE of the
  * failure ("" when it was not a server error).  apply_replica_set_gate -
- * gate_cb is asked before every statement that writes: 0 goes on, anything
- * else fails the session's transaction (APPLY_FAIL_OTHER).
+ * gate_cb is asked before every statement that writes (table: the replica
+ * table of a folded set, else 0): 0 goes on, anything else fails the
+ * session's transaction (APPLY_FAIL_OTHER).
  * apply_replica_flush - send everything held back (folded sets, an open
  * COPY, the pipeline) and read every answer, leaving the replica
  * transaction open for apply_replica_commit.
  */
 const char *apply_replica_sqlstate(apply_replica_t *r);
-void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg), void *arg);
+void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
+								   void *arg);
 int			apply_replica_flush(apply_replica_t *r);
 
 /*

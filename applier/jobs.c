@@ -409,10 +409,11 @@ wait_for(jobs_worker_t *w, uint64_t unit)
 
 /* gate_cb - replica.c asks before a write (apply_replica_set_gate) */
 static int
-gate_cb(void *arg)
+gate_cb(void *arg, uint32_t table)
 {
 	jobs_worker_t *w = arg;
 
+	(void) table;
 	return wait_for(w, w->need);
 }
 

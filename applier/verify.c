@@ -68,7 +68,6 @@
  * parameters cast to each side's column type, never spliced into SQL.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -81,6 +80,7 @@
 
 #include "tide/common.h"
 #include "tide/seqstate.h"
+#include "relmap.h"
 
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
@@ -278,6 +278,7 @@ typedef struct
 	const char *map_src[MAX_MAPS];
 	const char *map_dst[MAX_MAPS];
 	int			nmaps;
+	apply_relmap_t relmap;		/* --map and --tables, as tide apply has them */
 	long long	chunk;
 	bool		json;
 	bool		utf8;			/* encodings differ: hash rows as UTF-8 */
@@ -1282,10 +1283,7 @@ report_error(verify_t *v, const char *display)
 static const char *
 map_schema(const verify_t *v, const char *nsp)
 {
-	for (int i = 0; i < v->nmaps; i++)
-		if (strcmp(v->map_src[i], nsp) == 0)
-			return v->map_dst[i];
-	return nsp;
+	return apply_relmap_schema(&v->relmap, nsp);
 }
 
 /*
@@ -1777,15 +1775,7 @@ parse_opts(verify_t *v, int argc, char **argv)
 static bool
 table_wanted(const verify_t *v, const char *nsp, const char *rel)
 {
-	char		name[2 * 64 + 2];
-
-	if (v->ntables == 0)
-		return true;
-	snprintf(name, sizeof(name), "%s.%s", nsp, rel);
-	for (int i = 0; i < v->ntables; i++)
-		if (fnmatch(v->tables[i], name, 0) == 0)
-			return true;
-	return false;
+	return apply_relmap_wanted(&v->relmap, nsp, rel);
 }
 
 /* ------------------------------------------------------------- sequences */
@@ -1949,6 +1939,10 @@ tide_cmd_verify(int argc, char **argv)
 	v.side[DST].exit_code = TIDE_EXIT_REPLICA;
 	if ((rc = parse_opts(&v, argc, argv)) != 0)
 		return rc < 0 ? TIDE_EXIT_OK : rc;
+	if ((rc = apply_relmap_init(&v.relmap, v.tables, "--tables")) != 0)
+		return rc;
+	for (int i = 0; i < v.nmaps; i++)
+		apply_relmap_add(&v.relmap, v.map_src[i], v.map_dst[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	if ((rc = connect_side(&v, SRC)) != 0 || (rc = connect_side(&v, DST)) != 0)

@@ -97,6 +97,7 @@
 #include "tide/errors.h"
 #include "tide/relcat.h"
 #include "tide/render.h"
+#include "tide/tablematch.h"
 #include "tide/value.h"
 #include "tide/wire.h"
 
@@ -132,12 +133,12 @@ PG_MODULE_MAGIC;
  */
 #define TIDE_SWEEP_THRESHOLD 1024
 
-/* One include-tables/exclude-tables pattern: schema.table, '*' wildcards. */
-typedef struct TideTablePattern
+/* A table's schema and name (of a partition's ancestors, for the filters). */
+typedef struct TideTableName
 {
 	char	   *nsp;
 	char	   *rel;
-} TideTablePattern;
+} TideTableName;
 
 /* How a FIXED value is taken from its Datum. */
 typedef enum TideFixedKind
@@ -229,7 +230,7 @@ typedef struct TideData
 
 	/* options */
 	int			format_version;
-	List	   *include_tables;	/* of TideTablePattern */
+	List	   *include_tables;	/* of char *: schema.table patterns */
 	List	   *exclude_tables;
 	List	   *include_prefixes;	/* of char * */
 	List	   *exclude_prefixes;
@@ -465,21 +466,15 @@ tide_parse_table_patterns(DefElem *elem)
 	foreach(lc, tide_split_list(elem))
 	{
 		char	   *item = lfirst(lc);
-		char	   *dot = strchr(item, '.');
-		TideTablePattern *pat;
 
-		if (dot == NULL || dot == item || dot[1] == '\0')
+		if (!proto_table_pattern_valid(item))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid table pattern \"%s\" in tide option \"%s\"",
 							item, elem->defname),
 					 errdetail("A table pattern has the form schema.table, where \"*\" in either part matches any characters."),
 					 errhint("Use \"public.*\" for every table of schema public, \"*.name\" for tables called name in any schema.")));
-		pat = palloc(sizeof(TideTablePattern));
-		*dot = '\0';
-		pat->nsp = item;
-		pat->rel = dot + 1;
-		patterns = lappend(patterns, pat);
+		patterns = lappend(patterns, item);
 	}
 	return patterns;
 }
@@ -649,38 +644,7 @@ tide_parse_options(TideData *data, List *options)
  * ---------------------------------------------------------------------
  */
 
-/* tide_glob_match - does s match pat, where '*' matches any run of bytes? */
-static bool
-tide_glob_match(const char *pat, const char *s)
-{
-	const char *star = NULL;
-	const char *resume = NULL;
-
-	while (*s != '\0')
-	{
-		if (*pat == '*')
-		{
-			star = pat++;
-			resume = s;
-		}
-		else if (*pat == *s)
-		{
-			pat++;
-			s++;
-		}
-		else if (star != NULL)
-		{
-			pat = star + 1;
-			s = ++resume;
-		}
-		else
-			return false;
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
-
+/* tide_patterns_match - does one of the patterns (tablematch.h) select nsp.rel? */
 static bool
 tide_patterns_match(List *patterns, const char *nsp, const char *rel)
 {
@@ -688,9 +652,7 @@ tide_patterns_match(List *patterns, const char *nsp, const char *rel)
 
 	foreach(lc, patterns)
 	{
-		TideTablePattern *pat = lfirst(lc);
-
-		if (tide_glob_match(pat->nsp, nsp) && tide_glob_match(pat->rel, rel))
+		if (proto_table_match(lfirst(lc), nsp, rel))
 			return true;
 	}
 	return false;
@@ -699,7 +661,7 @@ tide_patterns_match(List *patterns, const char *nsp, const char *rel)
 /*
  * tide_table_published - the verdict of include-tables/exclude-tables for
  * a relation.  A partition is also judged by each of its ancestors
- * (ancestors: a List of TideTablePattern holding their names), so that
+ * (ancestors: a List of TideTableName holding their names), so that
  * naming a partitioned table selects, or excludes, all of its partitions.
  * Exclude wins; no include list means every table.
  */
@@ -714,7 +676,7 @@ tide_table_published(TideData *data, const char *nsp, const char *rel,
 		return false;
 	foreach(lc, ancestors)
 	{
-		TideTablePattern *a = lfirst(lc);
+		TideTableName *a = lfirst(lc);
 
 		if (tide_patterns_match(data->exclude_tables, a->nsp, a->rel))
 			return false;
@@ -724,7 +686,7 @@ tide_table_published(TideData *data, const char *nsp, const char *rel,
 	included = tide_patterns_match(data->include_tables, nsp, rel);
 	foreach(lc, ancestors)
 	{
-		TideTablePattern *a = lfirst(lc);
+		TideTableName *a = lfirst(lc);
 
 		if (!included)
 			included = tide_patterns_match(data->include_tables, a->nsp, a->rel);
@@ -1226,7 +1188,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		foreach(lc, ancestors)
 		{
 			Oid			ancestor = lfirst_oid(lc);
-			TideTablePattern *names = palloc(sizeof(TideTablePattern));
+			TideTableName *names = palloc(sizeof(TideTableName));
 
 			names->rel = get_rel_name(ancestor);
 			names->nsp = get_namespace_name(get_rel_namespace(ancestor));
@@ -1293,7 +1255,7 @@ tide_build_relation(TideData *data, TideRelation *entry, Relation rel)
 		entry->desc.root_relname = tide_str(pstrdup(rootrel));
 		if (data->partition_bounds)
 		{
-			TideTablePattern *parent = linitial(ancestor_names);
+			TideTableName *parent = linitial(ancestor_names);
 			char	   *bound;
 			char	   *partkey;
 

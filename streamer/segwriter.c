@@ -84,26 +84,6 @@ fail(job_t *j, int rc, const char *fmt, const char *a, const char *b)
 }
 
 static int
-write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0)
-	{
-		ssize_t		k = pwrite(fd, p, n, (off_t) off);
-
-		if (k < 0)
-		{
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t) k;
-		off += (uint64_t) k;
-	}
-	return 0;
-}
-
-static int
 index_add(file_t *f, uint64_t off, proto_lsn_t lsn)
 {
 	if (f->n == f->cap)
@@ -153,7 +133,7 @@ run_op(job_t *j, file_t *f, op_t *op)
 			if ((rc = seg_block_encode(&f->out, NULL, SEG_KIND_HEADER, SEG_CODEC_NONE, 0, 0,
 									   op->data.data, op->data.len)) != 0)
 				return fail(j, rc, "could not encode the header of \"%s\"%s", path, NULL);
-			if ((rc = write_all(f->fd, f->out.data, f->out.len, 0)) != 0)
+			if ((rc = tide_pwrite_all(f->fd, f->out.data, f->out.len, 0)) != 0)
 				return fail(j, rc, "could not write segment \"%s\"%s", path, NULL);
 			if (fsync(f->fd) != 0 || fsync(f->dirfd) != 0)
 				return fail(j, -errno, "could not fsync segment \"%s\"%s", path, NULL);
@@ -174,7 +154,7 @@ run_op(job_t *j, file_t *f, op_t *op)
 			if ((rc = seg_block_encode(&f->out, f->z, SEG_KIND_DATA, SEG_CODEC_ZSTD, op->flags,
 									   op->lsn, op->data.data, op->data.len)) != 0)
 				return fail(j, rc, "could not compress a block for \"%s\"%s", path, NULL);
-			if ((rc = write_all(f->fd, f->out.data, f->out.len, f->size)) != 0)
+			if ((rc = tide_pwrite_all(f->fd, f->out.data, f->out.len, f->size)) != 0)
 				return fail(j, rc, "could not write segment \"%s\"%s", path, NULL);
 			if ((rc = index_add(f, f->size, op->lsn)) != 0)
 				return fail(j, rc, "could not index segment \"%s\"%s", path, NULL);
@@ -222,7 +202,7 @@ run_op(job_t *j, file_t *f, op_t *op)
 				if (rc != 0)
 					return fail(j, rc, "could not encode the footer of \"%s\"%s", path, NULL);
 				seg_trailer_write(&f->out, footer_at);
-				if ((rc = write_all(f->fd, f->out.data, f->out.len, f->size)) != 0)
+				if ((rc = tide_pwrite_all(f->fd, f->out.data, f->out.len, f->size)) != 0)
 					return fail(j, rc, "could not write segment \"%s\"%s", path, NULL);
 				if (fsync(f->fd) != 0)
 					return fail(j, -errno, "could not fsync segment \"%s\"%s", path, NULL);

@@ -134,26 +134,6 @@ log_io(const spool_t *sp, int err, const char *what, uint32_t xid)
 	return -err;
 }
 
-static int
-write_at(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0)
-	{
-		ssize_t		k = pwrite(fd, p, n, (off_t) off);
-
-		if (k < 0)
-		{
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t) k;
-		off += (uint64_t) k;
-	}
-	return 0;
-}
-
 static void
 account(spool_t *sp, int64_t delta)
 {
@@ -348,7 +328,7 @@ flush(spool_t *sp)
 
 	if (sp->wbuf.len == 0)
 		return 0;
-	if ((rc = write_at(sp->fd, sp->wbuf.data, sp->wbuf.len, sp->wbuf_at)) != 0)
+	if ((rc = tide_pwrite_all(sp->fd, sp->wbuf.data, sp->wbuf.len, sp->wbuf_at)) != 0)
 		return sp->failed = log_io(sp, -rc, "write", sp->cur->xid);
 	sp->wbuf_at += sp->wbuf.len;
 	proto_wbuf_reset(&sp->wbuf);
@@ -366,7 +346,7 @@ put(spool_t *sp, const uint8_t *p, size_t n)
 		/* a large message goes straight to the file */
 		if ((rc = flush(sp)) != 0)
 			return rc;
-		if ((rc = write_at(sp->fd, p, n, sp->wbuf_at)) != 0)
+		if ((rc = tide_pwrite_all(sp->fd, p, n, sp->wbuf_at)) != 0)
 			return sp->failed = log_io(sp, -rc, "write", sp->cur->xid);
 		sp->wbuf_at += n;
 	}

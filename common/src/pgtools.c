@@ -194,20 +194,6 @@ tide_time_text(char *buf, size_t len, int64_t t)
 	snprintf(buf, len, "%s.%06dZ", s, (int) (t % 1000000));
 }
 
-int
-tide_fsync_path(const char *path)
-{
-	int			fd = open(path, O_RDONLY);
-	int			rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static int
 remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -850,7 +850,7 @@ store__remote_get(store_t *s, const char *name, const char *path, const store_ge
 		sl = strrchr(dir, '/');
 		if (sl)
 			*sl = '\0';
-		store__fsync_dir(sl ? (dir[0] ? dir : "/") : ".");
+		tide_fsync_path(sl ? (dir[0] ? dir : "/") : ".");
 	}
 	rc = 0;
 out:

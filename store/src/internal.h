@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "tide/common.h"
 #include "tide/store.h"
 
 typedef struct
@@ -68,8 +69,6 @@ void		store__retry_wait(const store_t *s, int attempt);
 EVP_MD_CTX *store__sha_new(void);
 void		store__sha_hex(EVP_MD_CTX *c, char hex[STORE_SHA256_HEX]);
 
-/* store__fsync_dir - fsync the directory holding path (or path itself). */
-int			store__fsync_dir(const char *dir);
 
 /* ------------------------------------------------------------- HTTP */
 

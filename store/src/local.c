@@ -294,7 +294,7 @@ make_parents(store_t *s, const char *path)
 			char	   *up = strrchr(dir, '/');
 
 			*up = '\0';
-			store__fsync_dir(dir);
+			tide_fsync_path(dir);
 			*up = '/';
 		}
 		else if (errno != EEXIST)
@@ -363,7 +363,7 @@ local_put(store_t *s, const char *name, const char *src, const char *want_sha,
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
 	*strrchr(dir, '/') = '\0';
-	if ((rc = store__fsync_dir(dir)) != 0)
+	if ((rc = tide_fsync_path(dir)) != 0)
 		return store__fail(s, rc, "could not fsync directory \"%s\": %s", dir, strerror(-rc));
 	return 0;
 }
@@ -427,7 +427,7 @@ local_del(store_t *s, const char *name)
 		return store__fail(s, -errno, "could not remove \"%s\": %s", path, strerror(errno));
 	}
 	*strrchr(path, '/') = '\0';
-	if ((rc = store__fsync_dir(path)) != 0)
+	if ((rc = tide_fsync_path(path)) != 0)
 		return store__fail(s, rc, "could not fsync directory \"%s\": %s", path, strerror(-rc));
 	return 0;
 }

@@ -449,16 +449,3 @@ store__retry_wait(const store_t *s, int attempt)
 		;
 }
 
-int
-store__fsync_dir(const char *dir)
-{
-	int			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int			rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}

@@ -72,6 +72,8 @@ our %DEFAULT_KNOBS = (
 	                               # (new finding; 0: restarted as a service manager would)
 	stream_bounded => 1,           # stream in bounded --endpos runs, --bucket 1s (finding 15)
 	slot_drop => 1,                # drop the slot and restart --create-slot (finding 17)
+	sequences => 1,                # sequences (ascending, descending, cycled, owned by a table), nextval in
+	                               # transactions, tide.seq states recorded by tide stream (issue 10, section 3)
 );
 
 sub knobs
@@ -389,6 +391,35 @@ sub gen_schema
 			}
 		}
 	}
+	# sequences: recorded by tide stream, moved forward by tide apply
+	my @seqs;
+	if ($k->{sequences})
+	{
+		for my $i (1 .. $r->range(1, 3))
+		{
+			my $sch = $r->pick(@schemas);
+			my $name = pick_name($r, $hostile, \%usedT, [ 'seq', 'Order Seq', 'ids "n"', 'séq' ], 'seq');
+			my $kind = $r->weighted([ 'asc', 3 ], [ 'desc', 2 ], [ 'cycle', 1 ], [ 'big', 1 ]);
+			my $inc = $kind eq 'desc' ? -$r->range(1, 3) : $r->range(1, 4);
+			my $opts = "INCREMENT BY $inc";
+			$opts .= ' MINVALUE 1 MAXVALUE ' . $r->range(15, 60) . ' CYCLE' if $kind eq 'cycle';
+			$opts .= ' START WITH ' . (2**40 + $r->range(0, 1000)) if $kind eq 'big';
+			my $q = { schema => $sch, name => $name, rep_schema => $map{$sch} // $sch, kind => $kind };
+			push @src, 'CREATE SEQUENCE ' . qn($sch, $name) . " $opts";
+			push @rep, 'CREATE SEQUENCE ' . qn($q->{rep_schema}, $name) . " $opts";
+			my @own = grep { $_->{kind} ne 'part' && $_->{schema} eq $sch } @tables;
+			if (@own && $r->chance(0.4))
+			{
+				my $t = $r->pick(@own);
+				$q->{owner} = $t->{id};
+				push @src, 'ALTER SEQUENCE ' . qn($sch, $name) . ' OWNED BY ' . qn($t->{schema}, $t->{name}) . '.' . qi($t->{key});
+			}
+			# --tables applies a sequence by its own name or its owner's
+			$q->{excluded} = 1 if $q->{owner} && $tables[ $q->{owner} - 1 ]{excluded};
+			push @apply_args, '--tables', "$sch.$name" if $excluded && !$q->{owner};
+			push @seqs, $q;
+		}
+	}
 	push @apply_args, '--map', "$_=$map{$_}" for sort keys %map;
 
 	return {
@@ -398,6 +429,7 @@ sub gen_schema
 		reponly => $reponly,
 		rep_refs => \@rep_refs,
 		apply_args => \@apply_args,
+		seqs => \@seqs,
 		map => \%map,
 		types_schema => $tys,
 	};
@@ -524,7 +556,14 @@ sub generate
 		my @updatable = grep { $_->{kind} =~ /^(keyed|index|full|part)$/ } @tables;
 		my $what = $r->weighted([ 'insert', 6 ], [ 'update', 5 ], [ 'delete', 2 ], [ 'keyupd', 1 ],
 			[ 'bulk', $k->{large_tx} ? 0.4 : 0 ], [ 'msg', $k->{msg_tx} ? 1 : 0 ],
-			[ 'nmsg', $k->{msg_nontx} ? 1 : 0 ], [ 'trunc', $solo && $k->{truncate} ? 0.5 : 0 ]);
+			[ 'nmsg', $k->{msg_nontx} ? 1 : 0 ], [ 'trunc', $solo && $k->{truncate} ? 0.5 : 0 ],
+			[ 'nextval', @{ $schema->{seqs} // [] } ? 1 : 0 ]);
+		if ($what eq 'nextval')
+		{
+			# not transactional: a rolled back transaction moves it too
+			my $q = $r->pick(@{ $schema->{seqs} });
+			return 'SELECT nextval(' . ql(qn($q->{schema}, $q->{name})) . ') FROM generate_series(1, ' . $r->range(1, 6) . ')';
+		}
 		if ($what eq 'insert')
 		{
 			my $t = $r->pick(@tables);

@@ -9,6 +9,7 @@
 package Oracle;
 
 use strict;
+use JSON::PP;
 use warnings;
 use Gen;
 
@@ -366,6 +367,7 @@ sub tide_events
 	my %types;    # "schema.table" => { column => type name }
 	for my $line (@_)
 	{
+		next if $line =~ /^# SEGMENT /;    # --verbose: the segment's header
 		my $top = json_object($line);
 		my %f = map { $_->[0] => $_->[2] } @$top;
 		my $type = $f{type} // '';
@@ -429,6 +431,35 @@ sub tide_events
 	}
 	return @ev;
 }
+
+# seq_emissions LINES - the tide.seq states in `tide inspect --json
+# --verbose` lines, in commit order: { lsn, time (of the commit), seqs =>
+# { "schema.name" => [last_value, is_called, increment] } }
+sub seq_emissions
+{
+	my (@em, $begin);
+	my $js = JSON::PP->new;
+	for my $line (@_)
+	{
+		if ($line =~ /^\{"type":"begin"/)
+		{
+			$begin = $js->decode($line);
+			next;
+		}
+		next unless $line =~ /^\{"type":"message"/ && index($line, '"prefix":"tide.seq"') >= 0;
+		my $m = $js->decode($line);
+		next unless $m->{transactional} && $m->{prefix} eq 'tide.seq';
+		my $c = $js->decode(ref $m->{content} ? $js->encode($m->{content}) : $m->{content});
+		my %s = map { ("$_->{schema}.$_->{name}" => [ $_->{last_value}, $_->{is_called} ? 1 : 0, $_->{increment} ]) }
+		  @{ $c->{sequences} };
+		push @em, { lsn => $begin->{lsn}, time => $begin->{time}, seqs => \%s };
+	}
+	return @em;
+}
+
+# seq_out LAST_VALUE IS_CALLED INCREMENT - the last value the sequence handed
+# out (before the first nextval: one increment before its start)
+sub seq_out { my ($v, $called, $inc) = @_; return $called ? $v : $v - $inc; }
 
 # compare_events TIDE TD - (ok, message)
 sub compare_events

@@ -192,6 +192,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	my $rsess = Session->new($rep, $db, 'replica');
 	my $h = Oracle::hashes($rsess, map { $_->[1] } grep { !$_->[0] } @cmp);
 	$self->{rep_baseline} = $h;
+	$self->{seq_initial} = $self->seq_states($rsess, 'rep_schema');
 	$rsess->close;
 
 	my $proxy = $k->{fault_netcut} ? $self->{proxy} : undef;
@@ -199,7 +200,8 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	$self->{src_conn} = $proxy ? "host=127.0.0.1 port=$proxy->{port} dbname=$db" : $src->connstr($db);
 	$self->{rep_conn} = $rep->connstr($db);
 	$self->{stream_args} = [ 'stream', '-d', $self->{src_conn}, '-S', $slot, '-D', $self->{segdir},
-		'--bucket', ($w->{stream_bounded} ? '1s' : '2s'), '--flush-interval', '200ms', '--status-interval', '1h' ];
+		'--bucket', ($w->{stream_bounded} ? '1s' : '2s'), '--flush-interval', '200ms', '--status-interval', '1h',
+		(@{ $S->{seqs} // [] } ? ('--sequence-interval', ($w->{tamper} // '') eq 'stream_noseq' ? '0' : '1s') : ()) ];
 	if (($w->{tamper} // '') eq 'stream_exclude')
 	{
 		# (oracle self-test) the decoder leaves a table out: the segments lack its changes
@@ -290,16 +292,11 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	$self->fault('net_on') if $proxy && $proxy->{state} ne 'up';
 	$self->fault('enospc_off') if $self->{enospc};
 	$self->supervise;
-	# The end is where the source has inserted WAL, made durable: a
-	# non-transactional message is not flushed by its own (PostgreSQL 15
-	# flushes at commit), so a trailing one could sit past the write
-	# position that pg_current_wal_lsn() reports, while the test_decoding
-	# oracle, read later, sees it (harness finding, seed 357216009).
-	my $end = ($self->{obs}->query('SELECT pg_current_wal_insert_lsn()'))[0];
-	$self->{obs}->query('CHECKPOINT');
 	if ($self->{stream_pid})
 	{
-		# a process that has not set up its handlers yet dies of SIGTERM
+		# stopped before the end is taken: it records sequence states on
+		# its own, which must not land past the end
+		# (a process that has not set up its handlers yet dies of SIGTERM)
 		my $age = time() - $self->{started}{ $self->{stream_pid} };
 		usleep(int((2 - $age) * 1e6)) if $age < 2;
 		kill 'TERM', $self->{stream_pid};
@@ -308,7 +305,20 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		$self->fail('stream', 'the background streamer did not stop cleanly on SIGTERM (' . describe($st) . ")\n"
 			  . $self->tail('stream')) unless defined $st && $st == 0;
 	}
-	my ($st, $out) = $self->run_tide(180, 'stream_end', @{ $self->{stream_args} }, '--endpos', $end);
+	if (@{ $S->{seqs} // [] } && ($w->{tamper} // '') ne 'stream_noseq')
+	{
+		# the last word on the sequences, as before a cutover
+		my ($sst, $sout) = $self->run_tide(60, 'sync_sequences', 'sync-sequences', '-d', $self->{src_conn});
+		$self->fail('sequences', 'tide sync-sequences: ' . describe($sst) . "\n$sout") unless defined $sst && $sst == 0;
+	}
+	# The end is where the source has inserted WAL, made durable: a
+	# non-transactional message is not flushed by its own (PostgreSQL 15
+	# flushes at commit), so a trailing one could sit past the write
+	# position that pg_current_wal_lsn() reports, while the test_decoding
+	# oracle, read later, sees it (harness finding, seed 357216009).
+	my $end = ($self->{obs}->query('SELECT pg_current_wal_insert_lsn()'))[0];
+	$self->{obs}->query('CHECKPOINT');
+	my ($st, $out) = $self->run_tide(180, 'stream_end', @{ $self->{stream_args} }, '--endpos', $end, '--sequence-interval', '0');
 	my $stream_ok = defined $st && $st == 0;
 	if (!$stream_ok)
 	{
@@ -348,6 +358,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		# exit 0 is fine where a refusal is only allowed, if the replica is equal
 		$self->fail('refusal', "tide apply exited 0, but it must refuse: $must->{why}") if $must;
 		$self->compare_tables($rsess2, \@cmp, undef, 'end');
+		$self->compare_sequences($rsess2, undef, 'end');
 	}
 	elsif (!$first)
 	{
@@ -401,6 +412,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 			}
 			$self->tamper('rep_delete', "${db}_u") if ($w->{tamper} // '') eq 'until_delete';
 			last unless $self->compare_tables($usess, \@cmp, $m->{hashes}, "--until $m->{target} (point $i)", "${db}_u");
+			last unless $self->compare_sequences($usess, $m, "--until $m->{target} (point $i)");
 		}
 		$usess->close;
 	}
@@ -447,6 +459,15 @@ sub refused_before
 sub tamper
 {
 	my ($self, $kind, $db) = @_;
+	if ($kind eq 'rep_seq')
+	{
+		# a replica sequence moved behind tide's back
+		my ($q) = grep { !$_->{excluded} } @{ $self->{w}{schema}{seqs} // [] };
+		return 0 unless $q;
+		$self->{rep}->safe_psql($db, 'SELECT nextval(' . Gen::ql(Gen::qn($q->{rep_schema}, $q->{name})) . ')');
+		$self->{stats}{tampered} = "$kind $q->{schema}.$q->{name}";
+		return 1;
+	}
 	for my $t (@{ $self->{w}{schema}{tables} })
 	{
 		next if $t->{excluded};
@@ -489,6 +510,85 @@ sub compare_tables
 	return $ok;
 }
 
+# seq_states SESSION SCHEMA_KEY - { "schema.name" (source names) => [last_value, is_called] }
+# of the workload's sequences, read where SCHEMA_KEY ('schema' on the
+# source, 'rep_schema' on a replica) says they live
+sub seq_states
+{
+	my ($self, $sess, $key) = @_;
+	my %st;
+	for my $q (@{ $self->{w}{schema}{seqs} // [] })
+	{
+		my ($o, $e) = $sess->query('SELECT last_value, is_called FROM ' . Gen::qn($q->{$key}, $q->{name}));
+		die "reading sequence $q->{$key}.$q->{name}: $e" if $e =~ /\S/;
+		my ($v, $c) = split /\|/, $o;
+		$st{"$q->{schema}.$q->{name}"} = [ $v, $c eq 't' ? 1 : 0 ];
+	}
+	return \%st;
+}
+
+# compare_sequences SESSION MARK WHEN - each replica sequence where the
+# rule README states puts it: from the replica's first state, every
+# tide.seq state applied up to the point (MARK, or all of them at the
+# end) moves it forward in its direction, never backward; a sequence
+# --tables leaves out stays.  At the end, after tide sync-sequences, a
+# sequence that cannot wrap is where the source's is.
+sub compare_sequences
+{
+	my ($self, $sess, $m, $when) = @_;
+	my @seqs = @{ $self->{w}{schema}{seqs} // [] };
+	return 1 unless @seqs;
+	my @em = @{ $self->{seq_emissions} // [] };
+	if ($m)
+	{
+		if ($m->{kind} eq 'lsn')
+		{
+			@em = grep { lsn_num($_->{lsn}) <= lsn_num($m->{target}) } @em;
+		}
+		elsif (@em)
+		{
+			my $vals = join(', ', map { "($_, '$em[$_]{time}')" } 0 .. $#em);
+			my ($n) = $self->{obs}->query("SELECT coalesce(max(i) + 1, 0) FROM (VALUES $vals) v(i, t) WHERE t::timestamptz <= '$m->{target}'::timestamptz");
+			@em = @em[ 0 .. $n - 1 ];
+		}
+	}
+	my $got = $self->seq_states($sess, 'rep_schema');
+	my $src = $m ? undef : $self->seq_states($self->{obs}, 'schema');
+	my $ok = 1;
+	for my $q (@seqs)
+	{
+		my $n = "$q->{schema}.$q->{name}";
+		my $want = $self->{seq_initial}{$n};
+		my $inc;
+		if (!$q->{excluded})
+		{
+			for my $e (@em)
+			{
+				my $x = $e->{seqs}{$n} or next;
+				$inc = $x->[2];
+				$want = [ $x->[0], $x->[1] ] if Oracle::seq_out($x->[0], $x->[1], $inc) * ($inc <=> 0)
+				  > Oracle::seq_out($want->[0], $want->[1], $inc) * ($inc <=> 0);
+			}
+		}
+		$inc //= 1;
+		my $fmt = sub { "last_value $_[0][0], is_called " . ($_[0][1] ? 'true' : 'false') };
+		if (Oracle::seq_out(@{ $got->{$n} }, $inc) != Oracle::seq_out(@$want, $inc))
+		{
+			$ok = 0;
+			$self->fail('sequences', "sequence $n $when: the replica's is at " . $fmt->($got->{$n})
+				  . ', the tide.seq states up to there put it at ' . $fmt->($want));
+		}
+		if ($src && !$q->{excluded} && $q->{kind} ne 'cycle'
+			&& Oracle::seq_out(@{ $src->{$n} }, $inc) != Oracle::seq_out(@{ $got->{$n} }, $inc))
+		{
+			$ok = 0;
+			$self->fail('sequences', "sequence $n $when, after tide sync-sequences: the source's is at "
+				  . $fmt->($src->{$n}) . ', the replica\'s at ' . $fmt->($got->{$n}));
+		}
+	}
+	return $ok;
+}
+
 sub has_segment
 {
 	my ($self) = @_;
@@ -506,7 +606,7 @@ sub segment_events
 	for my $s (@segs)
 	{
 		my ($out, $err) = ('', '');
-		IPC::Run::run([ $self->{tide}, 'inspect', '--json', "$self->{segdir}/$s" ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::run([ $self->{tide}, 'inspect', '--json', '--verbose', "$self->{segdir}/$s" ], '<', \undef, '>', \$out, '2>', \$err,
 			IPC::Run::timeout(120));
 		if ($? != 0)
 		{
@@ -516,6 +616,7 @@ sub segment_events
 		push @lines, split /\n/, $out;
 	}
 	$self->{stats}{segments} = scalar @segs;
+	$self->{seq_emissions} = [ Oracle::seq_emissions(@lines) ];
 	return Oracle::tide_events(@lines);
 }
 

@@ -152,6 +152,7 @@ sub drop_tables
 		next if index($all, $q) >= 0;
 		next if grep { $_->{parent} && $_->{parent} == $t->{id} } @{ $w->{schema}{tables} };
 		next if $w->{schema}{reponly} && $w->{schema}{reponly}{target} == $t->{id};
+		next if grep { ($_->{owner} // 0) == $t->{id} } @{ $w->{schema}{seqs} // [] };
 		my $c = dclone($w);
 		my $rq = Gen::qn($t->{rep_schema}, $t->{name});
 		my $pre = qr/^(CREATE TABLE|ALTER TABLE|CREATE UNIQUE INDEX \S+ ON|INSERT INTO) (ONLY )?\Q$q\E|^(CREATE TABLE|CREATE UNIQUE INDEX \S+ ON|INSERT INTO) \Q$rq\E|PARTITION OF \Q$q\E|PARTITION OF \Q$rq\E/;

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "tide/errors.h"
-#include "../../applier/deptrack.h"
+#include "deptrack.h"
 
 /* unit: begin, write the keys, end; returns its dependency */
 static uint64_t

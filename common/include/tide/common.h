@@ -97,4 +97,14 @@ int			tide_opt_point(const char *opt, const char *val, bool *is_lsn,
 /* tide_format_duration - "15d", "1h30min", "90s" into buf */
 void		tide_format_duration(int64_t usecs, char *buf, size_t len);
 
+/*
+ * tide_pwrite_all - write all n bytes of p at offset off, across short
+ * writes and EINTR.  Returns 0 or -errno (ENOSPC reaches the caller, who
+ * knows what the full disk means for its file).
+ */
+int			tide_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+
+/* tide_fsync_path - fsync a file or a directory; 0 or -errno */
+int			tide_fsync_path(const char *path);
+
 #endif /* TIDE_COMMON_H */

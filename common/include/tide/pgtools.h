@@ -72,8 +72,6 @@ void		tide_log_tool_output(const char *tool, const char *text);
 /* tide_remove_tree - rm -rf path; 0 or -errno. */
 int			tide_remove_tree(const char *path);
 
-/* tide_fsync_path - fsync a file or directory; 0 or -errno. */
-int			tide_fsync_path(const char *path);
 
 /* tide_time_text - "2026-11-20T13:00:00.123456Z" for a PostgreSQL-epoch time. */
 void		tide_time_text(char *buf, size_t len, int64_t t);

@@ -189,6 +189,13 @@ is(xmax($rep), $x1, 'a rerun spends no XID');
 
 # ---- --map and --tables: two tables into another schema
 my $rep4 = replica('rep4', "CREATE SCHEMA other; SET search_path = other;\n" . $schema . $rep_part);
+# a pattern is schema.table (the decoder's rule): one without a schema
+# is refused before anything is applied, rather than selecting nothing
+($rc, $out, $err) = apply($rep4, $dir, '--tables', 'public.kinds,bul*');
+is($rc, 2, 'apply --tables with a pattern that is not schema.table: exit 2');
+like($err, qr/^tide: error: invalid table pattern "bul\*" in --tables$/m, 'the pattern named');
+is($rep4->safe_psql('postgres', "SELECT count(*) FROM pg_tables WHERE schemaname = 'tide'"), '0',
+	'nothing applied, no progress table made');
 ($rc, $out, $err) = apply($rep4, $dir, '--map', 'public=other', '--tables', 'public.kinds,public.bul*');
 is($rc, 0, 'apply --map --tables exits 0') or diag($err);
 is(table_md5($rep4, 'other.kinds'), table_md5($src, 'kinds'), '--map: kinds equal in schema other');

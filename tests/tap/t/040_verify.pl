@@ -228,6 +228,15 @@ is($rc, 1, 'without --map the schema is missing');
 like($out, qr/^other\.t: DIFFERENT: missing on the replica$/m, 'named missing');
 ($rc, $out, $err) = verify('--tables', 'other.*', @map);
 is($rc, 0, 'with --map equal');
+# one pattern rule for decoder, apply and verify: schema.table, '*' only
+($rc, $out, $err) = verify('--tables', 'public.parted,*');
+is($rc, 2, 'a pattern that is not schema.table: exit 2');
+like($err, qr/^tide: error: invalid table pattern "\*" in --tables$/m, 'the pattern named');
+($rc, $out, $err) = verify('--tables', 'public.parte?,public.iden[t]');
+like($err, qr/no table to compare matches --tables/, "'?' and brackets are no wildcards");
+($rc, $out, $err) = verify('--tables', 'p*c.*ted,*.ide*');
+is($rc, 0, "'*' in both parts: exit 0") or diag("$out\n$err");
+like($out, qr/^verify: 2 tables equal, 0 different$/m, "'*' in both parts selects both tables");
 
 # ---- errors
 my $dead = 'host=' . $src->host . ' port=1 dbname=postgres connect_timeout=5';
