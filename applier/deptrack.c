@@ -128,10 +128,13 @@ deptrack_key(deptrack_t *dt, uint64_t key)
 {
 	uint32_t	mask = dt->nslots - 1;
 	uint32_t	i;
+	uint64_t	own;
 
 	if (dt->cur == 0)
 		return 0;
 	dt->stats.keys++;
+	/* a floor holds every key of the unit back */
+	own = dt->floor > dt->committed && dt->floor != dt->cur ? dt->floor : 0;
 	for (i = home(dt, key); dt->slots[i].writer != 0; i = (i + 1) & mask)
 	{
 		deptrack_slot_t *s = &dt->slots[i];
@@ -141,11 +144,13 @@ deptrack_key(deptrack_t *dt, uint64_t key)
 		if (s->writer > dt->committed && s->writer != dt->cur)
 		{
 			dt->stats.waits++;
+			if (s->writer > own)
+				own = s->writer;
 			if (s->writer > dt->cur_dep)
 				dt->cur_dep = s->writer;
 		}
 		s->writer = dt->cur;
-		return pending(dt);
+		return own;
 	}
 	/* a key no uncommitted unit wrote: remember it, if there is room */
 	if (dt->used >= dt->max_keys && dt->committed > dt->swept_at)
@@ -160,12 +165,12 @@ deptrack_key(deptrack_t *dt, uint64_t key)
 		if (dt->floor != dt->cur)
 			dt->stats.overflows++;
 		dt->floor = dt->cur;
-		return pending(dt);
+		return own;
 	}
 	dt->slots[i].key = key;
 	dt->slots[i].writer = dt->cur;
 	dt->used++;
-	return pending(dt);
+	return own;
 }
 
 uint64_t

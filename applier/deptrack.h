@@ -94,10 +94,10 @@ int			deptrack_begin(deptrack_t *dt, uint64_t unit);
 
 /*
  * deptrack_key - the open unit writes key.  Returns the unit that must have
- * committed before this write goes out (0: none): the largest of the
- * writers of the unit's keys so far and of any floor, so a worker that
- * waits for it before each write has waited, by the end of the unit, for
- * everything deptrack_end says.  The key's writer becomes the open unit.
+ * committed before this write goes out (0: none): the key's last writer if
+ * it is an earlier unit not yet committed, or a floor, whichever is later.
+ * The unit's dependency (deptrack_dep, deptrack_end) is the largest of
+ * these.  The key's writer becomes the open unit.
  */
 uint64_t	deptrack_key(deptrack_t *dt, uint64_t key);
 

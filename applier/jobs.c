@@ -26,7 +26,7 @@
  * it) and the values of its replica identity key, old and new.  A
  * transaction of unit u may write only once every earlier unit that wrote
  * one of its keys has committed; because units commit in order, that is
- * one watermark, its "gate", which replica.c asks before each statement
+ * one watermark, its "gate", which the session asks before each statement
  * that writes (apply_replica_set_gate).  So a unit starts at once, folds
  * and renders its changes, and waits only before its first write that
  * could meet an earlier unit's uncommitted one.  Writes to one key thus
@@ -58,11 +58,15 @@
  * before the next unit begins.  A 1 GB transaction therefore costs the
  * memory of one block, never 1 GB, and never waits in a unit's buffer.
  *
- * Hot rows: folding (replica.c, "coalescing") works within a unit as it
- * does within a batch: a pgbench branch updated by every transaction of a
- * unit is written once per unit, after the previous unit that wrote it has
- * committed.  Units that share a hot row therefore serialise only their
- * final set-based statements; parsing, rendering and folding overlap.
+ * Hot rows: folding (coalesce.c) works within a unit as it does within a
+ * batch: a pgbench branch updated by every transaction of a unit is
+ * written once per unit.  A table's folded set has a gate of its own, the
+ * latest earlier uncommitted unit that wrote one of that table's keys in
+ * this unit: so unit k writes its pgbench_accounts rows (cold, 1 in 100000
+ * shared) while unit k-1 has not committed, and only its branch and
+ * teller rows wait for k-1's commit.  Units that share a hot row thus
+ * serialise only the statements that write it; parsing, rendering,
+ * folding and the cold tables' set-based statements overlap.
  *
  * Commit order: a worker that has applied and flushed its unit waits for
  * its turn (every earlier unit committed), then writes the progress row
@@ -149,16 +153,31 @@
 #include "jobs.h"
 
 #define JOBS_UNIT_BYTES ((size_t) 8 << 20)	/* default message bytes per unit */
+#define JOBS_MIN_UNIT 2000		/* changes: units are not made smaller */
 #define JOBS_RETRIES 1000		/* a unit given up after this many retries */
 #define JOBS_WATCH_USECS 100000	/* the dispatcher looks at the head this often */
 #define JOBS_WATCH_AFTER 0.2	/* seconds the head runs before it is watched */
 #define JOBS_REL_BUCKETS 256
 
-/* One source transaction of a unit: where it begins, and its gate. */
+/* One source transaction of a unit: its gate. */
 typedef struct
 {
 	uint64_t	gate;			/* unit that must have committed first */
 } jobs_txn_t;
+
+/* A replica table the unit writes keys of, and the gate of its folded set. */
+typedef struct
+{
+	uint32_t	table;
+	uint64_t	gate;
+} jobs_tgate_t;
+
+/* A key of the open transaction and the replica table it belongs to. */
+typedef struct
+{
+	uint64_t	key;
+	uint32_t	table;
+} jobs_key_t;
 
 typedef struct jobs_unit_s
 {
@@ -167,6 +186,9 @@ typedef struct jobs_unit_s
 	jobs_txn_t *txns;			/* owned: one per BEGIN in buf */
 	uint32_t	ntxns;
 	uint32_t	captxns;
+	jobs_tgate_t *tgates;		/* owned: per table, for its folded set */
+	uint32_t	ntgates;
+	uint32_t	captgates;
 	uint64_t	changes;
 	uint64_t	dep_all;		/* gate of the final flush */
 	bool		barrier;
@@ -190,6 +212,7 @@ typedef struct
 	apply_scratch_t scratch;
 	/* under j->mu: */
 	jobs_unit_t *unit;			/* assigned, NULL: idle */
+	jobs_unit_t *cur;			/* the unit it runs (its own thread's copy) */
 	bool		busy;			/* running it (assigned and not yet done) */
 	uint64_t	need;			/* the gate of what it applies now */
 	bool		victim;			/* the watchdog abandoned its unit */
@@ -237,7 +260,7 @@ struct apply_jobs_s
 	size_t		txn_off;		/* where it starts in fill->buf */
 	uint64_t	txn_changes;
 	bool		txn_barrier;
-	uint64_t   *keys;			/* owned: the open transaction's keys */
+	jobs_key_t *keys;			/* owned: the open transaction's keys */
 	size_t		nkeys;
 	size_t		capkeys;
 	proto_datum_t oldcols[PROTO_MAX_COLUMNS];
@@ -408,13 +431,29 @@ wait_for(jobs_worker_t *w, uint64_t unit)
 }
 
 /* gate_cb - replica.c asks before a write (apply_replica_set_gate) */
+/*
+ * gate_cb - replica.c asks before a write (apply_replica_set_gate).  A
+ * folded set of one table (coalesce.c: written when the unit commits, or
+ * when the set grows big) waits only for the earlier units that wrote keys
+ * of that table: a unit's writes to a cold table go out while the unit
+ * before it still holds a hot row of another.  Any other write waits for
+ * the gate of the transaction being applied, which covers every key of the
+ * unit so far.
+ */
 static int
 gate_cb(void *arg, uint32_t table)
 {
 	jobs_worker_t *w = arg;
+	uint64_t	need = w->need;
 
-	(void) table;
-	return wait_for(w, w->need);
+	if (table != 0)
+	{
+		need = 0;
+		for (uint32_t i = 0; i < w->cur->ntgates; i++)
+			if (w->cur->tgates[i].table == table)
+				need = w->cur->tgates[i].gate;
+	}
+	return wait_for(w, need);
 }
 
 /* session - (re)connect the worker's session; its pid and cancel handle */
@@ -497,6 +536,7 @@ run_unit(jobs_worker_t *w, jobs_unit_t *u)
 {
 	struct apply_jobs_s *j = w->j;
 
+	w->cur = u;
 	for (int attempt = 0;; attempt++)
 	{
 		int			rc = 0;
@@ -886,6 +926,7 @@ open_fill(apply_jobs_t *j)
 	proto_wbuf_reset(&u->buf);
 	u->id = 0;
 	u->ntxns = 0;
+	u->ntgates = 0;
 	u->changes = 0;
 	u->barrier = false;
 	u->dep_all = 0;
@@ -926,12 +967,12 @@ put_relation(apply_jobs_t *j, jobs_rel_t *jr, proto_relcat_entry_t *e)
 }
 
 static int
-add_key(apply_jobs_t *j, uint64_t key)
+add_key(apply_jobs_t *j, uint32_t table, uint64_t key)
 {
 	if (j->nkeys == j->capkeys)
 	{
 		size_t		cap = j->capkeys ? j->capkeys * 2 : 1024;
-		uint64_t   *k = realloc(j->keys, cap * sizeof(uint64_t));
+		jobs_key_t *k = realloc(j->keys, cap * sizeof(*k));
 
 		if (k == NULL)
 		{
@@ -941,7 +982,8 @@ add_key(apply_jobs_t *j, uint64_t key)
 		j->keys = k;
 		j->capkeys = cap;
 	}
-	j->keys[j->nkeys++] = key;
+	j->keys[j->nkeys].key = key;
+	j->keys[j->nkeys++].table = table;
 	return 0;
 }
 
@@ -953,7 +995,7 @@ tuple_key(apply_jobs_t *j, jobs_rel_t *jr, const proto_tuple_t *t)
 	uint64_t	h = deptrack_hash(jr->table, 0, t, jr->kcols, jr->nk, &st);
 
 	if (st == DEPTRACK_KEY_OK)
-		return add_key(j, h);
+		return add_key(j, jr->table, h);
 	if (st == DEPTRACK_KEY_UNKNOWN)
 		j->txn_barrier = true;
 	return 0;					/* a NULL in the key conflicts with nothing */
@@ -1097,6 +1139,38 @@ apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 	return 0;
 }
 
+/* table_gate - the unit's folded set of `table` waits for unit d too */
+static int
+table_gate(jobs_unit_t *u, uint32_t table, uint64_t d)
+{
+	uint32_t	i;
+
+	for (i = 0; i < u->ntgates; i++)
+		if (u->tgates[i].table == table)
+			break;
+	if (i == u->ntgates)
+	{
+		if (u->ntgates == u->captgates)
+		{
+			uint32_t	cap = u->captgates ? u->captgates * 2 : 16;
+			jobs_tgate_t *t = realloc(u->tgates, cap * sizeof(*t));
+
+			if (t == NULL)
+			{
+				tide_log_error("out of memory");
+				return TIDE_EXIT_BUG;
+			}
+			u->tgates = t;
+			u->captgates = cap;
+		}
+		u->tgates[u->ntgates].table = table;
+		u->tgates[u->ntgates++].gate = 0;
+	}
+	if (d > u->tgates[i].gate)
+		u->tgates[i].gate = d;
+	return 0;
+}
+
 int
 apply_jobs_commit(apply_jobs_t *j, const uint8_t *frame, size_t len,
 				  proto_lsn_t end_lsn, proto_time_t end_time,
@@ -1138,7 +1212,12 @@ apply_jobs_commit(apply_jobs_t *j, const uint8_t *frame, size_t len,
 	}
 	if (!j->blind)
 		for (size_t i = 0; i < j->nkeys; i++)
-			deptrack_key(&j->dt, j->keys[i]);
+		{
+			uint64_t	d = deptrack_key(&j->dt, j->keys[i].key);
+
+			if ((rc = table_gate(u, j->keys[i].table, d)) != 0)
+				return rc;
+		}
 	if (j->txn_barrier)
 		deptrack_barrier(&j->dt);
 	u->txns[u->ntxns++].gate = deptrack_dep(&j->dt);
@@ -1297,6 +1376,17 @@ apply_jobs_start(apply_jobs_t **out, const apply_jobs_opts_t *o, apply_replica_t
 	j->o = *o;
 	if (j->o.unit_bytes == 0)
 		j->o.unit_bytes = JOBS_UNIT_BYTES;
+
+	/*
+	 * Units smaller than --batch, so that a backlog gives every worker
+	 * several: 2 N units per --batch changes, but never below
+	 * JOBS_MIN_UNIT changes (a unit still spends one XID on a hundred
+	 * source transactions or more, and folds hot rows as often).
+	 */
+	if (j->o.batch > JOBS_MIN_UNIT && j->o.batch / (2 * (uint64_t) o->njobs) > JOBS_MIN_UNIT)
+		j->o.batch /= 2 * (uint64_t) o->njobs;
+	else if (j->o.batch > JOBS_MIN_UNIT)
+		j->o.batch = JOBS_MIN_UNIT;
 	j->ropts = *o->ropts;
 	j->ropts.worker = true;
 	j->main = main;
@@ -1372,6 +1462,7 @@ apply_jobs_stop(apply_jobs_t *j)
 	{
 		proto_wbuf_free(&j->units[i].buf);	/* a buffer never set up is zeroed */
 		free(j->units[i].txns);
+		free(j->units[i].tgates);
 	}
 	for (int b = 0; b < JOBS_REL_BUCKETS; b++)
 		while (j->rels[b])

@@ -68,17 +68,31 @@ test_per_key_prefix(void **state)
 	assert_int_equal(deptrack_init(&dt, 64), 0);
 	assert_int_equal(unit(&dt, 1, (uint64_t[]) {1}, 1, false), 0);
 	assert_int_equal(unit(&dt, 2, (uint64_t[]) {2}, 1, false), 0);
-	/* deptrack_key: the running dependency, so a worker may start early */
+	/* deptrack_key: each key's own writer; deptrack_dep: the running
+	 * dependency of the unit, so a worker may start early */
 	assert_int_equal(deptrack_begin(&dt, 3), 0);
 	assert_int_equal(deptrack_key(&dt, 9), 0);
+	assert_int_equal(deptrack_dep(&dt), 0);
 	assert_int_equal(deptrack_key(&dt, 1), 1);
-	assert_int_equal(deptrack_key(&dt, 8), 1);
+	assert_int_equal(deptrack_key(&dt, 8), 0);
+	assert_int_equal(deptrack_dep(&dt), 1);
 	assert_int_equal(deptrack_key(&dt, 2), 2);
-	assert_int_equal(deptrack_key(&dt, 1), 2);
+	assert_int_equal(deptrack_key(&dt, 1), 0);	/* its own now */
+	assert_int_equal(deptrack_dep(&dt), 2);
 	/* the watermark passing it while the unit is described */
 	deptrack_committed(&dt, 2);
+	assert_int_equal(deptrack_dep(&dt), 0);
 	assert_int_equal(deptrack_key(&dt, 7), 0);
 	assert_int_equal(deptrack_end(&dt, NULL), 0);
+	/* a floor: every key of a later unit waits for it */
+	assert_int_equal(unit(&dt, 4, NULL, 0, true), 3);
+	assert_int_equal(deptrack_begin(&dt, 5), 0);
+	assert_int_equal(deptrack_key(&dt, 12345), 4);
+	assert_int_equal(deptrack_key(&dt, 9), 4);
+	deptrack_end(&dt, NULL);
+	assert_int_equal(deptrack_begin(&dt, 6), 0);
+	assert_int_equal(deptrack_key(&dt, 9), 5);
+	assert_int_equal(deptrack_end(&dt, NULL), 5);
 	deptrack_free(&dt);
 }
 
