@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
@@ -41,31 +42,9 @@
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
 
-/* A point given to --until or --from. */
-typedef struct
-{
-	const char *arg;			/* NULL: not given */
-	bool		is_lsn;
-	proto_lsn_t lsn;
-	proto_time_t time;
-} target_t;
-
-typedef struct
-{
-	apply_replica_opts_t r;
-	const char *dir;			/* -D: a directory or a store URL */
-	const char *cache;			/* --cache, or NULL: the default */
-	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
-	target_t	until;
-	target_t	from;
-	uint64_t	batch;
-	int			jobs;			/* --jobs: worker sessions (1: none) */
-	bool		follow;
-	bool		metrics;		/* --metrics-listen given */
-	struct sockaddr_storage metrics_addr;
-	const char *tables[257];
-	int			ntables;
-} opts_t;
+/* the options (apply.h): shorter names inside this file */
+typedef apply_target_t target_t;
+typedef apply_opts_t opts_t;
 
 /*
  * One segment of the store (its header and footer, as store/ read them
@@ -117,6 +96,8 @@ typedef struct
 	bool		block_whole;	/* the block being read ends a transaction */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
+	bool		record;			/* the open transaction holds a cutover
+								 * marker: its COMMIT is recorded at once */
 
 	proto_lsn_t done_lsn;		/* end of the last transaction dealt with */
 	proto_time_t done_time;
@@ -231,8 +212,10 @@ apply_usage(FILE *f)
 			"Progress (source identity, end LSN and time of the last applied commit) is\n"
 			"kept in tide.progress on the replica, in the same transaction as the\n"
 			"changes, so a run can be stopped or killed at any moment and run again.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the replica (connection string or database name)\n"
+			"Connection options (PG* variables apply):\n");
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -D, --directory=DIR|URL\n"
 			"                         segment directory written by tide stream, or a\n"
 			"                         store it is published to: s3://BUCKET/PREFIX\n"
@@ -278,9 +261,10 @@ apply_usage(FILE *f)
 			"      --metrics-listen=[ADDR:]PORT\n"
 			"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 			"                         (ADDR 127.0.0.1 unless given; [::1]:PORT for IPv6)\n"
-			"  -q, --quiet            no summary\n"
-			"  -h, --help             this help\n\n"
-			"Divergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
+			"  -q, --quiet            no summary\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nDivergence stops, it never warns: an UPDATE or DELETE that matches no row\n"
 			"on the replica (tolerated only with --on-conflict skip|update), a TRUNCATE\n"
 			"that would empty more than the source did, a missing table, partition or\n"
 			"column, a type that differs.  Every source transaction before the one that\n"
@@ -297,11 +281,17 @@ apply_usage(FILE *f)
 
 /* ------------------------------------------------------------- options */
 
+/*
+ * parse_opts - the command line into *o; the connection string it names
+ * is conn's (the caller frees it with tide_conn_free).  -1: help or
+ * version printed.
+ */
 static int
-parse_opts(int argc, char **argv, opts_t *o)
+parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"directory", required_argument, NULL, 'D'},
 		{"until", required_argument, NULL, 1},
 		{"from", required_argument, NULL, 2},
@@ -316,25 +306,19 @@ parse_opts(int argc, char **argv, opts_t *o)
 		{"metrics-listen", required_argument, NULL, 40},
 		{"schema", required_argument, NULL, 9},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 
-	memset(o, 0, sizeof(*o));
-	o->batch = 50000;
-	o->jobs = 1;
-	o->poll_usecs = 2000000;
-	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	apply_opts_init(o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:fj:qh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:fj:q", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->r.conninfo = optarg;
-				break;
 			case 'D':
 				o->dir = optarg;
 				break;
@@ -447,12 +431,8 @@ parse_opts(int argc, char **argv, opts_t *o)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				apply_usage(stdout);
-				return -1;
 			default:
-				apply_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "apply", apply_usage);
 		}
 	}
 	if (optind < argc)
@@ -467,6 +447,10 @@ parse_opts(int argc, char **argv, opts_t *o)
 		tide_log_hint("give the directory tide stream writes with -D DIR");
 		return TIDE_EXIT_USAGE;
 	}
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the replica")) != 0)
+		return rc;
+	o->r.conninfo = conn->conninfo;
 	if (o->jobs > 1 && o->r.on_conflict != APPLY_CONFLICT_ERROR)
 	{
 		/* jobs.c: a row not found must stay an error for a missed dependency to show */
@@ -481,11 +465,18 @@ parse_opts(int argc, char **argv, opts_t *o)
 		tide_log_hint("apply with --jobs 1 while tables are created, or leave out --schema follow");
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->r.conninfo == NULL)
-		o->r.conninfo = "";		/* PG* environment variables */
-	o->tables[o->ntables] = NULL;
-	o->r.tables = o->tables;
 	return 0;
+}
+
+void
+apply_opts_init(apply_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->batch = 50000;
+	o->jobs = 1;
+	o->poll_usecs = 2000000;
+	o->r.on_conflict = APPLY_CONFLICT_ERROR;
+	o->r.conninfo = "";
 }
 
 /* ------------------------------------------------------------- directory */
@@ -793,7 +784,7 @@ flush_batch(pass_t *p)
 		if (rc != 0)
 			return rc;
 	}
-	if (!apply_replica_in_txn(p->rep))
+	if (!apply_replica_in_txn(p->rep) && !p->record)
 	{
 		/*
 		 * Nothing to commit: what was read was skipped or filtered out
@@ -812,6 +803,7 @@ flush_batch(pass_t *p)
 	}
 	if ((rc = apply_replica_commit(p->rep, p->done_lsn, p->done_time)) != 0)
 		return rc;
+	p->record = false;
 	p->written_lsn = p->done_lsn;
 	p->written_time = p->done_time;
 	p->written_txns = p->txns;
@@ -869,6 +861,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			p->nmsgs = 0;
 			p->txn_jobs = false;
 			p->txn_serial = false;
+			p->record = false;	/* an abandoned one is read again */
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
 				(o->from.arg && (o->from.is_lsn ? p->begin.final_lsn < o->from.lsn
@@ -920,10 +913,13 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 					rc = apply_jobs_commit(p->jobs, frame, flen, p->done_lsn, p->done_time,
 										   p->txns, p->skipped);
 					jobs_look(p);
+					/* a cutover marker: recorded at once, after the units before it */
+					if (rc == 0 && p->record)
+						rc = flush_batch(p);
 					return rc;
 				}
 				/* a transaction applied here under --jobs commits before the next unit writes */
-				if ((p->strict || p->batch_changes >= o->batch || p->txn_serial) &&
+				if ((p->strict || p->batch_changes >= o->batch || p->record || p->txn_serial) &&
 					(rc = flush_batch(p)) != 0)
 					return rc;
 				p->txn_serial = false;
@@ -955,6 +951,21 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 					return 0;
 				p->nmsgs++;
 				if (p->skip)
+					return 0;
+				if (m.prefix.n == strlen(PROTO_CUTOVER_PREFIX) &&
+					memcmp(m.prefix.p, PROTO_CUTOVER_PREFIX, m.prefix.n) == 0)
+				{
+					/*
+					 * tide cutover waits for the replica's progress to pass
+					 * its marker: the transaction holding it is recorded at
+					 * its COMMIT even though nothing is applied (one XID per
+					 * cutover).
+					 */
+					p->record = true;
+					return 0;
+				}
+				if (m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
+					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
 					return 0;
 				break;
 			}
@@ -1719,7 +1730,20 @@ open_store(pass_t *p)
 int
 tide_cmd_apply(int argc, char **argv)
 {
-	opts_t		o;
+	apply_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_opts(argc, argv, &o, &conn)) == 0)
+		rc = tide_apply_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_apply_run(const apply_opts_t *opts)
+{
+	apply_opts_t o = *opts;
 	pass_t	   *p = NULL;
 	seginfo_t  *segs = NULL;
 	size_t		nsegs = 0;
@@ -1728,8 +1752,9 @@ tide_cmd_apply(int argc, char **argv)
 	tide_metrics_thread_t *mt = NULL;
 	int			rc;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
+	/* the copy's own --tables list, NULL-terminated, for the replica side */
+	o.tables[o.ntables] = NULL;
+	o.r.tables = o.tables;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 	{
 		tide_log_error("out of memory");

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <libpq-fe.h>
 
 #include "tide/buf.h"
@@ -234,7 +236,46 @@ int			apply_replica_flush(apply_replica_t *r);
  */
 int			apply_corrupt(const char *path, uint64_t off, const char *what);
 
-/* tide_cmd_apply - `tide apply` (bootstrap runs it once the base is in) */
+/* A point given to --until or --from. */
+typedef struct
+{
+	const char *arg;			/* NULL: not given */
+	bool		is_lsn;
+	proto_lsn_t lsn;
+	proto_time_t time;
+} apply_target_t;
+
+/*
+ * What `tide apply` is told: its command line (tide_cmd_apply), or
+ * bootstrap's, which fills one once the base is in.  Strings are borrowed.
+ */
+typedef struct
+{
+	apply_replica_opts_t r;		/* r.conninfo: one connection string */
+	const char *dir;			/* -D: a directory or a store URL */
+	const char *cache;			/* --cache, or NULL: the default */
+	int64_t		poll_usecs;		/* --poll-interval (remote --follow) */
+	apply_target_t until;
+	apply_target_t from;
+	uint64_t	batch;
+	int			jobs;			/* --jobs: worker sessions (1: none) */
+	bool		follow;
+	bool		metrics;		/* --metrics-listen given */
+	struct sockaddr_storage metrics_addr;
+	const char *tables[257];	/* --tables; r.tables is set by the run */
+	int			ntables;
+} apply_opts_t;
+
+/* apply_opts_init - the defaults (what no option says) */
+void		apply_opts_init(apply_opts_t *o);
+
+/*
+ * tide_apply_run - `tide apply` with these options: 0 or a TIDE_EXIT_*
+ * code, logged.
+ */
+int			tide_apply_run(const apply_opts_t *o);
+
+/* tide_cmd_apply - `tide apply`: its options into an apply_opts_t, then run */
 int			tide_cmd_apply(int argc, char **argv);
 
 #endif /* TIDE_APPLY_H */

@@ -36,6 +36,7 @@
 
 #include <libpq-fe.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "apply.h"
@@ -47,7 +48,8 @@
 
 typedef struct
 {
-	char	   *conninfo;
+	tide_conn_opts_t conn;		/* -d, -h, -p, -U, -W (owns conninfo) */
+	char	   *conninfo;		/* conn's */
 	char	   *dir;			/* a directory or a store URL */
 	char	   *cache;			/* --cache, passed on to tide apply */
 	const char *base;			/* --base NAME, or NULL: the newest */
@@ -70,8 +72,10 @@ bootstrap_usage(FILE *f)
 			"DIR may be a store the directory is published to (s3://BUCKET/PREFIX,\n"
 			"http(s)://HOST/PATH): the base and the segments are downloaded, checked,\n"
 			"into the cache first.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the replica (an empty database)\n"
+			"Connection options (PG* variables apply):\n");
+	tide_conn_usage(f, "the replica (an empty database)", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -D, --directory=DIR|URL  segment directory (or store) holding base/ and\n"
 			"                         the segments\n"
 			"      --cache=DIR        where a remote store's objects are downloaded\n"
@@ -82,9 +86,10 @@ bootstrap_usage(FILE *f)
 			"  -j, --jobs=N           parallel pg_restore jobs (default 1)\n"
 			"      --no-acl           do not restore privileges (GRANT/REVOKE): then the\n"
 			"                         roles they name need not exist on the replica\n"
-			"  -q, --quiet            only warnings and errors\n"
-			"  -h, --help             this help\n\n"
-			"Objects are owned by the role that bootstraps (ownership is not restored).\n"
+			"  -q, --quiet            only warnings and errors\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nObjects are owned by the role that bootstraps (ownership is not restored).\n"
 			"Before restoring anything it checks that the replica is empty, has the\n"
 			"source's encoding (or UTF8), can create the base's extensions and has the\n"
 			"roles its privileges and policies name.\n\n"
@@ -98,7 +103,8 @@ static int
 parse_opts(int argc, char **argv, boot_opts_t *o)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"directory", required_argument, NULL, 'D'},
 		{"base", required_argument, NULL, 1},
 		{"until", required_argument, NULL, 2},
@@ -106,7 +112,6 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 		{"no-acl", no_argument, NULL, 3},
 		{"cache", required_argument, NULL, 4},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -115,13 +120,12 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 	memset(o, 0, sizeof(*o));
 	o->jobs = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:D:j:qh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:j:q", opts)) != -1)
 	{
+		if (tide_conn_opt(&o->conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
 			case 'D':
 				o->dir = optarg;
 				break;
@@ -152,12 +156,8 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				bootstrap_usage(stdout);
-				return -1;
 			default:
-				bootstrap_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "bootstrap", bootstrap_usage);
 		}
 	}
 	if (optind < argc)
@@ -166,12 +166,16 @@ parse_opts(int argc, char **argv, boot_opts_t *o)
 		bootstrap_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->dir == NULL || o->conninfo == NULL)
+	if (o->dir == NULL || (o->conn.dbname == NULL && getenv("PGDATABASE") == NULL))
 	{
-		tide_log_error("tide bootstrap needs -d REPLICA_CONNINFO and -D DIR");
-		bootstrap_usage(stderr);
+		/* a restore goes into a database named on purpose, not libpq's default */
+		tide_log_error("tide bootstrap needs -D DIR and the replica's database (-d, or PGDATABASE)");
+		tide_log_hint("run 'tide bootstrap --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
+	if ((rc = tide_conn_finish(&o->conn, "the replica")) != 0)
+		return rc;
+	o->conninfo = o->conn.conninfo;
 	if (o->base && (strchr(o->base, '/') || strcmp(o->base, ".") == 0 || strcmp(o->base, "..") == 0))
 	{
 		tide_log_error("invalid --base \"%s\": give the name of a directory in %s/base", o->base, o->dir);
@@ -742,35 +746,25 @@ tide_cmd_bootstrap(int argc, char **argv)
 
 	/* the rest is exactly tide apply */
 	{
-		char		cmd[] = "apply";
-		char		d[] = "--dbname";
-		char		D[] = "--directory";
-		char		u[] = "--until";
-		char		c[] = "--cache";
-		char	   *aargv[10];
-		int			an = 0;
+		apply_opts_t ao;
 
-		aargv[an++] = cmd;
-		aargv[an++] = d;
-		aargv[an++] = o.conninfo;
-		aargv[an++] = D;
-		aargv[an++] = o.dir;
+		apply_opts_init(&ao);
+		ao.r.conninfo = o.conninfo;
+		ao.dir = o.dir;
+		ao.cache = cache[0] ? cache : NULL;
 		if (o.until)
 		{
-			aargv[an++] = u;
-			aargv[an++] = o.until;
+			ao.until.arg = o.until;
+			ao.until.is_lsn = o.until_is_lsn;
+			ao.until.lsn = o.until_lsn;
+			ao.until.time = o.until_time;
 		}
-		if (cache[0])
-		{
-			aargv[an++] = c;
-			aargv[an++] = cache;
-		}
-		aargv[an] = NULL;
-		rc = tide_cmd_apply(an, aargv);
+		rc = tide_apply_run(&ao);
 	}
 out:
 	free(errtext);
 	tide_child_conn_free(&child);
+	tide_conn_free(&o.conn);
 	if (b)
 	{
 		store_base_free(b);

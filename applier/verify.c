@@ -78,6 +78,8 @@
 
 #include <libpq-fe.h>
 
+#include "tide/cmdline.h"
+#include "verify.h"
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "relmap.h"
@@ -85,8 +87,8 @@
 #define LEAF_ROWS 16			/* bisect until a range has at most this */
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
 #define MAX_KEYS 32				/* INDEX_MAX_KEYS */
-#define MAX_PATTERNS 256
-#define MAX_MAPS 64
+#define MAX_PATTERNS VERIFY_MAX_PATTERNS
+#define MAX_MAPS VERIFY_MAX_MAPS
 #define MAX_BUCKETS (1 << 27)	/* bucket numbers come from 28 bits of md5 */
 #define SRC 0
 #define DST 1
@@ -272,7 +274,7 @@ typedef struct
 typedef struct
 {
 	vside_t		side[2];
-	const char *conninfo[2];
+	const char *conninfo[2];	/* -s, and the replica's (verify_opts_t) */
 	const char *tables[MAX_PATTERNS + 1];
 	int			ntables;
 	const char *map_src[MAX_MAPS];
@@ -288,6 +290,10 @@ typedef struct
 	int			nranges;
 	long long	more;			/* differing ranges past MAX_RANGES, not narrowed */
 	long long	only[2];		/* row hash: rows only the source / replica has */
+	long long	nclass[3];		/* keys differing, missing, extra on replica */
+	long long	max_keys;		/* --keys: keys named in text per table */
+	long long	keys_shown;		/* of the current table, in text */
+	int			ranges_hidden;	/* text: range lines past --keys */
 } verify_t;
 
 /* ------------------------------------------------------------- libpq */
@@ -719,21 +725,31 @@ rows(long long n)
 	return n == 1 ? "row" : "rows";
 }
 
-/* key_list - append the keys of a class to the text and JSON lines */
+/*
+ * key_list - append the keys of a class to the JSON line (all of them) and
+ * to the text line (while the table's text has named fewer than --keys)
+ */
 static void
-key_list(sb_t *txt, sb_t *js, const char *label, const char *jlabel,
+key_list(verify_t *v, sb_t *txt, sb_t *js, const char *label, const char *jlabel,
 		 const char **keys, int n)
 {
+	int			shown = 0;
+
 	sb_printf(js, ", \"%s\": [", jlabel);
-	if (n > 0)
-		sb_printf(txt, "; %s: ", label);
 	for (int i = 0; i < n; i++)
 	{
-		sb_printf(txt, "%s%s", i ? ", " : "", keys[i]);
 		if (i)
 			sb_puts(js, ", ");
 		sb_json(js, keys[i]);
+		if (v->keys_shown < v->max_keys)
+		{
+			sb_printf(txt, "%s%s", shown ? ", " : label, keys[i]);
+			shown++;
+			v->keys_shown++;
+		}
 	}
+	if (shown < n && shown > 0)
+		sb_printf(txt, " and %d more", n - shown);
 	sb_puts(js, "]");
 }
 
@@ -750,7 +766,11 @@ range_line(verify_t *v, const vtable_t *t, const char *first, const char *last,
 {
 	sb_t		txt = {0};
 	sb_t		js = {0};
+	bool		hide = !v->json && v->keys_shown >= v->max_keys;
 
+	v->nclass[0] += nd;
+	v->nclass[1] += nm;
+	v->nclass[2] += ne;
 	sb_printf(&txt, "  keys %s .. %s", first ? first : "()", last ? last : "()");
 	if (bucket >= 0)
 		sb_printf(&txt, " (hash bucket %lld of %lld)", bucket, t->pieces);
@@ -765,13 +785,17 @@ range_line(verify_t *v, const vtable_t *t, const char *first, const char *last,
 	if (bucket >= 0)
 		sb_printf(&js, ", \"bucket\": %lld", bucket);
 	sb_printf(&js, ", \"source_rows\": %lld, \"replica_rows\": %lld", ns, nr);
-	key_list(&txt, &js, "differing", "differing", differ, nd);
-	key_list(&txt, &js, "missing on replica", "missing_on_replica", missing, nm);
-	key_list(&txt, &js, "extra on replica", "extra_on_replica", extra, ne);
+	key_list(v, &txt, &js, "; differing: ", "differing", differ, nd);
+	key_list(v, &txt, &js, "; missing on replica: ", "missing_on_replica", missing, nm);
+	key_list(v, &txt, &js, "; extra on replica: ", "extra_on_replica", extra, ne);
 	if (nd + nm + ne == 0)
 		sb_puts(&txt, "; rows equal one by one, but in another order (collation?)");
 	sb_puts(&js, "}");
-	sb_printf(&v->out, "%s\n", v->json ? js.p : txt.p);
+	/* text: the ranges past --keys are counted, not listed (--json has all) */
+	if (hide)
+		v->ranges_hidden++;
+	else
+		sb_printf(&v->out, "%s\n", v->json ? js.p : txt.p);
 	v->nranges++;
 	sb_free(&txt);
 	sb_free(&js);
@@ -1210,7 +1234,9 @@ report_table(verify_t *v, const vtable_t *t, bool equal, const char *why,
 					  ns, nr, t->nkeys ? "true" : "false", method[t->method]);
 			sb_printf(&js, ", \"chunks\": %lld", chunks);
 			if (t->nkeys)
-				sb_printf(&js, ", \"ranges\": %d, \"unnarrowed_ranges\": %lld", v->nranges, v->more);
+				sb_printf(&js, ", \"ranges\": %d, \"unnarrowed_ranges\": %lld, \"differing_rows\": %lld, "
+						  "\"missing_rows\": %lld, \"extra_rows\": %lld",
+						  v->nranges, v->more, v->nclass[0], v->nclass[1], v->nclass[2]);
 			else
 				sb_printf(&js, ", \"only_on_source\": %lld, \"only_on_replica\": %lld",
 						  v->only[SRC], v->only[DST]);
@@ -1251,8 +1277,15 @@ report_table(verify_t *v, const vtable_t *t, bool equal, const char *why,
 		printf("%s: DIFFERENT: %d %s (%lld %s on source, %lld on replica, %lld %s)\n",
 			   t->display, v->nranges, v->nranges == 1 ? "range" : "ranges",
 			   ns, rows(ns), nr, chunks, chunks == 1 ? "chunk" : "chunks");
+	if (!v->json && !equal && !why && t->method != BY_ROW_HASH)
+		printf("  %lld differing, %lld missing on replica, %lld extra on replica%s\n",
+			   v->nclass[0], v->nclass[1], v->nclass[2],
+			   v->more ? " (in the ranges narrowed down)" : "");
 	if (v->out.n)
 		fputs(v->out.p, stdout);
+	if (v->ranges_hidden && !v->json)
+		printf("  ... and %d more differing %s (--keys names more keys, --json lists all)\n",
+			   v->ranges_hidden, v->ranges_hidden == 1 ? "range" : "ranges");
 	if (v->more && !v->json && t->nkeys)
 		printf("  ... and %lld more differing %s not narrowed down (at most %d per table)\n",
 			   v->more, v->more == 1 ? "range" : "ranges", MAX_RANGES);
@@ -1569,6 +1602,9 @@ verify_table(verify_t *v, const char *oid, const char *nsp, const char *relname,
 	v->nranges = 0;
 	v->more = 0;
 	v->only[SRC] = v->only[DST] = 0;
+	v->nclass[0] = v->nclass[1] = v->nclass[2] = 0;
+	v->keys_shown = 0;
+	v->ranges_hidden = 0;
 	for (int s = 0; s < 2; s++)
 		if ((rc = run(&v->side[s], "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 					  PGRES_COMMAND_OK, "could not start a transaction")) != 0)
@@ -1657,49 +1693,57 @@ verify_usage(FILE *f)
 			"Sequences are compared too (those --tables selects by name or by the\n"
 			"table owning them): the replica's must be at or past the source's state\n"
 			"in its direction (see tide sync-sequences).\n\n"
-			"Options:\n"
-			"  -s, --source=CONNINFO  the source (connection string or database name)\n"
-			"  -d, --dbname=CONNINFO  the replica\n"
+			"Connection options: -s names the source; psql's options name the replica\n"
+			"(PG* variables apply to what -d, -h, -p, -U leave unsaid, on both sides):\n"
+			"  -s, --source=CONNINFO  the source: a connection string, URI or database name\n",
+			LEAF_ROWS);
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      compare source schema SRC with replica schema DST\n"
 			"      --chunk=N          rows per chunk (default 10000)\n"
-			"      --json             one JSON object per line\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
+			"      --keys=N           name at most N differing keys per table in text\n"
+			"                         (default 50; counts and the remaining ranges are\n"
+			"                         summarised)\n"
+			"      --json             one JSON object per line, every range and key\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 all tables equal and sequences at or ahead, 1 some table\n"
 			"differs (or is missing on the replica) or a replica sequence is behind the\n"
 			"source's (or missing), 2 bad arguments, 3 source connection error or a\n"
 			"table (or sequence) that could not be read there (row-level security,\n"
 			"permissions), 4 the same on the replica.  A table that cannot be read is\n"
-			"reported and the others are still compared.\n", LEAF_ROWS);
+			"reported and the others are still compared.\n");
 }
 
 static int
-parse_opts(verify_t *v, int argc, char **argv)
+parse_opts(verify_opts_t *o, tide_conn_opts_t *dconn, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"source", required_argument, NULL, 's'},
-		{"dbname", required_argument, NULL, 'd'},
 		{"tables", required_argument, NULL, 1},
 		{"map", required_argument, NULL, 2},
 		{"chunk", required_argument, NULL, 3},
 		{"json", no_argument, NULL, 4},
-		{"help", no_argument, NULL, 'h'},
+		{"keys", required_argument, NULL, 5},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:d:h", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "s:", opts)) != -1)
 	{
+		if (tide_conn_opt(dconn, c, optarg))
+			continue;
 		switch (c)
 		{
 			case 's':
-				v->conninfo[SRC] = optarg;
-				break;
-			case 'd':
-				v->conninfo[DST] = optarg;
+				o->source = optarg;
 				break;
 			case 1:
 				{
@@ -1707,12 +1751,12 @@ parse_opts(verify_t *v, int argc, char **argv)
 
 					for (char *p = strtok_r(optarg, ",", &save); p; p = strtok_r(NULL, ",", &save))
 					{
-						if (v->ntables == MAX_PATTERNS)
+						if (o->ntables == MAX_PATTERNS)
 						{
 							tide_log_error("too many --tables patterns (at most %d)", MAX_PATTERNS);
 							return TIDE_EXIT_USAGE;
 						}
-						v->tables[v->ntables++] = p;
+						o->tables[o->ntables++] = p;
 					}
 					break;
 				}
@@ -1726,14 +1770,14 @@ parse_opts(verify_t *v, int argc, char **argv)
 						tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
 						return TIDE_EXIT_USAGE;
 					}
-					if (v->nmaps == MAX_MAPS)
+					if (o->nmaps == MAX_MAPS)
 					{
 						tide_log_error("too many --map options (at most %d)", MAX_MAPS);
 						return TIDE_EXIT_USAGE;
 					}
 					*eq = '\0';
-					v->map_src[v->nmaps] = optarg;
-					v->map_dst[v->nmaps++] = eq + 1;
+					o->map_src[o->nmaps] = optarg;
+					o->map_dst[o->nmaps++] = eq + 1;
 					break;
 				}
 			case 3:
@@ -1742,18 +1786,23 @@ parse_opts(verify_t *v, int argc, char **argv)
 
 					if ((rc = tide_opt_int("--chunk", optarg, 1, INT32_MAX, &n)) != 0)
 						return rc;
-					v->chunk = n;
+					o->chunk = n;
 					break;
 				}
 			case 4:
-				v->json = true;
+				o->json = true;
 				break;
-			case 'h':
-				verify_usage(stdout);
-				return -1;
+			case 5:
+				{
+					int64_t		n;
+
+					if ((rc = tide_opt_int("--keys", optarg, 0, INT32_MAX, &n)) != 0)
+						return rc;
+					o->max_keys = n;
+					break;
+				}
 			default:
-				verify_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "verify", verify_usage);
 		}
 	}
 	if (optind < argc)
@@ -1762,13 +1811,18 @@ parse_opts(verify_t *v, int argc, char **argv)
 		verify_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (v->conninfo[SRC] == NULL || v->conninfo[DST] == NULL)
+	/* two servers: neither may be left to the environment alone */
+	if (o->source == NULL ||
+		(dconn->dbname == NULL && dconn->host == NULL && dconn->port == NULL && dconn->user == NULL))
 	{
-		tide_log_error("no %s given", v->conninfo[SRC] == NULL ? "source" : "replica");
-		tide_log_hint("give both servers: -s SOURCE_CONNINFO -d REPLICA_CONNINFO");
+		tide_log_error("no %s given", o->source == NULL ? "source" : "replica");
+		tide_log_hint("give both servers: -s SOURCE_CONNINFO and -d REPLICA_CONNINFO (or -h, -p, -U)");
 		return TIDE_EXIT_USAGE;
 	}
-	v->tables[v->ntables] = NULL;
+	if ((rc = tide_conn_finish(dconn, "the replica")) != 0)
+		return rc;
+	o->replica = dconn->conninfo;
+	o->tables[o->ntables] = NULL;
 	return 0;
 }
 
@@ -1918,6 +1972,22 @@ done:
 int
 tide_cmd_verify(int argc, char **argv)
 {
+	verify_opts_t o;
+	tide_conn_opts_t dconn = {0};
+	int			rc;
+
+	memset(&o, 0, sizeof(o));
+	o.chunk = 10000;
+	o.max_keys = 50;
+	if ((rc = parse_opts(&o, &dconn, argc, argv)) == 0)
+		rc = tide_verify_run(&o);
+	tide_conn_free(&dconn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_verify_run(const verify_opts_t *o)
+{
 	verify_t	v;
 	PGresult   *list = NULL;
 	int			rc;
@@ -1932,13 +2002,21 @@ tide_cmd_verify(int argc, char **argv)
 
 	memset(&v, 0, sizeof(v));
 	the_verify = &v;
-	v.chunk = 10000;
+	v.conninfo[SRC] = o->source;
+	v.conninfo[DST] = o->replica;
+	memcpy(v.tables, o->tables, sizeof(v.tables));
+	v.ntables = o->ntables;
+	v.tables[v.ntables] = NULL;
+	memcpy(v.map_src, o->map_src, sizeof(v.map_src));
+	memcpy(v.map_dst, o->map_dst, sizeof(v.map_dst));
+	v.nmaps = o->nmaps;
+	v.chunk = o->chunk;
+	v.json = o->json;
+	v.max_keys = o->max_keys;
 	v.side[SRC].name = "source";
 	v.side[SRC].exit_code = TIDE_EXIT_SOURCE;
 	v.side[DST].name = "replica";
 	v.side[DST].exit_code = TIDE_EXIT_REPLICA;
-	if ((rc = parse_opts(&v, argc, argv)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
 	if ((rc = apply_relmap_init(&v.relmap, v.tables, "--tables")) != 0)
 		return rc;
 	for (int i = 0; i < v.nmaps; i++)

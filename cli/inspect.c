@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "tide.h"
+#include "tide/cmdline.h"
 #include "tide/render.h"
 #include "tide/segment.h"
 #include "tide/store.h"
@@ -23,17 +24,94 @@
 static void
 inspect_usage(FILE *f)
 {
-	fprintf(f, "Usage: tide inspect [--json] [--verbose] FILE|DIR|URL[/NAME.tseg]\n\n"
-			"Print the messages of a segment file, or of a raw tide stream (e.g.\n"
+	fprintf(f, "Usage: tide inspect [--json] [--verbose] FILE...|DIR|URL[/NAME.tseg]\n\n"
+			"Print the messages of segment files (several in LSN order, whatever order\n"
+			"they are given in: a shell's DIR/*.tseg* is fine), or of a raw tide stream (e.g.\n"
 			"pg_recvlogical -f output of a slot using the tide plugin), one line\n"
 			"each; of a directory or store (s3://BUCKET/PREFIX, http(s)://HOST/PATH),\n"
 			"every segment in LSN order, or the one named after the URL.  Segments of a\n"
 			"remote store are downloaded into the cache and checked (SHA-256 of the\n"
 			"index, block checksums) first.  Damage is reported with the byte offset\n"
 			"(exit code 5); a store that cannot be reached is exit code 7.\n\n"
-			"  --json       JSON lines instead of text\n"
-			"  --verbose    show LSNs, transaction ids, commit times and OIDs\n"
-			"  --cache=DIR  where a remote store's segments are downloaded\n");
+			"Options:\n"
+			"  -j, --json             JSON lines instead of text\n"
+			"  -v, --verbose          show LSNs, transaction ids, commit times and OIDs\n"
+			"      --cache=DIR        where a remote store's segments are downloaded\n");
+	tide_std_usage(f, 25);
+}
+
+/* One FILE of several: its start LSN orders them. */
+typedef struct
+{
+	const char *path;
+	uint64_t	start_lsn;
+	bool		partial;
+} seg_arg_t;
+
+static int
+seg_arg_cmp(const void *a, const void *b)
+{
+	const seg_arg_t *x = a;
+	const seg_arg_t *y = b;
+
+	if (x->start_lsn != y->start_lsn)
+		return x->start_lsn < y->start_lsn ? -1 : 1;
+	if (x->partial != y->partial)
+		return x->partial ? 1 : -1;		/* the open one continues a closed one */
+	return strcmp(x->path, y->path);
+}
+
+static int	inspect_segment(const char *path, int flags);
+
+/*
+ * inspect_files - several segment files, in the order of their start LSNs
+ * (from their headers, invariant 3: never from names).  Each must be a
+ * segment: a raw stream or a directory goes alone.
+ */
+static int
+inspect_files(char **paths, int n, int flags)
+{
+	seg_arg_t  *v = calloc((size_t) n, sizeof(*v));
+	int			rc = 0;
+
+	if (v == NULL)
+		return TIDE_EXIT_BUG;
+	for (int i = 0; i < n && rc == 0; i++)
+	{
+		seg_reader_t sr;
+		uint64_t	at = 0;
+		struct stat st;
+		int			e;
+
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+		{
+			tide_log_error("\"%s\" is a directory: give it alone, or its segment files", paths[i]);
+			rc = TIDE_EXIT_USAGE;
+			break;
+		}
+		if ((e = seg_reader_open(&sr, paths[i], &at)) != 0)
+		{
+			tide_log_error("could not read segment \"%s\" at byte offset %llu: %s",
+						   paths[i], (unsigned long long) at, tide_strerror(e));
+			tide_log_hint("several files must all be segment files; a raw stream goes alone");
+			rc = e <= TIDE__EBASE ? TIDE_EXIT_CORRUPT : TIDE_EXIT_IO;
+		}
+		else
+		{
+			v[i].path = paths[i];
+			v[i].start_lsn = sr.header.start_lsn;
+			v[i].partial = strstr(paths[i], SEG_PARTIAL_SUFFIX) != NULL;
+		}
+		seg_reader_close(&sr);
+	}
+	if (rc == 0)
+	{
+		qsort(v, (size_t) n, sizeof(*v), seg_arg_cmp);
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = inspect_segment(v[i].path, flags);
+	}
+	free(v);
+	return rc;
 }
 
 /* read_file - the whole file into *data (caller frees); 0 or -errno */
@@ -91,8 +169,6 @@ read_file(const char *path, uint8_t **data, size_t *len)
  * A torn tail of an open segment ends the listing with a note, not an
  * error; any other damage is an error naming the block's offset.
  */
-static int
-inspect_segment(const char *path, int flags);
 
 /*
  * inspect_store - a directory or store URL: every segment in LSN order
@@ -235,7 +311,7 @@ tide_cmd_inspect(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"cache", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
+		TIDE_STD_LONGOPTS,
 		{NULL, 0, NULL, 0}
 	};
 	int			flags = 0;
@@ -249,7 +325,7 @@ tide_cmd_inspect(int argc, char **argv)
 	const char *cache = NULL;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, "jv", opts)) != -1)
 	{
 		switch (c)
 		{
@@ -262,20 +338,19 @@ tide_cmd_inspect(int argc, char **argv)
 			case 'c':
 				cache = optarg;
 				break;
-			case 'h':
-				inspect_usage(stdout);
-				return TIDE_EXIT_OK;
 			default:
-				inspect_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				rc = tide_opt_std(c, "inspect", inspect_usage);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
-	if (optind != argc - 1)
+	if (optind >= argc)
 	{
-		tide_log_error("inspect needs exactly one file, directory or store URL");
-		inspect_usage(stderr);
+		tide_log_error("inspect needs segment files, a directory or a store URL");
+		tide_log_hint("run 'tide inspect --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
+	if (optind < argc - 1)
+		return inspect_files(argv + optind, argc - optind, flags);
 	{
 		struct stat st;
 

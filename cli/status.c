@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "tide.h"
+#include "tide/cmdline.h"
 #include "tide/pgtools.h"
 #include "tide/segment.h"
 #include "tide/store.h"
@@ -38,7 +39,8 @@ typedef struct
 {
 	const char *store;
 	const char *source;			/* -s, or NULL */
-	const char *replica;		/* -d, or NULL */
+	tide_conn_opts_t rconn;		/* the replica's -d, -h, -p, -U, -W */
+	const char *replica;		/* rconn's connection string, or NULL */
 	bool		json;
 	int64_t		max_lag_bytes;	/* -1: not checked */
 	int64_t		max_lag;		/* µs, -1: not checked */
@@ -72,11 +74,9 @@ status_usage(FILE *f)
 			"source to the store; with -d the replica's progress (tide.progress) and the\n"
 			"lag from the store to the replica.  Connection strings are shown without\n"
 			"their passwords.\n\n"
+			"Options:\n"
 			"  -D, --directory=DIR|URL   a segment directory, s3://BUCKET/PREFIX or\n"
 			"                            http(s)://HOST/PATH\n"
-			"  -s, --source=CONNINFO     the source (any role that can read\n"
-			"                            pg_replication_slots)\n"
-			"  -d, --dbname=CONNINFO     the replica\n"
 			"      --json                one JSON document instead of text\n"
 			"      --max-lag-bytes=SIZE  attention when a lag (source to store, store to\n"
 			"                            replica) passes this many bytes\n"
@@ -84,9 +84,16 @@ status_usage(FILE *f)
 			"                            is this much older than the store's newest\n"
 			"      --max-inactive=DURATION  attention when the slot has been inactive this\n"
 			"                            long (PostgreSQL 17: inactive_since; before, since\n"
-			"                            the store's newest segment last changed)\n"
-			"  -?, --help                this help\n\n"
-			"Exit codes: 0 all fine; 8 something needs a human (a gap in the store, the\n"
+			"                            the store's newest segment last changed)\n");
+	tide_std_usage(f, 28);
+	fprintf(f, "\nConnection options: -s names the source; psql's options name the replica\n"
+			"(PG* variables apply to what they leave unsaid; the replica is read when\n"
+			"one of -d, -h, -p, -U is given):\n"
+			"  -s, --source=CONNINFO     the source (any role that can read\n"
+			"                            pg_replication_slots)\n");
+	tide_conn_usage(f, "the replica", 28);
+	fprintf(f,
+			"\nExit codes: 0 all fine; 8 something needs a human (a gap in the store, the\n"
 			"slot missing or inactive past --max-inactive, a lag past --max-lag-bytes or\n"
 			"--max-lag, a replica without progress for this source; each is printed);\n"
 			"2 bad arguments; 3 the source, 4 the replica could not be read; 5 the\n"
@@ -98,14 +105,14 @@ static int
 parse_status_opts(int argc, char **argv, status_opts_t *o)
 {
 	static const struct option opts[] = {
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"directory", required_argument, NULL, 'D'},
 		{"source", required_argument, NULL, 's'},
-		{"dbname", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, 1},
 		{"max-lag-bytes", required_argument, NULL, 2},
 		{"max-lag", required_argument, NULL, 3},
 		{"max-inactive", required_argument, NULL, 4},
-		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -114,8 +121,10 @@ parse_status_opts(int argc, char **argv, status_opts_t *o)
 	memset(o, 0, sizeof(*o));
 	o->max_lag_bytes = o->max_lag = o->max_inactive = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "D:s:d:?", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:s:", opts)) != -1)
 	{
+		if (tide_conn_opt(&o->rconn, c, optarg))
+			continue;
 		switch (c)
 		{
 			case 'D':
@@ -123,9 +132,6 @@ parse_status_opts(int argc, char **argv, status_opts_t *o)
 				break;
 			case 's':
 				o->source = optarg;
-				break;
-			case 'd':
-				o->replica = optarg;
 				break;
 			case 1:
 				o->json = true;
@@ -145,20 +151,21 @@ parse_status_opts(int argc, char **argv, status_opts_t *o)
 					return rc;
 				break;
 			default:
-				if (optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--help") == 0)
-				{
-					status_usage(stdout);
-					return -1;
-				}
-				status_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "status", status_usage);
 		}
 	}
 	if (optind != argc || o->store == NULL)
 	{
 		tide_log_error("tide status needs -D DIR|URL%s", optind != argc ? " and no other arguments" : "");
-		status_usage(stderr);
+		tide_log_hint("run 'tide status --help' for its options");
 		return TIDE_EXIT_USAGE;
+	}
+	/* the replica is optional: read when named (not from PG* alone) */
+	if (o->rconn.dbname || o->rconn.host || o->rconn.port || o->rconn.user)
+	{
+		if ((rc = tide_conn_finish(&o->rconn, "the replica")) != 0)
+			return rc;
+		o->replica = o->rconn.conninfo;
 	}
 	return 0;
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # demo/demo.sh - the main job end to end on throwaway local clusters:
 # a message-bus archive source under a live workload, tide stream into
-# 10-second segments, tide apply --follow into a replica, then catch-up,
-# tide verify, and a summary.  Exits non-zero if anything is wrong.
+# 10-second segments, tide apply --follow --schema follow into a replica,
+# a new day's partition created on the source mid-demo (it replicates with
+# no operator action), then, with writes stopped, tide cutover (sequences,
+# marker, verify) and a summary with the cutover time.  Exits non-zero if
+# anything is wrong.
 #
 # Run by `make demo` (which builds first).  As root, the clusters run as
 # the postgres OS user.  Work files go to $TIDE_DEMO_DIR (/tmp/tide-demo).
@@ -102,40 +105,36 @@ t_boot0=$(now)
 boot_secs=$(el "$t_boot0" "$(now)")
 grep -E 'done:' "$W/bootstrap.log" | cut -c1-160
 
-say "tide apply --follow: keeping the replica current"
-"$TIDE" apply -d "$REP_CONN" -D "$SEGS" --follow 2>"$W/apply.log" &
+say "tide apply --follow --schema follow: keeping the replica current, new partitions included"
+"$TIDE" apply -d "$REP_CONN" -D "$SEGS" --follow --schema follow 2>"$W/apply.log" &
 apply_pid=$!
 pids+=($apply_pid)
 
+sleep 2
+# the time-decay pattern: tomorrow's tomorrow gets its partition while rows flow
+newday=$(src -Atc "SELECT to_char(current_date + 4, 'YYYYMMDD')")
+say "a new day on the source: partition messages_$newday, created and filled mid-demo"
+src <<SQL
+CREATE TABLE messages_$newday PARTITION OF messages FOR VALUES FROM (current_date + 4) TO (current_date + 5);
+INSERT INTO messages (sent, topic, username, headers, body)
+SELECT current_date + 4, 'org.example.prod.newday', 'user' || g, jsonb_build_object('x-id', g), jsonb_build_object('n', g)
+  FROM generate_series(1, 500) g;
+SQL
+
 wait $pgbench_pid || { cat "$W/pgbench.log"; fail "the workload failed"; }
 src_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$W/pgbench.log")
-echo "workload committed $src_txns transactions"
+echo "workload committed $src_txns transactions; writes stopped"
 
-say "waiting for the replica to catch up"
-t_wait0=$(now)
-# the sequences' states last (README "Sequences"): promoted, the replica
-# must hand out ids the source has not
-seq_lsn=$("$TIDE" sync-sequences -d "$SRC_CONN" -q) || fail "tide sync-sequences failed"
-target=$(src -Atc "SELECT pg_current_wal_lsn()")
-caught=
-for _ in $(seq 600); do
-	if [ "$(rep -Atc "SELECT coalesce(bool_or(end_lsn >= '$target'), false) FROM tide.progress" 2>/dev/null)" = t ]; then
-		caught=1; break
-	fi
-	# the last transaction before $target may end just past it: compare data too
-	if [ "$(rep -Atc "SELECT coalesce(bool_or(end_lsn > '${seq_lsn:-0/0}'), false) FROM tide.progress" 2>/dev/null)" = t ] &&
-	   [ "$(rep -Atc "SELECT count(*) FROM messages")" = "$(src -Atc "SELECT count(*) FROM messages")" ] &&
-	   [ "$(rep -Atc "SELECT sum(karma) FROM users")" = "$(src -Atc "SELECT sum(karma) FROM users")" ]; then
-		caught=1; break
-	fi
-	kill -0 $apply_pid 2>/dev/null || { cat "$W/apply.log"; fail "tide apply stopped"; }
-	sleep 0.1
-done
-[ -n "$caught" ] || { tail "$W/apply.log"; fail "the replica did not catch up within 60 s"; }
-catch_up=$(el "$t_wait0" "$(now)")
-
-say "tide verify: source against replica"
-"$TIDE" verify -s "$SRC_CONN" -d "$REP_CONN" | tee "$W/verify.log" || fail "tide verify found differences"
+say "tide cutover: writes are stopped; sequences, a marker, wait for stream and apply, verify"
+t_cut0=$(now)
+"$TIDE" cutover -s "$SRC_CONN" -d "$REP_CONN" -D "$SEGS" --timeout 60s 2>"$W/cutover.err" | tee "$W/cutover.log" ||
+	{ cat "$W/cutover.err"; tail "$W/apply.log"; fail "tide cutover did not find the replica equal"; }
+cut_wall=$(el "$t_cut0" "$(now)")
+cut_secs=$(sed -n 's/^replica is equal; promote it (\([0-9.]*\) s from start to equal)$/\1/p' "$W/cutover.log")
+[ -n "$cut_secs" ] || fail "tide cutover did not say the replica is equal"
+newday_rows=$(rep -Atc "SELECT count(*) FROM messages_$newday") || fail "the new day's partition did not replicate"
+[ "$newday_rows" = 500 ] || fail "the new day's partition has $newday_rows rows on the replica, not 500"
+echo "the new day's partition messages_$newday is on the replica with its $newday_rows rows"
 
 kill -TERM $apply_pid; wait $apply_pid || fail "tide apply did not stop cleanly"
 "$TIDE" ls "$SEGS" >"$W/ls.log" || { cat "$W/ls.log"; fail "tide ls found damage"; }
@@ -149,8 +148,10 @@ printf '  segments written     %d (10-second buckets)\n' "$nseg"
 printf '  bytes on disk        %d (%.1f bytes per change)\n' "$bytes" "$(echo "$bytes / $changes" | bc -l)"
 printf '  transactions         %d, changes %d\n' "$txns" "$changes"
 printf '  bootstrap            %.2f s (restore of the base, then the segments so far)\n' "$boot_secs"
-printf '  catch-up after load  %.2f s\n' "$catch_up"
-grep '^verify:' "$W/verify.log" | sed 's/^/  /'
+printf '  new day partition    messages_%s created mid-demo, %d rows replicated (--schema follow)\n' "$newday" "$newday_rows"
+printf '  cutover              %.2f s from writes stopped to "replica is equal" (tide cutover, %.2f s wall)\n' "$cut_secs" "$cut_wall"
+grep '^cutover: ' "$W/cutover.log" | sed 's/^cutover: /    /'
+grep '^verify:' "$W/cutover.log" | sed 's/^/  /'
 grep -E 'stopped:' "$W/apply.log" | sed 's/^/  apply: /' | cut -c1-200
 echo
 echo "demo: OK"

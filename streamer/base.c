@@ -52,25 +52,17 @@
 
 #include <libpq-fe.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/store.h"
+#include "base.h"
 #include "source.h"
 
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
 #define PG_EPOCH_UNIX INT64_C(946684800)
 
-typedef struct
-{
-	const char *conninfo;
-	const char *host;			/* -h, -p, -U: as tide stream's */
-	const char *port;
-	const char *user;
-	const char *slot;
-	const char *dir;
-	int			jobs;
-} base_opts_t;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -107,34 +99,33 @@ base_usage(FILE *f)
 			"stream may be running), the dump runs in the snapshot of a second,\n"
 			"temporary slot, whose consistent point is the base's: base and segments\n"
 			"are still one history, with nothing missing or twice (README.md, \"A new\n"
-			"base while the stream runs\").\n\n"			"  -d, --dbname=CONNINFO   source connection (PG* variables apply)\n"
-			"  -h, --host=HOST         source host or socket directory\n"
-			"  -p, --port=PORT         source port\n"
-			"  -U, --username=USER     source user (needs REPLICATION)\n"
+			"base while the stream runs\").\n\n"
+			"Connection options (PG* variables apply; the user needs REPLICATION):\n");
+	tide_conn_usage(f, "the source", 26);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -S, --slot=SLOT         replication slot: created, or joined (see above)\n"
 			"  -D, --directory=DIR     segment directory (created if missing)\n"
 			"  -j, --jobs=N            parallel pg_dump jobs (default 1)\n"
-			"  -q, --quiet             only warnings and errors\n"
-			"      --help              this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
+			"  -q, --quiet             only warnings and errors\n");
+	tide_std_usage(f, 26);
+	fprintf(f,
+			"\nExit codes: 0 done, 2 bad arguments (DIR holds another history), 3 source\n"
 			"connection, slot or pg_dump problem (a slot this run created is dropped\n"
 			"again), 5 DIR's history does not reach back to the new base's point,\n"
 			"6 local I/O error.\n");
 }
 
 static int
-parse_args(base_opts_t *o, int argc, char **argv)
+parse_args(base_opts_t *o, tide_conn_opts_t *conn, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 1},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -143,22 +134,12 @@ parse_args(base_opts_t *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->jobs = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:j:q", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:j:q", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
 			case 'S':
 				o->slot = optarg;
 				break;
@@ -177,12 +158,8 @@ parse_args(base_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 1:
-				base_usage(stdout);
-				return -1;
 			default:
-				base_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "base", base_usage);
 		}
 	}
 	if (optind != argc || o->slot == NULL || o->dir == NULL)
@@ -196,8 +173,10 @@ parse_args(base_opts_t *o, int argc, char **argv)
 		tide_log_error("slot name \"%s\" is too long", o->slot);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->conninfo == NULL)
-		o->conninfo = "";		/* PG* environment variables */
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the source")) != 0)
+		return rc;
+	o->conninfo = conn->conninfo;
 	return 0;
 }
 
@@ -472,9 +451,13 @@ create_slot(PGconn *conn, const char *name, bool temporary, store_manifest_t *m)
 		const char *e = one_line(conn);
 
 		tide_log_error("could not create %sreplication slot \"%s\": %s", temporary ? "temporary " : "", name, e);
-		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
-			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
-		else if (strstr(e, "max_replication_slots") || strstr(e, "replication slots are in use"))
+		/* by SQLSTATE: the text is in the server's lc_messages language */
+		source_log_notes(r);
+		if (PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) != NULL)
+			;					/* the server said what to do */
+		else if (source_sqlstate_is(r, "58P01"))	/* undefined file */
+			tide_log_hint("install the tide plugin on the source (tide.so in its $libdir, or in dynamic_library_path)");
+		else if (source_sqlstate_is(r, "53400"))	/* configuration limit exceeded */
 			tide_log_hint("a base into a live directory needs one free replication slot while it runs: raise max_replication_slots");
 		PQclear(r);
 		return TIDE_EXIT_SOURCE;
@@ -539,6 +522,19 @@ int
 tide_cmd_base(int argc, char **argv)
 {
 	base_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_args(&o, &conn, argc, argv)) == 0)
+		rc = tide_base_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+int
+tide_base_run(const base_opts_t *opts)
+{
+	base_opts_t o = *opts;
 	store_manifest_t m;
 	store_t    *s = NULL;
 	PGconn	   *conn = NULL;
@@ -573,8 +569,6 @@ tide_cmd_base(int argc, char **argv)
 
 	memset(&child, 0, sizeof(child));
 	memset(&m, 0, sizeof(m));
-	if ((rc = parse_args(&o, argc, argv)) != 0)
-		return rc < 0 ? TIDE_EXIT_OK : rc;
 	/* invariant 8: the dump and its manifest are owner-only (pg_dump inherits it) */
 	umask(077);
 	if ((rc = prepare_dir(o.dir, &s)) != 0)

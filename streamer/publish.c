@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "publish.h"
 
@@ -489,9 +490,10 @@ publish_usage(FILE *f)
 			"                         this that no kept base needs (e.g. 15d)\n"
 			"      --keep-bases=N     with --retain: keep the newest N bases, delete older\n"
 			"                         ones past the window\n"
-			"  -q, --quiet            only warnings and errors\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 done, 2 bad arguments, 5 URL holds other content under a name\n"
+			"  -q, --quiet            only warnings and errors\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 done, 2 bad arguments, 5 URL holds other content under a name\n"
 			"or another source's history, 6 local I/O error, 7 the store cannot be\n"
 			"reached or refused the request (retry may help).\n");
 }
@@ -503,7 +505,7 @@ tide_cmd_publish(int argc, char **argv)
 		{"retain", required_argument, NULL, 1},
 		{"keep-bases", required_argument, NULL, 2},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
+		TIDE_STD_LONGOPTS,
 		{NULL, 0, NULL, 0}
 	};
 	store_sync_opts_t so;
@@ -517,7 +519,7 @@ tide_cmd_publish(int argc, char **argv)
 	memset(&so, 0, sizeof(so));
 	so.src_retain.retain_usecs = so.dst_retain.retain_usecs = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, "q", opts)) != -1)
 	{
 		switch (c)
 		{
@@ -532,18 +534,15 @@ tide_cmd_publish(int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				publish_usage(stdout);
-				return TIDE_EXIT_OK;
 			default:
-				publish_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				rc = tide_opt_std(c, "publish", publish_usage);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
 	if (optind != argc - 2)
 	{
 		tide_log_error("publish needs a directory and a store URL");
-		publish_usage(stderr);
+		tide_log_hint("run 'tide publish --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
 	if (so.dst_retain.keep_bases && so.dst_retain.retain_usecs < 0)
@@ -576,6 +575,30 @@ tide_cmd_publish(int argc, char **argv)
 	return rc;
 }
 
+static void
+prune_usage(FILE *f)
+{
+	fprintf(f,
+			"Usage: tide prune --retain DURATION [--keep-bases N] [--dry-run] DIR|URL\n\n"
+			"Delete closed segments whose time bucket ended more than DURATION\n"
+			"ago (e.g. 15d), from a directory or a store (s3://BUCKET/PREFIX; with\n"
+			"--dry-run also http(s)://).  The open segment and the newest closed one\n"
+			"are kept, and every segment a kept base needs (those holding changes\n"
+			"after its consistent point): a base is useless without the history\n"
+			"that follows it.  --keep-bases N keeps the newest N bases and deletes\n"
+			"older ones past DURATION, so only what those N need is kept.  Only\n"
+			"the oldest part of the history is ever deleted: never a hole.  The\n"
+			"index is rewritten first, then the objects go.\n\n"
+			"Options:\n"
+			"  -r, --retain=DURATION  delete what is older than this (required)\n"
+			"  -k, --keep-bases=N     keep the newest N bases (and what they need)\n"
+			"  -n, --dry-run          say what would be deleted, delete nothing\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 done, 2 bad arguments, 6 local I/O error, 7 the store\n"
+			"cannot be reached or refused the request.\n");
+}
+
 /* on_prune_event - "removed ..." or, in a dry run, "would remove ..." */
 static void
 on_prune_event(void *arg, const store_event_t *e)
@@ -597,7 +620,7 @@ tide_cmd_prune(int argc, char **argv)
 		{"retain", required_argument, NULL, 'r'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"keep-bases", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
+		TIDE_STD_LONGOPTS,
 		{NULL, 0, NULL, 0}
 	};
 	store_sync_opts_t so;
@@ -610,7 +633,7 @@ tide_cmd_prune(int argc, char **argv)
 	memset(&so, 0, sizeof(so));
 	so.src_retain.retain_usecs = so.dst_retain.retain_usecs = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:nk:h", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, "r:nk:", opts)) != -1)
 	{
 		switch (c)
 		{
@@ -626,25 +649,14 @@ tide_cmd_prune(int argc, char **argv)
 					return rc;
 				break;
 			default:
-				fprintf(c == 'h' ? stdout : stderr,
-						"Usage: tide prune --retain DURATION [--keep-bases N] [--dry-run] DIR|URL\n\n"
-						"Delete closed segments whose time bucket ended more than DURATION\n"
-						"ago (e.g. 15d), from a directory or a store (s3://BUCKET/PREFIX; with\n"
-						"--dry-run also http(s)://).  The open segment and the newest closed one\n"
-						"are kept, and every segment a kept base needs (those holding changes\n"
-						"after its consistent point): a base is useless without the history\n"
-						"that follows it.  --keep-bases N keeps the newest N bases and deletes\n"
-						"older ones past DURATION, so only what those N need is kept.  Only\n"
-						"the oldest part of the history is ever deleted: never a hole.  The\n"
-						"index is rewritten first, then the objects go.\n\n"
-						"Exit codes: 0 done, 2 bad arguments, 6 local I/O error, 7 the store\n"
-						"cannot be reached or refused the request.\n");
-				return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
+				rc = tide_opt_std(c, "prune", prune_usage);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
 	if (optind != argc - 1 || so.src_retain.retain_usecs < 0)
 	{
 		tide_log_error("prune needs --retain and exactly one directory or store URL");
+		tide_log_hint("run 'tide prune --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
 	if ((rc = store_open(argv[optind], NULL, &s, err)) != 0)

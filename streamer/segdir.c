@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "segdir.h"
 #include "tide/store.h"
@@ -308,6 +309,44 @@ put_time(FILE *out, proto_time_t t)
 #define LSN_FMT "%X/%X"
 #define LSN_ARGS(l) (unsigned) ((l) >> 32), (unsigned) (l)
 
+/*
+ * lsn_columns - the "first commit LSN" and "complete to LSN" columns; a
+ * segment without a transaction has no first commit (not 0/0): what a
+ * reader needs is the range it covers, from its start to where it is
+ * complete.
+ */
+static void
+lsn_columns(char *buf, size_t len, uint64_t ntxns, uint64_t start, uint64_t first, uint64_t covered)
+{
+	char		a[32];
+	char		b[32];
+
+	if (ntxns == 0)
+	{
+		snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(start));
+		snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(covered > start ? covered : start));
+		snprintf(buf, len, "empty, covers %s..%s", a, b);
+		return;
+	}
+	snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(first));
+	snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(covered));
+	snprintf(buf, len, "%-21s %-21s", a, b);
+}
+
+/* put_time_json - a commit time as a JSON string, null when there is none */
+static void
+put_time_json(FILE *out, uint64_t ntxns, int64_t t)
+{
+	if (ntxns == 0)
+	{
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	put_time(out, t);
+	fputc('"', out);
+}
+
 /* ls_local - every segment of directory dir scanned in full: counts and damage */
 static int
 ls_local(const char *dir, bool json, int *damaged)
@@ -328,13 +367,17 @@ ls_local(const char *dir, bool json, int *damaged)
 		segstats_t	st;
 		segdir_scan_t scan = {0};
 		uint64_t	at = 0;
+		uint64_t	start = e->start_lsn;
 		bool		bad;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, e->name);
 		segstats_init(&st);
 		rc = seg_reader_open(&r, path, &at);
 		if (rc == 0)
+		{
+			start = r.header.start_lsn;
 			rc = segdir_scan_file(&r, &st, &scan, false);
+		}
 		else
 			scan.err_offset = at;
 		/* the torn tail of an open segment is expected, not damage */
@@ -347,17 +390,21 @@ ls_local(const char *dir, bool json, int *damaged)
 		}
 		if (json)
 		{
-			printf("{\"segment\":\"%s\",\"state\":\"%s\",\"first_lsn\":\"" LSN_FMT "\","
-				   "\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
-				   "\"bytes\":%llu,\"first_commit\":\"",
-				   e->name, bad ? "damaged" : e->partial ? "open" : "closed",
-				   LSN_ARGS(st.first_lsn), LSN_ARGS(scan.covered),
+			printf("{\"segment\":\"%s\",\"state\":\"%s\",\"start_lsn\":\"" LSN_FMT "\",",
+				   e->name, bad ? "damaged" : e->partial ? "open" : "closed", LSN_ARGS(start));
+			/* an empty segment has no first commit: null, never 0/0 */
+			if (st.ntxns == 0)
+				printf("\"first_lsn\":null,");
+			else
+				printf("\"first_lsn\":\"" LSN_FMT "\",", LSN_ARGS(st.first_lsn));
+			printf("\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
+				   "\"bytes\":%llu,\"first_commit\":",
+				   LSN_ARGS(scan.covered),
 				   (unsigned long long) st.ntxns, (unsigned long long) st.nchanges,
 				   (unsigned long long) scan.size);
-			put_time(stdout, st.first_time);
-			printf("\",\"last_commit\":\"");
-			put_time(stdout, st.last_time);
-			printf("\"");
+			put_time_json(stdout, st.ntxns, st.first_time);
+			printf(",\"last_commit\":");
+			put_time_json(stdout, st.ntxns, st.last_time);
 			if (bad)
 				printf(",\"damage_offset\":%llu,\"damage\":\"%s\"",
 					   (unsigned long long) scan.err_offset, tide_err_name(rc));
@@ -365,14 +412,12 @@ ls_local(const char *dir, bool json, int *damaged)
 		}
 		else
 		{
-			char		a[32];
-			char		b[32];
+			char		range[96];
 
-			snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(st.first_lsn));
-			snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(scan.covered));
-			printf("%-45s %-6s %-21s %-21s %8llu %10llu %12llu\n", e->name,
+			lsn_columns(range, sizeof(range), st.ntxns, start, st.first_lsn, scan.covered);
+			printf("%-45s %-6s %-43s %8llu %10llu %12llu\n", e->name,
 				   bad ? "DAMAGED" : e->partial ? "open" : "closed",
-				   a, b, (unsigned long long) st.ntxns, (unsigned long long) st.nchanges,
+				   range, (unsigned long long) st.ntxns, (unsigned long long) st.nchanges,
 				   (unsigned long long) scan.size);
 		}
 		segdir_scan_free(&scan);
@@ -408,26 +453,29 @@ ls_remote(store_t *s, const char *url, bool json, int *damaged)
 
 		if (json)
 		{
-			printf("{\"segment\":\"%s\",\"state\":\"published\",\"first_lsn\":\"" LSN_FMT "\","
-				   "\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
-				   "\"bytes\":%llu,\"sha256\":\"%s\",\"first_commit\":\"",
-				   g->name, LSN_ARGS(g->first_lsn), LSN_ARGS(g->end_lsn),
+			printf("{\"segment\":\"%s\",\"state\":\"published\",\"start_lsn\":\"" LSN_FMT "\",",
+				   g->name, LSN_ARGS(g->start_lsn));
+			if (g->txns == 0)
+				printf("\"first_lsn\":null,");
+			else
+				printf("\"first_lsn\":\"" LSN_FMT "\",", LSN_ARGS(g->first_lsn));
+			printf("\"covered_lsn\":\"" LSN_FMT "\",\"transactions\":%llu,\"changes\":%llu,"
+				   "\"bytes\":%llu,\"sha256\":\"%s\",\"first_commit\":",
+				   LSN_ARGS(g->end_lsn),
 				   (unsigned long long) g->txns, (unsigned long long) g->changes,
 				   (unsigned long long) g->size, g->sha256);
-			put_time(stdout, g->first_time);
-			printf("\",\"last_commit\":\"");
-			put_time(stdout, g->last_time);
-			printf("\"}\n");
+			put_time_json(stdout, g->txns, g->first_time);
+			printf(",\"last_commit\":");
+			put_time_json(stdout, g->txns, g->last_time);
+			printf("}\n");
 		}
 		else
 		{
-			char		a[32];
-			char		b[32];
+			char		range[96];
 
-			snprintf(a, sizeof(a), LSN_FMT, LSN_ARGS(g->first_lsn));
-			snprintf(b, sizeof(b), LSN_FMT, LSN_ARGS(g->end_lsn));
-			printf("%-45s %-9s %-21s %-21s %8llu %10llu %12llu\n", g->name, "published",
-				   a, b, (unsigned long long) g->txns, (unsigned long long) g->changes,
+			lsn_columns(range, sizeof(range), g->txns, g->start_lsn, g->first_lsn, g->end_lsn);
+			printf("%-45s %-9s %-43s %8llu %10llu %12llu\n", g->name, "published",
+				   range, (unsigned long long) g->txns, (unsigned long long) g->changes,
 				   (unsigned long long) g->size);
 		}
 	}
@@ -479,12 +527,30 @@ ls_bases(store_t *s, const char *url, bool json)
 	return 0;
 }
 
+static void
+ls_usage(FILE *f)
+{
+	fprintf(f,
+			"Usage: tide ls [--json] DIR|URL\n\n"
+			"List the segments of DIR with their time and LSN ranges, transactions,\n"
+			"changes and bytes, then its bases.  A segment without a transaction shows\n"
+			"the range it covers (\"empty, covers A..B\"; in JSON a null first_lsn).\n"
+			"Every block's checksum is verified; damage is reported with the file and\n"
+			"byte offset (exit code 5).  A store URL (s3://BUCKET/PREFIX,\n"
+			"http(s)://HOST/PATH) is listed from its index, without downloading a\n"
+			"segment; a gap in its history is reported (exit code 5).  Exit code 7:\n"
+			"the store cannot be reached.\n\n"
+			"Options:\n"
+			"  -j, --json             one JSON object per segment\n");
+	tide_std_usage(f, 25);
+}
+
 int
 tide_cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+		TIDE_STD_LONGOPTS,
 		{NULL, 0, NULL, 0}
 	};
 	bool		json = false;
@@ -496,21 +562,14 @@ tide_cmd_ls(int argc, char **argv)
 	char		err[STORE_ERRLEN];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, "j", opts)) != -1)
 	{
 		if (c == 'j')
 			json = true;
 		else
 		{
-			fprintf(c == 'h' ? stdout : stderr,
-					"Usage: tide ls [--json] DIR|URL\n\n"
-					"List the segments of DIR with their time and LSN ranges, transactions,\n"
-					"changes and bytes, then its bases.  Every block's checksum is verified;\n"
-					"damage is reported with the file and byte offset (exit code 5).\n"
-					"A store URL (s3://BUCKET/PREFIX, http(s)://HOST/PATH) is listed from\n"
-					"its index, without downloading a segment; a gap in its history is\n"
-					"reported (exit code 5).  Exit code 7: the store cannot be reached.\n");
-			return c == 'h' ? TIDE_EXIT_OK : TIDE_EXIT_USAGE;
+			rc = tide_opt_std(c, "ls", ls_usage);
+			return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
 	if (optind != argc - 1)

@@ -17,43 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/seqstate.h"
+#include "tide/tablematch.h"
 #include "sequences.h"
 #include "source.h"
-
-/* glob - '*' matches any characters, as the decoder's tide_glob_match */
-static bool
-glob(const char *pat, const char *s)
-{
-	const char *star = NULL;
-	const char *resume = NULL;
-
-	while (*s != '\0')
-	{
-		if (*pat == '*')
-		{
-			star = pat++;
-			resume = s;
-		}
-		else if (*pat == *s)
-		{
-			pat++;
-			s++;
-		}
-		else if (star != NULL)
-		{
-			pat = star + 1;
-			s = ++resume;
-		}
-		else
-			return false;
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
 
 static bool
 is_blank(char c)
@@ -63,7 +33,7 @@ is_blank(char c)
 
 /* split - value's comma-separated items, trimmed as the decoder trims them */
 static int
-split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
+split(char *value, const char *key, const char **out, int *n, bool tables)
 {
 	char	   *p = value;
 
@@ -71,7 +41,6 @@ split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
 	{
 		char	   *comma = strchr(p, ',');
 		char	   *end;
-		char	   *dot;
 
 		if (comma)
 			*comma = '\0';
@@ -85,22 +54,13 @@ split(char *value, const char *key, const char *(*out)[2], int *n, bool tables)
 			tide_log_error("too many items in -o %s (at most %d)", key, STREAM_SEQ_MAX_PATTERNS);
 			return TIDE_EXIT_USAGE;
 		}
-		dot = strchr(p, '.');
-		if (tables && (dot == NULL || dot == p || dot[1] == '\0'))
+		if (tables && !proto_table_pattern_valid(p))
 		{
 			tide_log_error("invalid table pattern \"%s\" in -o %s", p, key);
 			tide_log_hint("a table pattern has the form schema.table, where \"*\" in either part matches any characters");
 			return TIDE_EXIT_USAGE;
 		}
-		if (tables)
-		{
-			*dot = '\0';
-			out[*n][0] = p;
-			out[*n][1] = dot + 1;
-		}
-		else
-			out[*n][0] = out[*n][1] = p;
-		(*n)++;
+		out[(*n)++] = p;
 		if (comma == NULL)
 			return 0;
 		p = comma + 1;
@@ -112,7 +72,7 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 {
 	size_t		total = 0;
 	char	   *at;
-	const char *prefixes[STREAM_SEQ_MAX_PATTERNS][2];
+	const char *prefixes[STREAM_SEQ_MAX_PATTERNS];
 	int			nprefixes;
 	int			rc;
 
@@ -147,7 +107,7 @@ stream_seq_filter(stream_seq_filter_t *f, const char *const (*opts)[2], int n)
 			nprefixes = 0;
 			rc = split(at, key, prefixes, &nprefixes, false);
 			for (int j = 0; rc == 0 && j < nprefixes; j++)
-				found |= strcmp(prefixes[j][0], TIDE_SEQ_PREFIX) == 0;
+				found |= strcmp(prefixes[j], TIDE_SEQ_PREFIX) == 0;
 			if (rc == 0 && (incl_m ? !found : found))
 			{
 				f->off = true;
@@ -182,10 +142,10 @@ keep(const tide_seq_t *s, void *arg)
 	if (s->owner_schema == NULL)
 		return true;
 	for (int i = 0; i < f->nexcl; i++)
-		if (glob(f->excl[i][0], s->owner_schema) && glob(f->excl[i][1], s->owner_table))
+		if (proto_table_match(f->excl[i], s->owner_schema, s->owner_table))
 			return false;
 	for (int i = 0; !in && i < f->nincl; i++)
-		in = glob(f->incl[i][0], s->owner_schema) && glob(f->incl[i][1], s->owner_table);
+		in = proto_table_match(f->incl[i], s->owner_schema, s->owner_table);
 	return in;
 }
 
@@ -272,17 +232,18 @@ sync_usage(FILE *f)
 			"run this last before a cutover so the replica's sequences are ahead of\n"
 			"every value the source handed out.  Prints the message's LSN: a stream\n"
 			"and an apply that reach it have it.\n\n"
-			"Options:\n"
-			"  -d, --dbname=CONNINFO  the source (connection string or database name);\n"
-			"                         the role needs SELECT on the sequences (and\n"
-			"                         EXECUTE on pg_logical_emit_message, every role's\n"
-			"                         by default)\n"
-			"  -o NAME=VALUE          the decoder options tide stream is given, of which\n"
+			"Connection options (PG* variables apply; the role needs SELECT on the\n"
+			"sequences and EXECUTE on pg_logical_emit_message, every role's by default):\n");
+	tide_conn_usage(f, "the source", 25);
+	fprintf(f,
+			"\nOptions:\n"
+			"  -o, --option=NAME=VALUE  the decoder options tide stream is given, of which\n"
 			"                         include-tables and exclude-tables leave out the\n"
 			"                         sequences of the tables they leave out\n"
-			"  -q, --quiet            print nothing but the LSN\n"
-			"  -h, --help             this help\n\n"
-			"Exit codes: 0 recorded (or no sequence to record: no LSN printed),\n"
+			"  -q, --quiet            print nothing but the LSN\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\nExit codes: 0 recorded (or no sequence to record: no LSN printed),\n"
 			"2 bad arguments, 3 the source: connection, privileges.\n");
 }
 
@@ -290,78 +251,89 @@ int
 tide_cmd_sync_sequences(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
+		{"option", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	const char *conninfo = NULL;
-	const char *popts[STREAM_SEQ_MAX_PATTERNS][2];
-	int			npopts = 0;
-	stream_seq_filter_t f;
-	PGconn	   *conn;
+	tide_conn_opts_t co = {0};
+	stream_sync_opts_t o;
 	char		lsn[64];
-	size_t		count = 0;
-	bool		warned = false;
 	int			c;
 	int			rc;
 
+	memset(&o, 0, sizeof(o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "o:q", opts)) != -1)
 	{
+		if (tide_conn_opt(&co, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				conninfo = optarg;
-				break;
 			case 'o':
 				{
 					char	   *eq = strchr(optarg, '=');
 
-					if (npopts == STREAM_SEQ_MAX_PATTERNS)
+					if (o.npopts == STREAM_SEQ_MAX_PATTERNS)
 					{
 						tide_log_error("too many -o options");
 						return TIDE_EXIT_USAGE;
 					}
-					popts[npopts][0] = optarg;
-					popts[npopts][1] = "";
+					o.popts[o.npopts][0] = optarg;
+					o.popts[o.npopts][1] = "";
 					if (eq)
 					{
 						*eq = '\0';
-						popts[npopts][1] = eq + 1;
+						o.popts[o.npopts][1] = eq + 1;
 					}
-					npopts++;
+					o.npopts++;
 					break;
 				}
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case 'h':
-				sync_usage(stdout);
-				return TIDE_EXIT_OK;
 			default:
-				sync_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				rc = tide_opt_std(c, "sync-sequences", sync_usage);
+				return rc < 0 ? TIDE_EXIT_OK : rc;
 		}
 	}
 	if (optind < argc)
 	{
 		tide_log_error("unexpected argument \"%s\"", argv[optind]);
-		sync_usage(stderr);
+		tide_log_hint("run 'tide sync-sequences --help' for its options");
 		return TIDE_EXIT_USAGE;
 	}
-	if (conninfo == NULL)
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(&co, "the source")) != 0)
+		return rc;
+	o.conninfo = co.conninfo;
+	rc = tide_sync_sequences_run(&o, lsn, sizeof(lsn));
+	if (rc == 0 && lsn[0])
 	{
-		tide_log_error("no source given");
-		tide_log_hint("give the source with -d CONNINFO");
-		return TIDE_EXIT_USAGE;
+		printf("%s\n", lsn);
+		fflush(stdout);
 	}
-	if ((rc = stream_seq_filter(&f, (const char *const (*)[2]) popts, npopts)) != 0)
+	tide_conn_free(&co);
+	return rc;
+}
+
+int
+tide_sync_sequences_run(const stream_sync_opts_t *o, char *lsn, size_t len)
+{
+	stream_seq_filter_t f;
+	PGconn	   *conn;
+	size_t		count = 0;
+	bool		warned = false;
+	int			rc;
+
+	lsn[0] = '\0';
+	if ((rc = stream_seq_filter(&f, (const char *const (*)[2]) o->popts, o->npopts)) != 0)
 		return rc;
 	if (f.off)
 		tide_log_warning("tide stream given these options would not write the sequences' states into the segments: %s",
 						 f.why_off);
-	conn = stream_connect_source(conninfo, NULL, NULL, NULL, false, "tide sync-sequences");
+	conn = stream_connect_source(o->conninfo, NULL, NULL, NULL, false, "tide sync-sequences");
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		const char *e = PQerrorMessage(conn);
@@ -379,19 +351,19 @@ tide_cmd_sync_sequences(int argc, char **argv)
 		tide_log_error("could not set up the source session: %s", PQerrorMessage(conn));
 		rc = TIDE_EXIT_SOURCE;
 	}
-	else if (stream_seq_record(conn, &f, lsn, sizeof(lsn), &count, &warned) != 0)
+	else if (stream_seq_record(conn, &f, lsn, len, &count, &warned) != 0)
 	{
 		tide_log_hint("the role needs SELECT on the sequences and EXECUTE on pg_catalog.pg_logical_emit_message (every role's by default)");
 		rc = TIDE_EXIT_SOURCE;
+		lsn[0] = '\0';
 	}
 	else if (count == 0)
-		tide_log_info("no sequence to record");
-	else
 	{
-		tide_log_info("recorded the states of %zu %s at %s", count, count == 1 ? "sequence" : "sequences", lsn);
-		printf("%s\n", lsn);
-		fflush(stdout);
+		tide_log_info("no sequence to record");
+		lsn[0] = '\0';
 	}
+	else
+		tide_log_info("recorded the states of %zu %s at %s", count, count == 1 ? "sequence" : "sequences", lsn);
 	PQfinish(conn);
 	stream_seq_filter_free(&f);
 	return rc;

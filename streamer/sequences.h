@@ -25,9 +25,9 @@
 typedef struct
 {
 	char	   *patterns;		/* owned: copies the entries point into */
-	const char *incl[STREAM_SEQ_MAX_PATTERNS][2];	/* schema, table */
+	const char *incl[STREAM_SEQ_MAX_PATTERNS];	/* schema.table (tablematch.h) */
 	int			nincl;
-	const char *excl[STREAM_SEQ_MAX_PATTERNS][2];
+	const char *excl[STREAM_SEQ_MAX_PATTERNS];
 	int			nexcl;
 	bool		off;
 	char		why_off[256];
@@ -66,5 +66,20 @@ int			stream_seq_record(PGconn *conn, const stream_seq_filter_t *f, char *lsn,
 
 /* tide_cmd_sync_sequences - `tide sync-sequences` */
 int			tide_cmd_sync_sequences(int argc, char **argv);
+
+/* What `tide sync-sequences` is told (strings borrowed). */
+typedef struct
+{
+	const char *conninfo;		/* the source: one connection string */
+	const char *popts[STREAM_SEQ_MAX_PATTERNS][2];	/* -o NAME=VALUE */
+	int			npopts;
+} stream_sync_opts_t;
+
+/*
+ * tide_sync_sequences_run - record the source's sequence states into the
+ * stream now; lsn (at least 64 bytes) gets the message's LSN, "" when
+ * there was no sequence to record.  0 or a TIDE_EXIT_* code, logged.
+ */
+int			tide_sync_sequences_run(const stream_sync_opts_t *o, char *lsn, size_t len);
 
 #endif /* TIDE_STREAM_SEQUENCES_H */

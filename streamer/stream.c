@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "tide/cmdline.h"
 #include "tide/common.h"
 #include "tide/pgtools.h"
 #include "tide/metrics.h"
@@ -39,9 +40,10 @@
 #include "segwriter.h"
 #include "sequences.h"
 #include "spool.h"
+#include "stream.h"
 #include "stream_metrics.h"
 
-#define MAX_PLUGIN_OPTIONS 64
+#define MAX_PLUGIN_OPTIONS STREAM_MAX_PLUGIN_OPTIONS
 #define BACKLOG_LIMIT ((size_t) 24 << 20)	/* stop reading above this */
 #define TICK_MS 100
 #define IDLE_USECS 1000000		/* no data this long: the source is idle */
@@ -50,38 +52,6 @@
 #define COMMIT_RING 4096		/* accepted, not yet durable: for lag seconds */
 #define UNIX_EPOCH_OFFSET INT64_C(946684800000000)	/* 1970 -> 2000, in µs */
 
-typedef struct
-{
-	const char *conninfo;
-	const char *host;			/* -h, -p, -U: as pg_recvlogical's */
-	const char *port;
-	const char *user;
-	const char *slot;
-	const char *dir;
-	bool		create_slot;
-	int64_t		bucket;
-	int64_t		retain;			/* -1: keep everything */
-	int			level;
-	int64_t		flush_interval;
-	int64_t		flush_delay;	/* at most flush_interval */
-	int64_t		status_interval;
-	int64_t		idle_mark_interval;
-	uint64_t	endpos;			/* 0: none */
-	int64_t		warn_retained;	/* bytes */
-	int64_t		warn_xmin_age;	/* transactions */
-	bool		allow_other_owner;	/* -D may belong to another user */
-	int			keep_bases;		/* --keep-bases, 0: every base */
-	const char *publish_url;	/* --publish, or NULL */
-	int64_t		publish_retain; /* --publish-retain, -1: keep everything */
-	bool		ack_after_publish;
-	int64_t		warn_unpublished;	/* bytes */
-	bool		no_streaming;	/* never ask the decoder to stream */
-	int64_t		sequence_interval;	/* 0: sequence states not recorded */
-	bool		metrics;		/* --metrics-listen given */
-	struct sockaddr_storage metrics_addr;
-	const char *plugin_opts[MAX_PLUGIN_OPTIONS][2];
-	int			nplugin_opts;
-} stream_opts_t;
 
 typedef struct
 {
@@ -93,7 +63,16 @@ typedef struct
 	uv_timer_t	retry;
 	uv_signal_t sig[3];
 	PGconn	   *conn;			/* replication connection */
+	source_async_t ra;			/* its connection and setup (RS_*) */
+	int			rstep;			/* RS_*: the setup step running on ra */
+	char		src_dbname[256];	/* IDENTIFY_SYSTEM's answer, for the */
+	uint64_t	src_sysid;		/* steps after it */
+	uint32_t	src_timeline;
+	bool		sent_bounds;	/* START_REPLICATION asked for
+								 * partition-bounds */
 	PGconn	   *health;			/* plain connection for slot checks */
+	source_async_t ha;			/* its connection and the slot check */
+	bool		health_ready;	/* connected and set up */
 	segwriter_t w;
 	proto_relcat_t cat;
 	segwriter_resume_t resume;
@@ -127,6 +106,8 @@ typedef struct
 	uint64_t	last_health_tick;
 	uint64_t	last_mark_tick;
 	uint64_t	last_data_tick; /* an XLogData message arrived */
+	bool		goodbye_sent;	/* the final status update (finish_if_idle) */
+	uint64_t	goodbye_tick;
 	int64_t		clock_offset;	/* source clock - this host's, from sendTime */
 	uint64_t	bytes_in;
 	uint64_t	bytes_in_status;
@@ -136,12 +117,13 @@ typedef struct
 	 * The slot check (check_health): asynchronous on the health
 	 * connection, its last answer kept for the metrics.
 	 */
-	uv_poll_t  *health_poll;	/* owned while a query runs; freed in its
-								 * close callback */
+	int			health_step;	/* HS_*: what ha runs */
 	uint64_t	last_warn_tick;
-	uint64_t	health_sent_tick;	/* when the running query was sent */
+	uint64_t	health_sent_tick;	/* when the running step began */
+	uint64_t	health_failed_tick; /* when the last attempt failed */
 	bool		health_down;	/* the last connection attempt failed: the
-								 * next one waits a minute (connecting blocks) */
+								 * next one waits a minute, not to knock
+								 * every 5 s on a source that is down */
 	bool		have_slot;
 	bool		slot_active;
 	bool		have_retained;
@@ -720,6 +702,7 @@ connection_lost(stream_t *s, const char *why)
 	replay_abandon(s);
 	segwriter_abort(&s->w, &s->cat);
 	spool_discard_all(s->spool);
+	source_async_cancel(&s->ra);
 	if (s->poll)
 	{
 		uv_poll_stop(s->poll);
@@ -843,6 +826,14 @@ on_poll(uv_poll_t *h, int status, int events)
 {
 	stream_t   *s = h->data;
 
+	if (s->stopping)
+	{
+		/* only the goodbye is left to send (finish_if_idle) */
+		if (status < 0 || PQflush(s->conn) != 1)
+			uv_poll_stop(h);
+		finish_if_idle(s);
+		return;
+	}
 	if (status < 0)
 	{
 		/*
@@ -884,109 +875,264 @@ on_poll(uv_poll_t *h, int status, int events)
 
 /* --------------------------------------------------- connection setup */
 
+/*
+ * The replication session is made and set up under the loop, one step at
+ * a time (source_async_t, source.c): connect, IDENTIFY_SYSTEM, the slot's
+ * row, CREATE_REPLICATION_SLOT if asked, the database's identity, then
+ * START_REPLICATION.  Nothing waits for the source on the loop thread, so
+ * the segment writer's callbacks, signals and --metrics-listen are served
+ * while a source is slow to answer or silent, at startup as on every
+ * reconnect.  (tide_cmd_stream does nothing with the source before the
+ * loop runs: the first attempt is started right before uv_run.)
+ */
+#define RS_CONNECT 0
+#define RS_IDENTIFY 1
+#define RS_SLOT 2
+#define RS_CREATE 3
+#define RS_IDENT 4
+#define RS_START 5
 
-static PGresult *
-run(PGconn *c, const char *sql, ExecStatusType want)
+#define REPL_LOST (-1)			/* a step's result: handled, reconnecting */
+
+static void on_repl_step(source_async_t *a, PGresult *res);
+
+/*
+ * may_retry - a failure now is an outage to wait out, not a configuration
+ * to fix: this run streamed before, or the directory already holds the
+ * source's history.  (A first run that cannot reach its source says so
+ * and stops.)
+ */
+static bool
+may_retry(const stream_t *s)
 {
-	PGresult   *r = PQexec(c, sql);
-
-	if (PQresultStatus(r) != want)
-	{
-		PQclear(r);
-		return NULL;
-	}
-	return r;
+	return s->retry_ms != 0 || s->w.have_ident;
 }
 
 /*
- * check_slot - the slot exists, is logical, uses tide, belongs to this
- * database and is not in use; and the directory is not behind it.
- * Returns 0, or the exit code of the (logged) problem.
+ * transient - by SQLSTATE (or by its absence: the connection failed): the
+ * server went away or is not ready, and trying again later is the cure.
+ * 08 connection exceptions, 57P01 admin shutdown, 57P02 crash shutdown,
+ * 57P03 cannot connect now.
+ */
+static bool
+transient(const stream_t *s, const PGresult *res)
+{
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK || res == NULL)
+		return true;			/* the connection failed: by PQstatus */
+	return source_sqlstate_is(res, "08") || source_sqlstate_is(res, "57P01") ||
+		source_sqlstate_is(res, "57P02") || source_sqlstate_is(res, "57P03");
+}
+
+/*
+ * repl_lost - res failed transiently on a stream that may retry:
+ * reconnect with backoff (and return true).
+ */
+static bool
+repl_lost(stream_t *s, const PGresult *res)
+{
+	if (!may_retry(s) || !transient(s, res))
+		return false;
+	connection_lost(s, source_async_error(&s->ra, res));
+	return true;
+}
+
+/* repl_send - the next setup step: 0, or REPL_LOST / an exit code */
+static int
+repl_send(stream_t *s, int step, const char *sql)
+{
+	s->rstep = step;
+	if (source_async_send(&s->ra, sql, on_repl_step) == 0)
+		return 0;
+	if (repl_lost(s, NULL))
+		return REPL_LOST;
+	tide_log_error("could not send a command to the source: %s", source_async_error(&s->ra, NULL));
+	return TIDE_EXIT_SOURCE;
+}
+
+/*
+ * hint_for - after an error res: the server's DETAIL and HINT, or where it
+ * gave no hint, what its SQLSTATE calls for.  Never the message's text:
+ * it is in the server's lc_messages language.
+ */
+static void
+hint_for(const PGresult *res)
+{
+	source_log_notes(res);
+	if (res == NULL || PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) != NULL)
+		return;
+	if (source_sqlstate_is(res, "58P01"))	/* undefined file */
+		tide_log_hint("install the tide plugin on the source (tide.so in its $libdir, or in dynamic_library_path)");
+	else if (source_sqlstate_is(res, "42501"))	/* insufficient privilege */
+		tide_log_hint("the role needs LOGIN and REPLICATION (no superuser), and tide must be a trusted output plugin where the server has output_plugin_libraries (README, \"Enabling the plugin on a source server\")");
+	else if (source_sqlstate_is(res, "53400"))	/* configuration limit exceeded */
+		tide_log_hint("every replication slot is taken: raise max_replication_slots on the source, or drop a slot no longer used");
+}
+
+/*
+ * slot_missing - the slot does not exist (its row is gone, or the server
+ * said 42704 undefined object).  Returns the exit code of the logged
+ * problem.
  */
 static int
-check_slot(stream_t *s, const char *dbname)
+slot_missing(stream_t *s)
 {
-	char	   *lit = PQescapeLiteral(s->conn, s->o.slot, strlen(s->o.slot));
-	char		sql[1024];
-	PGresult   *r;
-	uint64_t	confirmed = 0;
+	if (s->w.have_ident)
+	{
+		/*
+		 * Invariant 1: a new slot starts at the source's current WAL
+		 * position, so the transactions between the directory's end and
+		 * that point would be in no segment.  --create-slot only starts a
+		 * history; it never continues one.
+		 */
+		tide_log_error("replication slot \"%s\" does not exist, but segment directory \"%s\" holds its history up to " LSN_FMT,
+					   s->o.slot, s->o.dir, LSN_ARGS(s->w.accepted));
+		tide_log_detail("the slot was dropped (or the source failed over to a server without it); a new slot would start at the source's current position, and the transactions committed since " LSN_FMT " would be in no segment",
+						LSN_ARGS(s->w.accepted));
+		tide_log_hint("start a new segment directory from a new base (tide base); keep this one for replicas already past it");
+		return TIDE_EXIT_CORRUPT;
+	}
+	tide_log_error("replication slot \"%s\" does not exist", s->o.slot);
+	tide_log_hint("create it with --create-slot, or SELECT pg_create_logical_replication_slot('%s', 'tide')", s->o.slot);
+	return TIDE_EXIT_SOURCE;
+}
 
+/* slot_in_use - another process streams from the slot (pid, or NULL) */
+static int
+slot_in_use(stream_t *s, const char *pid)
+{
+	if (pid)
+		tide_log_error("replication slot \"%s\" is in use by process %s", s->o.slot, pid);
+	else
+		tide_log_error("replication slot \"%s\" is in use by another process", s->o.slot);
+	tide_log_hint("stop the other consumer of the slot first");
+	return TIDE_EXIT_SOURCE;
+}
+
+/* send_identity - the query learn_identity reads */
+static int
+send_identity(stream_t *s)
+{
+	return repl_send(s, RS_IDENT,
+					 "SELECT d.oid, current_setting('server_version_num'), "
+					 "pg_catalog.pg_encoding_to_char(d.encoding) "
+					 "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()");
+}
+
+/*
+ * identified - IDENTIFY_SYSTEM answered: the same source as the
+ * directory's, on its timeline; then the slot's row is asked for.
+ */
+static int
+identified(stream_t *s, PGresult *r)
+{
+	char	   *lit;
+	char		sql[1024];
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) < 4 || PQntuples(r) != 1)
+	{
+		if (repl_lost(s, r))
+			return REPL_LOST;
+		tide_log_error("could not identify the source system: %s", source_async_error(&s->ra, r));
+		source_log_notes(r);
+		tide_log_hint("the connection must allow replication: a role with REPLICATION and a \"replication\" line in pg_hba.conf");
+		return TIDE_EXIT_SOURCE;
+	}
+	snprintf(s->src_dbname, sizeof(s->src_dbname), "%s", PQgetvalue(r, 0, 3));
+	s->src_sysid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	s->src_timeline = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+	if (s->w.have_ident &&
+		(s->src_sysid != s->w.ident.system_id ||
+		 strlen(s->src_dbname) != s->w.ident.dbname.n ||
+		 memcmp(s->src_dbname, s->w.ident.dbname.p, s->w.ident.dbname.n) != 0 ||
+		 strlen(s->o.slot) != s->w.ident.slot.n ||
+		 memcmp(s->o.slot, s->w.ident.slot.p, s->w.ident.slot.n) != 0))
+	{
+		tide_log_error("segment directory \"%s\" holds segments of another source", s->o.dir);
+		tide_log_detail("its segments come from system %llu, database \"%.*s\", slot \"%.*s\"; "
+						"this stream is system %s, database \"%s\", slot \"%s\"",
+						(unsigned long long) s->w.ident.system_id,
+						(int) s->w.ident.dbname.n, s->w.ident.dbname.p,
+						(int) s->w.ident.slot.n, s->w.ident.slot.p,
+						PQgetvalue(r, 0, 0), s->src_dbname, s->o.slot);
+		tide_log_hint("use one directory per source and slot");
+		return TIDE_EXIT_USAGE;
+	}
+	if (s->w.have_ident && s->src_timeline != s->w.ident.timeline)
+	{
+		/*
+		 * Invariant 1: another timeline is another history (a promoted
+		 * standby, a point-in-time recovery); what this directory holds
+		 * past the fork may never have happened there.
+		 */
+		tide_log_error("the source is on timeline %u, but segment directory \"%s\" was written on timeline %u",
+					   s->src_timeline, s->o.dir, s->w.ident.timeline);
+		tide_log_detail("the directory holds the history up to " LSN_FMT "; after a failover or a point-in-time recovery the source's history forked, and a stream from it would not continue this one",
+						LSN_ARGS(s->w.accepted));
+		tide_log_hint("start a new segment directory from a new base (tide base) on the new primary");
+		return TIDE_EXIT_CORRUPT;
+	}
+	lit = PQescapeLiteral(s->conn, s->o.slot, strlen(s->o.slot));
+	if (lit == NULL)
+	{
+		tide_log_error("could not quote the slot name: %s", source_async_error(&s->ra, NULL));
+		return TIDE_EXIT_SOURCE;
+	}
 	snprintf(sql, sizeof(sql),
 			 "SELECT plugin, slot_type, database, confirmed_flush_lsn, active_pid "
 			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
 	PQfreemem(lit);
-	if ((r = run(s->conn, sql, PGRES_TUPLES_OK)) == NULL)
+	return repl_send(s, RS_SLOT, sql);
+}
+
+/*
+ * slot_checked - the slot's row: it exists (or is created now), is
+ * logical, uses tide, belongs to this database and is not in use; and the
+ * directory is not behind it.
+ */
+static int
+slot_checked(stream_t *s, PGresult *r)
+{
+	uint64_t	confirmed = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
-		tide_log_error("could not look up replication slot \"%s\": %s", s->o.slot, conn_error(s->conn));
+		if (repl_lost(s, r))
+			return REPL_LOST;
+		tide_log_error("could not look up replication slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
+		source_log_notes(r);
 		return TIDE_EXIT_SOURCE;
 	}
 	if (PQntuples(r) == 0)
 	{
-		PQclear(r);
-		if (s->w.have_ident)
-		{
-			/*
-			 * Invariant 1: a new slot starts at the source's current WAL
-			 * position, so the transactions between the directory's end
-			 * and that point would be in no segment.  --create-slot only
-			 * starts a history; it never continues one.
-			 */
-			tide_log_error("replication slot \"%s\" does not exist, but segment directory \"%s\" holds its history up to " LSN_FMT,
-						   s->o.slot, s->o.dir, LSN_ARGS(s->w.accepted));
-			tide_log_detail("the slot was dropped (or the source failed over to a server without it); a new slot would start at the source's current position, and the transactions committed since " LSN_FMT " would be in no segment",
-							LSN_ARGS(s->w.accepted));
-			tide_log_hint("start a new segment directory from a new base (tide base); keep this one for replicas already past it");
-			return TIDE_EXIT_CORRUPT;
-		}
-		if (s->o.create_slot)
+		if (s->o.create_slot && !s->w.have_ident)
 		{
 			char	   *id = PQescapeIdentifier(s->conn, s->o.slot, strlen(s->o.slot));
+			char		sql[1024];
 
-			snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL tide (SNAPSHOT 'nothing')", id);
+			snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL tide (SNAPSHOT 'nothing')",
+					 id ? id : "\"\"");
 			PQfreemem(id);
-			if ((r = run(s->conn, sql, PGRES_TUPLES_OK)) == NULL)
-			{
-				tide_log_error("could not create replication slot \"%s\": %s", s->o.slot, conn_error(s->conn));
-				if (strstr(conn_error(s->conn), "output_plugin_libraries") ||
-					strstr(conn_error(s->conn), "output plugin"))
-					tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
-				return TIDE_EXIT_SOURCE;
-			}
-			tide_log_info("created replication slot \"%s\" at " "%s", s->o.slot, PQgetvalue(r, 0, 1));
-			if (!s->w.have_ident)
-				tide_parse_lsn(PQgetvalue(r, 0, 1), &s->w.accepted);
-			PQclear(r);
-			return 0;
+			return repl_send(s, RS_CREATE, sql);
 		}
-		tide_log_error("replication slot \"%s\" does not exist", s->o.slot);
-		tide_log_hint("create it with --create-slot, or SELECT pg_create_logical_replication_slot('%s', 'tide')", s->o.slot);
-		return TIDE_EXIT_SOURCE;
+		return slot_missing(s);
 	}
 	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0 || strcmp(PQgetvalue(r, 0, 0), "tide") != 0)
 	{
 		tide_log_error("replication slot \"%s\" uses output plugin \"%s\" (%s), not \"tide\"",
 					   s->o.slot, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
 		tide_log_hint("give tide its own slot: --create-slot with another -S name");
-		PQclear(r);
 		return TIDE_EXIT_SOURCE;
 	}
-	if (strcmp(PQgetvalue(r, 0, 2), dbname) != 0)
+	if (strcmp(PQgetvalue(r, 0, 2), s->src_dbname) != 0)
 	{
 		tide_log_error("replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
-					   s->o.slot, PQgetvalue(r, 0, 2), dbname);
-		PQclear(r);
+					   s->o.slot, PQgetvalue(r, 0, 2), s->src_dbname);
 		return TIDE_EXIT_SOURCE;
 	}
 	if (!PQgetisnull(r, 0, 4))
-	{
-		tide_log_error("replication slot \"%s\" is in use by process %s", s->o.slot, PQgetvalue(r, 0, 4));
-		tide_log_hint("stop the other consumer of the slot first");
-		PQclear(r);
-		return TIDE_EXIT_SOURCE;
-	}
+		return slot_in_use(s, PQgetvalue(r, 0, 4));
 	if (!PQgetisnull(r, 0, 3))
 		tide_parse_lsn(PQgetvalue(r, 0, 3), &confirmed);
-	PQclear(r);
 	if (s->w.have_ident && confirmed > s->w.accepted)
 	{
 		tide_log_error("replication slot \"%s\" has confirmed " LSN_FMT ", past the end of segment directory \"%s\" (complete to " LSN_FMT ")",
@@ -997,141 +1143,70 @@ check_slot(stream_t *s, const char *dbname)
 	}
 	if (!s->w.have_ident && confirmed > s->w.accepted)
 		s->w.accepted = confirmed;
-	return 0;
+	return send_identity(s);
+}
+
+/* slot_created - CREATE_REPLICATION_SLOT answered */
+static int
+slot_created(stream_t *s, PGresult *r)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 2)
+	{
+		if (repl_lost(s, r))
+			return REPL_LOST;
+		tide_log_error("could not create replication slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
+		hint_for(r);
+		if (source_sqlstate_is(r, "42710"))	/* duplicate object */
+			tide_log_hint("another process created the slot meanwhile: run again without --create-slot if it is yours");
+		return TIDE_EXIT_SOURCE;
+	}
+	tide_log_info("created replication slot \"%s\" at %s", s->o.slot, PQgetvalue(r, 0, 1));
+	tide_parse_lsn(PQgetvalue(r, 0, 1), &s->w.accepted);
+	return send_identity(s);
 }
 
 /*
  * learn_identity - what the decoder's STARTUP will say, asked before
  * streaming so a segment can be opened (and the idle bucket closed) even
- * before the first transaction arrives.  Returns 0 or an exit code.
+ * before the first transaction arrives; then START_REPLICATION.
  */
 static int
-learn_identity(stream_t *s, uint64_t sysid, uint32_t timeline, const char *dbname)
+learn_identity(stream_t *s, PGresult *r)
 {
 	proto_startup_t st;
-	PGresult   *r;
 	int			rc;
+	char		cmd[8192];
+	size_t		n;
+	bool		send_bounds;
 
-	r = run(s->conn, "SELECT d.oid, current_setting('server_version_num'), "
-			"pg_catalog.pg_encoding_to_char(d.encoding) "
-			"FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
-			PGRES_TUPLES_OK);
-	if (r == NULL || PQntuples(r) != 1)
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 	{
-		tide_log_error("could not read the source database's identity: %s", conn_error(s->conn));
-		PQclear(r);
+		if (repl_lost(s, r))
+			return REPL_LOST;
+		tide_log_error("could not read the source database's identity: %s", source_async_error(&s->ra, r));
+		source_log_notes(r);
 		return TIDE_EXIT_SOURCE;
 	}
 	memset(&st, 0, sizeof(st));
 	st.format_version = PROTO_FORMAT_VERSION;
 	st.server_version = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
 	s->server_version = st.server_version;
-	st.system_id = sysid;
-	st.timeline = timeline;
+	st.system_id = s->src_sysid;
+	st.timeline = s->src_timeline;
 	st.dboid = (uint32_t) strtoul(PQgetvalue(r, 0, 0), NULL, 10);
-	st.dbname.p = dbname;
-	st.dbname.n = strlen(dbname);
+	st.dbname.p = s->src_dbname;
+	st.dbname.n = strlen(s->src_dbname);
 	st.slot.p = s->o.slot;
 	st.slot.n = strlen(s->o.slot);
 	st.encoding.p = PQgetvalue(r, 0, 2);
 	st.encoding.n = strlen(st.encoding.p);
-	rc = segwriter_set_ident(&s->w, &st);
-	PQclear(r);
-	if (rc != 0)
+	if ((rc = segwriter_set_ident(&s->w, &st)) != 0)
 	{
 		/* IDENTIFY_SYSTEM's check came first: only memory is left to fail */
 		tide_log_error("could not record the source identity: %s", tide_strerror(rc));
 		return TIDE_EXIT_BUG;
 	}
-	return 0;
-}
 
-static void
-start_streaming(stream_t *s)
-{
-	PGresult   *r;
-	char		cmd[8192];
-	size_t		n;
-	bool		send_bounds;
-	int			rc;
-	char		dbname[256];
-	uint64_t	sysid;
-	uint32_t	timeline;
-
-	if (s->stopping)
-		return;
-	s->conn = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
-										 true, "tide stream");
-	if (PQstatus(s->conn) != CONNECTION_OK)
-	{
-		if (s->retry_ms == 0 && !s->w.have_ident)
-		{
-			tide_log_error("could not connect to the source: %s", conn_error(s->conn));
-			tide_log_hint("check that the source is up, that the role has LOGIN and REPLICATION (it needs no superuser), and that pg_hba.conf has a \"replication\" line for it (README, \"Enabling the plugin on a source server\")");
-			PQfinish(s->conn);
-			s->conn = NULL;
-			stop_stream(s, TIDE_EXIT_SOURCE);
-			return;
-		}
-		connection_lost(s, conn_error(s->conn));
-		return;
-	}
-	if ((r = run(s->conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK)) == NULL || PQnfields(r) < 4)
-	{
-		tide_log_error("could not identify the source system: %s", conn_error(s->conn));
-		tide_log_hint("the connection must allow replication: a role with REPLICATION and a \"replication\" line in pg_hba.conf");
-		PQclear(r);
-		stop_stream(s, TIDE_EXIT_SOURCE);
-		return;
-	}
-	snprintf(dbname, sizeof(dbname), "%s", PQgetvalue(r, 0, 3));
-	sysid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	timeline = (uint32_t) strtoul(PQgetvalue(r, 0, 1), NULL, 10);
-	if (s->w.have_ident &&
-		(strtoull(PQgetvalue(r, 0, 0), NULL, 10) != s->w.ident.system_id ||
-		 strlen(dbname) != s->w.ident.dbname.n ||
-		 memcmp(dbname, s->w.ident.dbname.p, s->w.ident.dbname.n) != 0 ||
-		 strlen(s->o.slot) != s->w.ident.slot.n ||
-		 memcmp(s->o.slot, s->w.ident.slot.p, s->w.ident.slot.n) != 0))
-	{
-		tide_log_error("segment directory \"%s\" holds segments of another source", s->o.dir);
-		tide_log_detail("its segments come from system %llu, database \"%.*s\", slot \"%.*s\"; "
-						"this stream is system %s, database \"%s\", slot \"%s\"",
-						(unsigned long long) s->w.ident.system_id,
-						(int) s->w.ident.dbname.n, s->w.ident.dbname.p,
-						(int) s->w.ident.slot.n, s->w.ident.slot.p,
-						PQgetvalue(r, 0, 0), dbname, s->o.slot);
-		tide_log_hint("use one directory per source and slot");
-		PQclear(r);
-		stop_stream(s, TIDE_EXIT_USAGE);
-		return;
-	}
-	PQclear(r);
-	if (s->w.have_ident && timeline != s->w.ident.timeline)
-	{
-		/*
-		 * Invariant 1: another timeline is another history (a promoted
-		 * standby, a point-in-time recovery); what this directory holds
-		 * past the fork may never have happened there.
-		 */
-		tide_log_error("the source is on timeline %u, but segment directory \"%s\" was written on timeline %u",
-					   timeline, s->o.dir, s->w.ident.timeline);
-		tide_log_detail("the directory holds the history up to " LSN_FMT "; after a failover or a point-in-time recovery the source's history forked, and a stream from it would not continue this one",
-						LSN_ARGS(s->w.accepted));
-		tide_log_hint("start a new segment directory from a new base (tide base) on the new primary");
-		stop_stream(s, TIDE_EXIT_CORRUPT);
-		return;
-	}
-	if ((rc = check_slot(s, dbname)) != 0)
-	{
-		stop_stream(s, rc);
-		return;
-	}
-	if ((rc = learn_identity(s, sysid, timeline, dbname)) != 0)
-	{
-		stop_stream(s, rc);
-		return;
-	}
 	/*
 	 * Stream transactions in progress where the server can: the source then
 	 * never spills a large transaction to its disk (PostgreSQL 14+).
@@ -1143,7 +1218,7 @@ start_streaming(stream_t *s)
 
 		n = (size_t) snprintf(cmd, sizeof(cmd),
 							  "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (\"format-version\" '%d'%s",
-							  id, LSN_ARGS(s->w.accepted),
+							  id ? id : "\"\"", LSN_ARGS(s->w.accepted),
 							  s->stream_txns ? PROTO_STREAM_VERSION : 1,
 							  s->stream_txns ? ", \"streaming\" 'on'" : "");
 		PQfreemem(id);
@@ -1159,6 +1234,7 @@ start_streaming(stream_t *s)
 	for (int i = 0; i < s->o.nplugin_opts; i++)
 		if (strcmp(s->o.plugin_opts[i][0], "partition-bounds") == 0)
 			send_bounds = false;
+	s->sent_bounds = send_bounds;
 	if (send_bounds && n < sizeof(cmd))
 		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", \"partition-bounds\" 'on'");
 	for (int i = 0; i < s->o.nplugin_opts && n < sizeof(cmd); i++)
@@ -1166,36 +1242,39 @@ start_streaming(stream_t *s)
 		char	   *k = PQescapeIdentifier(s->conn, s->o.plugin_opts[i][0], strlen(s->o.plugin_opts[i][0]));
 		char	   *v = PQescapeLiteral(s->conn, s->o.plugin_opts[i][1], strlen(s->o.plugin_opts[i][1]));
 
-		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", %s %s", k, v);
+		n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, ", %s %s", k ? k : "\"\"", v ? v : "''");
 		PQfreemem(k);
 		PQfreemem(v);
 	}
 	if (n + 2 >= sizeof(cmd))
 	{
 		tide_log_error("too many or too long decoder options (-o)");
-		stop_stream(s, TIDE_EXIT_USAGE);
-		return;
+		return TIDE_EXIT_USAGE;
 	}
 	strcat(cmd, ")");
-	r = PQexec(s->conn, cmd);
-	if (PQresultStatus(r) != PGRES_COPY_BOTH && s->stream_txns &&
-		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
-		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "0A000") == 0)
+	return repl_send(s, RS_START, cmd);
+}
+
+/*
+ * started - START_REPLICATION answered: the copy stream begins, or the
+ * refusal is classified by its SQLSTATE.
+ */
+static int
+started(stream_t *s, PGresult *r)
+{
+	int			rc;
+
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && s->stream_txns && source_sqlstate_is(r, "0A000"))
 	{
 		/* a plugin older than wire version 2: go on without streaming */
 		tide_log_warning("the tide plugin on the source cannot stream transactions in progress: %s",
-						 conn_error(s->conn));
+						 source_async_error(&s->ra, r));
 		tide_log_hint("large transactions spill to the source's disk until they commit; install this version's plugin on the source to avoid that");
 		s->stream_refused = true;
-		PQclear(r);
-		PQfinish(s->conn);
-		s->conn = NULL;
-		start_streaming(s);
-		return;
+		goto again;
 	}
-	if (PQresultStatus(r) != PGRES_COPY_BOTH && send_bounds && s->o.nplugin_opts == 0 &&
-		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
-		strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22023") == 0)
+	if (PQresultStatus(r) != PGRES_COPY_BOTH && s->sent_bounds && s->o.nplugin_opts == 0 &&
+		source_sqlstate_is(r, "22023"))
 	{
 		/*
 		 * An option refused while the only one not tide stream's own is
@@ -1203,36 +1282,38 @@ start_streaming(stream_t *s)
 		 * the refusal is reported below, naming the option.)
 		 */
 		tide_log_warning("the tide plugin on the source refused the option partition-bounds: %s",
-						 conn_error(s->conn));
+						 source_async_error(&s->ra, r));
 		tide_log_hint("trying again without partition-bounds: tide apply --schema follow then routes rows of a new partition to its root instead of creating it; install this version's plugin on the source");
 		s->bounds_refused = true;
-		PQclear(r);
-		PQfinish(s->conn);
-		s->conn = NULL;
-		start_streaming(s);
-		return;
+		goto again;
 	}
 	if (PQresultStatus(r) != PGRES_COPY_BOTH)
 	{
-		const char *e = conn_error(s->conn);
-
-		tide_log_error("could not start replication from slot \"%s\": %s", s->o.slot, e);
-		if (strstr(e, "output_plugin_libraries") || strstr(e, "output plugin"))
-			tide_log_hint("add tide to output_plugin_libraries on the source and reload it");
-		else if (strstr(e, "option"))
+		if (repl_lost(s, r))
+			return REPL_LOST;
+		/* the slot went (42704) or was taken (55006) since it was looked at */
+		if (source_sqlstate_is(r, "42704"))
+			return slot_missing(s);
+		if (source_sqlstate_is(r, "55006"))
+			return slot_in_use(s, NULL);
+		tide_log_error("could not start replication from slot \"%s\": %s", s->o.slot, source_async_error(&s->ra, r));
+		hint_for(r);
+		if (source_sqlstate_is(r, "22023"))
+		{
 			tide_log_hint("check the decoder options given with -o (tide stream adds partition-bounds, which a plugin older than this tide refuses: "
 						  "install this version's plugin on the source)");
-		PQclear(r);
-		stop_stream(s, strstr(e, "option") ? TIDE_EXIT_USAGE : TIDE_EXIT_SOURCE);
-		return;
+			return TIDE_EXIT_USAGE;
+		}
+		return TIDE_EXIT_SOURCE;
 	}
-	PQclear(r);
-	if (PQsetnonblocking(s->conn, 1) != 0 || (s->poll = malloc(sizeof(uv_poll_t))) == NULL)
+	if ((s->poll = malloc(sizeof(uv_poll_t))) == NULL ||
+		(rc = uv_poll_init(&s->loop, s->poll, PQsocket(s->conn))) != 0)
 	{
-		connection_lost(s, "could not switch the connection to non-blocking mode");
-		return;
+		free(s->poll);
+		s->poll = NULL;
+		tide_log_error("could not watch the replication connection's socket");
+		return TIDE_EXIT_BUG;
 	}
-	uv_poll_init(&s->loop, s->poll, PQsocket(s->conn));
 	s->poll->data = s;
 	s->streaming = true;
 	s->paused = false;
@@ -1243,6 +1324,86 @@ start_streaming(stream_t *s)
 	uv_poll_start(s->poll, UV_READABLE, on_poll);
 	/* data may already be buffered in libpq */
 	read_available(s);
+	return 0;
+
+again:
+	PQfinish(s->conn);
+	s->conn = NULL;
+	start_streaming(s);
+	return 0;
+}
+
+/* repl_connect_failed - the attempt to connect failed (source_async_error) */
+static void
+repl_connect_failed(stream_t *s)
+{
+	const char *e = source_async_error(&s->ra, NULL);
+
+	if (!may_retry(s))
+	{
+		tide_log_error("could not connect to the source: %s", e);
+		tide_log_hint("check that the source is up, that the role has LOGIN and REPLICATION (it needs no superuser), and that pg_hba.conf has a \"replication\" line for it (README, \"Enabling the plugin on a source server\")");
+		PQfinish(s->conn);
+		s->conn = NULL;
+		stop_stream(s, TIDE_EXIT_SOURCE);
+		return;
+	}
+	connection_lost(s, e);
+}
+
+static void
+on_repl_step(source_async_t *a, PGresult *res)
+{
+	stream_t   *s = a->data;
+	int			rc = 0;
+
+	if (s->stopping)
+	{
+		PQclear(res);
+		return;
+	}
+	switch (s->rstep)
+	{
+		case RS_CONNECT:
+			if (!source_async_connected(a))
+			{
+				repl_connect_failed(s);
+				return;
+			}
+			rc = repl_send(s, RS_IDENTIFY, "IDENTIFY_SYSTEM");
+			break;
+		case RS_IDENTIFY:
+			rc = identified(s, res);
+			break;
+		case RS_SLOT:
+			rc = slot_checked(s, res);
+			break;
+		case RS_CREATE:
+			rc = slot_created(s, res);
+			break;
+		case RS_IDENT:
+			rc = learn_identity(s, res);
+			break;
+		case RS_START:
+			rc = started(s, res);
+			break;
+	}
+	PQclear(res);
+	if (rc > 0)
+		stop_stream(s, rc);
+}
+
+/* start_streaming - a connection attempt begins; the steps follow */
+static void
+start_streaming(stream_t *s)
+{
+	if (s->stopping)
+		return;
+	s->conn = stream_connect_source_start(s->o.conninfo, s->o.host, s->o.port, s->o.user,
+										  true, "tide stream");
+	s->rstep = RS_CONNECT;
+	if (source_async_connect(&s->ra, s->conn, on_repl_step) != 0)
+		repl_connect_failed(s);
 }
 
 static void
@@ -1250,48 +1411,67 @@ on_retry(uv_timer_t *t)
 {
 	start_streaming(t->data);
 }
-
 /* --------------------------------------------------- slot health */
 
 /*
- * plain_conn - the plain (non-replication) session for slot checks and
- * sequence states, connected again if it was lost; NULL if the source
- * cannot be reached (the replication side reports outages).  Connecting
- * runs on the loop thread, synchronously (bounded by connect_timeout); the
- * slot check (check_health) and the sequence statements (record_sequences)
- * are sent without waiting, one at a time, under statement_timeout.
+ * The plain (non-replication) session, for the slot check and the
+ * sequence statements, is made and set up under the loop like the
+ * replication one (source_async_t): HS_CONNECT, HS_SETUP (the pinned
+ * settings and the timeouts), then the slot check (HS_CHECK) or the
+ * sequence statements, one at a time, never waiting on the loop thread.
+ * Its answer feeds the --warn-* warnings (at most once a minute) and the
+ * metrics (it runs every 5 s with --metrics-listen, else every minute).
+ */
+#define HS_CONNECT 0
+#define HS_SETUP 1
+#define HS_CHECK 2
+
+static void check_health(stream_t *s);
+static void on_health_step(source_async_t *a, PGresult *res);
+
+/* health_drop - the plain session goes; made again when next needed */
+static void
+health_drop(stream_t *s)
+{
+	source_async_cancel(&s->ha);
+	PQfinish(s->health);
+	s->health = NULL;
+	s->health_ready = false;
+}
+
+/* health_failed - connecting or setting up the plain session failed */
+static void
+health_failed(stream_t *s)
+{
+	health_drop(s);
+	s->health_down = true;
+	s->health_failed_tick = s->ticks;
+}
+
+/*
+ * plain_conn - the plain session if it is up and set up; else NULL, and a
+ * connection attempt starts if none is running (the replication side
+ * reports outages).
  */
 static PGconn *
 plain_conn(stream_t *s)
 {
-	PGresult   *r;
-
-	if (s->health && PQstatus(s->health) == CONNECTION_OK)
+	if (s->health && s->health_ready && PQstatus(s->health) == CONNECTION_OK)
 		return s->health;
-	PQfinish(s->health);
-	s->health = stream_connect_source(s->o.conninfo, s->o.host, s->o.port, s->o.user,
-									  false, "tide stream (slot check)");
-	if (PQstatus(s->health) != CONNECTION_OK || tide_pin_session(s->health) != 0 ||
-		(r = run(s->health, "SET statement_timeout = '5s'; SET lock_timeout = '1s'",
-				 PGRES_COMMAND_OK)) == NULL)
-	{
-		PQfinish(s->health);
-		s->health = NULL;
+	if (source_async_busy(&s->ha))
 		return NULL;
-	}
-	PQclear(r);
-	return s->health;
+	/* a failed attempt ends at once when refused: not another every tick */
+	if (s->health_down && s->ticks - s->health_failed_tick < every(s, 5 * USECS))
+		return NULL;
+	health_drop(s);
+	s->health = stream_connect_source_start(s->o.conninfo, s->o.host, s->o.port, s->o.user,
+											false, "tide stream (slot check)");
+	s->health_step = HS_CONNECT;
+	s->health_sent_tick = s->ticks;
+	if (source_async_connect(&s->ha, s->health, on_health_step) != 0)
+		health_failed(s);
+	return NULL;
 }
-
-/*
- * The slot check runs on the plain session (plain_conn, shared with the
- * sequence statements), asynchronously (PQsendQuery under a uv_poll_t, a new one per query: the socket changes
- * when the connection is made again), so a slow source never stalls the
- * loop that reads the slot; only making the connection blocks, as before.
- * Its answer feeds the --warn-* warnings (at most once a minute) and the
- * metrics (it runs every 5 s with --metrics-listen, else every minute).
- */
-static void health_done(stream_t *s);
 
 static void
 warn_health(stream_t *s)
@@ -1332,47 +1512,46 @@ health_result(stream_t *s, PGresult *r)
 }
 
 static void
-on_health_poll(uv_poll_t *h, int status, int events)
+on_health_step(source_async_t *a, PGresult *res)
 {
-	stream_t   *s = h->data;
-	PGresult   *r;
-	int			fl;
+	stream_t   *s = a->data;
+	char		sql[1024];
 
-	if (status < 0 || PQconsumeInput(s->health) == 0)
+	switch (s->health_step)
 	{
-		health_done(s);
-		PQfinish(s->health);	/* made again next time */
-		s->health = NULL;
-		return;
+		case HS_CONNECT:
+			if (!source_async_connected(a))
+			{
+				health_failed(s);
+				break;
+			}
+			s->health_step = HS_SETUP;
+			s->health_sent_tick = s->ticks;
+			snprintf(sql, sizeof(sql), "%s; SET statement_timeout = '5s'; SET lock_timeout = '1s'",
+					 tide_pin_session_sql());
+			if (source_async_send(a, sql, on_health_step) != 0)
+				health_failed(s);
+			break;
+		case HS_SETUP:
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				health_failed(s);
+				break;
+			}
+			s->health_ready = true;
+			s->health_down = false;
+			/* the check that asked for the session */
+			if (!s->stopping && s->seq_phase == SEQ_IDLE)
+				check_health(s);
+			break;
+		case HS_CHECK:
+			if (res == NULL)
+				health_drop(s);
+			else
+				health_result(s, res);
+			break;
 	}
-	if ((fl = PQflush(s->health)) < 0)
-	{
-		health_done(s);
-		PQfinish(s->health);
-		s->health = NULL;
-		return;
-	}
-	if (fl == 0 && (events & UV_WRITABLE))
-		uv_poll_start(h, UV_READABLE, on_health_poll);
-	if (fl == 1 || PQisBusy(s->health))
-		return;
-	while ((r = PQgetResult(s->health)) != NULL)
-	{
-		health_result(s, r);
-		PQclear(r);
-	}
-	health_done(s);
-}
-
-/* health_done - the query is over: its poll handle goes */
-static void
-health_done(stream_t *s)
-{
-	if (s->health_poll == NULL)
-		return;
-	uv_poll_stop(s->health_poll);
-	uv_close((uv_handle_t *) s->health_poll, (uv_close_cb) free);
-	s->health_poll = NULL;
+	PQclear(res);
 }
 
 static void
@@ -1381,22 +1560,19 @@ check_health(stream_t *s)
 	char		sql[1024];
 	char	   *lit;
 
-	if (s->health_poll != NULL)
+	if (source_async_busy(&s->ha))
 	{
-		if (s->ticks - s->health_sent_tick < every(s, 60 * USECS))
-			return;				/* the last one has not answered yet */
 		/* a source that does not answer for a minute: a new session next time */
-		health_done(s);
-		PQfinish(s->health);
-		s->health = NULL;
+		if (s->ticks - s->health_sent_tick >= every(s, 60 * USECS))
+			health_drop(s);
 		return;
 	}
 	/* the session is shared: another statement in flight goes first */
 	if (s->health && PQstatus(s->health) == CONNECTION_OK &&
 		PQtransactionStatus(s->health) == PQTRANS_ACTIVE)
 		return;
-	/* the replication side reports outages */
-	if ((s->health_down = plain_conn(s) == NULL))
+	/* not up yet: connecting, and the check runs once it is set up */
+	if (plain_conn(s) == NULL)
 		return;
 	lit = PQescapeLiteral(s->health, s->o.slot, strlen(s->o.slot));
 	snprintf(sql, sizeof(sql),
@@ -1408,18 +1584,10 @@ check_health(stream_t *s)
 			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
 			 PQserverVersion(s->health) >= 130000 ? "safe_wal_size" : "NULL::bigint", lit ? lit : "NULL");
 	PQfreemem(lit);
-	if (PQsetnonblocking(s->health, 1) != 0 || PQsendQuery(s->health, sql) == 0 ||
-		(s->health_poll = malloc(sizeof(uv_poll_t))) == NULL)
-	{
-		PQfinish(s->health);
-		s->health = NULL;
-		return;
-	}
-	uv_poll_init(&s->loop, s->health_poll, PQsocket(s->health));
-	s->health_poll->data = s;
+	s->health_step = HS_CHECK;
 	s->health_sent_tick = s->ticks;
-	uv_poll_start(s->health_poll, UV_READABLE | (PQflush(s->health) == 1 ? UV_WRITABLE : 0),
-				  on_health_poll);
+	if (source_async_send(&s->ha, sql, on_health_step) != 0)
+		health_drop(s);
 }
 
 /* ------------------------------------------------------- the tick */
@@ -1446,10 +1614,7 @@ seq_fail(stream_t *s, const char *what, const char *why)
 	free(s->seq_pending);
 	s->seq_pending = NULL;
 	if (s->health && PQstatus(s->health) != CONNECTION_OK)
-	{
-		PQfinish(s->health);
-		s->health = NULL;
-	}
+		health_drop(s);
 }
 
 /* seq_done - the statement in flight answered (s->seq_res): the next step */
@@ -1582,7 +1747,7 @@ record_sequences(stream_t *s)
 	if (s->last_seq_tick == 0 || s->ticks - s->last_seq_tick >= every(s, s->o.sequence_interval))
 		s->seq_due = true;
 	/* the slot check's statement in flight goes first */
-	if (!s->seq_due || !s->streaming || s->health_poll != NULL || plain_conn(s) == NULL)
+	if (!s->seq_due || !s->streaming || source_async_busy(&s->ha) || plain_conn(s) == NULL)
 		return;
 	s->seq_due = false;
 	s->last_seq_tick = s->ticks;
@@ -1615,7 +1780,8 @@ close_handles(stream_t *s)
 		uv_close((uv_handle_t *) s->poll, (uv_close_cb) free);
 		s->poll = NULL;
 	}
-	health_done(s);
+	source_async_close(&s->ra);
+	source_async_close(&s->ha);
 	tide_metrics_stop(s->metrics);
 	s->metrics = NULL;
 	uv_close((uv_handle_t *) &s->tick, NULL);
@@ -1636,12 +1802,25 @@ finish_if_idle(stream_t *s)
 {
 	if (!s->stopping || s->closing || !segwriter_idle(&s->w))
 		return;
-	if (s->streaming && s->conn)
+	if (s->streaming && s->conn && !s->goodbye_sent)
 	{
-		PQsetnonblocking(s->conn, 0);
+		s->goodbye_sent = true;
+		s->goodbye_tick = s->ticks;
 		send_feedback(s, false);
 		if (s->w.durable)
 			tide_log_info("confirmed " LSN_FMT " to the source", LSN_ARGS(s->w.durable));
+	}
+
+	/*
+	 * The connection stays non-blocking: what the socket did not take yet
+	 * is flushed as it becomes writable (on_poll), for at most 5 s, while
+	 * the loop goes on serving.
+	 */
+	if (s->streaming && s->conn && s->poll && PQflush(s->conn) == 1 &&
+		s->ticks - s->goodbye_tick < every(s, 5 * USECS))
+	{
+		uv_poll_start(s->poll, UV_WRITABLE, on_poll);
+		return;
 	}
 	close_handles(s);
 }
@@ -1938,10 +2117,10 @@ stream_usage(FILE *f)
 			"Follow a logical replication slot that uses the tide plugin and write\n"
 			"its changes into time-bucketed, zstd-compressed segment files in DIR.\n"
 			"The slot is acknowledged only up to what is fsynced in DIR.\n\n"
-			"  -d, --dbname=CONNINFO       source connection (PG* variables apply)\n"
-			"  -h, --host=HOST             source host or socket directory\n"
-			"  -p, --port=PORT             source port\n"
-			"  -U, --username=USER         source user (needs REPLICATION)\n"
+			"Connection options (PG* variables apply; the user needs REPLICATION):\n");
+	tide_conn_usage(f, "the source", 30);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -S, --slot=SLOT             replication slot\n"
 			"  -D, --directory=DIR         segment directory (created if missing)\n"
 			"      --create-slot           create the slot if it does not exist\n"
@@ -1983,16 +2162,15 @@ stream_usage(FILE *f)
 			"                              http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless\n"
 			"                              given; [::1]:PORT for IPv6; README \"Monitoring\")\n"
 			"  -q, --quiet                 only warnings and errors\n");
+	tide_std_usage(f, 30);
 }
 
 static int
-parse_args(stream_opts_t *o, int argc, char **argv)
+parse_args(stream_opts_t *o, tide_conn_opts_t *conn, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"slot", required_argument, NULL, 'S'},
 		{"directory", required_argument, NULL, 'D'},
 		{"create-slot", no_argument, NULL, 1},
@@ -2016,43 +2194,20 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		{"sequence-interval", required_argument, NULL, 17},
 		{"metrics-listen", required_argument, NULL, 40},
 		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 	int64_t		v;
 
-	memset(o, 0, sizeof(*o));
-	o->bucket = INT64_C(3600) * 1000000;
-	o->retain = -1;
-	o->level = 3;
-	o->flush_interval = 1000000;
-	o->flush_delay = 100000;
-	o->status_interval = 10 * 1000000;
-	o->idle_mark_interval = 10 * 1000000;
-	o->warn_retained = INT64_C(1) << 30;
-	o->warn_xmin_age = 100000000;
-	o->publish_retain = -1;
-	o->warn_unpublished = INT64_C(1) << 30;
-	o->sequence_interval = 10 * USECS;
+	stream_opts_init(o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:h:p:U:S:D:E:o:q", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "S:D:E:o:q", opts)) != -1)
 	{
+		if (tide_conn_opt(conn, c, optarg))
+			continue;
 		switch (c)
 		{
-			case 'd':
-				o->conninfo = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
 			case 'S':
 				o->slot = optarg;
 				break;
@@ -2176,17 +2331,8 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 			case 'q':
 				tide_log_quiet = 1;
 				break;
-			case '?':
-				if (strcmp(argv[optind - 1], "--help") == 0)
-				{
-					stream_usage(stdout);
-					return -1;
-				}
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
 			default:
-				stream_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "stream", stream_usage);
 		}
 	}
 	if (optind != argc || o->slot == NULL || o->dir == NULL)
@@ -2195,8 +2341,10 @@ parse_args(stream_opts_t *o, int argc, char **argv)
 		stream_usage(stderr);
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->conninfo == NULL)
-		o->conninfo = "";		/* PG* environment variables */
+	/* -d with -h, -p, -U over it; what none gives: PG* variables */
+	if ((rc = tide_conn_finish(conn, "the source")) != 0)
+		return rc;
+	o->conninfo = conn->conninfo;
 	if (o->flush_delay > o->flush_interval)
 		o->flush_delay = o->flush_interval;
 	if ((o->ack_after_publish || o->publish_retain >= 0) && o->publish_url == NULL)
@@ -2262,6 +2410,38 @@ prepare_dir(const char *dir, bool allow_other_owner)
 int
 tide_cmd_stream(int argc, char **argv)
 {
+	stream_opts_t o;
+	tide_conn_opts_t conn = {0};
+	int			rc;
+
+	if ((rc = parse_args(&o, &conn, argc, argv)) == 0)
+		rc = tide_stream_run(&o);
+	tide_conn_free(&conn);
+	return rc < 0 ? TIDE_EXIT_OK : rc;
+}
+
+void
+stream_opts_init(stream_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->conninfo = "";
+	o->bucket = INT64_C(3600) * 1000000;
+	o->retain = -1;
+	o->level = 3;
+	o->flush_interval = 1000000;
+	o->flush_delay = 100000;
+	o->status_interval = 10 * 1000000;
+	o->idle_mark_interval = 10 * 1000000;
+	o->warn_retained = INT64_C(1) << 30;
+	o->warn_xmin_age = 100000000;
+	o->publish_retain = -1;
+	o->warn_unpublished = INT64_C(1) << 30;
+	o->sequence_interval = 10 * USECS;
+}
+
+int
+tide_stream_run(const stream_opts_t *o)
+{
 	stream_t   *s = calloc(1, sizeof(stream_t));
 	segwriter_opts_t wo;
 	int			rc;
@@ -2269,11 +2449,7 @@ tide_cmd_stream(int argc, char **argv)
 
 	if (s == NULL)
 		return TIDE_EXIT_BUG;
-	if ((rc = parse_args(&s->o, argc, argv)) != 0)
-	{
-		free(s);
-		return rc < 0 ? TIDE_EXIT_OK : rc;
-	}
+	s->o = *o;
 	if ((rc = stream_seq_filter(&s->seqf, (const char *const (*)[2]) s->o.plugin_opts,
 								s->o.nplugin_opts)) != 0)
 	{
@@ -2351,7 +2527,10 @@ tide_cmd_stream(int argc, char **argv)
 		s->sig[i].data = s;
 		uv_signal_start(&s->sig[i], on_signal, sigs[i]);
 	}
+	source_async_init(&s->ra, &s->loop, s);
+	source_async_init(&s->ha, &s->loop, s);
 	uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+	/* only starts the attempt: the loop runs it (see "connection setup") */
 	start_streaming(s);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	code = s->exit_code;

@@ -28,25 +28,23 @@
  * an empty search_path, as PostgreSQL's tools do since CVE-2018-1058, and
  * the settings that change a type's text form.  0, or -1 (PQerrorMessage).
  */
+const char *
+tide_pin_session_sql(void)
+{
+	return "SELECT pg_catalog.set_config('search_path', '', false); "
+		"SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+		"SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'";
+}
+
 int
 tide_pin_session(PGconn *conn)
 {
-	static const char *const sql[] = {
-		"SELECT pg_catalog.set_config('search_path', '', false)",
-		"SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
-		"SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
-	};
+	/* one query string: the server stops at the first error and says it */
+	PGresult   *r = PQexec(conn, tide_pin_session_sql());
+	ExecStatusType st = PQresultStatus(r);
 
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
-	{
-		PGresult   *r = PQexec(conn, sql[i]);
-		ExecStatusType st = PQresultStatus(r);
-
-		PQclear(r);
-		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-			return -1;
-	}
-	return 0;
+	PQclear(r);
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -1;
 }
 
 /* put_quoted - ' key='value'' as libpq's connection strings quote it */

@@ -27,6 +27,12 @@
 int			tide_pin_session(PGconn *conn);
 
 /*
+ * tide_pin_session_sql - what tide_pin_session runs, as one query string,
+ * for a session driven asynchronously (PQsendQuery).
+ */
+const char *tide_pin_session_sql(void);
+
+/*
  * A connection string made fit for a child program's argv (pg_dump,
  * pg_restore): its secrets removed, the password moved to a private
  * owner-only passfile the string names.  Invariant 8: no secret in a

@@ -108,6 +108,13 @@
 /* proto_message_t.flags */
 #define PROTO_MESSAGE_TRANSACTIONAL 0x01
 
+/*
+ * The prefix of tide cutover's marker (FORMAT.md, "Cutover marker"): a
+ * transactional message in a transaction of its own, which tide apply
+ * records progress for even though it changes nothing.
+ */
+#define PROTO_CUTOVER_PREFIX "tide.cutover"
+
 /* proto_stream_start_t.flags */
 #define PROTO_STREAM_FIRST 0x01		/* the transaction's first chunk */
 

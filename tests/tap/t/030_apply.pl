@@ -258,7 +258,14 @@ my $prev = $rep->safe_psql('postgres', 'SELECT end_lsn FROM tide.progress');
 for my $cycle (1 .. 10)
 {
 	my ($h) = tide_start('apply', '-d', $rep->connstr('postgres'), '-D', $dir, '--batch', '100', '-q');
-	usleep(150_000 + int(rand(500_000)));
+	# killed once it has committed something (its start-up takes longer
+	# on a loaded machine than any fixed sleep), at a random moment after
+	for (1 .. 400)
+	{
+		last if $rep->safe_psql('postgres', 'SELECT end_lsn FROM tide.progress') ne $prev;
+		usleep(50_000);
+	}
+	usleep(int(rand(400_000)));
 	$h->signal('KILL');
 	$h->finish;
 	$kills++;

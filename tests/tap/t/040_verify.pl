@@ -219,6 +219,36 @@ for my $l (grep { exists $_->{range} } json_lines($out))
 is_deeply([ sort { $a <=> $b } keys %big ], [ 0, 20001 .. 20040, 31337, 40000, 60001 ],
 	'--chunk 1000 finds the same keys');
 
+# ---- a large difference is summarised in text: counts, the first --keys
+# keys, the number of ranges left out; --json still lists every key
+$rep->safe_psql('postgres', 'CREATE TABLE many (id int PRIMARY KEY, v text)');
+$src->safe_psql('postgres', 'CREATE TABLE many (id int PRIMARY KEY, v text)');
+$src->safe_psql('postgres', "INSERT INTO many SELECT g, 'v' FROM generate_series(1, 3000) g");
+$rep->safe_psql('postgres', "INSERT INTO many SELECT g, 'v' FROM generate_series(1, 3000) g WHERE g NOT BETWEEN 1001 AND 2000");
+($rc, $out, $err) = verify('--tables', 'public.many');
+is($rc, 1, 'a thousand rows missing: exit 1');
+like($out, qr/^  0 differing, 1000 missing on replica, 0 extra on replica$/m, 'counted');
+my @named = map { /\((\d+)\)/g } $out =~ /missing on replica: ([^;\n]*)/g;
+is(scalar(@named), 50, 'the first 50 missing keys named (--keys default)') or diag($out);
+is(join(',', @named[0 .. 2]), '1001,1002,1003', 'in key order');
+is(scalar(grep { $_ < 1001 || $_ > 2000 } @named), 0, 'only missing keys');
+like($out, qr/^  \.\.\. and \d+ more differing ranges \(--keys names more keys, --json lists all\)$/m,
+	'the rest is a count');
+my @mlines = split /\n/, $out;
+cmp_ok(scalar(@mlines), '<', 12, 'a few lines, not one per range') or diag($out);
+($rc, $out, $err) = verify('--tables', 'public.many', '--keys', '0');
+unlike($out, qr/^  keys /m, '--keys 0: no range line');
+like($out, qr/1000 missing on replica/, '--keys 0: the counts still');
+($rc, $out, $err) = verify('--tables', 'public.many', '--json');
+my @mj = json_lines($out);
+my $nmiss = 0;
+$nmiss += scalar(@{ $_->{missing_on_replica} }) for grep { exists $_->{range} } @mj;
+is($nmiss, 1000, '--json lists every missing key');
+my ($mt) = grep { ($_->{table} // '') eq 'public.many' && exists $_->{status} } @mj;
+is_deeply([ @$mt{qw(differing_rows missing_rows extra_rows)} ], [ 0, 1000, 0 ], '--json: the counts');
+$src->safe_psql('postgres', 'DROP TABLE many');
+$rep->safe_psql('postgres', 'DROP TABLE many');
+
 # ---- --tables and --map
 ($rc, $out, $err) = verify('--tables', 'public.parted,public.ident');
 is($rc, 0, '--tables selecting equal tables: exit 0') or diag("$out\n$err");
