@@ -216,6 +216,8 @@ typedef struct
 	bool		busy;			/* running it (assigned and not yet done) */
 	uint64_t	need;			/* the gate of what it applies now */
 	bool		victim;			/* the watchdog abandoned its unit */
+	bool		waiting;		/* in a gate or for its turn: it holds its
+								 * locks until an earlier unit commits */
 	int			pid;			/* its backend */
 	PGcancel   *cancel;			/* owned */
 	apply_counts_t counts;		/* as of its last commit */
@@ -423,8 +425,10 @@ wait_for(jobs_worker_t *w, uint64_t unit)
 	int			rc;
 
 	pthread_mutex_lock(&j->mu);
+	w->waiting = true;
 	while (j->committed < unit && !abandoned(w))
 		pthread_cond_wait(&j->cv, &j->mu);
+	w->waiting = false;
 	rc = abandoned(w) ? -1 : 0;
 	pthread_mutex_unlock(&j->mu);
 	return rc;
@@ -778,9 +782,14 @@ failed(apply_jobs_t *j)
 
 /*
  * watch - under j->mu: if the head unit has run a while, is it waiting for
- * a lock a later unit's session holds?  Then that unit gives way (its
- * worker sees `victim` at its next wait; its query, if one runs, is
- * cancelled) and is retried once the head has committed.
+ * a lock a later unit's session holds while that unit waits for an earlier
+ * one to commit (in a gate or for its turn)?  That is a deadlock no server
+ * sees: the later unit gives way (its worker sees `victim` in its wait)
+ * and is retried once the head has committed.  A blocker still running a
+ * statement is left alone: it releases what it holds briefly (the lock
+ * that extends a table both COPY into) by itself, and if it waits for the
+ * head in turn, the server's deadlock detector ends one of them (40P01,
+ * retried).
  */
 static void
 watch(apply_jobs_t *j)
@@ -813,7 +822,8 @@ watch(apply_jobs_t *j)
 				jobs_worker_t *v = &j->w[i];
 				char		err[256];
 
-				if (v->pid != blocker || !v->busy || v->unit == NULL || v->unit->id <= head || v->victim)
+				if (v->pid != blocker || !v->busy || v->unit == NULL || v->unit->id <= head ||
+					v->victim || !v->waiting)
 					continue;
 				v->victim = true;
 				j->stats.victims++;
@@ -1379,12 +1389,12 @@ apply_jobs_start(apply_jobs_t **out, const apply_jobs_opts_t *o, apply_replica_t
 
 	/*
 	 * Units smaller than --batch, so that a backlog gives every worker
-	 * several: 2 N units per --batch changes, but never below
-	 * JOBS_MIN_UNIT changes (a unit still spends one XID on a hundred
-	 * source transactions or more, and folds hot rows as often).
+	 * one: N units per --batch changes, but never below JOBS_MIN_UNIT
+	 * changes (a unit still spends one XID on a hundred source
+	 * transactions or more, and folds hot rows as often).
 	 */
-	if (j->o.batch > JOBS_MIN_UNIT && j->o.batch / (2 * (uint64_t) o->njobs) > JOBS_MIN_UNIT)
-		j->o.batch /= 2 * (uint64_t) o->njobs;
+	if (j->o.batch > JOBS_MIN_UNIT && j->o.batch / (uint64_t) o->njobs > JOBS_MIN_UNIT)
+		j->o.batch /= (uint64_t) o->njobs;
 	else if (j->o.batch > JOBS_MIN_UNIT)
 		j->o.batch = JOBS_MIN_UNIT;
 	j->ropts = *o->ropts;
