@@ -220,13 +220,18 @@ void		apply_replica_rollback(apply_replica_t *r);
  * failure ("" when it was not a server error).  apply_replica_set_gate -
  * gate_cb is asked before every statement that writes (table: the replica
  * table of a folded set, else 0): 0 goes on, anything else fails the
- * session's transaction (APPLY_FAIL_OTHER).
+ * session's transaction (APPLY_FAIL_OTHER); keydep_cb says whether a key
+ * folded into a set must wait (those of a set are written after its gate,
+ * the others before).
  * apply_replica_flush - send everything held back (folded sets, an open
  * COPY, the pipeline) and read every answer, leaving the replica
  * transaction open for apply_replica_commit.
  */
 const char *apply_replica_sqlstate(apply_replica_t *r);
 void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
+								   bool (*keydep_cb) (void *arg, uint32_t table,
+													  const proto_relation_t *rel,
+													  const proto_tuple_t *t),
 								   void *arg);
 int			apply_replica_flush(apply_replica_t *r);
 

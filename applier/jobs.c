@@ -157,6 +157,7 @@
 #define JOBS_RETRIES 1000		/* a unit given up after this many retries */
 #define JOBS_WATCH_USECS 100000	/* the dispatcher looks at the head this often */
 #define JOBS_WATCH_AFTER 0.2	/* seconds the head runs before it is watched */
+#define JOBS_WATCH_GIVEUP 5.0	/* ... before every later unit it waits for gives way */
 #define JOBS_REL_BUCKETS 256
 
 /* One source transaction of a unit: its gate. */
@@ -189,6 +190,10 @@ typedef struct jobs_unit_s
 	jobs_tgate_t *tgates;		/* owned: per table, for its folded set */
 	uint32_t	ntgates;
 	uint32_t	captgates;
+	uint64_t   *depkeys;		/* owned: keys an earlier unit writes too,
+								 * sorted when the unit is handed out */
+	uint32_t	ndepkeys;
+	uint32_t	capdepkeys;
 	uint64_t	changes;
 	uint64_t	dep_all;		/* gate of the final flush */
 	bool		barrier;
@@ -460,6 +465,36 @@ gate_cb(void *arg, uint32_t table)
 	return wait_for(w, need);
 }
 
+static int
+key_cmp(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * keydep_cb - replica.c asks for each key it folds: does an earlier unit,
+ * uncommitted when this one was handed out, write it too?  Those keys of a
+ * folded set are written after the set's gate, the others at once.  A key
+ * that cannot be hashed is taken to depend.
+ */
+static bool
+keydep_cb(void *arg, uint32_t table, const proto_relation_t *rel, const proto_tuple_t *t)
+{
+	jobs_worker_t *w = arg;
+	uint16_t	cols[PROTO_MAX_COLUMNS];
+	int			n = deptrack_key_cols(rel, cols);
+	int			st;
+	uint64_t	h = deptrack_hash(table, 0, t, cols, n, &st);
+
+	if (st != DEPTRACK_KEY_OK)
+		return true;
+	return w->cur->ndepkeys &&
+		bsearch(&h, w->cur->depkeys, w->cur->ndepkeys, sizeof(uint64_t), key_cmp) != NULL;
+}
+
 /* session - (re)connect the worker's session; its pid and cancel handle */
 static int
 session(jobs_worker_t *w, bool again)
@@ -476,7 +511,7 @@ session(jobs_worker_t *w, bool again)
 		return rc;
 	apply_replica_set_strict(w->rep, false);
 	apply_replica_held(w->rep, false);
-	apply_replica_set_gate(w->rep, gate_cb, w);
+	apply_replica_set_gate(w->rep, gate_cb, keydep_cb, w);
 	cancel = PQgetCancel(apply_replica_conn(w->rep));
 	pthread_mutex_lock(&w->j->mu);
 	if (w->cancel)
@@ -781,15 +816,16 @@ failed(apply_jobs_t *j)
 }
 
 /*
- * watch - under j->mu: if the head unit has run a while, is it waiting for
- * a lock a later unit's session holds while that unit waits for an earlier
- * one to commit (in a gate or for its turn)?  That is a deadlock no server
- * sees: the later unit gives way (its worker sees `victim` in its wait)
- * and is retried once the head has committed.  A blocker still running a
- * statement is left alone: it releases what it holds briefly (the lock
- * that extends a table both COPY into) by itself, and if it waits for the
- * head in turn, the server's deadlock detector ends one of them (40P01,
- * retried).
+ * watch - under j->mu: if the head unit has run a while, is it waiting,
+ * directly or through later units' running statements, for a lock a later
+ * unit's session holds while that unit waits for an earlier one to commit
+ * (in a gate or for its turn)?  That is a deadlock no server sees: the
+ * later unit gives way (its worker sees `victim` in its wait) and is
+ * retried once the head has committed.  A blocker still running a
+ * statement is not abandoned for itself: it releases what it holds
+ * briefly (the lock that extends a table several units COPY into) on its
+ * own, and if it waits for the head in turn, the server's deadlock
+ * detector ends one of them (40P01, retried).
  */
 static void
 watch(apply_jobs_t *j)
@@ -797,22 +833,53 @@ watch(apply_jobs_t *j)
 	PGconn	   *conn = apply_replica_conn(j->main);
 	jobs_worker_t *h = NULL;
 	uint64_t	head = j->committed + 1;
-	char		pid[16];
-	const char *vals[1] = {pid};
-	PGresult   *res;
+	int			frontier[APPLY_JOBS_MAX];
+	int			nfront = 0;
+	bool		seen[APPLY_JOBS_MAX] = {false};
 
 	for (int i = 0; i < j->n; i++)
 		if (j->w[i].busy && j->w[i].unit && j->w[i].unit->id == head)
 			h = &j->w[i];
 	if (h == NULL || conn == NULL || now_secs() - j->head_since < JOBS_WATCH_AFTER)
 		return;
-	snprintf(pid, sizeof(pid), "%d", h->pid);
-	pthread_mutex_unlock(&j->mu);
-	res = PQexecParams(conn, "SELECT pg_catalog.unnest(pg_catalog.pg_blocking_pids($1::pg_catalog.int4))",
-					   1, NULL, vals, NULL, NULL, 0);
-	pthread_mutex_lock(&j->mu);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	frontier[nfront++] = h->pid;
+
+	/*
+	 * Follow the chain of waits from the head, through later units' running
+	 * sessions (one waiting for a lock another later unit holds), to the
+	 * later units that wait for an earlier one to commit: those give way.
+	 */
+	for (int depth = 0; depth < j->n && nfront > 0; depth++)
 	{
+		proto_wbuf_t arr;
+		const char *vals[1];
+		PGresult   *res;
+		int			next[APPLY_JOBS_MAX];
+		int			nnext = 0;
+
+		proto_wbuf_init_heap(&arr);
+		proto_put_u8(&arr, '{');
+		for (int i = 0; i < nfront; i++)
+		{
+			char		num[16];
+
+			snprintf(num, sizeof(num), "%s%d", i ? "," : "", frontier[i]);
+			proto_put_bytes(&arr, num, strlen(num));
+		}
+		proto_put_bytes(&arr, "}", 2);
+		vals[0] = (const char *) arr.data;
+		pthread_mutex_unlock(&j->mu);
+		res = arr.err ? NULL :
+			PQexecParams(conn, "SELECT pg_catalog.unnest(pg_catalog.pg_blocking_pids(p)) "
+						 "FROM pg_catalog.unnest($1::pg_catalog.int4[]) p",
+						 1, NULL, vals, NULL, NULL, 0);
+		pthread_mutex_lock(&j->mu);
+		proto_wbuf_free(&arr);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			return;
+		}
 		for (int r = 0; r < PQntuples(res); r++)
 		{
 			int			blocker = atoi(PQgetvalue(res, r, 0));
@@ -822,8 +889,15 @@ watch(apply_jobs_t *j)
 				jobs_worker_t *v = &j->w[i];
 				char		err[256];
 
-				if (v->pid != blocker || !v->busy || v->unit == NULL || v->unit->id <= head ||
-					v->victim || !v->waiting)
+				if (seen[i] || v->pid != blocker || !v->busy || v->unit == NULL || v->unit->id <= head)
+					continue;
+				seen[i] = true;
+				if (!v->waiting)
+				{
+					next[nnext++] = v->pid;	/* running: what does it wait for? */
+					continue;
+				}
+				if (v->victim)
 					continue;
 				v->victim = true;
 				j->stats.victims++;
@@ -831,9 +905,30 @@ watch(apply_jobs_t *j)
 					PQcancel(v->cancel, err, sizeof(err));
 			}
 		}
-		pthread_cond_broadcast(&j->cv);
+		PQclear(res);
+		memcpy(frontier, next, sizeof(int) * (size_t) nnext);
+		nfront = nnext;
 	}
-	PQclear(res);
+
+	/*
+	 * The head has waited long for later units that run on: whatever they
+	 * wait for, they give way too (a retry is always safe; a head that
+	 * never commits is not).
+	 */
+	if (now_secs() - j->head_since >= JOBS_WATCH_GIVEUP)
+		for (int i = 0; i < j->n; i++)
+		{
+			jobs_worker_t *v = &j->w[i];
+			char		err[256];
+
+			if (!seen[i] || v->victim || !v->busy)
+				continue;
+			v->victim = true;
+			j->stats.victims++;
+			if (v->cancel)
+				PQcancel(v->cancel, err, sizeof(err));
+		}
+	pthread_cond_broadcast(&j->cv);
 }
 
 /* wait_disp - the dispatcher waits (under j->mu), watching the head */
@@ -890,6 +985,7 @@ dispatch(apply_jobs_t *j)
 		return 0;
 	}
 	u->dep_all = deptrack_end(&j->dt, &u->barrier);
+	qsort(u->depkeys, u->ndepkeys, sizeof(uint64_t), key_cmp);
 	pthread_mutex_lock(&j->mu);
 	while (u->barrier && j->committed < u->id - 1 && j->stop_from == 0)
 		wait_disp(j);
@@ -937,6 +1033,7 @@ open_fill(apply_jobs_t *j)
 	u->id = 0;
 	u->ntxns = 0;
 	u->ntgates = 0;
+	u->ndepkeys = 0;
 	u->changes = 0;
 	u->barrier = false;
 	u->dep_all = 0;
@@ -1149,6 +1246,27 @@ apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 	return 0;
 }
 
+/* add_depkey - key is written by an earlier uncommitted unit too */
+static int
+add_depkey(jobs_unit_t *u, uint64_t key)
+{
+	if (u->ndepkeys == u->capdepkeys)
+	{
+		uint32_t	cap = u->capdepkeys ? u->capdepkeys * 2 : 256;
+		uint64_t   *k = realloc(u->depkeys, cap * sizeof(uint64_t));
+
+		if (k == NULL)
+		{
+			tide_log_error("out of memory");
+			return TIDE_EXIT_BUG;
+		}
+		u->depkeys = k;
+		u->capdepkeys = cap;
+	}
+	u->depkeys[u->ndepkeys++] = key;
+	return 0;
+}
+
 /* table_gate - the unit's folded set of `table` waits for unit d too */
 static int
 table_gate(jobs_unit_t *u, uint32_t table, uint64_t d)
@@ -1225,7 +1343,8 @@ apply_jobs_commit(apply_jobs_t *j, const uint8_t *frame, size_t len,
 		{
 			uint64_t	d = deptrack_key(&j->dt, j->keys[i].key);
 
-			if ((rc = table_gate(u, j->keys[i].table, d)) != 0)
+			if ((rc = table_gate(u, j->keys[i].table, d)) != 0 ||
+				(d != 0 && (rc = add_depkey(u, j->keys[i].key)) != 0))
 				return rc;
 		}
 	if (j->txn_barrier)
@@ -1473,6 +1592,7 @@ apply_jobs_stop(apply_jobs_t *j)
 		proto_wbuf_free(&j->units[i].buf);	/* a buffer never set up is zeroed */
 		free(j->units[i].txns);
 		free(j->units[i].tgates);
+		free(j->units[i].depkeys);
 	}
 	for (int b = 0; b < JOBS_REL_BUCKETS; b++)
 		while (j->rels[b])

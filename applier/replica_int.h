@@ -108,6 +108,9 @@ struct apply_replica_s
 	 * table is the replica table a folded set is written to, 0 for others.
 	 */
 	int			(*gate_cb) (void *arg, uint32_t table);
+	/* does an earlier uncommitted unit write this key of `table`? */
+	bool		(*keydep_cb) (void *arg, uint32_t table, const proto_relation_t *rel,
+							  const proto_tuple_t *t);
 	void	   *gate_arg;
 };
 

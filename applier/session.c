@@ -440,9 +440,13 @@ apply_replica_sqlstate(apply_replica_t *r)
 }
 
 void
-apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table), void *arg)
+apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
+					   bool (*keydep_cb) (void *arg, uint32_t table, const proto_relation_t *rel,
+										  const proto_tuple_t *t),
+					   void *arg)
 {
 	r->gate_cb = gate_cb;
+	r->keydep_cb = keydep_cb;
 	r->gate_arg = arg;
 }
 
