@@ -9,8 +9,9 @@
  * Design
  * ------
  * A unit is a contiguous run of source transactions (never part of one),
- * closed at --batch changes or unit_bytes of messages, whichever comes
- * first: it is one replica transaction, as a batch is without --jobs (group
+ * closed at --batch / N changes (at least JOBS_MIN_UNIT) or unit_bytes of
+ * messages, whichever comes first, and after a barrier: it is one replica
+ * transaction, as a batch is without --jobs (group
  * commit: the replica spends one XID per unit), and it carries its own
  * copies of the messages and of the RELATION descriptions they use, so a
  * worker needs nothing else.  Units are numbered 1, 2, ... in commit order.
@@ -60,13 +61,15 @@
  *
  * Hot rows: folding (coalesce.c) works within a unit as it does within a
  * batch: a pgbench branch updated by every transaction of a unit is
- * written once per unit.  A table's folded set has a gate of its own, the
- * latest earlier uncommitted unit that wrote one of that table's keys in
- * this unit: so unit k writes its pgbench_accounts rows (cold, 1 in 100000
- * shared) while unit k-1 has not committed, and only its branch and
- * teller rows wait for k-1's commit.  Units that share a hot row thus
- * serialise only the statements that write it; parsing, rendering,
- * folding and the cold tables' set-based statements overlap.
+ * written once per unit.  A folded set is written in two parts: the keys
+ * no earlier uncommitted unit writes, at once, and the others (the unit
+ * lists them, and the session asks keydep_cb for each key it folds) after
+ * the table's gate, the latest earlier uncommitted unit that wrote one of
+ * them.  So unit k writes nearly all of its pgbench_accounts rows while
+ * unit k-1 has not committed, and only the few it shares with k-1, and
+ * its branch and teller rows, wait for k-1's commit.  Units that share
+ * hot rows thus serialise only the statements that write those rows;
+ * parsing, rendering, folding and the rest overlap.
  *
  * Commit order: a worker that has applied and flushed its unit waits for
  * its turn (every earlier unit committed), then writes the progress row
