@@ -33,6 +33,7 @@
 #include "tide/common.h"
 #include "tide/seqstate.h"
 #include "apply.h"
+#include "ddl.h"
 #include "apply_metrics.h"
 #include "jobs.h"
 #include "tide/segment.h"
@@ -96,6 +97,9 @@ typedef struct
 	bool		block_whole;	/* the block being read ends a transaction */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
+	bool		had_ddl;		/* the open source transaction ran DDL: its
+								 * replica transaction ends with it (a new
+								 * enum value, say, is usable only then) */
 	bool		record;			/* the open transaction holds a cutover
 								 * marker: its COMMIT is recorded at once */
 
@@ -254,6 +258,16 @@ apply_usage(FILE *f)
 			"                         (columns, types, key, the partition of its parent);\n"
 			"                         never drops, renames or retypes (README, \"Schema\n"
 			"                         changes\")\n"
+			"      --ddl=apply|skip|stop\n"
+			"                         DDL captured on the source (tide setup): run it at\n"
+			"                         its place in the same replica transaction (default),\n"
+			"                         leave it out, or stop before it (exit 4) printing\n"
+			"                         its statement, LSN and how to go on\n"
+			"      --ddl-apply-lsn=LSN  run the captured DDL command at LSN even with\n"
+			"                         --ddl stop (repeatable)\n"
+			"      --ddl-skip-lsn=LSN  leave out the captured DDL command at LSN, once it\n"
+			"                         (or what it should do) was run on the replica by\n"
+			"                         hand (repeatable)\n"
 			"  -f, --follow           keep applying: tail the open segment and new ones\n"
 			"                         (inotify, and a poll every second; a remote store's\n"
 			"                         closed segments as its index names them); SIGINT\n"
@@ -305,6 +319,9 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 		{"poll-interval", required_argument, NULL, 8},
 		{"metrics-listen", required_argument, NULL, 40},
 		{"schema", required_argument, NULL, 9},
+		{"ddl", required_argument, NULL, 10},
+		{"ddl-skip-lsn", required_argument, NULL, 11},
+		{"ddl-apply-lsn", required_argument, NULL, 12},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0}
 	};
@@ -428,6 +445,37 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 					return TIDE_EXIT_USAGE;
 				}
 				break;
+			case 10:
+				if (strcmp(optarg, "apply") == 0)
+					o->ddl.mode = APPLY_DDL_APPLY;
+				else if (strcmp(optarg, "skip") == 0)
+					o->ddl.mode = APPLY_DDL_SKIP;
+				else if (strcmp(optarg, "stop") == 0)
+					o->ddl.mode = APPLY_DDL_STOP;
+				else
+				{
+					tide_log_error("invalid --ddl \"%s\"", optarg);
+					tide_log_hint("use apply (the default), skip or stop");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 11:
+			case 12:
+				{
+					proto_lsn_t *v = c == 11 ? o->ddl.skip : o->ddl.run;
+					int		   *n = c == 11 ? &o->ddl.nskip : &o->ddl.nrun;
+
+					if (*n == APPLY_DDL_MAX_LSNS)
+					{
+						tide_log_error("too many %s options (at most %d)", c == 11 ? "--ddl-skip-lsn" : "--ddl-apply-lsn",
+									   APPLY_DDL_MAX_LSNS);
+						return TIDE_EXIT_USAGE;
+					}
+					if ((rc = tide_opt_lsn(c == 11 ? "--ddl-skip-lsn" : "--ddl-apply-lsn", optarg, &v[*n])) != 0)
+						return rc;
+					(*n)++;
+					break;
+				}
 			case 'q':
 				tide_log_quiet = 1;
 				break;
@@ -477,6 +525,7 @@ apply_opts_init(apply_opts_t *o)
 	o->poll_usecs = 2000000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	o->r.conninfo = "";
+	o->ddl.mode = APPLY_DDL_APPLY;
 }
 
 /* ------------------------------------------------------------- directory */
@@ -834,6 +883,97 @@ apply_corrupt(const char *path, uint64_t off, const char *what)
 	return TIDE_EXIT_CORRUPT;
 }
 
+/*
+ * jobs_to_serial - --jobs: the open transaction turns out to hold what
+ * cannot go to a worker (captured DDL): what of it went into the unit
+ * being filled is taken back, every unit before it commits, and it is
+ * applied from its first change on this session, as without --jobs
+ * (jobs.c, "barriers"), committed at its COMMIT.
+ */
+static int
+jobs_to_serial(pass_t *p, const seginfo_t *si)
+{
+	proto_wbuf_t txn;
+	apply_jobs_pos_t pos;
+	int			rc;
+
+	proto_wbuf_init_heap(&txn);
+	if ((rc = apply_jobs_take(p->jobs, &txn)) != 0)
+		return rc;
+	p->txn_jobs = false;
+	p->txn_serial = true;
+	rc = apply_jobs_drain(p->jobs, &pos);
+	jobs_look(p);
+	if (rc == 0)
+	{
+		proto_rbuf_t f;
+		proto_rbuf_t body;
+		uint8_t		type;
+
+		proto_rbuf_init(&f, txn.data, txn.len);
+		while (rc == 0 && proto_read_msg(&f, &type, &body) == 0)
+		{
+			bool		counted;
+
+			if (type == PROTO_MSG_RELATION || type == PROTO_MSG_BEGIN || type == PROTO_MSG_COMMIT)
+				continue;		/* this session has them: p->cat, apply_replica_txn */
+			rc = apply_change(p->rep, &p->cat, &p->scratch, type, body, f, si->label, 0, &counted);
+			if (counted)
+				p->batch_changes++;
+		}
+	}
+	proto_wbuf_free(&txn);
+	return rc;
+}
+
+/*
+ * on_ddl - a captured DDL command ("tide.ddl", applier/ddl.c) at its place
+ * in its source transaction.  One that cannot run in a transaction block
+ * (CONCURRENTLY) comes alone in its source transaction; the replica
+ * transaction holding the ones before is committed first.
+ */
+static int
+on_ddl(pass_t *p, const proto_message_t *m, const seginfo_t *si)
+{
+	tide_ddl_t	d;
+	char		err[512];
+	int			rc = 0;
+
+	if (tide_ddl_parse(m->payload.p, m->payload.n, &d, err, sizeof(err)) != 0)
+	{
+		tide_log_error("a \"" TIDE_DDL_PREFIX "\" message in %s cannot be read: %s", si->label, err);
+		tide_log_hint("a newer tide wrote it: apply it with that version; nothing past the last whole transaction before it was applied");
+		return TIDE_EXIT_CORRUPT;
+	}
+	/* --jobs: DDL runs alone, on this session, after every unit before it */
+	if (p->txn_jobs && (rc = jobs_to_serial(p, si)) != 0)
+	{
+		tide_ddl_free(&d);
+		return rc;
+	}
+	p->batch_changes++;
+	p->had_ddl = true;
+	if (apply_ddl_outside(p->rep, &p->o->ddl, &d, m->lsn))
+	{
+		if (p->nmsgs != 1)
+		{
+			/* as a change the replica refused: what precedes is committed */
+			rc = apply_replica_fail(p->rep);
+			apply_replica_log(p->rep, 'E', "the DDL command %s at " LSN_FMT " cannot run in a transaction block, but its source transaction has changes before it",
+							  d.tag, LSN_ARGS(m->lsn));
+			apply_replica_log(p->rep, 'H', "run it on the replica by hand, then run tide apply again with --ddl-skip-lsn " LSN_FMT,
+							  LSN_ARGS(m->lsn));
+			tide_ddl_free(&d);
+			return rc;
+		}
+		rc = flush_batch(p);
+	}
+	if (rc == 0)
+		rc = apply_ddl(p->rep, &p->o->ddl, &d, m->lsn);
+	tide_ddl_free(&d);
+	return rc;
+}
+
 static int
 on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 		   const uint8_t *frame, size_t flen, const seginfo_t *si, uint64_t off)
@@ -861,6 +1001,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			p->nmsgs = 0;
 			p->txn_jobs = false;
 			p->txn_serial = false;
+			p->had_ddl = false;
 			p->record = false;	/* an abandoned one is read again */
 			/* invariant 6, exactly once: committed before the progress row's end */
 			p->skip = p->begin.final_lsn < p->done_lsn ||
@@ -899,6 +1040,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (c.nchanges != p->nmsgs)
 					return apply_corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
 				p->in_txn = false;
+				apply_ddl_txn_end(p->rep);
 				if (p->skip)
 				{
 					p->skipped++;
@@ -919,7 +1061,7 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 					return rc;
 				}
 				/* a transaction applied here under --jobs commits before the next unit writes */
-				if ((p->strict || p->batch_changes >= o->batch || p->record || p->txn_serial) &&
+				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch || p->record || p->txn_serial) &&
 					(rc = flush_batch(p)) != 0)
 					return rc;
 				p->txn_serial = false;
@@ -952,6 +1094,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->nmsgs++;
 				if (p->skip)
 					return 0;
+				if (m.prefix.n == strlen(TIDE_DDL_PREFIX) &&
+					memcmp(m.prefix.p, TIDE_DDL_PREFIX, m.prefix.n) == 0)
+					return on_ddl(p, &m, si);
 				if (m.prefix.n == strlen(PROTO_CUTOVER_PREFIX) &&
 					memcmp(m.prefix.p, PROTO_CUTOVER_PREFIX, m.prefix.n) == 0)
 				{
@@ -1146,6 +1291,9 @@ summary(pass_t *p, double secs, const char *how)
 	if (c->seq_states)
 		tide_log_info("%llu sequence states applied, %llu of which moved a replica sequence forward (never backward)",
 					  (unsigned long long) c->seq_states, (unsigned long long) c->seq_moved);
+	if (c->ddl_run || c->ddl_skipped)
+		tide_log_info("%llu captured DDL commands run, %llu left out (--ddl, --ddl-skip-lsn, --tables, or made from their rows)",
+					  (unsigned long long) c->ddl_run, (unsigned long long) c->ddl_skipped);
 	if (c->conflicts)
 		tide_log_info("%llu inserts found their key on the replica and were skipped (--on-conflict skip)",
 					  (unsigned long long) c->conflicts);
@@ -1562,7 +1710,7 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 {
 	PQconninfoOption *ci = PQconninfoParse(o->r.conninfo, NULL);
 	bool		secret = ci == NULL;
-	char		num[32];
+	char		num[64];
 
 	for (PQconninfoOption *c = ci; c && c->keyword; c++)
 		if (strcmp(c->keyword, "password") == 0 && c->val && c->val[0])
@@ -1606,6 +1754,21 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 	{
 		proto_put_bytes(b, " --until ", 9);
 		put_quoted(b, o->until.arg);
+	}
+	if (o->r.schema_follow)
+		proto_put_bytes(b, " --schema follow", 16);
+	if (o->ddl.mode != APPLY_DDL_APPLY)
+	{
+		const char *dm = o->ddl.mode == APPLY_DDL_SKIP ? " --ddl skip" : " --ddl stop";
+
+		proto_put_bytes(b, dm, strlen(dm));
+	}
+	for (int i = 0; i < o->ddl.nskip + o->ddl.nrun; i++)
+	{
+		proto_lsn_t l = i < o->ddl.nskip ? o->ddl.skip[i] : o->ddl.run[i - o->ddl.nskip];
+
+		snprintf(num, sizeof(num), " %s " LSN_FMT, i < o->ddl.nskip ? "--ddl-skip-lsn" : "--ddl-apply-lsn", LSN_ARGS(l));
+		proto_put_bytes(b, num, strlen(num));
 	}
 	if (o->follow)
 		proto_put_bytes(b, " --follow", 9);

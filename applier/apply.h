@@ -48,6 +48,8 @@ typedef struct
 	uint64_t	xids;			/* of which had an XID assigned */
 	uint64_t	seq_states;		/* sequence states of "tide.seq" messages */
 	uint64_t	seq_moved;		/* of which moved a replica sequence forward */
+	uint64_t	ddl_run;		/* captured DDL commands run (applier/ddl.c) */
+	uint64_t	ddl_skipped;	/* captured DDL commands left out */
 } apply_counts_t;
 
 /* A prepared UPDATE for one set of changed columns. */
@@ -222,10 +224,8 @@ void		apply_replica_rollback(apply_replica_t *r);
  * table of a folded set, else 0): 0 goes on, anything else fails the
  * session's transaction (APPLY_FAIL_OTHER); keydep_cb says whether a key
  * folded into a set must wait (those of a set are written after its gate,
- * the others before).
- * apply_replica_flush - send everything held back (folded sets, an open
- * COPY, the pipeline) and read every answer, leaving the replica
- * transaction open for apply_replica_commit.
+ * the others before).  A worker sends what it holds back before its turn
+ * to commit with apply_replica_quiesce (below).
  */
 const char *apply_replica_sqlstate(apply_replica_t *r);
 void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
@@ -233,13 +233,59 @@ void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint
 													  const proto_relation_t *rel,
 													  const proto_tuple_t *t),
 								   void *arg);
-int			apply_replica_flush(apply_replica_t *r);
 
 /*
  * apply_corrupt - log that segment `path` is damaged in the block at off
  * (what: how); returns TIDE_EXIT_CORRUPT.
  */
 int			apply_corrupt(const char *path, uint64_t off, const char *what);
+
+/*
+ * For applier/ddl.c (captured DDL), in replica.c:
+ * apply_replica_quiesce - every change before this point sent and answered
+ *		(COPY ended, coalesced rows written, pipeline left); with txn, inside
+ *		a replica transaction (opened if none is).
+ * apply_replica_schema_changed - the replica's catalog changed in the open
+ *		transaction: every cached table description is resolved again, and
+ *		forgotten if the transaction rolls back.
+ * apply_replica_create_missing - while on, a table missing on the replica
+ *		is created from its relation description as --schema follow does.
+ * apply_replica_report/fail/log/txn_detail - failure reporting as for a
+ *		change (held back in batch mode); report and fail return
+ *		TIDE_EXIT_REPLICA.  log's level is 'E'rror, 'D'etail or 'H'int.
+ */
+int			apply_replica_quiesce(apply_replica_t *r, bool txn);
+void		apply_replica_schema_changed(apply_replica_t *r);
+void		apply_replica_create_missing(apply_replica_t *r, bool on);
+int			apply_replica_report(apply_replica_t *r, PGresult *res, const char *what);
+int			apply_replica_fail(apply_replica_t *r);
+void		apply_replica_log(apply_replica_t *r, char level, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+void		apply_replica_txn_detail(apply_replica_t *r);
+void		apply_replica_count_ddl(apply_replica_t *r, bool run);
+const char *apply_replica_map_schema(apply_replica_t *r, const char *nsp);
+bool		apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel);
+bool		apply_replica_filtered(apply_replica_t *r);	/* --tables given */
+bool		apply_replica_mapped(apply_replica_t *r);	/* --map given */
+bool		apply_replica_follows(apply_replica_t *r);
+bool		apply_replica_strict(apply_replica_t *r);
+const apply_ident_t *apply_replica_ident(apply_replica_t *r);
+
+#define APPLY_DDL_MAX_LSNS 16
+
+/* --ddl: what a captured command does */
+#define APPLY_DDL_APPLY 'a'		/* run it on the replica (the default) */
+#define APPLY_DDL_SKIP 's'		/* leave it out */
+#define APPLY_DDL_STOP 'x'		/* stop before it (exit 4) */
+
+typedef struct
+{
+	char		mode;			/* APPLY_DDL_* */
+	proto_lsn_t skip[APPLY_DDL_MAX_LSNS];	/* --ddl-skip-lsn */
+	int			nskip;
+	proto_lsn_t run[APPLY_DDL_MAX_LSNS];	/* --ddl-apply-lsn */
+	int			nrun;
+} apply_ddl_opts_t;
 
 /* A point given to --until or --from. */
 typedef struct
@@ -269,6 +315,7 @@ typedef struct
 	struct sockaddr_storage metrics_addr;
 	const char *tables[257];	/* --tables; r.tables is set by the run */
 	int			ntables;
+	apply_ddl_opts_t ddl;		/* --ddl, --ddl-skip-lsn, --ddl-apply-lsn */
 } apply_opts_t;
 
 /* apply_opts_init - the defaults (what no option says) */

@@ -591,7 +591,7 @@ run_unit(jobs_worker_t *w, jobs_unit_t *u)
 		if (rc == 0 && (rc = exec_unit(w, u)) == 0)
 		{
 			w->need = u->dep_all;
-			if ((rc = apply_replica_flush(w->rep)) == 0 &&
+			if ((rc = apply_replica_quiesce(w->rep, false)) == 0 &&
 				(rc = wait_for(w, u->id - 1)) == 0 &&
 				(rc = apply_replica_commit(w->rep, u->end_lsn, u->end_time)) == 0)
 			{
@@ -1378,6 +1378,23 @@ apply_jobs_abandon(apply_jobs_t *j)
 	}
 	j->in_txn = false;
 	j->txn_appended = false;
+}
+
+int
+apply_jobs_take(apply_jobs_t *j, proto_wbuf_t *out)
+{
+	if (j->in_txn && j->txn_appended)
+		proto_put_bytes(out, j->fill->buf.data + j->txn_off, j->fill->buf.len - j->txn_off);
+	apply_jobs_abandon(j);
+	for (int b = 0; b < JOBS_REL_BUCKETS; b++)
+		for (jobs_rel_t *jr = j->rels[b]; jr; jr = jr->next)
+			jr->generation = 0;
+	if (out->err)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	return 0;
 }
 
 void

@@ -74,6 +74,15 @@ int			apply_jobs_commit(apply_jobs_t *j, const uint8_t *frame, size_t len,
 void		apply_jobs_abandon(apply_jobs_t *j);
 
 /*
+ * apply_jobs_take - the open transaction is not the workers' after all
+ * (it holds captured DDL): its messages so far are appended to *out (BEGIN,
+ * RELATION and change frames) and forgotten here, as are the replica-side
+ * facts of every table (the DDL may add a trigger or an index).  Returns 0
+ * or TIDE_EXIT_BUG (out of memory).
+ */
+int			apply_jobs_take(apply_jobs_t *j, proto_wbuf_t *out);
+
+/*
  * apply_jobs_drain - hand out the unit being filled and wait until every
  * unit handed out has committed (or one failed).  *pos says where the
  * replica is either way.

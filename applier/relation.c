@@ -411,7 +411,7 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		rc = lookup(r, tnsp, tname, oid, &rs->relkind);
 		rs->routed = rc == 0;
 	}
-	if (rc == 1 && r->opts->schema_follow && !rnsp)
+	if (rc == 1 && (r->opts->schema_follow || r->create_missing) && !rnsp)
 	{
 		tnsp = map_schema(r, nsp);
 		tname = name;

@@ -98,6 +98,8 @@ struct apply_replica_s
 	apply_rel_t *rels[REL_BUCKETS];	/* owned */
 	bool		ddl_in_txn;		/* --schema follow changed the replica's
 								 * catalog in the open replica transaction */
+	bool		create_missing;	/* applier/ddl.c: a CREATE TABLE AS is under
+								 * way, create its table from the relation */
 	uint64_t	stmt_seq;
 	apply_counts_t counts;
 	char		fail_state[6];	/* SQLSTATE of the failure, "" if none */

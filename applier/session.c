@@ -14,6 +14,7 @@
  * With group commit the row costs one tuple per replica transaction of up
  * to --batch changes, so the origin's saving is not worth those losses.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ apply_replica_rollback(apply_replica_t *r)
 				rel_clear(rs);
 		r->ddl_in_txn = false;
 	}
+	r->create_missing = false;
 	r->copy_rel = NULL;
 	r->pipeline = false;
 	r->in_txn = false;
@@ -450,14 +452,118 @@ apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t t
 	r->gate_arg = arg;
 }
 
+/* ------------------------------------------------------------- captured DDL
+ *
+ * What applier/ddl.c needs of the session: a replica transaction with
+ * every change before the DDL sent and answered, the failure reporting of
+ * this file (so batch mode holds its messages back as for any change), and
+ * a way to forget what was resolved against the catalog the DDL changed.
+ */
+
 int
-apply_replica_flush(apply_replica_t *r)
+apply_replica_quiesce(apply_replica_t *r, bool txn)
 {
 	int			rc;
 
-	if (!r->in_txn)
-		return 0;
-	if ((rc = coal_flush_all(r)) != 0 || (rc = go_plain(r)) != 0)
+	if (txn && (rc = ensure_txn(r)) != 0)
 		return rc;
-	return 0;
+	if ((rc = coal_flush_all(r)) != 0)
+		return rc;
+	return go_plain(r);
+}
+
+void
+apply_replica_schema_changed(apply_replica_t *r)
+{
+	r->ddl_in_txn = true;
+	for (int i = 0; i < REL_BUCKETS; i++)
+		for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+			rel_clear(rs);
+}
+
+void
+apply_replica_create_missing(apply_replica_t *r, bool on)
+{
+	r->create_missing = on;
+}
+
+int
+apply_replica_report(apply_replica_t *r, PGresult *res, const char *what)
+{
+	return report(r, res, "%s", what);
+}
+
+int
+apply_replica_fail(apply_replica_t *r)
+{
+	return fail_change(r);
+}
+
+void
+apply_replica_log(apply_replica_t *r, char level, const char *fmt,...)
+{
+	char		line[4096];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rlog(r, level, "%s", line);
+}
+
+void
+apply_replica_txn_detail(apply_replica_t *r)
+{
+	txn_detail(r);
+}
+
+void
+apply_replica_count_ddl(apply_replica_t *r, bool run)
+{
+	if (run)
+		r->counts.ddl_run++;
+	else
+		r->counts.ddl_skipped++;
+}
+
+const char *
+apply_replica_map_schema(apply_replica_t *r, const char *nsp)
+{
+	return map_schema(r, nsp);
+}
+
+bool
+apply_replica_table_wanted(apply_replica_t *r, const char *nsp, const char *rel)
+{
+	return table_wanted(r, nsp, rel);
+}
+
+bool
+apply_replica_filtered(apply_replica_t *r)
+{
+	return r->opts->tables != NULL && r->opts->tables[0] != NULL;
+}
+
+bool
+apply_replica_mapped(apply_replica_t *r)
+{
+	return r->opts->nmaps > 0;
+}
+
+bool
+apply_replica_follows(apply_replica_t *r)
+{
+	return r->opts->schema_follow;
+}
+
+const apply_ident_t *
+apply_replica_ident(apply_replica_t *r)
+{
+	return &r->ident;
+}
+
+bool
+apply_replica_strict(apply_replica_t *r)
+{
+	return r->strict;
 }

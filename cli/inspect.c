@@ -15,11 +15,114 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "tide.h"
 #include "tide/cmdline.h"
+#include "tide/ddlmsg.h"
 #include "tide/render.h"
 #include "tide/segment.h"
 #include "tide/store.h"
+
+/*
+ * put_ddl - after a "tide.ddl" message, a line that shows the command as
+ * tide apply would run it: its own statement (cut out of a multi-statement
+ * query string) or why there is none, its search_path, role and objects.
+ * JSON: {"type": "ddl", ...}.  Nothing for any other message.
+ */
+static void
+put_ddl(uint8_t type, proto_rbuf_t body, int flags, proto_wbuf_t *out)
+{
+	proto_message_t m;
+	tide_ddl_t	d;
+	char		err[256];
+	char	   *line = NULL;
+
+	if (type != PROTO_MSG_MESSAGE || proto_read_message(&body, &m) != 0 ||
+		m.prefix.n != strlen(TIDE_DDL_PREFIX) || memcmp(m.prefix.p, TIDE_DDL_PREFIX, m.prefix.n) != 0 ||
+		tide_ddl_parse(m.payload.p, m.payload.n, &d, err, sizeof(err)) != 0)
+		return;
+	if (flags & PROTO_RENDER_JSON)
+	{
+		json_t	   *o = json_object();
+		json_t	   *objs = json_array();
+
+		for (size_t i = 0; i < d.nobjs; i++)
+			json_array_append_new(objs, json_pack("{s:s, s:s?}", "type", d.objs[i].type,
+												  "identity", d.objs[i].identity));
+		json_object_set_new(o, "type", json_string("ddl"));
+		json_object_set_new(o, "phase", json_string(d.start ? "start" : "end"));
+		json_object_set_new(o, "tag", json_string(d.tag));
+		json_object_set_new(o, "statement", d.stmt ? json_string(d.stmt) : json_null());
+		if (!d.stmt)
+			json_object_set_new(o, "why", json_string(d.why));
+		json_object_set_new(o, "search_path", json_string(d.search_path));
+		json_object_set_new(o, "role", d.role ? json_string(d.role) : json_null());
+		json_object_set_new(o, "objects", objs);
+		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(o);
+		if (line)
+		{
+			proto_put_bytes(out, line, strlen(line));
+			proto_put_u8(out, '\n');
+		}
+	}
+	else
+	{
+		char		head[128];
+
+		snprintf(head, sizeof(head), "  DDL %s%s: ", d.tag, d.start ? " (start, its rows follow)" : "");
+		proto_put_bytes(out, head, strlen(head));
+		if (d.stmt)
+			proto_put_bytes(out, d.stmt, strlen(d.stmt));
+		else
+		{
+			proto_put_bytes(out, "(no statement: ", 15);
+			proto_put_bytes(out, d.why, strlen(d.why));
+			proto_put_u8(out, ')');
+		}
+		proto_put_bytes(out, " [search_path ", 14);
+		proto_put_bytes(out, d.search_path, strlen(d.search_path));
+		if (d.role)
+		{
+			proto_put_bytes(out, "; role ", 7);
+			proto_put_bytes(out, d.role, strlen(d.role));
+		}
+		for (size_t i = 0; i < d.nobjs; i++)
+		{
+			proto_put_bytes(out, i ? ", " : "; ", 2);
+			proto_put_bytes(out, d.objs[i].type, strlen(d.objs[i].type));
+			if (d.objs[i].identity)
+			{
+				proto_put_u8(out, ' ');
+				proto_put_bytes(out, d.objs[i].identity, strlen(d.objs[i].identity));
+			}
+		}
+		proto_put_bytes(out, "]\n", 2);
+	}
+	free(line);
+	tide_ddl_free(&d);
+}
+
+/* render_frame - proto_render_frame, with put_ddl after each message */
+static int
+render_frame(proto_render_t *r, const uint8_t *frame, size_t len, int flags, proto_wbuf_t *out)
+{
+	proto_rbuf_t f;
+	proto_rbuf_t body;
+	uint8_t		type;
+	int			rc;
+
+	proto_rbuf_init(&f, frame, len);
+	while ((rc = proto_read_msg(&f, &type, &body)) == 0)
+	{
+		if ((rc = proto_render_msg(r, type, body, out)) != 0)
+			return rc;
+		proto_put_u8(out, '\n');
+		put_ddl(type, body, flags, out);
+	}
+	return rc == TIDE_EEOF ? out->err : rc;
+}
 
 static void
 inspect_usage(FILE *f)
@@ -285,7 +388,7 @@ inspect_segment(const char *path, int flags)
 	while ((rc = seg_reader_next(&sr)) == 0)
 	{
 		proto_wbuf_reset(&out);
-		if ((rc = proto_render_frame(&r, sr.raw.data, sr.raw.len, &out)) != 0)
+		if ((rc = render_frame(&r, sr.raw.data, sr.raw.len, flags, &out)) != 0)
 			break;
 		fwrite(out.data, 1, out.len, stdout);
 	}
@@ -393,6 +496,7 @@ tide_cmd_inspect(int argc, char **argv)
 			(rc = proto_render_msg(&r, type, body, &out)) != 0)
 			break;
 		proto_put_u8(&out, '\n');
+		put_ddl(type, body, flags, &out);
 		if (out.err)
 		{
 			rc = out.err;

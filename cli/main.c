@@ -37,6 +37,7 @@ typedef struct
 } command_t;
 
 static const command_t commands[] = {
+	{"setup", tide_cmd_setup, "check a source and install the DDL capture (or --remove it)"},
 	{"stream", tide_cmd_stream, "follow a replication slot into segment files"},
 	{"ls", tide_cmd_ls, "list the segments and bases of a directory or store"},
 	{"inspect", tide_cmd_inspect, "print a segment or stream as text or JSON lines"},

@@ -20,6 +20,7 @@ int			tide_cmd_base(int argc, char **argv);	/* streamer/base.c */
 int			tide_cmd_bootstrap(int argc, char **argv);	/* applier/bootstrap.c */
 int			tide_cmd_sync_sequences(int argc, char **argv);	/* streamer/sequences.c */
 int			tide_cmd_status(int argc, char **argv);	/* cli/status.c */
+int			tide_cmd_setup(int argc, char **argv);	/* streamer/setup.c */
 int			tide_cmd_cutover(int argc, char **argv);	/* cutover/cutover.c */
 
 #endif /* TIDE_CLI_H */

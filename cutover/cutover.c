@@ -52,6 +52,7 @@
 #include "tide/pgtools.h"
 #include "tide/store.h"
 #include "tide/wire.h"
+#include "tide/cmdline.h"
 #include "../applier/verify.h"
 #include "../streamer/sequences.h"
 #include "../streamer/source.h"
@@ -67,6 +68,7 @@ typedef struct
 	int64_t		timeout;		/* µs, for the waits together */
 	bool		read_only;
 	bool		undo_read_only;
+	tide_conn_opts_t replica_conn;	/* psql's options: the replica */
 } cutover_opts_t;
 
 /* What the run found and did; strings owned. */
@@ -119,9 +121,12 @@ cutover_usage(FILE *f)
 			"verify does.  Prints \"replica is equal; promote it\" with the time from\n"
 			"start to equal and each stage's.  tide stream and tide apply --follow must\n"
 			"be running.\n\n"
-			"Options:\n"
-			"  -s, --source=CONNINFO  the source\n"
-			"  -d, --dbname=CONNINFO  the replica\n"
+			"Connection options: -s names the source; psql's options name the replica\n"
+			"(PG* variables apply to what -d, -h, -p, -U leave unsaid, on both sides):\n"
+			"  -s, --source=CONNINFO  the source: a connection string, URI or database name\n");
+	tide_conn_usage(f, "the replica", 25);
+	fprintf(f,
+			"\nOptions:\n"
 			"  -D, --directory=DIR|URL  the store the streamer writes and the applier\n"
 			"                         reads (a directory, s3://BUCKET/PREFIX,\n"
 			"                         http(s)://HOST/PATH)\n"
@@ -132,8 +137,10 @@ cutover_usage(FILE *f)
 			"                         the database's other sessions (not tide's); taken\n"
 			"                         back on failure, kept on success\n"
 			"      --undo-read-only   take it back: ALTER DATABASE ... RESET\n"
-			"                         default_transaction_read_only (only -s needed)\n"
-			"  -h, --help             this help\n\n"
+			"                         default_transaction_read_only (only -s needed)\n");
+	tide_std_usage(f, 25);
+	fprintf(f,
+			"\n"
 			"Exit codes: 0 the replica is equal, 1 a table differs or a sequence is\n"
 			"behind, 2 bad arguments, 3 the source (connection, privileges) or the\n"
 			"streamer did not make the marker durable in time, 4 the replica or the\n"
@@ -146,30 +153,30 @@ static int
 parse_opts(cutover_opts_t *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		TIDE_CONN_LONGOPTS,
+		TIDE_STD_LONGOPTS,
 		{"source", required_argument, NULL, 's'},
-		{"dbname", required_argument, NULL, 'd'},
 		{"directory", required_argument, NULL, 'D'},
 		{"timeout", required_argument, NULL, 1},
 		{"read-only", no_argument, NULL, 2},
 		{"undo-read-only", no_argument, NULL, 3},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
+	bool		given;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout = INT64_C(60000000);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:d:D:h", opts, NULL)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "s:D:", opts)) != -1)
 	{
+		if (tide_conn_opt(&o->replica_conn, c, optarg))
+			continue;
 		switch (c)
 		{
 			case 's':
 				o->source = optarg;
-				break;
-			case 'd':
-				o->replica = optarg;
 				break;
 			case 'D':
 				o->store = optarg;
@@ -185,12 +192,8 @@ parse_opts(cutover_opts_t *o, int argc, char **argv)
 			case 3:
 				o->undo_read_only = true;
 				break;
-			case 'h':
-				cutover_usage(stdout);
-				return -1;
 			default:
-				cutover_usage(stderr);
-				return TIDE_EXIT_USAGE;
+				return tide_opt_std(c, "cutover", cutover_usage);
 		}
 	}
 	if (optind < argc)
@@ -205,21 +208,27 @@ parse_opts(cutover_opts_t *o, int argc, char **argv)
 		tide_log_hint("give the source with -s CONNINFO");
 		return TIDE_EXIT_USAGE;
 	}
+	given = o->replica_conn.dbname || o->replica_conn.host || o->replica_conn.port ||
+		o->replica_conn.user;
 	if (o->undo_read_only)
 	{
-		if (o->read_only || o->replica || o->store)
+		if (o->read_only || given || o->store)
 		{
 			tide_log_error("--undo-read-only takes only -s");
 			return TIDE_EXIT_USAGE;
 		}
 		return 0;
 	}
-	if (o->replica == NULL || o->store == NULL)
+	/* two servers: the replica is never left to the environment alone */
+	if (!given || o->store == NULL)
 	{
-		tide_log_error("no %s given", o->replica == NULL ? "replica" : "store");
-		tide_log_hint("give -s SOURCE_CONNINFO -d REPLICA_CONNINFO -D DIR|URL");
+		tide_log_error("no %s given", !given ? "replica" : "store");
+		tide_log_hint("give -s SOURCE_CONNINFO -d REPLICA_CONNINFO (or -h, -p, -U) -D DIR|URL");
 		return TIDE_EXIT_USAGE;
 	}
+	if ((rc = tide_conn_finish(&o->replica_conn, "the replica")) != 0)
+		return rc;
+	o->replica = o->replica_conn.conninfo;
 	return 0;
 }
 
@@ -715,9 +724,16 @@ tide_cmd_cutover(int argc, char **argv)
 	int			rc;
 
 	if ((rc = parse_opts(&o, argc, argv)) != 0)
+	{
+		tide_conn_free(&o.replica_conn);
 		return rc < 0 ? TIDE_EXIT_OK : rc;
+	}
 	if (o.undo_read_only)
-		return undo_command(&o);
+	{
+		rc = undo_command(&o);
+		tide_conn_free(&o.replica_conn);
+		return rc;
+	}
 
 	memset(&c, 0, sizeof(c));
 	c.o = &o;
@@ -825,5 +841,6 @@ done:
 	store_close(c.store);
 	free(c.dbquoted);
 	free(c.old_setting);
+	tide_conn_free(&o.replica_conn);
 	return rc;
 }

@@ -32,6 +32,7 @@
 
 #include "tide/cmdline.h"
 #include "tide/common.h"
+#include "tide/ddlmsg.h"
 #include "tide/pgtools.h"
 #include "tide/metrics.h"
 #include "publish.h"
@@ -2460,6 +2461,26 @@ tide_stream_run(const stream_opts_t *o)
 	{
 		tide_log_warning("sequence states are not recorded: %s", s->seqf.why_off);
 		tide_log_hint("add \"" "tide.seq" "\" to include-message-prefixes (or take it out of exclude-message-prefixes) for replicas to get them");
+	}
+	for (int i = 0; i < s->o.nplugin_opts; i++)
+	{
+		/* captured DDL (tide setup) travels as "tide.ddl" messages */
+		bool		incl = strcmp(s->o.plugin_opts[i][0], "include-message-prefixes") == 0;
+		bool		named = false;
+		char		list[1024];
+		char	   *save = NULL;
+
+		if (!incl && strcmp(s->o.plugin_opts[i][0], "exclude-message-prefixes") != 0)
+			continue;
+		snprintf(list, sizeof(list), "%s", s->o.plugin_opts[i][1]);
+		for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+			named |= strcmp(t, TIDE_DDL_PREFIX) == 0;
+		if (incl != named)
+		{
+			tide_log_warning("captured DDL is not recorded: -o %s %s \"" TIDE_DDL_PREFIX "\"",
+							 s->o.plugin_opts[i][0], incl ? "does not name" : "names");
+			tide_log_hint("replicas then stop at the first row of a changed table; add \"" TIDE_DDL_PREFIX "\" to include-message-prefixes (or take it out of exclude-message-prefixes)");
+		}
 	}
 	srand((unsigned) time(NULL) ^ (unsigned) getpid());
 	if ((rc = prepare_dir(s->o.dir, s->o.allow_other_owner)) != 0)
