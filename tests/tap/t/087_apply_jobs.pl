@@ -4,9 +4,11 @@
 # key), a counter table updated by many transactions each of which logs the
 # value it wrote into an insert-only table with unique keys, a small
 # key-value table whose keys are inserted, updated, deleted and inserted
-# again by different transactions, one TRUNCATE (a barrier) and the initial
-# 100k-row load (a transaction spanning blocks, applied on the run's own
-# session).
+# again by different transactions, one TRUNCATE (a barrier), one
+# transaction with changes around captured DDL (tide setup's capture: a
+# column added, an index made; it runs alone on the run's own session) and
+# the initial 100k-row load (a transaction spanning blocks, applied there
+# too).
 #
 # 1. A whole run equals the source; progress is the last commit's end.
 # 2. kill -9 of the applier at random moments, restarted with --jobs 3:
@@ -69,7 +71,9 @@ sub new_replica
 
 my $dir = seg_dir('segs');
 my $conn = $src->connstr('postgres');
-my ($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
+my ($rc, $out, $err) = tide_run('setup', '-d', $conn);
+is($rc, 0, 'tide setup: the DDL capture installed') or diag("$out\n$err");
+($rc, $out, $err) = tide_run('stream', '-d', $conn, '-S', 'tide', '-D', $dir,
 	'--create-slot', '--endpos', lsn_now($src), '-q');
 is($rc, 0, 'slot created') or diag($err);
 
@@ -99,6 +103,13 @@ my $blind_end = lsn_now($src);	# part 3 applies up to here
 pgbench_on($src, '-n', '-c', '3', '-t', '1100', '-b', 'tpcb-like@2',
 	'-f', "$wdir/counter.sql\@2", '-f', "$wdir/kv.sql\@1");
 $src->safe_psql('postgres', 'TRUNCATE kv');
+$src->safe_psql('postgres', q{BEGIN;
+INSERT INTO kv VALUES (1000, 7);
+ALTER TABLE counters ADD COLUMN note text DEFAULT 'n';
+UPDATE counters SET note = 'ddl' WHERE id = 1;
+CREATE INDEX log_at_n ON log (at_n);
+INSERT INTO kv VALUES (1001, 8);
+COMMIT;});
 pgbench_on($src, '-n', '-c', '3', '-t', '700', '-b', 'tpcb-like@1',
 	'-f', "$wdir/counter.sql\@2", '-f', "$wdir/kv.sql\@2");
 stream_to($src, $dir);
@@ -154,6 +165,10 @@ note("--jobs 3 applied the backlog in ${whole}s: $err");
 is_deeply(all_md5($rep, $db), $want, '--jobs 3: every table equal to the source');
 is(progress($db), $last_end, '--jobs 3: progress at the end of the last commit');
 is(counters_agree($db), '0', '--jobs 3: counters equal their log rows');
+is($rep->safe_psql($db, q{SELECT count(*) FROM pg_indexes WHERE indexname = 'log_at_n'}) . ':'
+	  . $rep->safe_psql($db, q{SELECT string_agg(note, ',' ORDER BY id) FILTER (WHERE note <> 'n') FROM counters}),
+	'1:ddl', '--jobs 3: the captured DDL ran, between the changes around it');
+like($err, qr/captured DDL commands run/, '--jobs 3: the summary counts captured DDL');
 my ($units, $waited) = $err =~ /--jobs 3: (\d+) units, (\d+) of which waited/;
 cmp_ok($units // 0, '>', 20, "--jobs 3: the backlog went in " . ($units // '?') . " units");
 cmp_ok($waited // 0, '>', 0, "--jobs 3: " . ($waited // '?') . " units waited for an earlier one (shared rows)");
