@@ -14,7 +14,8 @@
 # differs from the source.
 # --jobs N: tide apply also catches up a second database of replica 1
 # (restored from the same base) with --jobs N, in the same run, and the
-# ratios against --jobs 1 and the subscriber are printed for both.
+# ratios against --jobs 1 and the subscriber are printed for both;
+# JOBS_ARGS="--batch 150000" adds options to that run only.
 # APPLY_WRAP="perf record -a -g -o /tmp/apply.perf --" runs tide apply under
 # a profiler (system-wide, so the replica backend shows up too).
 set -euo pipefail
@@ -83,7 +84,7 @@ xids[0]=$(( $(xmax p1) - x0 ))
 if [ "$jobs" -gt 1 ]; then
 	x0=$(xmax p1)
 	measure applyj ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=jobs" \
-		-D "$W/segs" --jobs "$jobs"
+		-D "$W/segs" --jobs "$jobs" ${JOBS_ARGS:-}
 	xids[2]=$(( $(xmax p1) - x0 ))
 fi
 
