@@ -35,6 +35,7 @@
 #include "apply.h"
 #include "ddl.h"
 #include "apply_metrics.h"
+#include "jobs.h"
 #include "tide/segment.h"
 #include "tide/store.h"
 #include "tide/value.h"
@@ -80,17 +81,20 @@ typedef struct
 	bool		unreachable;	/* --follow: the store did not answer the last poll */
 	uint64_t	fetched_objects;
 	apply_replica_t *rep;
+	apply_jobs_t *jobs;			/* owned; NULL without --jobs */
+	uint64_t	jobs_units;		/* units committed as of the last look */
+	char		jobs_error[512];	/* a failed unit's first error */
 	proto_relcat_t cat;
 	apply_progress_t progress;
 	apply_ident_t ident;		/* the source the run began with */
-	proto_datum_t oldcols[PROTO_MAX_COLUMNS];
-	proto_datum_t newcols[PROTO_MAX_COLUMNS];
-	uint32_t	relids[PROTO_MAX_TRUNCATE];
-	apply_rel_t *trels[PROTO_MAX_TRUNCATE];
+	apply_scratch_t scratch;
 
 	bool		stop;			/* --until reached */
 	bool		in_txn;			/* inside a source BEGIN..COMMIT */
 	bool		skip;			/* the open source transaction is skipped */
+	bool		txn_jobs;		/* it goes to the --jobs workers */
+	bool		txn_serial;		/* --jobs, but it spans blocks: this session */
+	bool		block_whole;	/* the block being read ends a transaction */
 	proto_begin_t begin;
 	uint64_t	nmsgs;			/* counted I/U/D/T/M since BEGIN */
 	bool		had_ddl;		/* the open source transaction ran DDL: its
@@ -154,10 +158,25 @@ typedef struct
 	} while (0)
 
 /* metrics_committed - a replica transaction committed: the snapshot follows */
+/* counts_now - the committed work's counts: this session's and the workers' */
+static void
+counts_now(pass_t *p, apply_counts_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (p->rep)
+		*c = *apply_replica_counts(p->rep);
+	if (p->jobs)
+		apply_jobs_counts(p->jobs, c);
+}
+
 static void
 metrics_committed(pass_t *p)
 {
-	const apply_counts_t *c = p->rep ? apply_replica_counts(p->rep) : NULL;
+	apply_counts_t cbuf;
+	const apply_counts_t *c = p->rep ? &cbuf : NULL;
+
+	if (p->rep)
+		counts_now(p, &cbuf);
 
 	METRICS(p, {
 		p->m->applied_lsn = p->written_lsn;
@@ -217,6 +236,11 @@ apply_usage(FILE *f)
 			"                         after it; refused if the replica's progress is past it\n"
 			"      --batch=N          source transactions share one replica transaction\n"
 			"                         up to N changes (default 50000)\n"
+			"  -j, --jobs=N           apply with N replica sessions at once (default 1),\n"
+			"                         committing in the source's order: transactions that\n"
+			"                         touch the same rows wait for each other, TRUNCATE\n"
+			"                         and tables with replica triggers or other unique\n"
+			"                         keys run alone (README, \"Parallel apply\")\n"
 			"      --tables=PATTERN   only tables matching schema.table (* wildcard);\n"
 			"                         repeat or separate with commas\n"
 			"      --map=SRC=DST      apply tables of source schema SRC to schema DST\n"
@@ -286,6 +310,7 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 		{"until", required_argument, NULL, 1},
 		{"from", required_argument, NULL, 2},
 		{"batch", required_argument, NULL, 3},
+		{"jobs", required_argument, NULL, 'j'},
 		{"tables", required_argument, NULL, 4},
 		{"map", required_argument, NULL, 5},
 		{"follow", no_argument, NULL, 'f'},
@@ -305,7 +330,7 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 
 	apply_opts_init(o);
 	optind = 1;
-	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:fq", opts)) != -1)
+	while ((c = tide_getopt(argc, argv, TIDE_CONN_SHORTOPTS "D:fj:q", opts)) != -1)
 	{
 		if (tide_conn_opt(conn, c, optarg))
 			continue;
@@ -367,6 +392,15 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 					*eq = '\0';
 					o->r.maps[o->r.nmaps].src = optarg;
 					o->r.maps[o->r.nmaps++].dst = eq + 1;
+					break;
+				}
+			case 'j':
+				{
+					int64_t		v;
+
+					if ((rc = tide_opt_int("--jobs", optarg, 1, APPLY_JOBS_MAX, &v)) != 0)
+						return rc;
+					o->jobs = (int) v;
 					break;
 				}
 			case 'f':
@@ -465,6 +499,20 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 	if ((rc = tide_conn_finish(conn, "the replica")) != 0)
 		return rc;
 	o->r.conninfo = conn->conninfo;
+	if (o->jobs > 1 && o->r.on_conflict != APPLY_CONFLICT_ERROR)
+	{
+		/* jobs.c: a row not found must stay an error for a missed dependency to show */
+		tide_log_error("--jobs cannot be combined with --on-conflict %s",
+					   o->r.on_conflict == APPLY_CONFLICT_SKIP ? "skip" : "update");
+		tide_log_hint("apply with --jobs 1 until the replica has passed the point of its dump, then with --jobs");
+		return TIDE_EXIT_USAGE;
+	}
+	if (o->jobs > 1 && o->r.schema_follow)
+	{
+		tide_log_error("--jobs cannot be combined with --schema follow yet");
+		tide_log_hint("apply with --jobs 1 while tables are created, or leave out --schema follow");
+		return TIDE_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -473,6 +521,7 @@ apply_opts_init(apply_opts_t *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->batch = 50000;
+	o->jobs = 1;
 	o->poll_usecs = 2000000;
 	o->r.on_conflict = APPLY_CONFLICT_ERROR;
 	o->r.conninfo = "";
@@ -749,11 +798,41 @@ gap_error(proto_lsn_t from, proto_lsn_t to, const char *before, const char *afte
 
 /* ------------------------------------------------------------- apply */
 
+/*
+ * jobs_look - --jobs: units commit behind the reader; the pass follows
+ * where the replica is.
+ */
+static void
+jobs_look(pass_t *p)
+{
+	apply_jobs_pos_t pos;
+
+	apply_jobs_pos(p->jobs, &pos);
+	if (pos.units == p->jobs_units)
+		return;
+	p->jobs_units = pos.units;
+	p->written_lsn = pos.end_lsn;
+	p->written_time = pos.end_time;
+	p->written_txns = pos.txns;
+	p->written_skipped = pos.skipped;
+	metrics_committed(p);
+}
+
 static int
 flush_batch(pass_t *p)
 {
 	int			rc;
 
+	if (p->jobs)
+	{
+		apply_jobs_pos_t pos;
+
+		/* every unit handed out commits before this session writes */
+		rc = apply_jobs_drain(p->jobs, &pos);
+		jobs_look(p);
+		if (rc != 0)
+			return rc;
+	}
 	if (!apply_replica_in_txn(p->rep) && !p->record)
 	{
 		/*
@@ -790,12 +869,13 @@ leave_strict(pass_t *p)
 	p->strict = false;
 	apply_replica_set_strict(p->rep, false);
 	tide_log_info("applied one source transaction at a time, the batch went through (its first attempt failed: %s); back to batches",
-				  apply_replica_first_error(p->rep));
+				  p->jobs_error[0] ? p->jobs_error : apply_replica_first_error(p->rep));
+	p->jobs_error[0] = '\0';
 	apply_replica_held(p->rep, false);
 }
 
-static int
-corrupt(const char *path, uint64_t off, const char *what)
+int
+apply_corrupt(const char *path, uint64_t off, const char *what)
 {
 	tide_log_error("segment \"%s\" is damaged in the block at byte offset %llu: %s",
 				   path, (unsigned long long) off, what);
@@ -803,39 +883,47 @@ corrupt(const char *path, uint64_t off, const char *what)
 	return TIDE_EXIT_CORRUPT;
 }
 
-/* insert_run - does the INSERT just read start a run worth a COPY? */
-static bool
-insert_run(proto_rbuf_t f, uint32_t relid)
-{
-	uint8_t		type;
-	proto_rbuf_t body;
-	int			n = 0;
-
-	while (n < 3 && proto_read_msg(&f, &type, &body) == 0)
-	{
-		uint32_t	id;
-
-		if (type != PROTO_MSG_INSERT || proto_read_relid(body, &id) != 0 || id != relid)
-			break;
-		n++;
-	}
-	return n >= 3;
-}
-
+/*
+ * jobs_to_serial - --jobs: the open transaction turns out to hold what
+ * cannot go to a worker (captured DDL): what of it went into the unit
+ * being filled is taken back, every unit before it commits, and it is
+ * applied from its first change on this session, as without --jobs
+ * (jobs.c, "barriers"), committed at its COMMIT.
+ */
 static int
-rel_for(pass_t *p, proto_rbuf_t body, proto_relcat_entry_t **e, apply_rel_t **rs,
-		const seginfo_t *si, uint64_t off)
+jobs_to_serial(pass_t *p, const seginfo_t *si)
 {
-	uint32_t	relid;
+	proto_wbuf_t txn;
+	apply_jobs_pos_t pos;
 	int			rc;
 
-	if (proto_read_relid(body, &relid) != 0)
-		return corrupt(si->label, off, "a change without a relation");
-	if ((*e = proto_relcat_get(&p->cat, relid)) == NULL)
-		return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
-	if ((rc = apply_rel_get(p->rep, *e, rs)) != 0)
+	proto_wbuf_init_heap(&txn);
+	if ((rc = apply_jobs_take(p->jobs, &txn)) != 0)
 		return rc;
-	return 0;
+	p->txn_jobs = false;
+	p->txn_serial = true;
+	rc = apply_jobs_drain(p->jobs, &pos);
+	jobs_look(p);
+	if (rc == 0)
+	{
+		proto_rbuf_t f;
+		proto_rbuf_t body;
+		uint8_t		type;
+
+		proto_rbuf_init(&f, txn.data, txn.len);
+		while (rc == 0 && proto_read_msg(&f, &type, &body) == 0)
+		{
+			bool		counted;
+
+			if (type == PROTO_MSG_RELATION || type == PROTO_MSG_BEGIN || type == PROTO_MSG_COMMIT)
+				continue;		/* this session has them: p->cat, apply_replica_txn */
+			rc = apply_change(p->rep, &p->cat, &p->scratch, type, body, f, si->label, 0, &counted);
+			if (counted)
+				p->batch_changes++;
+		}
+	}
+	proto_wbuf_free(&txn);
+	return rc;
 }
 
 /*
@@ -856,6 +944,12 @@ on_ddl(pass_t *p, const proto_message_t *m, const seginfo_t *si)
 		tide_log_error("a \"" TIDE_DDL_PREFIX "\" message in %s cannot be read: %s", si->label, err);
 		tide_log_hint("a newer tide wrote it: apply it with that version; nothing past the last whole transaction before it was applied");
 		return TIDE_EXIT_CORRUPT;
+	}
+	/* --jobs: DDL runs alone, on this session, after every unit before it */
+	if (p->txn_jobs && (rc = jobs_to_serial(p, si)) != 0)
+	{
+		tide_ddl_free(&d);
+		return rc;
 	}
 	p->batch_changes++;
 	p->had_ddl = true;
@@ -882,22 +976,21 @@ on_ddl(pass_t *p, const proto_message_t *m, const seginfo_t *si)
 
 static int
 on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
-		   const seginfo_t *si, uint64_t off)
+		   const uint8_t *frame, size_t flen, const seginfo_t *si, uint64_t off)
 {
 	const opts_t *o = p->o;
-	proto_relcat_entry_t *e;
-	apply_rel_t *rs;
+	bool		counted;
 	int			rc;
 
 	switch (type)
 	{
 		case PROTO_MSG_RELATION:
 			if ((rc = proto_relcat_put(&p->cat, body.data, body.len, NULL)) != 0)
-				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : corrupt(si->label, off, tide_strerror(rc));
+				return rc == TIDE_ENOMEM ? TIDE_EXIT_BUG : apply_corrupt(si->label, off, tide_strerror(rc));
 			return 0;
 		case PROTO_MSG_BEGIN:
 			if (p->in_txn || proto_read_begin(&body, &p->begin) != 0)
-				return corrupt(si->label, off, "a BEGIN out of place");
+				return apply_corrupt(si->label, off, "a BEGIN out of place");
 			if (o->until.arg && (o->until.is_lsn ? p->begin.final_lsn > o->until.lsn
 								 : p->begin.commit_time > o->until.time))
 			{
@@ -906,6 +999,8 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			}
 			p->in_txn = true;
 			p->nmsgs = 0;
+			p->txn_jobs = false;
+			p->txn_serial = false;
 			p->had_ddl = false;
 			p->record = false;	/* an abandoned one is read again */
 			/* invariant 6, exactly once: committed before the progress row's end */
@@ -920,6 +1015,20 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 					METRICS(p, p->m->pending_time = p->begin.commit_time);
 					p->m_pending = true;
 				}
+
+				/*
+				 * --jobs: a transaction that began in a block that does not
+				 * end one spans blocks; it is applied here, on the run's
+				 * own session, in bounded memory (jobs.c, "Large
+				 * transactions"); apply_segment has drained the workers.
+				 */
+				if (p->jobs && !p->strict)
+				{
+					p->txn_serial = !p->block_whole;
+					p->txn_jobs = !p->txn_serial;
+					if (p->txn_jobs && (rc = apply_jobs_begin(p->jobs, frame, flen)) != 0)
+						return rc;
+				}
 			}
 			return 0;
 		case PROTO_MSG_COMMIT:
@@ -927,9 +1036,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				proto_commit_t c;
 
 				if (!p->in_txn || proto_read_commit(&body, &c) != 0)
-					return corrupt(si->label, off, "a COMMIT out of place");
+					return apply_corrupt(si->label, off, "a COMMIT out of place");
 				if (c.nchanges != p->nmsgs)
-					return corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
+					return apply_corrupt(si->label, off, "a transaction's change count differs from its COMMIT");
 				p->in_txn = false;
 				apply_ddl_txn_end(p->rep);
 				if (p->skip)
@@ -940,9 +1049,22 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				p->txns++;
 				p->done_lsn = c.end_lsn;
 				p->done_time = p->begin.commit_time;
-				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch || p->record) &&
+				if (p->txn_jobs)
+				{
+					p->txn_jobs = false;
+					rc = apply_jobs_commit(p->jobs, frame, flen, p->done_lsn, p->done_time,
+										   p->txns, p->skipped);
+					jobs_look(p);
+					/* a cutover marker: recorded at once, after the units before it */
+					if (rc == 0 && p->record)
+						rc = flush_batch(p);
+					return rc;
+				}
+				/* a transaction applied here under --jobs commits before the next unit writes */
+				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch || p->record || p->txn_serial) &&
 					(rc = flush_batch(p)) != 0)
 					return rc;
+				p->txn_serial = false;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
 				return 0;
@@ -950,65 +1072,13 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 		case PROTO_MSG_INSERT:
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
+		case PROTO_MSG_TRUNCATE:
 			if (!p->in_txn)
-				return corrupt(si->label, off, "a change outside a transaction");
+				return apply_corrupt(si->label, off, "a change outside a transaction");
 			p->nmsgs++;
 			if (p->skip)
 				return 0;
-			if ((rc = rel_for(p, body, &e, &rs, si, off)) != 0)
-				return rc;
-			if (rs->filtered)
-				return 0;
-			p->batch_changes++;
-			if (type == PROTO_MSG_INSERT)
-			{
-				proto_insert_t m = {.newtup = {.cols = p->newcols}};
-
-				if ((rc = proto_read_insert(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_insert(p->rep, rs, &e->rel, &m.newtup, insert_run(rest, m.relid));
-			}
-			if (type == PROTO_MSG_UPDATE)
-			{
-				proto_update_t m = {.oldtup = {.cols = p->oldcols}, .newtup = {.cols = p->newcols}};
-
-				if ((rc = proto_read_update(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_update(p->rep, rs, &e->rel, &m);
-			}
-			{
-				proto_delete_t m = {.oldtup = {.cols = p->oldcols}};
-
-				if ((rc = proto_read_delete(&body, &e->rel, &m)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				return apply_delete(p->rep, rs, &e->rel, &m);
-			}
-		case PROTO_MSG_TRUNCATE:
-			{
-				proto_truncate_t m;
-				int			n = 0;
-
-				if (!p->in_txn)
-					return corrupt(si->label, off, "a change outside a transaction");
-				p->nmsgs++;
-				if (p->skip)
-					return 0;
-				if ((rc = proto_read_truncate(&body, &m, p->relids, PROTO_MAX_TRUNCATE)) != 0)
-					return corrupt(si->label, off, tide_strerror(rc));
-				for (uint32_t i = 0; i < m.nrelids; i++)
-				{
-					if ((e = proto_relcat_get(&p->cat, m.relids[i])) == NULL)
-						return corrupt(si->label, off, tide_strerror(TIDE_ENORELATION));
-					if ((rc = apply_rel_get(p->rep, e, &rs)) != 0)
-						return rc;
-					if (!rs->filtered)
-						p->trels[n++] = rs;
-				}
-				if (n == 0)
-					return 0;
-				p->batch_changes++;
-				return apply_truncate(p->rep, p->trels, n, m.flags);
-			}
+			break;
 		case PROTO_MSG_MESSAGE:
 			/*
 			 * Logical messages count in COMMIT's total; of them only
@@ -1017,8 +1087,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			 */
 			{
 				proto_message_t m;
+				proto_rbuf_t b = body;
 
-				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
+				if (proto_read_message(&b, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) || !p->in_txn)
 					return 0;
 				p->nmsgs++;
 				if (p->skip)
@@ -1041,13 +1112,18 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if (m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
 					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
 					return 0;
-				p->batch_changes++;
-				return apply_sequences(p->rep, m.payload.p, m.payload.n, si->label);
+				break;
 			}
 		default:
 			/* STARTUP, ORIGIN, and types a newer minor writer may add */
 			return 0;
 	}
+	if (p->txn_jobs)
+		return apply_jobs_change(p->jobs, &p->cat, type, body, frame, flen, si->label, off);
+	rc = apply_change(p->rep, &p->cat, &p->scratch, type, body, rest, si->label, off, &counted);
+	if (counted)
+		p->batch_changes++;
+	return rc;
 }
 
 static double now_seconds(void);
@@ -1135,9 +1211,10 @@ apply_segment(pass_t *p, seginfo_t *si)
 		if (!(sr.block.flags & SEG_BLOCK_ENDS_TXN) && !p->in_txn &&
 			(rc = flush_batch(p)) != 0)
 			break;
+		p->block_whole = (sr.block.flags & SEG_BLOCK_ENDS_TXN) != 0;
 		proto_rbuf_init(&f, sr.raw.data, sr.raw.len);
-		while (!p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0)
-			if ((rc = on_message(p, type, body, f, si, sr.block_offset)) != 0)
+		for (size_t at = f.pos; !p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0; at = f.pos)
+			if ((rc = on_message(p, type, body, f, f.data + at, f.pos - at, si, sr.block_offset)) != 0)
 				break;
 		if (rc == TIDE_EEOF || (rc == 0 && p->stop))
 		{
@@ -1150,15 +1227,15 @@ apply_segment(pass_t *p, seginfo_t *si)
 			continue;
 		}
 		if (rc < 0)
-			rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
+			rc = apply_corrupt(si->label, sr.block_offset, tide_strerror(rc));
 		break;
 	}
 	if (rc == TIDE_EEOF || (rc == TIDE_ETRUNCATED && si->g.partial))
 		rc = 0;					/* a torn tail of an open segment: not ours yet */
 	else if (rc < 0)
-		rc = corrupt(si->label, sr.block_offset, tide_strerror(rc));
+		rc = apply_corrupt(si->label, sr.block_offset, tide_strerror(rc));
 	if (rc == 0 && p->in_txn && !si->g.partial)
-		rc = corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
+		rc = apply_corrupt(si->label, sr.block_offset, "the segment ends inside a transaction");
 	if (rc == 0 && !si->g.partial && !p->stop && !apply_interrupted)
 		METRICS(p, p->m->segments++);
 	seg_reader_close(&sr);
@@ -1177,8 +1254,10 @@ now_seconds(void)
 static void
 summary(pass_t *p, double secs, const char *how)
 {
-	const apply_counts_t *c = apply_replica_counts(p->rep);
+	apply_counts_t cbuf;
+	const apply_counts_t *c = &cbuf;
 
+	counts_now(p, &cbuf);
 	tide_log_info("%s: %llu transactions applied, %llu skipped as already applied or out of range; "
 				  "%llu inserts (%llu by COPY), %llu updates, %llu deletes, %llu truncates; "
 				  "%llu replica transactions, %llu XIDs; %llu segments, %.1f MB in %.2f s (%.1f MB/s); "
@@ -1196,6 +1275,16 @@ summary(pass_t *p, double secs, const char *how)
 		tide_log_info("downloaded %llu segments (%.1f MB) from \"%s\" into \"%s\"",
 					  (unsigned long long) p->fetched_objects, (double) p->fetched_bytes / 1e6,
 					  p->o->dir, p->cache);
+	if (p->jobs)
+	{
+		apply_jobs_stats_t js;
+
+		apply_jobs_stats(p->jobs, &js);
+		tide_log_info("--jobs %d: %llu units, %llu of which waited for an earlier one to commit, %llu ran alone (barriers); "
+					  "%llu retried after a deadlock or for an earlier unit",
+					  p->o->jobs, (unsigned long long) js.units, (unsigned long long) js.waits,
+					  (unsigned long long) js.barriers, (unsigned long long) js.retries);
+	}
 	if (c->coalesced || c->set_rows)
 		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",
 					  (unsigned long long) c->coalesced, (unsigned long long) c->set_rows);
@@ -1389,8 +1478,14 @@ catch_up(pass_t *p, bool first_pass, bool *reached)
 		 * again from its first block.
 		 */
 		apply_replica_rollback(p->rep);
+		if (p->txn_jobs)
+			apply_jobs_abandon(p->jobs);
 		p->in_txn = false;
 		p->skip = false;
+		p->txn_jobs = false;
+		p->txn_serial = false;
+		if (p->jobs)
+			rc = flush_batch(p);	/* the units before it commit */
 	}
 	else
 		rc = flush_batch(p);
@@ -1459,9 +1554,13 @@ follow_tail(pass_t *p, const store_segment_t *g, bool *reached)
 	if (p->in_txn)
 	{
 		apply_replica_rollback(p->rep);
+		if (p->txn_jobs)
+			apply_jobs_abandon(p->jobs);
 		p->in_txn = false;
 		p->skip = false;
-		return 0;
+		p->txn_jobs = false;
+		p->txn_serial = false;
+		return flush_batch(p);
 	}
 	return flush_batch(p);
 }
@@ -1707,12 +1806,35 @@ static bool
 retry_strict(pass_t *p, int rc)
 {
 	apply_progress_t progress;
+	char		kind = p->jobs ? apply_jobs_failure(p->jobs) : 0;
 
-	if (rc != TIDE_EXIT_REPLICA || p->strict || apply_replica_failure(p->rep) != APPLY_FAIL_CHANGE)
+	if (kind == 0)
+		kind = apply_replica_failure(p->rep);
+	if (rc != TIDE_EXIT_REPLICA || p->strict || kind != APPLY_FAIL_CHANGE)
 		return false;
 	p->strict_until = p->in_txn ? p->begin.final_lsn + 1 : p->done_lsn;
+	if (p->jobs)
+	{
+		apply_jobs_pos_t pos;
+
+		/*
+		 * Units before the failed one commit, later ones are abandoned;
+		 * the transactions from where the replica is then go one at a time
+		 * through this session, and --jobs resumes after them.
+		 */
+		snprintf(p->jobs_error, sizeof(p->jobs_error), "%s",
+				 apply_jobs_failure(p->jobs) ? apply_jobs_first_error(p->jobs) : apply_replica_first_error(p->rep));
+		(void) apply_jobs_drain(p->jobs, &pos);
+		jobs_look(p);
+		/* one at a time only up to the end of the unit that failed */
+		if (pos.failed_end && pos.failed_end < p->strict_until)
+			p->strict_until = pos.failed_end;
+		apply_jobs_reset(p->jobs);
+		p->txn_jobs = false;
+		p->txn_serial = false;
+	}
 	tide_log_info("a batch failed on the replica (%s): applying its source transactions again, one per replica transaction, to find the one that fails",
-				  apply_replica_first_error(p->rep));
+				  p->jobs_error[0] ? p->jobs_error : apply_replica_first_error(p->rep));
 	apply_replica_set_strict(p->rep, true);
 	if (apply_replica_reconnect(p->rep, &progress) != 0)
 		return false;
@@ -1878,6 +2000,19 @@ tide_apply_run(const apply_opts_t *opts)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 
+	if (o.jobs > 1)
+	{
+		apply_jobs_opts_t jo;
+
+		memset(&jo, 0, sizeof(jo));
+		jo.njobs = o.jobs;
+		jo.batch = o.batch;
+		jo.ropts = &o.r;
+		jo.ident = p->ident;
+		if ((rc = apply_jobs_start(&p->jobs, &jo, p->rep)) != 0)
+			goto out;
+	}
+
 	/*
 	 * Batches until one fails on a change: then its transactions again one
 	 * by one up to the failure, which is then named with everything before
@@ -1923,6 +2058,7 @@ out:
 		apply_replica_held(p->rep, true);	/* a failure not retried */
 		apply_replica_rollback(p->rep);
 	}
+	apply_jobs_stop(p->jobs);	/* what has not committed is abandoned */
 	apply_replica_close(p->rep);
 	tide_metrics_thread_stop(mt);
 	if (p->m)

@@ -113,6 +113,8 @@ typedef struct
 	bool		schema_follow;	/* --schema follow: create missing tables
 								 * and columns (follow.c, "schema
 								 * following") */
+	bool		worker;			/* a --jobs worker's session (jobs.c): no
+								 * lock of its own against other appliers */
 } apply_replica_opts_t;
 
 /* --on-conflict: what an INSERT that hits an existing key does */
@@ -216,6 +218,29 @@ int			apply_replica_commit(apply_replica_t *r, proto_lsn_t end_lsn,
 void		apply_replica_rollback(apply_replica_t *r);
 
 /*
+ * For --jobs (jobs.c).  apply_replica_sqlstate - the SQLSTATE of the
+ * failure ("" when it was not a server error).  apply_replica_set_gate -
+ * gate_cb is asked before every statement that writes (table: the replica
+ * table of a folded set, else 0): 0 goes on, anything else fails the
+ * session's transaction (APPLY_FAIL_OTHER); keydep_cb says whether a key
+ * folded into a set must wait (those of a set are written after its gate,
+ * the others before).  A worker sends what it holds back before its turn
+ * to commit with apply_replica_quiesce (below).
+ */
+const char *apply_replica_sqlstate(apply_replica_t *r);
+void		apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
+								   bool (*keydep_cb) (void *arg, uint32_t table,
+													  const proto_relation_t *rel,
+													  const proto_tuple_t *t),
+								   void *arg);
+
+/*
+ * apply_corrupt - log that segment `path` is damaged in the block at off
+ * (what: how); returns TIDE_EXIT_CORRUPT.
+ */
+int			apply_corrupt(const char *path, uint64_t off, const char *what);
+
+/*
  * For applier/ddl.c (captured DDL), in replica.c:
  * apply_replica_quiesce - every change before this point sent and answered
  *		(COPY ended, coalesced rows written, pipeline left); with txn, inside
@@ -284,6 +309,7 @@ typedef struct
 	apply_target_t until;
 	apply_target_t from;
 	uint64_t	batch;
+	int			jobs;			/* --jobs: worker sessions (1: none) */
 	bool		follow;
 	bool		metrics;		/* --metrics-listen given */
 	struct sockaddr_storage metrics_addr;

@@ -84,6 +84,8 @@ coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return (rc = coal_flush(r, rs)) != 0 ? rc : COAL_FALLBACK;
 	if (rc == TIDE_ENOMEM)
 		return report(r, NULL, "%s", "out of memory");
+	if (r->keydep_cb && r->keydep_cb(r->gate_arg, rs->oid, rel, t))
+		rs->co->e[rs->co->last].dep = true;
 	r->counts.coalesced += rc;	/* 1: folded into an earlier change */
 	if (coal_full(rs->co))
 		return coal_flush(r, rs);
@@ -118,9 +120,22 @@ coal_append(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	return 0;
 }
 
+/* which entries a part of coal_flush writes */
+#define PART_ALL 0
+#define PART_FREE 1
+#define PART_DEP 2
+
+static inline bool
+in_part(const coal_entry_t *e, int part)
+{
+	return part == PART_ALL || (part == PART_DEP) == e->dep;
+}
+
+static int	coal_flush_part(apply_replica_t *r, apply_rel_t *rs, int part);
+
 /* coal_copy - COPY the lines of the selected entries into sql's table */
 static int
-coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool klines)
+coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool klines, int part)
 {
 	apply_coal_t *co = rs->co;
 	PGresult   *res = PQexec(r->conn, sql);
@@ -139,6 +154,8 @@ coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool kl
 		coal_entry_t *e = &co->e[i];
 
 		if (klines ? !(e->op == 'D' || (e->op == 'I' && e->del_first)) : e->op != op)
+			continue;
+		if (!in_part(e, part))
 			continue;
 		if (klines)
 			proto_put_bytes(&r->copybuf, co->arena.data + e->kline_off, e->kline_len);
@@ -236,9 +253,49 @@ coal_where(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		}
 }
 
-/* coal_flush - apply a table's pending set: deletes, updates, inserts */
+/*
+ * coal_flush - apply a table's pending set.  Under --jobs the keys an
+ * earlier uncommitted unit also writes (dep) go after the table's gate,
+ * the others at once (jobs.c: a unit's cold rows are written while the
+ * unit before it still holds a hot one); without, in one part.
+ */
 int
 coal_flush(apply_replica_t *r, apply_rel_t *rs)
+{
+	apply_coal_t *co = rs->co;
+	bool		dep = false;
+	bool		free = false;
+	int			rc;
+
+	if (co == NULL || co->n == 0)
+		return 0;
+	for (uint32_t i = 0; i < co->n; i++)
+	{
+		if (co->e[i].dep)
+			dep = true;
+		else
+			free = true;
+	}
+	if (dep && free)
+	{
+		if ((rc = coal_flush_part(r, rs, PART_FREE)) != 0 ||
+			(rc = go_plain(r)) != 0 || (rc = gate(r, rs->oid)) != 0 ||
+			(rc = coal_flush_part(r, rs, PART_DEP)) != 0)
+			return rc;
+	}
+	else
+	{
+		if ((rc = go_plain(r)) != 0 || (dep && (rc = gate(r, rs->oid)) != 0) ||
+			(rc = coal_flush_part(r, rs, PART_ALL)) != 0)
+			return rc;
+	}
+	coal_reset(co);
+	return 0;
+}
+
+/* coal_flush_part - the deletes, updates and inserts of the entries of part */
+static int
+coal_flush_part(apply_replica_t *r, apply_rel_t *rs, int part)
 {
 	apply_coal_t *co = rs->co;
 	const proto_relation_t *rel;
@@ -252,8 +309,6 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 	char		stage[64];
 	int			rc;
 
-	if (co == NULL || co->n == 0)
-		return 0;
 	if ((rc = go_plain(r)) != 0)
 		return rc;
 	/* the relation's description: the body the table was resolved from */
@@ -263,6 +318,8 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 	rel = &relbuf;
 	for (uint32_t i = 0; i < co->n; i++)
 	{
+		if (!in_part(&co->e[i], part))
+			continue;
 		ndel += co->e[i].op == 'D' || (co->e[i].op == 'I' && co->e[i].del_first);
 		nu += co->e[i].op == 'U';
 		ni += co->e[i].op == 'I';
@@ -311,7 +368,7 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 			}
 		sql_put(&r->sql, ") FROM STDIN");
 		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'D', true)) != 0)
+		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'D', true, part)) != 0)
 			return rc;
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "DELETE FROM ");
@@ -334,7 +391,7 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 		sql_put(&r->sql, stage);
 		sql_put(&r->sql, " FROM STDIN");
 		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'U', false)) != 0)
+		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'U', false, part)) != 0)
 			return rc;
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "UPDATE ");
@@ -367,12 +424,11 @@ coal_flush(apply_replica_t *r, apply_rel_t *rs)
 		put_target_cols(r, rs);
 		sql_put(&r->sql, " FROM STDIN");
 		proto_put_u8(&r->sql, '\0');
-		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'I', false)) != 0)
+		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'I', false, part)) != 0)
 			return rc;
 		r->counts.copied += ni;
 		r->counts.set_rows += ni;
 	}
-	coal_reset(co);
 	return 0;
 }
 

@@ -116,6 +116,7 @@ coal_fold(apply_coal_t *co, char op, const void *key, size_t key_len,
 		e->key_len = (uint32_t) key_len;
 		proto_put_bytes(&co->arena, key, key_len);
 		co->slots[j] = ++co->n;
+		co->last = co->n - 1;
 		e->op = op;
 		if (op == 'D')
 			coal_keep(co, line, line_len, &e->kline_off, &e->kline_len);
@@ -127,6 +128,7 @@ coal_fold(apply_coal_t *co, char op, const void *key, size_t key_len,
 		char		was = e->op;
 
 		folded = 1;
+		co->last = (uint32_t) (e - co->e);
 		if (op == 'U' && (was == 'I' || was == 'U'))
 			coal_keep(co, line, line_len, &e->row_off, &e->row_len);	/* the newer image */
 		else if (op == 'D' && was == 'U')
@@ -167,6 +169,7 @@ coal_add_row(apply_coal_t *co, const void *line, size_t line_len)
 
 	if (coal_grow(co) != 0)
 		return TIDE_ENOMEM;
+	co->last = co->n;
 	e = &co->e[co->n++];
 	memset(e, 0, sizeof(*e));
 	e->op = 'I';

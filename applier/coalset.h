@@ -34,6 +34,8 @@ typedef struct
 	uint32_t	kline_len;
 	char		op;				/* 'I', 'U', 'D', or 0: nothing to do */
 	bool		del_first;		/* an 'I' of a key the replica has */
+	bool		dep;			/* --jobs: an earlier uncommitted unit wrote
+								 * the key: written after it commits */
 } coal_entry_t;
 
 typedef struct apply_coal_s
@@ -44,6 +46,7 @@ typedef struct apply_coal_s
 	uint32_t	cap;
 	uint32_t   *slots;			/* owned: entry index + 1, 0 = free */
 	uint32_t	nslots;			/* power of two, > 2 n */
+	uint32_t	last;			/* the entry the last fold or add went to */
 } apply_coal_t;
 
 /* coal_new - an empty set (NULL when out of memory); coal_set_free frees it */

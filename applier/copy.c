@@ -163,7 +163,7 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 	PGresult   *res;
 	int			rc;
 
-	if ((rc = go_plain(r)) != 0)
+	if ((rc = go_plain(r)) != 0 || (rc = gate(r, 0)) != 0)
 		return rc;
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "COPY ");

@@ -102,6 +102,18 @@ struct apply_replica_s
 								 * way, create its table from the relation */
 	uint64_t	stmt_seq;
 	apply_counts_t counts;
+	char		fail_state[6];	/* SQLSTATE of the failure, "" if none */
+
+	/*
+	 * --jobs: a worker's session asks gate_cb before each statement that
+	 * writes (jobs.c: what its unit depends on must have committed first);
+	 * table is the replica table a folded set is written to, 0 for others.
+	 */
+	int			(*gate_cb) (void *arg, uint32_t table);
+	/* does an earlier uncommitted unit write this key of `table`? */
+	bool		(*keydep_cb) (void *arg, uint32_t table, const proto_relation_t *rel,
+							  const proto_tuple_t *t);
+	void	   *gate_arg;
 };
 
 /* sql_put - a C string into a buffer (SQL text, messages) */

@@ -147,6 +147,7 @@ report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg)
 		return TIDE_EXIT_REPLICA;
 	r->failed = true;
 	r->fail_kind = msg ? fail_kind_of(state) : APPLY_FAIL_OTHER;
+	snprintf(r->fail_state, sizeof(r->fail_state), "%s", msg && state ? state : "");
 	snprintf(what, sizeof(what), fmt, arg);
 	if (msg == NULL)
 	{
@@ -249,4 +250,25 @@ apply_replica_held(apply_replica_t *r, bool emit)
 	}
 	proto_wbuf_reset(&r->held);
 	r->first_error[0] = '\0';
+}
+
+/*
+ * gate - before a statement that writes to the replica's tables (to
+ * `table` for a folded set, else 0): a --jobs worker waits there until
+ * what its unit depends on has committed (jobs.c).  A gate that says no
+ * (the unit is abandoned) fails the session's transaction, which the
+ * worker then rolls back.
+ */
+int
+gate(apply_replica_t *r, uint32_t table)
+{
+	if (r->gate_cb == NULL || r->gate_cb(r->gate_arg, table) == 0)
+		return 0;
+	if (!r->failed)
+	{
+		r->failed = true;
+		r->fail_kind = APPLY_FAIL_OTHER;
+		snprintf(r->first_error, sizeof(r->first_error), "%s", "abandoned by the dispatcher");
+	}
+	return TIDE_EXIT_REPLICA;
 }

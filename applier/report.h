@@ -15,5 +15,6 @@ void		txn_detail(apply_replica_t *r);
 int			fail_change(apply_replica_t *r);
 int			report(apply_replica_t *r, PGresult *res, const char *fmt, const char *arg);
 int			exec(apply_replica_t *r, const char *sql, ExecStatusType ok, const char *what);
+int			gate(apply_replica_t *r, uint32_t table);
 
 #endif							/* TIDE_APPLIER_REPORT_H */

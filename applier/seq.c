@@ -127,7 +127,7 @@ apply_sequences(apply_replica_t *r, const char *payload, size_t len, const char 
 		tide_log_error("out of memory");
 	if (rc != 0 || n == 0)
 		goto done;
-	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0)
+	if ((rc = ensure_txn(r)) != 0 || (rc = go_plain(r)) != 0 || (rc = gate(r, 0)) != 0)
 		goto done;
 	res = PQexecParams(r->conn, setval_sql, 5, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t) PQntuples(res) != n)

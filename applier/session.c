@@ -274,8 +274,10 @@ connect_session(apply_replica_t *r, apply_progress_t *progress)
 	/*
 	 * One applier per source and replica: a second one would interleave
 	 * batches.  The lock is the session's; a killed applier's backend
-	 * releases it when it notices the closed socket.
+	 * releases it when it notices the closed socket.  A --jobs worker's
+	 * session is the applier's own: the main session holds the lock.
 	 */
+	if (!r->opts->worker)
 	{
 		char		key[2 * PROTO_MAX_NAME + 64];
 		const char *kv[1] = {key};
@@ -389,6 +391,7 @@ apply_replica_reconnect(apply_replica_t *r, apply_progress_t *progress)
 			rel_clear(rs);		/* resolved again in the new session */
 	r->failed = false;
 	r->fail_kind = 0;
+	r->fail_state[0] = '\0';
 	r->counts = r->committed;
 	r->have_txn = false;
 	return connect_session(r, progress);
@@ -430,6 +433,23 @@ const apply_counts_t *
 apply_replica_counts(apply_replica_t *r)
 {
 	return &r->counts;
+}
+
+const char *
+apply_replica_sqlstate(apply_replica_t *r)
+{
+	return r->fail_state;
+}
+
+void
+apply_replica_set_gate(apply_replica_t *r, int (*gate_cb) (void *arg, uint32_t table),
+					   bool (*keydep_cb) (void *arg, uint32_t table, const proto_relation_t *rel,
+										  const proto_tuple_t *t),
+					   void *arg)
+{
+	r->gate_cb = gate_cb;
+	r->keydep_cb = keydep_cb;
+	r->gate_arg = arg;
 }
 
 /* ------------------------------------------------------------- captured DDL

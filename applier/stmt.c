@@ -152,6 +152,8 @@ send_prepared(apply_replica_t *r, const char *name, char kind, apply_rel_t *rel)
 {
 	int			rc;
 
+	if ((rc = gate(r, 0)) != 0)
+		return rc;
 	if (r->strict)
 	{
 		PGresult   *res;
@@ -786,7 +788,7 @@ apply_truncate(apply_replica_t *r, apply_rel_t **rels, int n, uint8_t flags)
 	bool		first = true;
 
 	if ((rc = ensure_txn(r)) != 0 || (rc = coal_flush_all(r)) != 0 ||
-		(rc = go_plain(r)) != 0)
+		(rc = go_plain(r)) != 0 || (rc = gate(r, 0)) != 0)
 		return rc;
 	r->counts.truncates++;
 	for (int i = 0; i < n; i++)

@@ -3,7 +3,7 @@
 # segments beside the built-in subscription (pgoutput, binary) and a COPY
 # of the final tables, in the same run on the same clusters.
 #
-# Usage: bench/apply.sh insert|tpcb [SIZE] [WORKDIR]
+# Usage: bench/apply.sh [--jobs N] insert|tpcb [SIZE] [WORKDIR]
 #   insert: SIZE transactions of 100 jsonb-heavy rows (default 5000)
 #   tpcb:   SIZE pgbench tpcb-like transactions (default 50000)
 # Both replicas start from a dump of the source taken before the workload;
@@ -12,6 +12,10 @@
 # snapshot's xmax, which spends no XID to read), tide apply's peak RSS, and
 # the ratios against the subscriber and COPY.  Exits non-zero when a replica
 # differs from the source.
+# --jobs N: tide apply also catches up a second database of replica 1
+# (restored from the same base) with --jobs N, in the same run, and the
+# ratios against --jobs 1 and the subscriber are printed for both;
+# JOBS_ARGS="--batch 150000" adds options to that run only.
 # APPLY_WRAP="perf record -a -g -o /tmp/apply.perf --" runs tide apply under
 # a profiler (system-wide, so the replica backend shows up too).
 set -euo pipefail
@@ -19,9 +23,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
 . "$here/lib.sh"
 . "$here/workload.sh"
+jobs=1
+if [ "${1:-}" = --jobs ]; then jobs=${2:?--jobs needs a number}; shift 2; fi
 kind=${1:-insert}
 case $kind in insert) size=${2:-5000} ;; tpcb) size=${2:-50000} ;;
-	*) echo "usage: $0 insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
+	*) echo "usage: $0 [--jobs N] insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
 W=${3:-/tmp/tide-bench-apply}
 S=$W/src; SP=56450; R1=$W/rep1; R1P=56451; R2=$W/rep2; R2P=56452
 mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
@@ -43,6 +49,10 @@ tables() { ps -Atc "SELECT quote_ident(tablename) FROM pg_tables WHERE schemanam
 bench_schema "$kind"
 pg_dump -h "$S" -p $SP -U postgres -Fc -f "$W/base.dump" postgres
 pg_restore -h "$R1" -p $R1P -U postgres -d postgres "$W/base.dump"
+if [ "$jobs" -gt 1 ]; then
+	p1 -c "CREATE DATABASE jobs"
+	pg_restore -h "$R1" -p $R1P -U postgres -d jobs "$W/base.dump"
+fi
 pg_restore -h "$R2" -p $R2P -U postgres -d postgres "$W/base.dump"
 
 ps -c "CREATE PUBLICATION pub FOR ALL TABLES"
@@ -71,6 +81,12 @@ measure stream "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres db
 x0=$(xmax p1)
 measure apply ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=postgres" -D "$W/segs"
 xids[0]=$(( $(xmax p1) - x0 ))
+if [ "$jobs" -gt 1 ]; then
+	x0=$(xmax p1)
+	measure applyj ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=jobs" \
+		-D "$W/segs" --jobs "$jobs" ${JOBS_ARGS:-}
+	xids[2]=$(( $(xmax p1) - x0 ))
+fi
 
 # The built-in subscriber catching replica 2 up from slot "sub" (as the anchors).
 x0=$(xmax p2)
@@ -88,11 +104,16 @@ p2 -c "ALTER SUBSCRIPTION sub DISABLE" -c "ALTER SUBSCRIPTION sub SET (slot_name
 # Both replicas must equal the source, table by table.
 bad=0
 md5() { "$1" -Atc "SELECT count(*) || ' ' || coalesce(md5(string_agg(x::text, '' ORDER BY x::text)), '-') FROM $2 x"; }
+pj() { psql -X -q -h "$R1" -p $R1P -U postgres -d jobs -v ON_ERROR_STOP=1 "$@"; }
 for t in $(tables); do
 	m=$(md5 ps "$t"); m1=$(md5 p1 "$t"); m2=$(md5 p2 "$t")
 	r1=equal; [ "$m" = "$m1" ] || { r1=DIFFERENT; bad=1; }
 	r2=equal; [ "$m" = "$m2" ] || { r2=DIFFERENT; bad=1; }
-	echo "verify $t (${m%% *} rows): tide apply $r1, subscriber $r2"
+	rj=""
+	if [ "$jobs" -gt 1 ]; then
+		rj=", tide apply --jobs $jobs equal"; [ "$m" = "$(md5 pj "$t")" ] || { rj=", tide apply --jobs $jobs DIFFERENT"; bad=1; }
+	fi
+	echo "verify $t (${m%% *} rows): tide apply $r1$rj, subscriber $r2"
 done
 
 # Bulk-load floor: COPY the final tables out and into an empty schema.
@@ -111,6 +132,11 @@ printf '%-36s %8.2f s\n' "tide stream --endpos (segments)" "${secs[stream]}"
 printf '%-36s %8.2f s  %6d replica XIDs  peak RSS %6.1f MiB  (tide CPU %.2f s user, %.2f s sys)\n' \
 	"tide apply (catch-up from segments)" "${secs[apply]}" "${xids[0]}" "$(echo "${rss[apply]}/1024" | bc -l)" \
 	"${usr[apply]}" "${sys[apply]}"
+if [ "$jobs" -gt 1 ]; then
+	printf '%-36s %8.2f s  %6d replica XIDs  peak RSS %6.1f MiB  (tide CPU %.2f s user, %.2f s sys)\n' \
+		"tide apply --jobs $jobs" "${secs[applyj]}" "${xids[2]}" "$(echo "${rss[applyj]}/1024" | bc -l)" \
+		"${usr[applyj]}" "${sys[applyj]}"
+fi
 printf '%-36s %8.2f s  %6d replica XIDs\n' "built-in subscription (binary)" "${secs[sub]}" "${xids[1]}"
 printf '%-36s %8.2f s\n' "COPY out+in of final tables" "${secs[copy]}"
 echo
@@ -122,4 +148,12 @@ printf 'tide apply / COPY:                    %5.2fx\n' "$(echo "${secs[apply]}/
 printf 'replica XIDs per 100 source xacts:    tide %.2f (target <= 1), subscriber %.2f\n' \
 	"$(echo "100*${xids[0]}/$srcxacts" | bc -l)" "$(echo "100*${xids[1]}/$srcxacts" | bc -l)"
 printf 'tide apply peak RSS:                  %5.1f MiB\n' "$(echo "${rss[apply]}/1024" | bc -l)"
+if [ "$jobs" -gt 1 ]; then
+	printf 'tide apply --jobs 1 / --jobs %d:        %5.2fx\n' "$jobs" "$(echo "${secs[apply]}/${secs[applyj]}" | bc -l)"
+	printf 'built-in / tide apply --jobs %d:        %5.2fx  (target >= %s)\n' "$jobs" \
+		"$(echo "${secs[sub]}/${secs[applyj]}" | bc -l)" "$([ "$kind" = tpcb ] && echo 5 || echo 2.5)"
+	printf 'tide apply --jobs %d / COPY:            %5.2fx\n' "$jobs" "$(echo "${secs[applyj]}/${secs[copy]}" | bc -l)"
+	printf 'replica XIDs per 100 source xacts:    tide --jobs %d %.2f\n' "$jobs" "$(echo "100*${xids[2]}/$srcxacts" | bc -l)"
+	printf 'tide apply --jobs %d peak RSS:         %5.1f MiB\n' "$jobs" "$(echo "${rss[applyj]}/1024" | bc -l)"
+fi
 [ $bad = 0 ] || { echo "a replica differs from the source" >&2; exit 1; }
