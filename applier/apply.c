@@ -251,6 +251,11 @@ apply_usage(FILE *f)
 			"                         slot: an UPDATE or DELETE of a row the dump no\n"
 			"                         longer had is counted, not an error; inserts go\n"
 			"                         through statements, not COPY)\n"
+			"      --values=binary|text\n"
+			"                         how values reach the replica: fixed-width and\n"
+			"                         binary-encoded ones in their types' binary form\n"
+			"                         where the replica column has the source's type\n"
+			"                         (default), or all as text, parsed again there\n"
 			"      --schema=strict|follow\n"
 			"                         a table or column the segments describe and the\n"
 			"                         replica lacks: stop (default), or create it before\n"
@@ -322,6 +327,7 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 		{"ddl", required_argument, NULL, 10},
 		{"ddl-skip-lsn", required_argument, NULL, 11},
 		{"ddl-apply-lsn", required_argument, NULL, 12},
+		{"values", required_argument, NULL, 13},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0}
 	};
@@ -430,6 +436,18 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 				{
 					tide_log_error("invalid --on-conflict \"%s\"", optarg);
 					tide_log_hint("use error (the default), skip or update");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 13:
+				if (strcmp(optarg, "binary") == 0)
+					o->r.text_values = false;
+				else if (strcmp(optarg, "text") == 0)
+					o->r.text_values = true;
+				else
+				{
+					tide_log_error("invalid --values \"%s\"", optarg);
+					tide_log_hint("use binary (the default) or text");
 					return TIDE_EXIT_USAGE;
 				}
 				break;

@@ -16,6 +16,7 @@
 # (restored from the same base) with --jobs N, in the same run, and the
 # ratios against --jobs 1 and the subscriber are printed for both;
 # JOBS_ARGS="--batch 150000" adds options to that run only.
+# APPLY_ARGS="--values text" adds options to the first tide apply run.
 # APPLY_WRAP="perf record -a -g -o /tmp/apply.perf --" runs tide apply under
 # a profiler (system-wide, so the replica backend shows up too).
 set -euo pipefail
@@ -79,7 +80,8 @@ measure stream "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres db
 
 # tide apply: catch replica 1 up from the segments.
 x0=$(xmax p1)
-measure apply ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=postgres" -D "$W/segs"
+measure apply ${APPLY_WRAP:-} "$TIDE_ROOT/tide" apply -d "host=$R1 port=$R1P user=postgres dbname=postgres" -D "$W/segs" \
+	${APPLY_ARGS:-}
 xids[0]=$(( $(xmax p1) - x0 ))
 if [ "$jobs" -gt 1 ]; then
 	x0=$(xmax p1)
