@@ -30,7 +30,8 @@ kind=${1:-insert}
 case $kind in insert) size=${2:-5000} ;; tpcb) size=${2:-50000} ;;
 	*) echo "usage: $0 [--jobs N] insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
 W=${3:-/tmp/tide-bench-apply}
-S=$W/src; SP=56450; R1=$W/rep1; R1P=56451; R2=$W/rep2; R2P=56452
+pb=${BENCH_PORT:-56450}  # BENCH_PORT: the first of the three ports the clusters take
+S=$W/src; SP=$pb; R1=$W/rep1; R1P=$((pb + 1)); R2=$W/rep2; R2P=$((pb + 2))
 mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
 [ -x "$TIDE_ROOT/tide" ] && [ -f "$TIDE_ROOT/decoder/tide.so" ] || { echo "build first: make" >&2; exit 1; }
 
