@@ -2118,19 +2118,31 @@ array_send_text(proto_wbuf_t *out, uint32_t elemtype, const uint8_t *p,
  * ----------------------------------------------------------------
  */
 
+/*
+ * value_args - the checks both entry points start with: a buffer already
+ * failed, or bytes missing; an empty value may come as NULL.
+ */
+static int
+value_args(const proto_wbuf_t *out, const uint8_t **data, uint32_t len)
+{
+	if (out->err)
+		return out->err;
+	if (*data == NULL && len > 0)
+		return TIDE_EBADVALUE;
+	if (*data == NULL)
+		*data = (const uint8_t *) "";
+	return 0;
+}
+
 int
 proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 				 const uint8_t *data, uint32_t len)
 {
 	size_t		start = out->len;
-	int			rc = 0;
+	int			rc;
 
-	if (out->err)
-		return out->err;
-	if (data == NULL && len > 0)
-		return TIDE_EBADVALUE;
-	if (data == NULL)
-		data = (const uint8_t *) "";
+	if ((rc = value_args(out, &data, len)) != 0)
+		return rc;
 
 	switch (encoding)
 	{
@@ -2205,16 +2217,12 @@ proto_value_send(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 				 const uint8_t *data, uint32_t len)
 {
 	size_t		start = out->len;
-	int			rc = 0;
+	int			rc;
 
-	if (out->err)
-		return out->err;
+	if ((rc = value_args(out, &data, len)) != 0)
+		return rc;
 	if (!proto_value_send_ok(encoding, basetypoid))
 		return TIDE_EBADTYPE;
-	if (data == NULL && len > 0)
-		return TIDE_EBADVALUE;
-	if (data == NULL)
-		data = (const uint8_t *) "";
 
 	switch (encoding)
 	{
