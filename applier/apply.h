@@ -23,14 +23,7 @@
 #include "tide/relcat.h"
 #include "tide/wire.h"
 
-#define APPLY_MAX_MAPS 64
-
-/* One --map SRC=DST. */
-typedef struct
-{
-	const char *src;
-	const char *dst;
-} apply_map_t;
+#include "relmap.h"
 
 /* Per-change-kind counters. */
 typedef struct
@@ -111,8 +104,7 @@ typedef struct apply_replica_s apply_replica_t;
 typedef struct
 {
 	const char *conninfo;
-	apply_map_t maps[APPLY_MAX_MAPS];
-	int			nmaps;
+	apply_maps_t maps;			/* --map */
 	const char **tables;		/* --tables patterns, NULL-terminated */
 	char		on_conflict;	/* APPLY_CONFLICT_* */
 	bool		schema_follow;	/* --schema follow: create missing tables
