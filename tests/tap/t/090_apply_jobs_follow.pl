@@ -1,4 +1,4 @@
-# tests/tap/t/089_apply_jobs_follow.pl - tide apply --jobs N with
+# tests/tap/t/090_apply_jobs_follow.pl - tide apply --jobs N with
 # --schema follow: tables, partitions and columns the source creates while
 # concurrent writers run reach an empty replica, created by the run's own
 # session in the transaction that first needs them, while units run on the
@@ -142,7 +142,7 @@ for (my $cycle = 1; $cycle <= 8 && $kills < 2; $cycle++)
 		  if $exists eq 't';
 	}
 }
-note("089: $kills kills after progress");
+note("090: $kills kills after progress");
 ($rc, $out, $err) = apply_to($rep, 'k', $dir, '--jobs', '3', '--batch', '100', '--schema', 'follow');
 is($rc, 0, 'after the kills: runs to the end') or diag($err);
 is(table_md5($rep, 'k', $_), $want{$_}, "after the kills: $_ equal to the source") for @tables;
