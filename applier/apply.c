@@ -509,12 +509,6 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 		tide_log_hint("apply with --jobs 1 until the replica has passed the point of its dump, then with --jobs");
 		return TIDE_EXIT_USAGE;
 	}
-	if (o->jobs > 1 && o->r.schema_follow)
-	{
-		tide_log_error("--jobs cannot be combined with --schema follow yet");
-		tide_log_hint("apply with --jobs 1 while tables are created, or leave out --schema follow");
-		return TIDE_EXIT_USAGE;
-	}
 	return 0;
 }
 
@@ -1121,7 +1115,14 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 			return 0;
 	}
 	if (p->txn_jobs)
-		return apply_jobs_change(p->jobs, &p->cat, type, body, frame, flen, si->label, off);
+	{
+		rc = apply_jobs_change(p->jobs, &p->cat, type, body, frame, flen, si->label, off);
+		if (rc != APPLY_JOBS_SERIAL)
+			return rc;
+		/* --schema follow may create what it needs: on this session */
+		if ((rc = jobs_to_serial(p, si)) != 0)
+			return rc;
+	}
 	rc = apply_change(p->rep, &p->cat, &p->scratch, type, body, rest, si->label, off, &counted);
 	if (counted)
 		p->batch_changes++;

@@ -151,6 +151,13 @@ void		apply_replica_close(apply_replica_t *r);
 PGconn	   *apply_replica_conn(apply_replica_t *r);
 const apply_counts_t *apply_replica_counts(apply_replica_t *r);
 
+/*
+ * apply_rel_known - has r resolved this relcat entry's description already
+ * (so apply_rel_get runs no catalog query and, under --schema follow, no
+ * DDL)?
+ */
+bool		apply_rel_known(apply_replica_t *r, const proto_relcat_entry_t *e);
+
 /* apply_rel_get - the state for a relcat entry, checked against the replica. */
 int			apply_rel_get(apply_replica_t *r, proto_relcat_entry_t *e,
 						  apply_rel_t **out);

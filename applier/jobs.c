@@ -47,8 +47,11 @@
  * say which other unique value it frees); a key value that was not sent;
  * any message type this version does not know.  A RELATION that is new or
  * redefined needs no barrier: each unit carries the descriptions it uses.
- * DDL (when the schema issue lands) and --schema follow's CREATE are
- * barriers by that rule; --schema follow is refused with --jobs for now.
+ * Captured DDL runs on the run's own session (apply.c takes its transaction
+ * back from the unit being filled).  So does, under --schema follow, a
+ * transaction that uses a description the run's session has not resolved
+ * yet (rel_facts: it may create a table, partition or column); once it
+ * has, units use the description like any other, and workers never create.
  * Inserts into a table without identity and without a unique index have
  * no key and need none: nothing can conflict with a new row there.
  *
@@ -770,6 +773,14 @@ rel_facts(apply_jobs_t *j, proto_relcat_entry_t *e, jobs_rel_t **out)
 		*out = jr;
 		return 0;
 	}
+	/*
+	 * --schema follow: a description the run's session has not resolved
+	 * may need a table, partition or column created; that runs on the
+	 * run's session, in the transaction of the source transaction that
+	 * needs it, after every unit before it has committed.
+	 */
+	if (j->ropts.schema_follow && !apply_rel_known(j->main, e))
+		return APPLY_JOBS_SERIAL;
 	if ((rc = apply_rel_get(j->main, e, &rs)) != 0)
 		return rc;
 	if (jr == NULL)
@@ -1568,6 +1579,8 @@ apply_jobs_start(apply_jobs_t **out, const apply_jobs_opts_t *o, apply_replica_t
 		w->j = j;
 		w->idx = i;
 		w->ropts = j->ropts;
+		/* workers never create: the run's session has, before (rel_facts) */
+		w->ropts.schema_follow = false;
 		proto_relcat_init(&w->cat, NULL);
 		if ((rc = session(w, false)) != 0)
 			return rc;

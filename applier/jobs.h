@@ -62,9 +62,18 @@ void		apply_jobs_stop(apply_jobs_t *j);
  * COMMIT and the reader's counters after it.  apply_jobs_abandon forgets
  * a transaction begun and not committed (the open segment's tail).
  * A change whose table the replica lacks, or a corrupt one, returns the
- * exit code (logged, or held back as replica.c holds batch failures).
+ * exit code (logged, or held back as replica.c holds batch failures);
+ * one for the run's own session APPLY_JOBS_SERIAL.
  */
 int			apply_jobs_begin(apply_jobs_t *j, const uint8_t *frame, size_t len);
+
+/*
+ * apply_jobs_change's answer when the change must run on the run's own
+ * session (--schema follow meets a description that session has not
+ * resolved): the caller takes the transaction back (apply_jobs_take).
+ */
+#define APPLY_JOBS_SERIAL (-1)
+
 int			apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 							  proto_rbuf_t body, const uint8_t *frame, size_t len,
 							  const char *where, uint64_t off);

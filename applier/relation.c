@@ -625,6 +625,17 @@ done:
 	return rc;
 }
 
+bool
+apply_rel_known(apply_replica_t *r, const proto_relcat_entry_t *e)
+{
+	for (apply_rel_t *rs = r->rels[e->rel.relid % REL_BUCKETS]; rs; rs = rs->next)
+		if (rs->relid == e->rel.relid)
+			return rs->resolved && (rs->generation == e->generation ||
+									(rs->body_len == e->body_len &&
+									 memcmp(rs->body, e->body, e->body_len) == 0));
+	return false;
+}
+
 int
 apply_rel_get(apply_replica_t *r, proto_relcat_entry_t *e, apply_rel_t **out)
 {
