@@ -35,6 +35,22 @@ sub hashes
 	return \%h;
 }
 
+# hashes_all SESSION [QNAME, ...] - as hashes, in one statement (a
+# snapshot taken after every commit must be cheap); table by table when
+# one of them fails
+sub hashes_all
+{
+	my ($sess, @q) = @_;
+	return {} unless @q;
+	my ($o, $e) = $sess->query('SELECT concat_ws(E\'\\t\', ' . join(', ', map { '(' . hash_sql($_) . ')' } @q) . ')');
+	return hashes($sess, @q) if $e =~ /\S/;
+	my @v = split /\t/, $o, -1;
+	return hashes($sess, @q) unless @v == @q;
+	my %h;
+	@h{@q} = @v;
+	return \%h;
+}
+
 # rows SESSION QNAME - the rows' text, sorted
 sub rows
 {
