@@ -678,9 +678,13 @@ sub check_prefix
 	my ($self, $when) = @_;
 	my $snaps = $self->{snaps} or return 1;
 	my $rsess = Session->new($self->{rep}, $self->{db}, 'prefix');
+	# (no table yet: the applier never committed; the row is read in
+	# the snapshot the tables are)
 	my ($o, $e) = $rsess->query("BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT CASE WHEN to_regclass('tide.progress') IS NULL THEN '0/0' ELSE
-  coalesce((SELECT max(end_lsn)::text FROM tide.progress WHERE slot = " . Gen::ql($self->{slot}) . "), '0/0') END");
+SELECT to_regclass('tide.progress') IS NOT NULL");
+	($o, $e) = $rsess->query("SELECT coalesce((SELECT max(end_lsn)::text FROM tide.progress WHERE slot = "
+		  . Gen::ql($self->{slot}) . "), '0/0')") if $o eq 't' && $e !~ /\S/;
+	$o = '0/0' if $o eq 'f';
 	if ($e =~ /\S/)
 	{
 		$rsess->close;
