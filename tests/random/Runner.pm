@@ -241,6 +241,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 	# tables after every commit, with the WAL insert position just before
 	# and just after it (the commit's end LSN lies between)
 	$self->{snaps} = undef;
+	$self->{prefix_tampered} = 0;
 	if ($k->{prefix_check} && !$opt{no_faults} && grep { $_->{t} eq 'fault' && $_->{kind} eq 'apply_kill' } @{ $w->{steps} })
 	{
 		my @now = Oracle::compare_list($w, $self->{tables_now});
@@ -677,6 +678,9 @@ sub check_prefix
 {
 	my ($self, $when) = @_;
 	my $snaps = $self->{snaps} or return 1;
+	# (oracle self-test) a replica row lost where the applier was killed
+	$self->{prefix_tampered} = $self->tamper('rep_delete', $self->{db})
+	  if ($self->{w}{tamper} // '') eq 'prefix_delete' && !$self->{prefix_tampered};
 	my $rsess = Session->new($self->{rep}, $self->{db}, 'prefix');
 	# (no table yet: the applier never committed; the row is read in
 	# the snapshot the tables are)
