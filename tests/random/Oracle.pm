@@ -41,14 +41,28 @@ sub hashes
 sub hashes_all
 {
 	my ($sess, @q) = @_;
-	return {} unless @q;
-	my ($o, $e) = $sess->query('SELECT concat_ws(E\'\\t\', ' . join(', ', map { '(' . hash_sql($_) . ')' } @q) . ')');
-	return hashes($sess, @q) if $e =~ /\S/;
-	my @v = split /\t/, $o, -1;
-	return hashes($sess, @q) unless @v == @q;
+	return (hashes_at($sess, undef, @q))[0];
+}
+
+# hashes_at SESSION EXPR [QNAME, ...] - (hashes, the value of the SQL
+# expression EXPR) read in the same statement
+sub hashes_at
+{
+	my ($sess, $expr, @q) = @_;
+	my @cols = ((defined $expr ? "($expr)::text" : ()), map { '(' . hash_sql($_) . ')' } @q);
+	return ({}, undef) unless @cols;
+	my ($o, $e) = $sess->query('SELECT concat_ws(E\'\\t\', ' . join(', ', @cols) . ')');
+	my @v = $e =~ /\S/ ? () : split /\t/, $o, -1;
+	my $x = defined $expr && @v ? shift @v : undef;
+	if (@v != @q)
+	{
+		# one table failed (its error shows in its entry)
+		($x) = $sess->query("SELECT ($expr)::text") if defined $expr && !defined $x;
+		return (hashes($sess, @q), $x);
+	}
 	my %h;
 	@h{@q} = @v;
-	return \%h;
+	return (\%h, $x);
 }
 
 # rows SESSION QNAME - the rows' text, sorted

@@ -660,10 +660,10 @@ sub compare_sequences
 sub snapshot
 {
 	my ($self, $before) = @_;
-	my ($after) = $self->{obs}->query('SELECT pg_current_wal_insert_lsn()');
 	my @now = Oracle::compare_list($self->{w}, $self->{tables_now});
-	push @{ $self->{snaps} }, { before => lsn_num($before), after => lsn_num($after), cmp => \@now,
-		hashes => Oracle::hashes_all($self->{obs}, map { $_->[0] } grep { $_->[0] } @now) };
+	# (one statement: one snapshot, one round trip per commit)
+	my ($h, $after) = Oracle::hashes_at($self->{obs}, 'pg_current_wal_insert_lsn()', map { $_->[0] } grep { $_->[0] } @now);
+	push @{ $self->{snaps} }, { before => lsn_num($before), after => lsn_num($after), cmp => \@now, hashes => $h };
 }
 
 # check_prefix WHEN - (after a kill -9 of the applier) prefix consistency:
