@@ -1228,14 +1228,25 @@ apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 						return apply_corrupt(where, off, tide_strerror(TIDE_ENORELATION));
 					if ((rc = rel_facts(j, e, &jr)) != 0)
 						return rc;
-					if (jr->filtered)
-						continue;
-					txn_start(j);
-					put_relation(j, jr, e);
-					any = true;
+					any |= !jr->filtered;
 				}
 				if (!any)
 					return 0;
+
+				/*
+				 * The worker resolves every relation the TRUNCATE names,
+				 * those --tables leaves out too (to leave them out), so the
+				 * unit carries all their descriptions, not only the kept
+				 * ones'.
+				 */
+				txn_start(j);
+				for (uint32_t i = 0; i < m.nrelids; i++)
+				{
+					e = proto_relcat_get(cat, m.relids[i]);
+					if ((rc = rel_facts(j, e, &jr)) != 0)
+						return rc;
+					put_relation(j, jr, e);
+				}
 				j->txn_barrier = true;
 				break;
 			}

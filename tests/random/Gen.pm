@@ -9,6 +9,7 @@ package Gen;
 use strict;
 use warnings;
 use Rng;
+use Digest::MD5;
 use Storable qw(dclone);
 
 # Every feature is behind a knob.  0 switches a shape off; see README.md for
@@ -77,6 +78,11 @@ our %DEFAULT_KNOBS = (
 	                               # solo transactions run DDL among their changes (issue 10)
 	sequences => 1,                # sequences (ascending, descending, cycled, owned by a table), nextval in
 	                               # transactions, tide.seq states recorded by tide stream (issue 10, section 3)
+	jobs => 0.5,                   # probability that a run applies with tide apply --jobs N (issue 11): the
+	                               # follower, bounded and killed runs, the final run and the --until replica
+	jobs_n => 0,                   # that N (0: drawn from 2..4 per run)
+	prefix_check => 1,             # after each kill -9 of the applier, the replica equals the source as it
+	                               # was at the replica's tide.progress LSN (a source snapshot per commit)
 );
 
 sub knobs
@@ -918,9 +924,16 @@ sub generate
 	}
 	push @steps, { t => 'fault', kind => 'slot_drop' } if $k->{slot_drop} && $r->chance(0.3);
 
+	# --jobs from a generator of its own: a seed's workload stays what it was
+	# before the knob existed; a saved case keeps its N (absent: 1)
+	# (the seed hashed: nearby seeds would start xorshift alike)
+	my $jr = Rng->new(hex(substr(Digest::MD5::md5_hex("jobs $seed"), 0, 8)));
+	my $jobs = $k->{jobs} && $jr->chance($k->{jobs}) ? ($k->{jobs_n} || $jr->range(2, 4)) : 1;
+
 	# strip the code references before handing the schema out
 	return {
 		seed => $seed,
+		jobs => $jobs,
 		knobs => $k,
 		sessions => $nsess,
 		follow => $follow ? 1 : 0,
@@ -940,7 +953,7 @@ sub script
 	my @l = ('-- source schema', map({ "$_;" } @{ $w->{schema}{src_sql} }), '', '-- replica schema',
 		map({ "$_;" } @{ $w->{schema}{rep_sql} }), '',
 		'-- tide apply options: ' . join(' ', map { /[^\w.=-]/ ? "'$_'" : $_ } @{ $w->{schema}{apply_args} }),
-		"-- sessions $w->{sessions}, follow $w->{follow}, batch $w->{batch}", '');
+		"-- sessions $w->{sessions}, follow $w->{follow}, batch $w->{batch}, jobs " . ($w->{jobs} // 1), '');
 	for my $st (@{ $w->{steps} })
 	{
 		if ($st->{t} eq 'sql') { push @l, "/* s$st->{s} tx$st->{tx} */ $st->{sql};"; }

@@ -79,9 +79,10 @@ sub summary
 	my $s = $res->{stats};
 	my $f = join(' ', map { "$_=$s->{faults}{$_}" } sort keys %{ $s->{faults} });
 	return sprintf('%d transactions (%d committed, %d rolled back, %d statement errors), %d decoded, %d messages, '
-		  . '%d DDL commands, %d until points, faults [%s], %d segments, %s, %.0fs',
+		  . '%d DDL commands, %d until points, faults [%s], %d prefix checks, jobs %d, %d segments, %s, %.0fs',
 		$s->{txns}, $s->{commits}, $s->{rollbacks}, $s->{stmt_errors}, $s->{td_txns} // 0, $s->{td_messages} // 0,
-		$s->{ddl} // 0, $s->{marks}, $f || 'none', $s->{segments} // 0, $s->{expect} // '?', $res->{seconds});
+		$s->{ddl} // 0, $s->{marks}, $f || 'none', $s->{prefix_checks} // 0, $s->{jobs} // 1, $s->{segments} // 0,
+		$s->{expect} // '?', $res->{seconds});
 }
 
 sub failure_text
@@ -103,7 +104,7 @@ sub run_workload
 	my $ks = knob_string($w->{knobs});
 	diag(failure_text($res));
 	diag("logs and segments kept in $res->{rundir}");
-	diag("replay: make -C tests tap TAP_TESTS=tap/t/110_random.pl RANDOM_SEEDS=$w->{seed}"
+	diag("replay (tide apply --jobs " . ($w->{jobs} // 1) . "): make -C tests tap TAP_TESTS=tap/t/110_random.pl RANDOM_SEEDS=$w->{seed}"
 		  . ($ks ? " RANDOM_KNOBS='$ks'" : ''));
 	return $res unless $o{shrink} // ($ENV{RANDOM_SHRINK} // 1);
 	my $oracle = $res->{failures}[0]{oracle};

@@ -35,6 +35,36 @@ sub hashes
 	return \%h;
 }
 
+# hashes_all SESSION [QNAME, ...] - as hashes, in one statement (a
+# snapshot taken after every commit must be cheap); table by table when
+# one of them fails
+sub hashes_all
+{
+	my ($sess, @q) = @_;
+	return (hashes_at($sess, undef, @q))[0];
+}
+
+# hashes_at SESSION EXPR [QNAME, ...] - (hashes, the value of the SQL
+# expression EXPR) read in the same statement
+sub hashes_at
+{
+	my ($sess, $expr, @q) = @_;
+	my @cols = ((defined $expr ? "($expr)::text" : ()), map { '(' . hash_sql($_) . ')' } @q);
+	return ({}, undef) unless @cols;
+	my ($o, $e) = $sess->query('SELECT concat_ws(E\'\\t\', ' . join(', ', @cols) . ')');
+	my @v = $e =~ /\S/ ? () : split /\t/, $o, -1;
+	my $x = defined $expr && @v ? shift @v : undef;
+	if (@v != @q)
+	{
+		# one table failed (its error shows in its entry)
+		($x) = $sess->query("SELECT ($expr)::text") if defined $expr && !defined $x;
+		return (hashes($sess, @q), $x);
+	}
+	my %h;
+	@h{@q} = @v;
+	return (\%h, $x);
+}
+
 # rows SESSION QNAME - the rows' text, sorted
 sub rows
 {

@@ -129,7 +129,7 @@ sub run
 	$self->{w} = $w;
 	$self->{failures} = [];
 	$self->{stats} = { txns => 0, commits => 0, rollbacks => 0, stmt_errors => 0, faults => {}, marks => 0,
-		stream_restarts => 0, apply_restarts => 0 };
+		stream_restarts => 0, apply_restarts => 0, jobs => $w->{jobs} // 1, prefix_checks => 0 };
 	$self->{rundir} = "$self->{workdir}/$db";
 	rmtree($self->{rundir});
 	make_path($self->{rundir});
@@ -220,7 +220,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		push @{ $self->{stream_args} }, '-o', "exclude-tables=$t->{schema}.$t->{name}";
 	}
 	$self->{apply_args} = [ 'apply', '-d', $self->{rep_conn}, '-D', $self->{segdir}, '--batch', $w->{batch},
-		@{ $S->{apply_args} } ];
+		(($w->{jobs} // 1) > 1 ? ('--jobs', $w->{jobs}) : ()), @{ $S->{apply_args} } ];
 	# (oracle self-test) an applier that leaves captured DDL out
 	push @{ $self->{apply_args} }, '--ddl', 'skip' if ($w->{tamper} // '') eq 'ddl_skip';
 	$self->{stream_pid} = $w->{stream_bounded} ? undef : $self->spawn('stream', @{ $self->{stream_args} });
@@ -237,6 +237,17 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 		return $sess{$s};
 	};
 	$self->{obs} = Session->new($src, $db, 'observer');
+	# prefix consistency after a kill -9 of the applier: the source's
+	# tables after every commit, with the WAL insert position just before
+	# and just after it (the commit's end LSN lies between)
+	$self->{snaps} = undef;
+	$self->{prefix_tampered} = 0;
+	if ($k->{prefix_check} && !$opt{no_faults} && grep { $_->{t} eq 'fault' && $_->{kind} eq 'apply_kill' } @{ $w->{steps} })
+	{
+		my @now = Oracle::compare_list($w, $self->{tables_now});
+		$self->{snaps} = [ { before => 0, after => 0, cmp => \@now,
+			hashes => Oracle::hashes_all($self->{obs}, map { $_->[0] } grep { $_->[0] } @now) } ];
+	}
 	my @marks;
 	my %open_tx;
 	for my $st (@{ $w->{steps} })
@@ -249,6 +260,8 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 				# the follower is stopped before the poison: its refusal is checked by the final run
 				$self->stop_follower;
 			}
+			my $commits = $st->{auto} || $st->{sql} eq 'COMMIT';
+			my $before = $self->{snaps} && $commits ? ($self->{obs}->query('SELECT pg_current_wal_insert_lsn()'))[0] : undef;
 			my ($o, $e) = $session->($st->{s})->query($st->{sql});
 			if ($e =~ /\S/)
 			{
@@ -268,6 +281,7 @@ SELECT pg_copy_logical_replication_slot('$slot', '$tdslot', false, 'test_decodin
 				$self->ddl_took_effect(@{ $pending{ $st->{s} } });
 			}
 			delete $pending{ $st->{s} } if $st->{auto} || $st->{sql} =~ /^(COMMIT|ROLLBACK)$/;
+			$self->snapshot($before) if defined $before;
 			if ($st->{auto} || $st->{sql} =~ /^(COMMIT|ROLLBACK)$/)
 			{
 				$self->{stats}{txns}++;
@@ -638,6 +652,90 @@ sub compare_sequences
 	return $ok;
 }
 
+# snapshot BEFORE - a commit (or an autocommit statement) just ran: the
+# source's tables now, with the WAL insert position before (BEFORE) and
+# after it.  The commit's end LSN, which tide.progress records, is in
+# (before, after]; only the streamer's tide.seq transactions (and commits
+# without changes) commit in between, and they change no table.
+sub snapshot
+{
+	my ($self, $before) = @_;
+	my @now = Oracle::compare_list($self->{w}, $self->{tables_now});
+	# (one statement: one snapshot, one round trip per commit)
+	my ($h, $after) = Oracle::hashes_at($self->{obs}, 'pg_current_wal_insert_lsn()', map { $_->[0] } grep { $_->[0] } @now);
+	push @{ $self->{snaps} }, { before => lsn_num($before), after => lsn_num($after), cmp => \@now, hashes => $h };
+}
+
+# check_prefix WHEN - (after a kill -9 of the applier) prefix consistency:
+# the replica equals the source as it was right after the transaction
+# whose end LSN the replica's tide.progress row names, read in one
+# snapshot of the replica with that row (a COMMIT the dead client had sent
+# may still land: it is in the row too, or in neither).  A progress LSN in
+# the window of a commit is that commit's end, unless something else
+# committed inside the window (a tide.seq state): then the state before
+# it is equal too.
+sub check_prefix
+{
+	my ($self, $when) = @_;
+	my $snaps = $self->{snaps} or return 1;
+	# (oracle self-test) a replica row lost where the applier was killed
+	$self->{prefix_tampered} = $self->tamper('rep_delete', $self->{db})
+	  if ($self->{w}{tamper} // '') eq 'prefix_delete' && !$self->{prefix_tampered};
+	my $rsess = Session->new($self->{rep}, $self->{db}, 'prefix');
+	# (no table yet: the applier never committed; the row is read in
+	# the snapshot the tables are)
+	my ($o, $e) = $rsess->query("BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT to_regclass('tide.progress') IS NOT NULL");
+	($o, $e) = $rsess->query("SELECT coalesce((SELECT max(end_lsn)::text FROM tide.progress WHERE slot = "
+		  . Gen::ql($self->{slot}) . "), '0/0')") if $o eq 't' && $e !~ /\S/;
+	$o = '0/0' if $o eq 'f';
+	if ($e =~ /\S/)
+	{
+		$rsess->close;
+		$self->fail('prefix', "$when: cannot read tide.progress on the replica: $e");
+		return 0;
+	}
+	my $p = lsn_num($o);
+	my $i = 0;
+	$i++ while $i < $#$snaps && $snaps->[ $i + 1 ]{before} < $p;
+	my @cand = ($i);
+	push @cand, $i - 1 if $i > 0 && $p <= $snaps->[$i]{after};
+	$self->{stats}{prefix_checks}++;
+	my @why;
+	for my $c (@cand)
+	{
+		my $sn = $snaps->[$c];
+		my @d;
+		for my $t (@{ $sn->{cmp} })
+		{
+			my ($sq, $rq, $label) = @$t;
+			my $want = $sq ? $sn->{hashes}{$sq} : $self->{rep_baseline}{$rq};
+			# (a table the other candidate's DDL made may be missing: the
+			# error must not end the snapshot)
+			my ($got, $he) = $rsess->query('SAVEPOINT h; ' . Oracle::hash_sql($rq));
+			if ($he =~ /\S/)
+			{
+				$got = "error: $he";
+				$got =~ s/\s+$//;
+				$rsess->query('ROLLBACK TO SAVEPOINT h');
+			}
+			push @d, "$label: source " . ($want // '?') . ", replica $got" unless defined $want && $got eq $want;
+		}
+		if (!@d)
+		{
+			$rsess->close;
+			$self->{log}->("prefix check $when: the replica at tide.progress $o equals the source after its commit $c of "
+				  . $#$snaps);
+			return 1;
+		}
+		push @why, "  the source after its commit $c of " . $#$snaps . ":\n    " . join("\n    ", @d);
+	}
+	$rsess->close;
+	$self->fail('prefix', "$when: the replica, at tide.progress $o, is not the source's state at that point (jobs "
+		  . ($self->{w}{jobs} // 1) . "):\n" . join("\n", @why));
+	return 0;
+}
+
 sub has_segment
 {
 	my ($self) = @_;
@@ -837,6 +935,7 @@ sub fault
 			kill 'KILL', $self->{apply_pid};
 			$self->wait_pid($self->{apply_pid}, 30);
 			$self->{apply_pid} = undef;    # restarted by the step loop
+			$self->check_prefix('after kill -9 of the follower');
 		}
 		elsif (!$self->{w}{follow})
 		{
@@ -845,6 +944,7 @@ sub fault
 			usleep(int(rand(1_500_000)));
 			kill 'KILL', $pid;
 			$self->wait_pid($pid, 30);
+			$self->check_prefix('after kill -9 of a bounded run');
 		}
 	}
 	elsif ($kind eq 'src_restart')

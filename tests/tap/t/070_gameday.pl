@@ -14,8 +14,15 @@
 # test_decoding slot created with tide's is the reference), and S3 holding
 # the same whole history.
 #
+# After each kill -9 of the applier the replica must be a prefix of the
+# source: equal to a reference replica brought by a serial `tide apply
+# --until` to the LSN the replica's tide.progress row names (read in one
+# snapshot with the tables).
+#
 # GAMEDAY_CYCLES (default 8) sets the number of faults, GAMEDAY_SEED the
-# random seed (printed, to replay a run's choice of faults).
+# random seed (printed, to replay a run's choice of faults), GAMEDAY_JOBS
+# the follower's and the final run's `tide apply --jobs` (default: from the
+# seed, 1 in half the runs, else 2 to 4).
 use strict;
 use warnings;
 use FindBin;
@@ -33,7 +40,8 @@ our $TODO;
 my $cycles = $ENV{GAMEDAY_CYCLES} // 8;
 my $seed = $ENV{GAMEDAY_SEED} // (time() ^ $$) % 1_000_000;
 srand($seed);
-note("gameday: $cycles cycles, seed $seed");
+my $jobs = $ENV{GAMEDAY_JOBS} // ($seed % 2 ? 2 + int($seed / 2) % 3 : 1);
+note("gameday: $cycles cycles, seed $seed, tide apply --jobs $jobs");
 my $t0 = time();
 
 # ---- background processes: forked, output appended to a log file each,
@@ -124,6 +132,10 @@ $rep->init;
 $rep->start;
 $src->safe_psql('postgres', $schema);
 $rep->safe_psql('postgres', $schema);
+# the reference replica of the prefix checks
+$rep->safe_psql('postgres', 'CREATE DATABASE gdref');
+$rep->safe_psql('gdref', $schema);
+my $refconn = $rep->connstr('gdref');
 my $conn = $src->connstr('postgres');
 my $rconn = $rep->connstr('postgres');
 # the reference slot first, then tide's: both start before any data
@@ -155,7 +167,8 @@ my $s3url = 's3://tide/gameday';
 
 my @stream_args = ('stream', '-d', $pconn, '-S', 'tide', '-D', $dir,
 	'--bucket', '2s', '--flush-interval', '200ms', '--publish', $s3url);
-my @apply_args = ('apply', '-d', $rconn, '-D', $dir, '--follow', '--batch', '5000');
+my @jobs_args = $jobs > 1 ? ('--jobs', $jobs) : ();
+my @apply_args = ('apply', '-d', $rconn, '-D', $dir, '--follow', '--batch', '5000', @jobs_args);
 
 # ---- the workload: small keyed upserts/updates/deletes with savepoints and
 # inserts into the keyless table; some larger transactions; some rolled back.
@@ -318,6 +331,43 @@ sub covered_max
 	return $max;
 }
 
+# prefix_check WHEN - (the applier just killed) the replica's tables, read
+# in one snapshot with its tide.progress row, equal the reference
+# replica's once a serial tide apply --until brought it there: the
+# transactions whose commit LSN is below the row's end LSN, and no other
+my $prefix_checks = 0;
+
+sub prefix_check
+{
+	my ($when) = @_;
+	my $h = q{SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY x::text COLLATE "C")), '') FROM %s x};
+	my $has = $rep->safe_psql('postgres', q{SELECT to_regclass('tide.progress') IS NOT NULL});
+	my $p = '0/0';
+	my @got;
+	if ($has eq 't')
+	{
+		($p, @got) = split /\n/, $rep->safe_psql('postgres', "BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT coalesce((SELECT end_lsn::text FROM tide.progress WHERE slot = 'tide'), '0/0');
+" . sprintf($h, 'kv') . ";\n" . sprintf($h, 'log') . ";\nCOMMIT;");
+	}
+	else
+	{
+		@got = map { $rep->safe_psql('postgres', sprintf($h, $_)) } qw(kv log);
+	}
+	my $pn = lsn_num($p);
+	if ($pn > 0)
+	{
+		my $u = sprintf('%X/%X', int(($pn - 1) / 4294967296), ($pn - 1) % 4294967296);
+		my $st = run_bounded(300, 'apply_ref', 'apply', '-d', $refconn, '-D', $dir, '--until', $u);
+		is(describe($st), 'exit code 0', "$when: the reference replica applies up to $p")
+		  or diag(tail_log('apply_ref')), $failures++;
+	}
+	my @want = map { $rep->safe_psql('gdref', sprintf($h, $_)) } qw(kv log);
+	$prefix_checks++;
+	is_deeply(\@got, \@want, "$when: the replica killed at tide.progress $p (--jobs $jobs) is the source's prefix up to there")
+	  or $failures++;
+}
+
 sub check_durable
 {
 	my ($when) = @_;
@@ -353,6 +403,7 @@ for my $cycle (1 .. $cycles)
 	{
 		kill 'KILL', $apply_pid;
 		wait_pid($apply_pid, 60);
+		prefix_check("cycle $cycle");
 		$apply_pid = spawn('apply', $TideTest::TIDE, @apply_args);
 		$rep_crashed_since_apply = 0;
 	}
@@ -483,7 +534,7 @@ else
 {
 	is(describe($st), 'exit code 0', 'the follower stops cleanly on SIGTERM') or diag_tails();
 }
-$st = run_bounded(180, 'apply_end', 'apply', '-d', $rconn, '-D', $dir);
+$st = run_bounded(180, 'apply_end', 'apply', '-d', $rconn, '-D', $dir, @jobs_args);
 is(describe($st), 'exit code 0', 'tide apply to the end completes')
   or diag(tail_log('apply_end'));
 my $recovery = time() - $t_rec;
@@ -537,10 +588,10 @@ $n += $_ for values %faults;
 my $summary = sprintf("gameday: %d faults injected (streamer kills %d, applier kills %d, "
 	  . "source crashes %d, replica crashes %d, full disks %d, network cuts %d, S3 outages %d), all survived; "
 	  . "%d transactions, %d follower exits on replica loss, %d streamer exits on a full disk, "
-	  . "%d durability checks, %d pgbench runs, catch-up %.1fs, "
+	  . "%d durability checks, %d prefix checks, tide apply --jobs %d, %d pgbench runs, catch-up %.1fs, "
 	  . "final recovery %.1fs, checks %.1fs, total %.1fs, seed %d",
 	$n, @faults{qw(stream apply source replica enospc netcut s3)}, $ntx, $apply_exit4, $enospc_exits,
-	$durable_checks, $pgbench_runs,
+	$durable_checks, $prefix_checks, $jobs, $pgbench_runs,
 	$catchup, $recovery, time() - $t_cmp, time() - $t0, $seed);
 is($n, $cycles, "$n faults injected of $cycles cycles");
 

@@ -36,7 +36,7 @@ diag("random seed of this run: $random") unless $ENV{RANDOM_SEEDS};
 
 my $h = Harness::setup();
 my $t0 = time();
-my (%tot, %faults, @failed);
+my (%tot, %faults, @failed, @jobs_failed);
 my $runs = 0;
 my $next_seed = $random;
 while (1)
@@ -49,8 +49,17 @@ while (1)
 	my $res = Harness::run_workload($h, $w, "seed $seed");
 	$runs++;
 	my $s = $res->{stats};
+	$tot{$_} //= 0 for qw(jobs_runs jobs_faults jobs_apply_kills prefix_checks);
 	$tot{$_} += $s->{$_} // 0 for qw(txns commits rollbacks td_txns td_messages marks ddl stmt_errors enospc_exits stream_restarts apply_restarts follower_enoent);
 	$tot{refused} += $s->{refused} // 0;
+	$tot{prefix_checks} += $s->{prefix_checks} // 0;
+	if (($s->{jobs} // 1) > 1)
+	{
+		$tot{jobs_runs}++;
+		$tot{jobs_faults} += $s->{faults}{$_} for keys %{ $s->{faults} };
+		$tot{jobs_apply_kills} += $s->{faults}{apply_kill} // 0;
+		push @jobs_failed, $seed unless $res->{ok};
+	}
 	$faults{$_} += $s->{faults}{$_} for keys %{ $s->{faults} };
 	push @failed, $seed unless $res->{ok};
 }
@@ -58,10 +67,12 @@ my $nf = 0;
 $nf += $faults{$_} for keys %faults;
 my $line = sprintf('random: %d runs (%d failed%s), %d transactions (%d committed, %d rolled back), '
 	  . '%d decoded by test_decoding, %d messages, %d DDL commands, %d until points, %d refusals checked, %d faults (%s), '
-	  . '%d streamer exits on a full disk, %d follower exits on a vanished segment, %.0fs',
+	  . '%d streamer exits on a full disk, %d follower exits on a vanished segment, '
+	  . '%d prefix checks after applier kills; with --jobs: %d runs (%d failed), %d faults, %d applier kills; %.0fs',
 	$runs, scalar @failed, @failed ? ': seeds ' . join(' ', @failed) : '', $tot{txns}, $tot{commits}, $tot{rollbacks},
 	$tot{td_txns}, $tot{td_messages}, $tot{ddl}, $tot{marks}, $tot{refused}, $nf,
-	join(', ', map { "$_ $faults{$_}" } sort keys %faults) || 'none', $tot{enospc_exits}, $tot{follower_enoent}, time() - $t0);
+	join(', ', map { "$_ $faults{$_}" } sort keys %faults) || 'none', $tot{enospc_exits}, $tot{follower_enoent},
+	$tot{prefix_checks}, $tot{jobs_runs}, scalar @jobs_failed, $tot{jobs_faults}, $tot{jobs_apply_kills}, time() - $t0);
 diag($line);
 Harness::teardown($h);
 done_testing();

@@ -95,6 +95,29 @@ for my $t ([ 'rep_delete', 'replica', qr/differs end/ ], [ 'rep_dup', 'replica',
 		'until_delete: the until-point comparison catches it') or diag(Harness::failure_text($tr));
 }
 
+# prefix consistency after a kill -9 of the applier (tide apply --jobs 3):
+# the follower killed late in the run, once it has caught up; untampered
+# the replica equals the source at its tide.progress LSN, with a row
+# deleted there the prefix oracle says so
+{
+	my $pk = Gen::knobs(%$k, apply_follow => 1, stream_bounded => 0, jobs => 1, jobs_n => 3, until => 0);
+	my $pw = Gen::generate($seed, $pk);
+	my @st = @{ $pw->{steps} };
+	my $at = int(@st * 0.8);
+	$at++ while $at < $#st && !($st[$at]{t} eq 'sql' && ($st[$at]{auto} || $st[$at]{sql} eq 'COMMIT'));
+	splice(@st, $at + 1, 0, { t => 'sleep', ms => 3000 }, { t => 'fault', kind => 'apply_kill' });
+	$pw->{steps} = \@st;
+	my $ok = $r->run($pw);
+	ok($ok->{ok} && $ok->{stats}{prefix_checks} == 1, "the follower killed (--jobs 3): the replica is a prefix ("
+		  . ($ok->{stats}{prefix_checks} // 0) . ' check)') or diag(Harness::failure_text($ok));
+	$pw->{tamper} = 'prefix_delete';
+	my $tr = $r->run($pw);
+	my ($f) = grep { $_->{oracle} eq 'prefix' } @{ $tr->{failures} };
+	ok($f, 'prefix_delete: the prefix oracle catches it (' . failed_oracles($tr) . ')');
+	like($f->{msg} // '', qr/after kill -9 of the follower: the replica, at tide.progress \S+, is not the source's state/,
+		'prefix_delete: it says where the replica stands');
+}
+
 # a caught failure shrinks: fewer statements, same oracle
 {
 	my $tw = Gen::generate($seed, $k);
