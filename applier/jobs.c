@@ -195,7 +195,7 @@ typedef struct jobs_unit_s
 	uint32_t	captxns;
 	jobs_tgate_t *tgates;		/* owned: per table, for its folded set */
 	uint32_t	ntgates;
-	uint32_t	captgates;
+	size_t		captgates;
 	uint64_t   *depkeys;		/* owned: keys an earlier unit writes too,
 								 * sorted when the unit is handed out */
 	uint32_t	ndepkeys;
@@ -1101,22 +1101,38 @@ put_relation(apply_jobs_t *j, jobs_rel_t *jr, proto_relcat_entry_t *e)
 	jr->in_gen = e->generation;
 }
 
+/*
+ * grow - room for element n of the array *arr of *cap elements of `size`
+ * bytes, doubled (from `first`) when full
+ */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t		ncap;
+	void	   *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : first;
+	if ((p = realloc(*arr, ncap * size)) == NULL)
+	{
+		tide_log_error("out of memory");
+		return TIDE_EXIT_BUG;
+	}
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 static int
 add_key(apply_jobs_t *j, uint32_t table, uint64_t key)
 {
-	if (j->nkeys == j->capkeys)
-	{
-		size_t		cap = j->capkeys ? j->capkeys * 2 : 1024;
-		jobs_key_t *k = realloc(j->keys, cap * sizeof(*k));
+	void	   *keys = j->keys;
+	int			rc = grow(&keys, &j->capkeys, j->nkeys, sizeof(*j->keys), 1024);
 
-		if (k == NULL)
-		{
-			tide_log_error("out of memory");
-			return TIDE_EXIT_BUG;
-		}
-		j->keys = k;
-		j->capkeys = cap;
-	}
+	j->keys = keys;
+	if (rc != 0)
+		return rc;
 	j->keys[j->nkeys].key = key;
 	j->keys[j->nkeys++].table = table;
 	return 0;
@@ -1308,19 +1324,12 @@ table_gate(jobs_unit_t *u, uint32_t table, uint64_t d)
 			break;
 	if (i == u->ntgates)
 	{
-		if (u->ntgates == u->captgates)
-		{
-			uint32_t	cap = u->captgates ? u->captgates * 2 : 16;
-			jobs_tgate_t *t = realloc(u->tgates, cap * sizeof(*t));
+		void	   *tg = u->tgates;
+		int			rc = grow(&tg, &u->captgates, u->ntgates, sizeof(*u->tgates), 16);
 
-			if (t == NULL)
-			{
-				tide_log_error("out of memory");
-				return TIDE_EXIT_BUG;
-			}
-			u->tgates = t;
-			u->captgates = cap;
-		}
+		u->tgates = tg;
+		if (rc != 0)
+			return rc;
 		u->tgates[u->ntgates].table = table;
 		u->tgates[u->ntgates++].gate = 0;
 	}
