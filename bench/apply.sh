@@ -25,7 +25,8 @@
 # PROFILE_DIR=DIR records each tide apply run system-wide with perf
 # (DIR/NAME.perf) and the PIDs that belong to it (DIR/NAME.pids: tide, its
 # threads, and the replica's backends and background processes, sampled
-# while it runs); bench/profile-apply.sh reads them.
+# while it runs); PERF_RECORD="--call-graph dwarf -F 300" replaces perf
+# record's default options "-g -F 999"; bench/profile-apply.sh reads them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -99,8 +100,10 @@ sample_pids() {
 	pm=$(head -1 "$R1/data/postmaster.pid")
 	while [ ! -e "$W/$name.stop" ]; do
 		if [ -s "$W/$name.pid" ]; then
-			for t in /proc/"$(cat "$W/$name.pid")"/task/*; do
-				[ -e "$t" ] && echo "${t##*/} tide"
+			local pid; pid=$(cat "$W/$name.pid")
+			for t in /proc/"$pid"/task/*; do
+				[ -e "$t" ] || continue
+				if [ "${t##*/}" = "$pid" ]; then echo "$pid tide-main"; else echo "${t##*/} tide-thread"; fi
 			done
 		fi
 		for c in $(pgrep -P "$pm" || true); do
@@ -123,7 +126,7 @@ apply_run() {
 	x0=$(xmax p1)
 	if [ -n "${PROFILE_DIR:-}" ]; then
 		mkdir -p "$PROFILE_DIR"; rm -f "$W/$name.pid" "$W/$name.stop"
-		perf record -a -g -F 999 -o "$PROFILE_DIR/$name.perf" -- sleep 100000 >/dev/null 2>&1 &
+		perf record -a ${PERF_RECORD:--g -F 999} -o "$PROFILE_DIR/$name.perf" >/dev/null 2>&1 &
 		perf_pid=$!
 		sample_pids "$name" & sampler=$!
 		sleep 1	# perf is recording
