@@ -114,7 +114,8 @@ sample_pids() {
 			esac
 		done
 		sleep 0.1
-	done | sort -u >"$PROFILE_DIR/$name.pids"
+	done | awk '{ r[$1] = r[$1] == "backend" ? r[$1] : $2 } END { for (p in r) print p, r[p] }' |
+		sort -n >"$PROFILE_DIR/$name.pids"	# a backend is "background" until it sets its title
 }
 
 # apply_run NAME DB [tide apply options...] - one timed tide apply into DB
