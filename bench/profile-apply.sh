@@ -47,7 +47,8 @@ jsonb input|^(jsonb_in|jsonb_recv|pg_parse_json|pushJsonbValue|JsonbValueToJsonb
 other type input|^(InputFunctionCall|ReceiveFunctionCall|OidInputFunctionCall)$
 index insert|^(index_insert|btinsert|_bt_doinsert|ExecInsertIndexTuples)$
 heap insert/update/delete|^(heap_insert|heap_multi_insert|heap_update|heap_delete|simple_heap_update|RelationGetBufferForTuple)$
-finding rows (index/heap scans, joins)|^(index_getnext_slot|index_getnext_tid|_bt_first|_bt_search|heap_hot_search_buffer|heapam_index_fetch_tuple|heap_getnextslot|ExecScan|ExecHashJoin|MultiExecHash|ExecNestLoop|ExecIndexScan|ExecSeqScan)$
+sequential scans and hash joins (set-based UPDATE/DELETE)|^(heap_getnextslot|heapgettup|heapgettup_pagemode|SeqNext|ExecSeqScan|ExecHashJoin|MultiExecHash|ExecHashTableInsert|ExecHashGetHashValue)$
+index lookups|^(index_getnext_slot|index_getnext_tid|index_fetch_heap|_bt_first|_bt_search|heap_hot_search_buffer|heapam_index_fetch_tuple|ExecIndexScan|ExecNestLoop|IndexNext)$
 COPY parsing (lines, fields)|^(NextCopyFrom|NextCopyFromRawFields|CopyFrom|CopyGetData|CopyMultiInsertInfoFlush|BeginCopyFrom)$
 parse, analyze, plan|^(pg_parse_query|raw_parser|parse_analyze_fixedparams|parse_analyze_varparams|pg_analyze_and_rewrite_fixedparams|pg_analyze_and_rewrite_varparams|pg_plan_queries|planner|standard_planner|GetCachedPlan|RevalidateCachedQuery)$
 executor, other|^(ExecutorRun|standard_ExecutorRun|ExecutorStart|standard_ExecutorStart|ExecutorEnd|ExecModifyTable|PortalRun)$
