@@ -14,9 +14,8 @@
 # streaming (applier/jobs.c, "Large transactions").  Prints the time, tide's
 # peak RSS (GNU time, the kernel's high-water mark) against the 64 MiB
 # target, and the replica XIDs of each run; exits non-zero when a replica
-# differs from the source.  MASSIF=1 runs the --jobs run under valgrind's
-# massif as well (WORKDIR/massif.out, much slower) to see what holds the
-# memory.
+# differs from the source.  What holds the memory: run the same tide apply
+# under heaptrack (README, "Benchmarks").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -84,13 +83,6 @@ for run in jobs serial; do
 	echo "verify messages (${m%% *} rows): $run $r"
 done
 
-if [ -n "${MASSIF:-}" ]; then
-	q "$R" $RP postgres -c "CREATE DATABASE massif"
-	pg_restore -h "$R" -p $RP -U postgres -d massif "$W/base.dump"
-	measure massif valgrind --tool=massif --pages-as-heap=no --massif-out-file="$W/massif.out" \
-		"$TIDE_ROOT/tide" apply -d "host=$R port=$RP user=postgres dbname=massif" -D "$W/segs" --jobs "$jobs"
-	ms_print "$W/massif.out" | sed -n '1,40p'
-fi
 
 echo
 printf '%-30s %8.2f s  peak RSS %6.1f MiB\n' "tide stream --endpos" "${secs[stream]}" "$(echo "${rss[stream]}/1024" | bc -l)"
