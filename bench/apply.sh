@@ -107,7 +107,7 @@ sample_pids() {
 			done
 		fi
 		for c in $(pgrep -P "$pm" || true); do
-			t=$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null || true)
+			t=$({ tr '\0' ' ' <"/proc/$c/cmdline"; } 2>/dev/null || true)
 			case $t in
 			*"[local]"*) echo "$c backend" ;;
 			*) echo "$c background" ;;
