@@ -1,4 +1,4 @@
-# tests/tap/t/088_apply_jobs_memory.pl - tide apply --jobs 4 in bounded
+# tests/tap/t/089_apply_jobs_memory.pl - tide apply --jobs 4 in bounded
 # memory across a transaction that spans blocks (applier/jobs.c, "Large
 # transactions"): 200 transactions of 100 jsonb-heavy rows keep the four
 # workers busy, then one transaction of 80,000 rows (more than a pending
