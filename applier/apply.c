@@ -251,6 +251,11 @@ apply_usage(FILE *f)
 			"                         slot: an UPDATE or DELETE of a row the dump no\n"
 			"                         longer had is counted, not an error; inserts go\n"
 			"                         through statements, not COPY)\n"
+			"      --values=binary|text\n"
+			"                         how values reach the replica: fixed-width and\n"
+			"                         binary-encoded ones in their types' binary form\n"
+			"                         where the replica column has the source's type\n"
+			"                         (default), or all as text, parsed again there\n"
 			"      --schema=strict|follow\n"
 			"                         a table or column the segments describe and the\n"
 			"                         replica lacks: stop (default), or create it before\n"
@@ -322,6 +327,7 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 		{"ddl", required_argument, NULL, 10},
 		{"ddl-skip-lsn", required_argument, NULL, 11},
 		{"ddl-apply-lsn", required_argument, NULL, 12},
+		{"values", required_argument, NULL, 13},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0}
 	};
@@ -375,25 +381,9 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 					break;
 				}
 			case 5:
-				{
-					char	   *eq = strchr(optarg, '=');
-
-					if (eq == NULL || eq == optarg || eq[1] == '\0' || strchr(eq + 1, '='))
-					{
-						tide_log_error("invalid --map \"%s\"", optarg);
-						tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
-						return TIDE_EXIT_USAGE;
-					}
-					if (o->r.nmaps == APPLY_MAX_MAPS)
-					{
-						tide_log_error("too many --map options (at most %d)", APPLY_MAX_MAPS);
-						return TIDE_EXIT_USAGE;
-					}
-					*eq = '\0';
-					o->r.maps[o->r.nmaps].src = optarg;
-					o->r.maps[o->r.nmaps++].dst = eq + 1;
-					break;
-				}
+				if ((rc = apply_maps_parse(&o->r.maps, optarg)) != 0)
+					return rc;
+				break;
 			case 'j':
 				{
 					int64_t		v;
@@ -430,6 +420,18 @@ parse_opts(int argc, char **argv, opts_t *o, tide_conn_opts_t *conn)
 				{
 					tide_log_error("invalid --on-conflict \"%s\"", optarg);
 					tide_log_hint("use error (the default), skip or update");
+					return TIDE_EXIT_USAGE;
+				}
+				break;
+			case 13:
+				if (strcmp(optarg, "binary") == 0)
+					o->r.text_values = false;
+				else if (strcmp(optarg, "text") == 0)
+					o->r.text_values = true;
+				else
+				{
+					tide_log_error("invalid --values \"%s\"", optarg);
+					tide_log_hint("use binary (the default) or text");
 					return TIDE_EXIT_USAGE;
 				}
 				break;
@@ -1741,14 +1743,14 @@ continue_command(const opts_t *o, proto_wbuf_t *b)
 		proto_put_bytes(b, " --tables ", 10);
 		put_quoted(b, o->tables[i]);
 	}
-	for (int i = 0; i < o->r.nmaps; i++)
+	for (int i = 0; i < o->r.maps.n; i++)
 	{
 		proto_wbuf_t m;
 
 		proto_wbuf_init_heap(&m);
-		proto_put_bytes(&m, o->r.maps[i].src, strlen(o->r.maps[i].src));
+		proto_put_bytes(&m, o->r.maps.src[i], strlen(o->r.maps.src[i]));
 		proto_put_u8(&m, '=');
-		proto_put_bytes(&m, o->r.maps[i].dst, strlen(o->r.maps[i].dst));
+		proto_put_bytes(&m, o->r.maps.dst[i], strlen(o->r.maps.dst[i]));
 		proto_put_u8(&m, '\0');
 		proto_put_bytes(b, " --map ", 7);
 		put_quoted(b, m.err ? "?" : (const char *) m.data);

@@ -23,14 +23,7 @@
 #include "tide/relcat.h"
 #include "tide/wire.h"
 
-#define APPLY_MAX_MAPS 64
-
-/* One --map SRC=DST. */
-typedef struct
-{
-	const char *src;
-	const char *dst;
-} apply_map_t;
+#include "relmap.h"
 
 /* Per-change-kind counters. */
 typedef struct
@@ -90,6 +83,11 @@ typedef struct apply_rel_s
 								 * types exact, or NULL */
 	bool		has_key;		/* some column is in the replica identity */
 	bool		no_copy;		/* a value needs the binary path */
+	bool	   *colbin;			/* owned: the column's values go in binary
+								 * (proto_value_send), its replica type being
+								 * the source's base type */
+	bool		bincopy;		/* every column goes in binary: COPY (FORMAT
+								 * binary) */
 	char		ins_name[32];	/* prepared INSERT, "" until prepared */
 	char		del_name[32];	/* prepared DELETE, "" until prepared */
 	apply_upd_t *upds;			/* owned list */
@@ -106,8 +104,7 @@ typedef struct apply_replica_s apply_replica_t;
 typedef struct
 {
 	const char *conninfo;
-	apply_map_t maps[APPLY_MAX_MAPS];
-	int			nmaps;
+	apply_maps_t maps;			/* --map */
 	const char **tables;		/* --tables patterns, NULL-terminated */
 	char		on_conflict;	/* APPLY_CONFLICT_* */
 	bool		schema_follow;	/* --schema follow: create missing tables
@@ -115,6 +112,8 @@ typedef struct
 								 * following") */
 	bool		worker;			/* a --jobs worker's session (jobs.c): no
 								 * lock of its own against other appliers */
+	bool		text_values;	/* --values text: every value as text, as
+								 * before binary values */
 } apply_replica_opts_t;
 
 /* --on-conflict: what an INSERT that hits an existing key does */

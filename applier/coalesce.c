@@ -16,6 +16,10 @@
 
 /* ------------------------------------------------------------- coalescing
  *
+ * Rows are kept as COPY lines (copy.c's render_line): binary COPY tuples
+ * for a table whose values all go in binary, text lines for others; the
+ * stage tables have the table's own column types, so take either.
+ *
  * Within a replica transaction the changes of a qualifying table are not
  * sent one statement each: they are folded per key into the key's final
  * state (inserted, updated or deleted), and applied with a few set-based
@@ -149,6 +153,8 @@ coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool kl
 	}
 	PQclear(res);
 	proto_wbuf_reset(&r->copybuf);
+	if (rs->bincopy)
+		copy_header(&r->copybuf);
 	for (uint32_t i = 0; i < co->n && rc == 0; i++)
 	{
 		coal_entry_t *e = &co->e[i];
@@ -168,6 +174,8 @@ coal_copy(apply_replica_t *r, apply_rel_t *rs, const char *sql, char op, bool kl
 			r->copybuf.len = 0;
 		}
 	}
+	if (rs->bincopy)
+		copy_trailer(&r->copybuf);
 	if (rc == 0 && r->copybuf.len > 0 &&
 		PQputCopyData(r->conn, (const char *) r->copybuf.data, (int) r->copybuf.len) != 1)
 		rc = report(r, NULL, "could not copy rows for table \"%s\"", rs->display);
@@ -366,7 +374,8 @@ coal_flush_part(apply_replica_t *r, apply_rel_t *rs, int part)
 				sql_put(&r->sql, rs->colq[i]);
 				first = false;
 			}
-		sql_put(&r->sql, ") FROM STDIN");
+		sql_put(&r->sql, ")");
+		sql_put(&r->sql, copy_from_stdin(rs));
 		proto_put_u8(&r->sql, '\0');
 		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'D', true, part)) != 0)
 			return rc;
@@ -389,7 +398,7 @@ coal_flush_part(apply_replica_t *r, apply_rel_t *rs, int part)
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "COPY ");
 		sql_put(&r->sql, stage);
-		sql_put(&r->sql, " FROM STDIN");
+		sql_put(&r->sql, copy_from_stdin(rs));
 		proto_put_u8(&r->sql, '\0');
 		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'U', false, part)) != 0)
 			return rc;
@@ -422,7 +431,7 @@ coal_flush_part(apply_replica_t *r, apply_rel_t *rs, int part)
 		proto_wbuf_reset(&r->sql);
 		sql_put(&r->sql, "COPY ");
 		put_target_cols(r, rs);
-		sql_put(&r->sql, " FROM STDIN");
+		sql_put(&r->sql, copy_from_stdin(rs));
 		proto_put_u8(&r->sql, '\0');
 		if ((rc = coal_copy(r, rs, (const char *) r->sql.data, 'I', false, part)) != 0)
 			return rc;

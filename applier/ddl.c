@@ -127,25 +127,44 @@ exec_stmt(apply_replica_t *r, const tide_ddl_t *d, proto_lsn_t lsn, bool local)
 	return set_path(r, "", local);
 }
 
-/* relation_exists - does the replica have relation identity?  1 yes, 0
- * no, or a TIDE_EXIT code */
+/*
+ * catalog_query - run sql, a read of the replica's catalog with identity
+ * as its one parameter, into *out (the caller PQclear()s it).  On failure
+ * logs, leaves *out NULL and returns the TIDE_EXIT code.
+ */
 static int
-relation_exists(apply_replica_t *r, const char *identity, bool *valid_index)
+catalog_query(apply_replica_t *r, const char *sql, const char *identity, PGresult **out)
 {
 	const char *vals[1] = {identity};
-	PGresult   *res = PQexecParams(apply_replica_conn(r),
-								   "SELECT i.indisvalid FROM (SELECT pg_catalog.to_regclass($1) AS oid) c "
-								   "LEFT JOIN pg_catalog.pg_index i ON i.indexrelid OPERATOR(pg_catalog.=) c.oid "
-								   "WHERE c.oid IS NOT NULL",
-								   1, NULL, vals, NULL, NULL, 0);
+	PGresult   *res = PQexecParams(apply_replica_conn(r), sql, 1, NULL, vals, NULL, NULL, 0);
 	int			rc;
 
+	*out = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		rc = apply_replica_report(r, res, "could not read the replica's catalog");
 		PQclear(res);
 		return rc;
 	}
+	*out = res;
+	return 0;
+}
+
+/* relation_exists - does the replica have relation identity?  1 yes, 0
+ * no, or a TIDE_EXIT code */
+static int
+relation_exists(apply_replica_t *r, const char *identity, bool *valid_index)
+{
+	PGresult   *res;
+	int			rc;
+
+	if (valid_index)
+		*valid_index = false;
+	if ((rc = catalog_query(r, "SELECT i.indisvalid FROM (SELECT pg_catalog.to_regclass($1) AS oid) c "
+							"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid OPERATOR(pg_catalog.=) c.oid "
+							"WHERE c.oid IS NOT NULL",
+							identity, &res)) != 0)
+		return rc;
 	rc = PQntuples(res) == 1;
 	if (valid_index)
 		*valid_index = rc && PQgetvalue(res, 0, 0)[0] == 't';
@@ -162,26 +181,20 @@ relation_exists(apply_replica_t *r, const char *identity, bool *valid_index)
 static int
 owner_table(apply_replica_t *r, const char *identity, char *tab, char *root, size_t len, bool *found)
 {
-	const char *vals[1] = {identity};
-	PGresult   *res = PQexecParams(apply_replica_conn(r),
-								   "SELECT tn.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) t.relname, "
-								   " (SELECT rn.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) rr.relname "
-								   "    FROM pg_catalog.pg_class rr JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rr.relnamespace "
-								   "   WHERE rr.oid OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(t.oid)) "
-								   "FROM (SELECT pg_catalog.to_regclass($1) AS oid) c "
-								   "JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) coalesce((SELECT i.indrelid FROM pg_catalog.pg_index i "
-								   "   WHERE i.indexrelid OPERATOR(pg_catalog.=) c.oid), c.oid) "
-								   "JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) t.relnamespace",
-								   1, NULL, vals, NULL, NULL, 0);
+	PGresult   *res;
 	int			rc;
 
 	*found = false;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		rc = apply_replica_report(r, res, "could not read the replica's catalog");
-		PQclear(res);
+	if ((rc = catalog_query(r, "SELECT tn.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) t.relname, "
+							" (SELECT rn.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) rr.relname "
+							"    FROM pg_catalog.pg_class rr JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rr.relnamespace "
+							"   WHERE rr.oid OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(t.oid)) "
+							"FROM (SELECT pg_catalog.to_regclass($1) AS oid) c "
+							"JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) coalesce((SELECT i.indrelid FROM pg_catalog.pg_index i "
+							"   WHERE i.indexrelid OPERATOR(pg_catalog.=) c.oid), c.oid) "
+							"JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) t.relnamespace",
+							identity, &res)) != 0)
 		return rc;
-	}
 	if (PQntuples(res) == 1)
 	{
 		*found = true;

@@ -33,15 +33,31 @@
  */
 
 /*
- * follow_exec - log one DDL statement at info level, then run it through
- * the extended protocol, which takes exactly one statement
+ * sql_end - end the statement in r->sql: 0, or TIDE_EXIT_BUG when
+ * building it failed (out of memory)
  */
 static int
-follow_exec(apply_replica_t *r, const char *sql, const char *what)
+sql_end(apply_replica_t *r)
 {
-	PGresult   *res;
-	int			rc = 0;
+	proto_put_u8(&r->sql, '\0');
+	return r->sql.err ? TIDE_EXIT_BUG : 0;
+}
 
+/*
+ * follow_exec - end the one DDL statement in r->sql, log it at info level,
+ * then run it through the extended protocol, which takes exactly one
+ * statement
+ */
+static int
+follow_exec(apply_replica_t *r, const char *what)
+{
+	const char *sql;
+	PGresult   *res;
+	int			rc;
+
+	if ((rc = sql_end(r)) != 0)
+		return rc;
+	sql = (const char *) r->sql.data;	/* after sql_end: it may move */
 	tide_log_info("--schema follow: %s", sql);
 	res = PQexecParams(r->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -50,6 +66,37 @@ follow_exec(apply_replica_t *r, const char *sql, const char *what)
 		r->ddl_in_txn = true;
 	PQclear(res);
 	return rc;
+}
+
+/* put_qualified - qn.qt (both quoted already) into b */
+static void
+put_qualified(proto_wbuf_t *b, const char *qn, const char *qt)
+{
+	sql_put(b, qn);
+	sql_put(b, ".");
+	sql_put(b, qt);
+}
+
+/* sql_begin - r->sql anew: verb, then the object qn.qt (quoted already) */
+static void
+sql_begin(apply_replica_t *r, const char *verb, const char *qn, const char *qt)
+{
+	proto_wbuf_reset(&r->sql);
+	sql_put(&r->sql, verb);
+	put_qualified(&r->sql, qn, qt);
+}
+
+/*
+ * follow_identity_full - give the replica's new table qn.qt (both quoted
+ * already) REPLICA IDENTITY FULL, as the source's: an update or delete of
+ * a table without a key then matches on all its columns there too.
+ */
+static int
+follow_identity_full(apply_replica_t *r, const char *qn, const char *qt)
+{
+	sql_begin(r, "ALTER TABLE ", qn, qt);
+	sql_put(&r->sql, " REPLICA IDENTITY FULL");
+	return follow_exec(r, "could not set the replica identity of a table on the replica");
 }
 
 /*
@@ -136,11 +183,8 @@ follow_schema(apply_replica_t *r, const char *nsp)
 	proto_wbuf_reset(&r->sql);
 	sql_put(&r->sql, "CREATE SCHEMA IF NOT EXISTS ");
 	sql_put(&r->sql, q);
-	proto_put_u8(&r->sql, '\0');
 	free(q);
-	if (r->sql.err)
-		return TIDE_EXIT_BUG;
-	return follow_exec(r, (const char *) r->sql.data, "could not create a schema on the replica");
+	return follow_exec(r, "could not create a schema on the replica");
 }
 
 /*
@@ -170,21 +214,14 @@ follow_sequence(apply_replica_t *r, const char *nsp, const char *name, int64_t i
 		free(qr);
 		return rc;
 	}
-	proto_wbuf_reset(&r->sql);
-	sql_put(&r->sql, "CREATE SEQUENCE ");
-	sql_put(&r->sql, qn);
-	sql_put(&r->sql, ".");
-	sql_put(&r->sql, qr);
+	sql_begin(r, "CREATE SEQUENCE ", qn, qr);
 	snprintf(tail, sizeof(tail), " AS bigint INCREMENT BY %lld MINVALUE %lld MAXVALUE %lld%s",
 			 (long long) (increment ? increment : 1), (long long) INT64_MIN, (long long) INT64_MAX,
 			 cycle ? " CYCLE" : "");
 	sql_put(&r->sql, tail);
-	proto_put_u8(&r->sql, '\0');
 	free(qn);
 	free(qr);
-	if (r->sql.err)
-		return TIDE_EXIT_BUG;
-	return follow_exec(r, (const char *) r->sql.data, "could not create a sequence on the replica");
+	return follow_exec(r, "could not create a sequence on the replica");
 }
 
 /*
@@ -218,11 +255,7 @@ follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, 
 		rc = follow_type(r, &rel->cols[i], display, &types[i]);
 	if (rc || (rc = follow_schema(r, nsp)) != 0)
 		goto done;
-	proto_wbuf_reset(&r->sql);
-	sql_put(&r->sql, "CREATE TABLE ");
-	sql_put(&r->sql, qn);
-	sql_put(&r->sql, ".");
-	sql_put(&r->sql, qt);
+	sql_begin(r, "CREATE TABLE ", qn, qt);
 	sql_put(&r->sql, " (");
 	for (int i = 0; i < rel->natts; i++)
 	{
@@ -274,28 +307,10 @@ follow_create(apply_replica_t *r, const proto_relation_t *rel, const char *nsp, 
 		sql_put(&r->sql, " PARTITION BY ");
 		sql_put(&r->sql, partby);
 	}
-	proto_put_u8(&r->sql, '\0');
-	if (r->sql.err)
-	{
-		rc = TIDE_EXIT_BUG;
-		goto done;
-	}
-	if ((rc = follow_exec(r, (const char *) r->sql.data, "could not create a table on the replica")) != 0)
+	if ((rc = follow_exec(r, "could not create a table on the replica")) != 0)
 		goto done;
 	if (rel->replident == PROTO_IDENT_FULL)
-	{
-		proto_wbuf_reset(&r->sql);
-		sql_put(&r->sql, "ALTER TABLE ");
-		sql_put(&r->sql, qn);
-		sql_put(&r->sql, ".");
-		sql_put(&r->sql, qt);
-		sql_put(&r->sql, " REPLICA IDENTITY FULL");
-		proto_put_u8(&r->sql, '\0');
-		if (r->sql.err)
-			rc = TIDE_EXIT_BUG;
-		else
-			rc = follow_exec(r, (const char *) r->sql.data, "could not set the replica identity of a table on the replica");
-	}
+		rc = follow_identity_full(r, qn, qt);
 done:
 	for (int i = 0; types && i < rel->natts; i++)
 		free(types[i]);
@@ -538,23 +553,13 @@ follow_partition(apply_replica_t *r, const proto_relation_t *rel, const char *ns
 	}
 	if ((rc = ensure_txn(r)) != 0 || (rc = follow_schema(r, nsp)) != 0)
 		goto done;
-	proto_wbuf_reset(&r->sql);
-	sql_put(&r->sql, "CREATE TABLE ");
-	sql_put(&r->sql, qn);
-	sql_put(&r->sql, ".");
-	sql_put(&r->sql, qt);
+	sql_begin(r, "CREATE TABLE ", qn, qt);
 	sql_put(&r->sql, " PARTITION OF ");
-	sql_put(&r->sql, qpn);
-	sql_put(&r->sql, ".");
-	sql_put(&r->sql, qpt);
+	put_qualified(&r->sql, qpn, qpt);
 	sql_put(&r->sql, " ");
 	sql_put(&r->sql, bound);
-	proto_put_u8(&r->sql, '\0');
-	if (r->sql.err)
-	{
-		rc = TIDE_EXIT_BUG;
+	if ((rc = sql_end(r)) != 0)
 		goto done;
-	}
 
 	/*
 	 * The replica may cover the range already under other names (its
@@ -589,19 +594,7 @@ follow_partition(apply_replica_t *r, const proto_relation_t *rel, const char *ns
 			goto done;
 	}
 	if (rel->replident == PROTO_IDENT_FULL)
-	{
-		proto_wbuf_reset(&r->sql);
-		sql_put(&r->sql, "ALTER TABLE ");
-		sql_put(&r->sql, qn);
-		sql_put(&r->sql, ".");
-		sql_put(&r->sql, qt);
-		sql_put(&r->sql, " REPLICA IDENTITY FULL");
-		proto_put_u8(&r->sql, '\0');
-		if (r->sql.err)
-			rc = TIDE_EXIT_BUG;
-		else
-			rc = follow_exec(r, (const char *) r->sql.data, "could not set the replica identity of a table on the replica");
-	}
+		rc = follow_identity_full(r, qn, qt);
 done:
 	free(pnsp);
 	free(pname);
@@ -672,25 +665,15 @@ follow_columns(apply_replica_t *r, const proto_relation_t *rel, const char *oid,
 			rc = TIDE_EXIT_BUG;
 			goto done;
 		}
-		proto_wbuf_reset(&r->sql);
-		sql_put(&r->sql, "ALTER TABLE ");
-		sql_put(&r->sql, qn);
-		sql_put(&r->sql, ".");
-		sql_put(&r->sql, qt);
+		sql_begin(r, "ALTER TABLE ", qn, qt);
 		sql_put(&r->sql, " ADD COLUMN ");
 		sql_put(&r->sql, qc);
 		sql_put(&r->sql, " ");
 		sql_put(&r->sql, type);
-		proto_put_u8(&r->sql, '\0');
 		free(qc);
 		free(type);
 		type = NULL;
-		if (r->sql.err)
-		{
-			rc = TIDE_EXIT_BUG;
-			goto done;
-		}
-		if ((rc = follow_exec(r, (const char *) r->sql.data, "could not add a column on the replica")) != 0)
+		if ((rc = follow_exec(r, "could not add a column on the replica")) != 0)
 			goto done;
 		*added = true;
 	}

@@ -302,6 +302,29 @@ now_secs(void)
 
 /* ------------------------------------------------------------- one change */
 
+
+/* change_entry - the relation an INSERT, UPDATE or DELETE names, from cat */
+static int
+change_entry(proto_relcat_t *cat, proto_rbuf_t body, const char *where,
+			 uint64_t off, proto_relcat_entry_t **e)
+{
+	uint32_t	relid;
+
+	if (proto_read_relid(body, &relid) != 0)
+		return apply_corrupt(where, off, "a change without a relation");
+	if ((*e = proto_relcat_get(cat, relid)) == NULL)
+		return apply_corrupt(where, off, tide_strerror(TIDE_ENORELATION));
+	return 0;
+}
+
+/* seq_message - is body a transactional "tide.seq" message (read into *m)? */
+static bool
+seq_message(proto_rbuf_t body, proto_message_t *m)
+{
+	return proto_read_message(&body, m) == 0 && (m->flags & PROTO_MESSAGE_TRANSACTIONAL) &&
+		m->prefix.n == strlen(TIDE_SEQ_PREFIX) &&
+		memcmp(m->prefix.p, TIDE_SEQ_PREFIX, m->prefix.n) == 0;
+}
 /* insert_run - does the INSERT just read start a run worth a COPY? */
 static bool
 insert_run(proto_rbuf_t f, uint32_t relid)
@@ -336,19 +359,12 @@ apply_change(apply_replica_t *r, proto_relcat_t *cat, apply_scratch_t *s,
 		case PROTO_MSG_INSERT:
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
-			{
-				uint32_t	relid;
-
-				if (proto_read_relid(body, &relid) != 0)
-					return apply_corrupt(where, off, "a change without a relation");
-				if ((e = proto_relcat_get(cat, relid)) == NULL)
-					return apply_corrupt(where, off, tide_strerror(TIDE_ENORELATION));
-				if ((rc = apply_rel_get(r, e, &rs)) != 0)
-					return rc;
-				if (rs->filtered)
-					return 0;
-				*counted = true;
-			}
+			if ((rc = change_entry(cat, body, where, off, &e)) != 0 ||
+				(rc = apply_rel_get(r, e, &rs)) != 0)
+				return rc;
+			if (rs->filtered)
+				return 0;
+			*counted = true;
 			if (type == PROTO_MSG_INSERT)
 			{
 				proto_insert_t m = {.newtup = {.cols = s->newcols}};
@@ -398,9 +414,7 @@ apply_change(apply_replica_t *r, proto_relcat_t *cat, apply_scratch_t *s,
 				proto_message_t m;
 
 				/* of logical messages only sequence states are applied */
-				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) ||
-					m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
-					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
+				if (!seq_message(body, &m))
 					return 0;
 				*counted = true;
 				return apply_sequences(r, m.payload.p, m.payload.n, where);
@@ -1147,20 +1161,13 @@ apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 		case PROTO_MSG_INSERT:
 		case PROTO_MSG_UPDATE:
 		case PROTO_MSG_DELETE:
-			{
-				uint32_t	relid;
-
-				if (proto_read_relid(body, &relid) != 0)
-					return apply_corrupt(where, off, "a change without a relation");
-				if ((e = proto_relcat_get(cat, relid)) == NULL)
-					return apply_corrupt(where, off, tide_strerror(TIDE_ENORELATION));
-				if ((rc = rel_facts(j, e, &jr)) != 0)
-					return rc;
-				if (jr->filtered)
-					return 0;
-				if (jr->barrier)
-					j->txn_barrier = true;
-			}
+			if ((rc = change_entry(cat, body, where, off, &e)) != 0 ||
+				(rc = rel_facts(j, e, &jr)) != 0)
+				return rc;
+			if (jr->filtered)
+				return 0;
+			if (jr->barrier)
+				j->txn_barrier = true;
 			if (type == PROTO_MSG_INSERT)
 			{
 				proto_insert_t m = {.newtup = {.cols = j->newcols}};
@@ -1226,9 +1233,7 @@ apply_jobs_change(apply_jobs_t *j, proto_relcat_t *cat, uint8_t type,
 				proto_message_t m;
 
 				/* sequence states move forward only: no key, no barrier */
-				if (proto_read_message(&body, &m) != 0 || !(m.flags & PROTO_MESSAGE_TRANSACTIONAL) ||
-					m.prefix.n != strlen(TIDE_SEQ_PREFIX) ||
-					memcmp(m.prefix.p, TIDE_SEQ_PREFIX, m.prefix.n) != 0)
+				if (!seq_message(body, &m))
 					return 0;
 				txn_start(j);
 				break;

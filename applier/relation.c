@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "replica_int.h"
+#include "tide/value.h"
 #include "coalesce.h"
 #include "copy.h"
 #include "follow.h"
@@ -58,6 +59,7 @@ rel_clear(apply_rel_t *rs)
 		free(rs->eqcast[i]);
 	free(rs->colq);
 	free(rs->coltypid);
+	free(rs->colbin);
 	free(rs->eqop);
 	free(rs->eqcast);
 	free(rs->target);
@@ -180,7 +182,7 @@ lookup(apply_replica_t *r, const char *nsp, const char *rel, char *oid,
  */
 static const char *const columns_sql =
 "SELECT a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod), "
-"       op.nsp, op.oprname, op.ltype, op.lsame, op.exact "
+"       op.nsp, op.oprname, op.ltype, op.lsame, op.exact, bt.baseoid "
 "FROM pg_catalog.pg_attribute a "
 "LEFT JOIN LATERAL ("
 "  WITH RECURSIVE d(oid, lvl) AS ("
@@ -224,6 +226,12 @@ static const char *const columns_sql =
 "                         AND c.casttarget = eoc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i')))"
 "  ORDER BY oc.opcintype = t.oid DESC"
 "  LIMIT 1) op ON true "
+"LEFT JOIN LATERAL ("
+"  WITH RECURSIVE d(oid, lvl) AS ("
+"      SELECT a.atttypid, 0"
+"      UNION ALL"
+"      SELECT t.typbasetype, d.lvl + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.oid WHERE t.typtype = 'd')"
+"  SELECT oid AS baseoid FROM d ORDER BY lvl DESC LIMIT 1) bt ON true "
 "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
 "ORDER BY a.attnum";
 
@@ -369,10 +377,11 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	rs->natts = rel->natts;
 	rs->colq = calloc(rel->natts + 1, sizeof(char *));
 	rs->coltypid = calloc(rel->natts + 1, sizeof(uint32_t));
+	rs->colbin = calloc(rel->natts + 1, sizeof(bool));
 	rs->eqop = calloc(rel->natts + 1, sizeof(char *));
 	rs->eqcast = calloc(rel->natts + 1, sizeof(char *));
 	if (!nsp || !name || (rel->flags & PROTO_REL_PARTITION && (!rnsp || !rname)) ||
-		!rs->colq || !rs->coltypid || !rs->eqop || !rs->eqcast)
+		!rs->colq || !rs->coltypid || !rs->colbin || !rs->eqop || !rs->eqcast)
 	{
 		rc = TIDE_EXIT_BUG;
 		tide_log_error("out of memory");
@@ -525,6 +534,16 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 		}
 		rs->colq[i] = quote(r->conn, c->name.p, c->name.n);
 		rs->coltypid[i] = (uint32_t) strtoul(PQgetvalue(res, row, 1), NULL, 10);
+
+		/*
+		 * Binary values: the replica's receive function reads the bytes as
+		 * its column's base type, so that type must be the source's (the
+		 * types' names already matched; built-in OIDs are fixed, and only
+		 * built-in types have a binary form here).
+		 */
+		rs->colbin[i] = !r->opts->text_values &&
+			proto_value_send_ok(c->encoding, c->basetypoid) &&
+			(uint32_t) strtoul(PQgetvalue(res, row, 8), NULL, 10) == c->basetypoid;
 		if (!PQgetisnull(res, row, 3))
 		{
 			const char *onsp = PQgetvalue(res, row, 3);
@@ -563,6 +582,9 @@ resolve(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel)
 	}
 	if ((rc = check_firing(r, rs, oid)) != 0)
 		goto done;
+	rs->bincopy = true;
+	for (int i = 0; i < rel->natts; i++)
+		rs->bincopy = rs->bincopy && rs->colbin[i];
 
 	/*
 	 * Set-based apply needs rows found by a key with an equality operator,

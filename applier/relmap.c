@@ -34,6 +34,36 @@ apply_relmap_add(apply_relmap_t *m, const char *src, const char *dst)
 	return true;
 }
 
+void
+apply_relmap_add_maps(apply_relmap_t *m, const apply_maps_t *maps)
+{
+	/* apply_maps_t holds no more than the map takes: add cannot fail */
+	for (int i = 0; i < maps->n; i++)
+		apply_relmap_add(m, maps->src[i], maps->dst[i]);
+}
+
+int
+apply_maps_parse(apply_maps_t *maps, char *arg)
+{
+	char	   *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg || eq[1] == '\0' || strchr(eq + 1, '='))
+	{
+		tide_log_error("invalid --map \"%s\"", arg);
+		tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
+		return TIDE_EXIT_USAGE;
+	}
+	if (maps->n == APPLY_RELMAP_MAX_MAPS)
+	{
+		tide_log_error("too many --map options (at most %d)", APPLY_RELMAP_MAX_MAPS);
+		return TIDE_EXIT_USAGE;
+	}
+	*eq = '\0';
+	maps->src[maps->n] = arg;
+	maps->dst[maps->n++] = eq + 1;
+	return 0;
+}
+
 const char *
 apply_relmap_schema(const apply_relmap_t *m, const char *nsp)
 {

@@ -15,6 +15,22 @@
 
 #define APPLY_RELMAP_MAX_MAPS 64
 
+/* The --map SRC=DST options of a command line (strings borrowed). */
+typedef struct
+{
+	const char *src[APPLY_RELMAP_MAX_MAPS];	/* source schema */
+	const char *dst[APPLY_RELMAP_MAX_MAPS];	/* its replica schema */
+	int			n;
+} apply_maps_t;
+
+/*
+ * apply_maps_parse - one --map argument into maps, split in place (its
+ * '=' becomes a NUL; maps keeps pointers into arg).  Something not of the
+ * form SRC=DST, or one --map too many, is logged and TIDE_EXIT_USAGE
+ * returned; the one parser of tide apply's and tide verify's --map.
+ */
+int			apply_maps_parse(apply_maps_t *maps, char *arg);
+
 typedef struct
 {
 	const char *src[APPLY_RELMAP_MAX_MAPS];	/* source schema */
@@ -34,6 +50,9 @@ int			apply_relmap_init(apply_relmap_t *m, const char *const *tables,
 
 /* apply_relmap_add - one --map SRC=DST (kept by reference); false when full */
 bool		apply_relmap_add(apply_relmap_t *m, const char *src, const char *dst);
+
+/* apply_relmap_add_maps - every --map of maps (kept by reference) */
+void		apply_relmap_add_maps(apply_relmap_t *m, const apply_maps_t *maps);
 
 /* apply_relmap_schema - the replica's schema for source schema nsp */
 const char *apply_relmap_schema(const apply_relmap_t *m, const char *nsp);

@@ -378,8 +378,7 @@ apply_replica_connect(apply_replica_t **out, const apply_replica_opts_t *opts,
 	proto_wbuf_init_heap(&r->held);
 	if (apply_relmap_init(&r->relmap, opts->tables, "--tables") != 0)
 		return TIDE_EXIT_USAGE;
-	for (int i = 0; i < opts->nmaps; i++)
-		apply_relmap_add(&r->relmap, opts->maps[i].src, opts->maps[i].dst);
+	apply_relmap_add_maps(&r->relmap, &opts->maps);
 	return connect_session(r, progress);
 }
 
@@ -575,7 +574,7 @@ apply_replica_filtered(apply_replica_t *r)
 bool
 apply_replica_mapped(apply_replica_t *r)
 {
-	return r->opts->nmaps > 0;
+	return r->opts->maps.n > 0;
 }
 
 bool

@@ -202,13 +202,16 @@ params_reset(apply_replica_t *r)
 }
 
 /*
- * params_add - one value as a parameter: its text when proto knows the
- * type, else the bytes as they came (the type's send format) in binary.
+ * params_add - one value of column c as a parameter: binary when the
+ * column takes binary values (relation.c, rs->colbin), else its text when
+ * proto knows the type, else the bytes as they came (the type's send
+ * format) in binary.
  */
 static int
-params_add(apply_replica_t *r, apply_rel_t *rs, const proto_column_t *col,
-		   const proto_datum_t *d)
+params_add(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
+		   int c, const proto_datum_t *d)
 {
+	const proto_column_t *col = &rel->cols[c];
 	int			i = r->np++;
 	size_t		start = r->vals.len;
 	int			rc;
@@ -219,6 +222,20 @@ params_add(apply_replica_t *r, apply_rel_t *rs, const proto_column_t *col,
 	r->pl[i] = 0;
 	if (d->kind != PROTO_DATUM_VALUE)
 		return 0;
+	if (rs->colbin[c])
+	{
+		rc = proto_value_send(&r->vals, col->encoding, col->basetypoid, d->data, d->len);
+		if (rc != 0)
+		{
+			tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
+						   (int) col->name.n, col->name.p, rs->display, tide_strerror(rc));
+			return rc == r->vals.err ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
+		}
+		r->voff[i] = start;
+		r->pl[i] = (int) (r->vals.len - start);
+		r->pf[i] = 1;
+		return 0;
+	}
 	rc = proto_value_text(&r->vals, col->encoding, col->basetypoid, d->data, d->len);
 	if (rc == TIDE_EBADTYPE && col->encoding == PROTO_ENC_BINARY)
 	{
@@ -501,7 +518,7 @@ insert_stmt(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	}
 	params_reset(r);
 	for (int i = 0; i < rel->natts; i++)
-		if ((rc = params_add(r, rs, &rel->cols[i], &t->cols[i])) != 0)
+		if ((rc = params_add(r, rs, rel, i, &t->cols[i])) != 0)
 			return rc;
 	params_done(r);
 	return send_prepared(r, rs->ins_name, 'I', rs);
@@ -710,10 +727,10 @@ apply_update(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return rc;
 	params_reset(r);
 	for (int i = 0; i < rel->natts; i++)
-		if (mask[i] && (rc = params_add(r, rs, &rel->cols[i], &u->newtup.cols[i])) != 0)
+		if (mask[i] && (rc = params_add(r, rs, rel, i, &u->newtup.cols[i])) != 0)
 			return rc;
 	for (int i = 0; i < rel->natts; i++)
-		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &key->cols[i])) != 0)
+		if (mask[rel->natts + i] && (rc = params_add(r, rs, rel, i, &key->cols[i])) != 0)
 			return rc;
 	params_done(r);
 	if ((rc = send_prepared(r, name, 'U', rs)) != 0 || !r->strict)
@@ -748,7 +765,7 @@ apply_delete(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return rc;
 	params_reset(r);
 	for (int i = 0; i < rel->natts; i++)
-		if (mask[rel->natts + i] && (rc = params_add(r, rs, &rel->cols[i], &d->oldtup.cols[i])) != 0)
+		if (mask[rel->natts + i] && (rc = params_add(r, rs, rel, i, &d->oldtup.cols[i])) != 0)
 			return rc;
 	params_done(r);
 	if ((rc = send_prepared(r, name, 'D', rs)) != 0 || !r->strict)

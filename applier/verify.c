@@ -88,7 +88,6 @@
 #define MAX_RANGES 100			/* ranges (and hash buckets) narrowed per table */
 #define MAX_KEYS 32				/* INDEX_MAX_KEYS */
 #define MAX_PATTERNS VERIFY_MAX_PATTERNS
-#define MAX_MAPS VERIFY_MAX_MAPS
 #define MAX_BUCKETS (1 << 27)	/* bucket numbers come from 28 bits of md5 */
 #define SRC 0
 #define DST 1
@@ -277,9 +276,6 @@ typedef struct
 	const char *conninfo[2];	/* -s, and the replica's (verify_opts_t) */
 	const char *tables[MAX_PATTERNS + 1];
 	int			ntables;
-	const char *map_src[MAX_MAPS];
-	const char *map_dst[MAX_MAPS];
-	int			nmaps;
 	apply_relmap_t relmap;		/* --map and --tables, as tide apply has them */
 	long long	chunk;
 	bool		json;
@@ -1761,25 +1757,9 @@ parse_opts(verify_opts_t *o, tide_conn_opts_t *dconn, int argc, char **argv)
 					break;
 				}
 			case 2:
-				{
-					char	   *eq = strchr(optarg, '=');
-
-					if (eq == NULL || eq == optarg || eq[1] == '\0' || strchr(eq + 1, '='))
-					{
-						tide_log_error("invalid --map \"%s\"", optarg);
-						tide_log_hint("use --map SOURCE_SCHEMA=REPLICA_SCHEMA");
-						return TIDE_EXIT_USAGE;
-					}
-					if (o->nmaps == MAX_MAPS)
-					{
-						tide_log_error("too many --map options (at most %d)", MAX_MAPS);
-						return TIDE_EXIT_USAGE;
-					}
-					*eq = '\0';
-					o->map_src[o->nmaps] = optarg;
-					o->map_dst[o->nmaps++] = eq + 1;
-					break;
-				}
+				if ((rc = apply_maps_parse(&o->maps, optarg)) != 0)
+					return rc;
+				break;
 			case 3:
 				{
 					int64_t		n;
@@ -2007,9 +1987,6 @@ tide_verify_run(const verify_opts_t *o)
 	memcpy(v.tables, o->tables, sizeof(v.tables));
 	v.ntables = o->ntables;
 	v.tables[v.ntables] = NULL;
-	memcpy(v.map_src, o->map_src, sizeof(v.map_src));
-	memcpy(v.map_dst, o->map_dst, sizeof(v.map_dst));
-	v.nmaps = o->nmaps;
 	v.chunk = o->chunk;
 	v.json = o->json;
 	v.max_keys = o->max_keys;
@@ -2019,8 +1996,7 @@ tide_verify_run(const verify_opts_t *o)
 	v.side[DST].exit_code = TIDE_EXIT_REPLICA;
 	if ((rc = apply_relmap_init(&v.relmap, v.tables, "--tables")) != 0)
 		return rc;
-	for (int i = 0; i < v.nmaps; i++)
-		apply_relmap_add(&v.relmap, v.map_src[i], v.map_dst[i]);
+	apply_relmap_add_maps(&v.relmap, &o->maps);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	if ((rc = connect_side(&v, SRC)) != 0 || (rc = connect_side(&v, DST)) != 0)

@@ -8,8 +8,9 @@
 
 #include <stdbool.h>
 
+#include "relmap.h"
+
 #define VERIFY_MAX_PATTERNS 256
-#define VERIFY_MAX_MAPS 64
 
 /* The options of `tide verify` (strings borrowed). */
 typedef struct
@@ -18,9 +19,7 @@ typedef struct
 	const char *replica;		/* the replica's: -d, -h, -p, -U made one */
 	const char *tables[VERIFY_MAX_PATTERNS + 1];	/* --tables patterns */
 	int			ntables;
-	const char *map_src[VERIFY_MAX_MAPS];	/* --map SRC=DST */
-	const char *map_dst[VERIFY_MAX_MAPS];
-	int			nmaps;
+	apply_maps_t maps;			/* --map SRC=DST */
 	long long	chunk;			/* --chunk (10000) */
 	long long	max_keys;		/* --keys (50) */
 	bool		json;			/* --json */

@@ -20,6 +20,7 @@
 # after the other on the same segments), then a table of ratios against
 # --jobs 1 (the plain run), the subscriber and COPY; a 1 in the list is the
 # plain run.
+# APPLY_ARGS="--values text" adds options to the first tide apply run.
 # APPLY_WRAP="perf record -a -g -o /tmp/apply.perf --" runs tide apply under
 # a profiler (system-wide, so the replica backend shows up too).
 # PROFILE_DIR=DIR records each tide apply run system-wide with perf
@@ -48,7 +49,8 @@ kind=${1:-insert}
 case $kind in insert) size=${2:-5000} ;; tpcb) size=${2:-50000} ;;
 	*) echo "usage: $0 [--jobs N | --jobs-scan N,N,...] insert|tpcb [SIZE] [WORKDIR]" >&2; exit 2 ;; esac
 W=${3:-/tmp/tide-bench-apply}
-S=$W/src; SP=56450; R1=$W/rep1; R1P=56451; R2=$W/rep2; R2P=56452
+pb=${BENCH_PORT:-56450}  # BENCH_PORT: the first of the three ports the clusters take
+S=$W/src; SP=$pb; R1=$W/rep1; R1P=$((pb + 1)); R2=$W/rep2; R2P=$((pb + 2))
 mkdir -p "$W"; [ "$(id -u)" = 0 ] && chown postgres "$W"
 [ -x "$TIDE_ROOT/tide" ] && [ -f "$TIDE_ROOT/decoder/tide.so" ] || { echo "build first: make" >&2; exit 1; }
 
@@ -145,7 +147,7 @@ measure stream "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres db
 	-S tide -D "$W/segs" --endpos "$lsn1"
 
 # tide apply: catch replica 1 up from the segments.
-apply_run apply postgres
+apply_run apply postgres ${APPLY_ARGS:-}
 xids[0]=${xid[apply]}
 for n in "${scan[@]}"; do
 	apply_run "apply$n" "jobs$n" --jobs "$n" ${JOBS_ARGS:-}

@@ -104,24 +104,11 @@ put_ddl(uint8_t type, proto_rbuf_t body, int flags, proto_wbuf_t *out)
 	tide_ddl_free(&d);
 }
 
-/* render_frame - proto_render_frame, with put_ddl after each message */
-static int
-render_frame(proto_render_t *r, const uint8_t *frame, size_t len, int flags, proto_wbuf_t *out)
+/* put_ddl_cb - put_ddl as proto_render_frame's msg_cb; arg is the flags */
+static void
+put_ddl_cb(void *arg, uint8_t type, proto_rbuf_t body, proto_wbuf_t *out)
 {
-	proto_rbuf_t f;
-	proto_rbuf_t body;
-	uint8_t		type;
-	int			rc;
-
-	proto_rbuf_init(&f, frame, len);
-	while ((rc = proto_read_msg(&f, &type, &body)) == 0)
-	{
-		if ((rc = proto_render_msg(r, type, body, out)) != 0)
-			return rc;
-		proto_put_u8(out, '\n');
-		put_ddl(type, body, flags, out);
-	}
-	return rc == TIDE_EEOF ? out->err : rc;
+	put_ddl(type, body, *(const int *) arg, out);
 }
 
 static void
@@ -384,11 +371,13 @@ inspect_segment(const char *path, int flags)
 			   sr.closed ? " closed" : " open");
 	}
 	proto_render_init(&r, NULL, flags);
+	r.msg_cb = put_ddl_cb;
+	r.msg_arg = &flags;
 	proto_wbuf_init_heap(&out);
 	while ((rc = seg_reader_next(&sr)) == 0)
 	{
 		proto_wbuf_reset(&out);
-		if ((rc = render_frame(&r, sr.raw.data, sr.raw.len, flags, &out)) != 0)
+		if ((rc = proto_render_frame(&r, sr.raw.data, sr.raw.len, &out)) != 0)
 			break;
 		fwrite(out.data, 1, out.len, stdout);
 	}

@@ -567,15 +567,33 @@ emit_marker(cutover_t *c)
 	return 0;
 }
 
+/* A stage the cutover waits for, and how to say that it did not come. */
+typedef struct
+{
+	const char *name;			/* "stage %s: timed out before ..." */
+	const char *who;			/* "... before %s the marker at <LSN>" */
+	const char *after;			/* what follows the LSN in that line */
+	const char *what;			/* "could not %s", when the query fails */
+	const char *fail_hint;		/* NULL, or a hint when the query fails */
+	const char *none;			/* the value to show when the query finds no row */
+	int			exit_code;		/* on failure or timeout */
+	/* logs the detail and hint of a timeout; last is the query's value */
+	void		(*timeout_cb) (const cutover_t *c, const char *last);
+} wait_stage_t;
+
 /*
- * wait_for - poll until the one-value query says 't', the deadline passes
- * or a signal comes.  0, 1 (timed out or interrupted) or -1 (query failed,
- * logged).  *last gets the query's second value, if any, for the message.
+ * wait_until - poll conn with sql (params[n]) until its first value says
+ * 't', the deadline passes or a signal comes.  Returns 0, or st's exit
+ * code after logging why: the query failed, or it timed out (then the
+ * query's second value, if any, goes into the detail).
  */
 static int
-wait_for(PGconn *conn, const char *sql, int n, const char *const *params, double deadline,
-		 char *last, size_t lastlen, const char *what)
+wait_until(const cutover_t *c, PGconn *conn, const char *sql, int n, const char *const *params,
+		   const wait_stage_t *st, double deadline)
 {
+	char		last[64];
+
+	snprintf(last, sizeof(last), "%s", st->none);
 	for (;;)
 	{
 		PGresult   *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -583,50 +601,60 @@ wait_for(PGconn *conn, const char *sql, int n, const char *const *params, double
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		{
-			tide_log_error("could not %s: %s", what, trimmed(conn));
+			tide_log_error("could not %s: %s", st->what, trimmed(conn));
 			PQclear(r);
-			return -1;
+			if (st->fail_hint)
+				tide_log_hint("%s", st->fail_hint);
+			return st->exit_code;
 		}
 		yes = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-		if (last && PQntuples(r) == 1 && PQnfields(r) > 1)
-			snprintf(last, lastlen, "%s", PQgetisnull(r, 0, 1) ? "(none)" : PQgetvalue(r, 0, 1));
+		if (PQntuples(r) == 1 && PQnfields(r) > 1)
+			snprintf(last, sizeof(last), "%s", PQgetisnull(r, 0, 1) ? "(none)" : PQgetvalue(r, 0, 1));
 		PQclear(r);
 		if (yes)
 			return 0;
 		if (interrupted || mono() >= deadline)
-			return 1;
+			break;
 		usleep(POLL_USECS);
 	}
+	tide_log_error("stage %s: %s before %s the marker at " TIDE_LSN_FMT "%s", st->name,
+				   interrupted ? "interrupted" : "timed out", st->who, TIDE_LSN_ARGS(c->marker), st->after);
+	st->timeout_cb(c, last);
+	return st->exit_code;
 }
+
+static void
+streamer_timeout(const cutover_t *c, const char *last)
+{
+	tide_log_detail("replication slot \"%s\" is confirmed up to %s", c->slot, last);
+	tide_log_hint("is tide stream running on slot \"%s\" into \"%s\"? run tide cutover again once it is",
+				  c->slot, c->o->store);
+}
+
+static const wait_stage_t streamer_stage = {
+	.name = "streamer",
+	.who = "tide stream made",
+	.after = " durable",
+	.what = "read the replication slot",
+	.none = "(no slot)",
+	.exit_code = TIDE_EXIT_SOURCE,
+	.timeout_cb = streamer_timeout,
+};
 
 static int
 wait_streamer(cutover_t *c, double deadline)
 {
 	char		lsn[32];
-	char		last[64] = "(no slot)";
 	const char *params[2];
-	int			rc;
 
 	snprintf(lsn, sizeof(lsn), TIDE_LSN_FMT, TIDE_LSN_ARGS(c->marker));
 	params[0] = c->slot;
 	params[1] = lsn;
-	rc = wait_for(c->src,
-				  "SELECT confirmed_flush_lsn OPERATOR(pg_catalog.>=) $2::pg_catalog.pg_lsn, "
-				  "confirmed_flush_lsn::pg_catalog.text || CASE WHEN active THEN '' ELSE ' (slot inactive)' END "
-				  "FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
-				  2, params, deadline, last, sizeof(last), "read the replication slot");
-	if (rc < 0)
-		return TIDE_EXIT_SOURCE;
-	if (rc > 0)
-	{
-		tide_log_error("stage streamer: %s before tide stream made the marker at %s durable",
-					   interrupted ? "interrupted" : "timed out", lsn);
-		tide_log_detail("replication slot \"%s\" is confirmed up to %s", c->slot, last);
-		tide_log_hint("is tide stream running on slot \"%s\" into \"%s\"? run tide cutover again once it is",
-					  c->slot, c->o->store);
-		return TIDE_EXIT_SOURCE;
-	}
-	return 0;
+	return wait_until(c, c->src,
+					  "SELECT confirmed_flush_lsn OPERATOR(pg_catalog.>=) $2::pg_catalog.pg_lsn, "
+					  "confirmed_flush_lsn::pg_catalog.text || CASE WHEN active THEN '' ELSE ' (slot inactive)' END "
+					  "FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
+					  2, params, &streamer_stage, deadline);
 }
 
 static int
@@ -661,14 +689,31 @@ wait_store(cutover_t *c, double deadline)
 	}
 }
 
+static void
+applier_timeout(const cutover_t *c, const char *last)
+{
+	tide_log_detail("the replica's progress for slot \"%s\" is at %s", c->slot, last);
+	tide_log_hint("is tide apply --follow running from \"%s\" into the replica, without errors? run tide cutover again once it is",
+				  c->o->store);
+}
+
+static const wait_stage_t applier_stage = {
+	.name = "applier",
+	.who = "tide apply applied",
+	.after = "",
+	.what = "read tide.progress on the replica",
+	.fail_hint = "the replica needs tide.progress: run tide apply (or bootstrap) on it first",
+	.none = "(no progress row)",
+	.exit_code = TIDE_EXIT_REPLICA,
+	.timeout_cb = applier_timeout,
+};
+
 static int
 wait_applier(cutover_t *c, double deadline)
 {
 	char		sysid[32];
 	char		lsn[32];
-	char		last[64] = "(no progress row)";
 	const char *params[4];
-	int			rc;
 
 	snprintf(sysid, sizeof(sysid), "%llu", (unsigned long long) c->system_id);
 	snprintf(lsn, sizeof(lsn), TIDE_LSN_FMT, TIDE_LSN_ARGS(c->marker));
@@ -676,26 +721,11 @@ wait_applier(cutover_t *c, double deadline)
 	params[1] = c->dbname;
 	params[2] = c->slot;
 	params[3] = lsn;
-	rc = wait_for(c->rep,
-				  "SELECT end_lsn OPERATOR(pg_catalog.>=) $4::pg_catalog.pg_lsn, end_lsn::pg_catalog.text "
-				  "FROM tide.progress WHERE system_id OPERATOR(pg_catalog.=) $1::pg_catalog.numeric "
-				  "AND dbname OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) $3",
-				  4, params, deadline, last, sizeof(last), "read tide.progress on the replica");
-	if (rc < 0)
-	{
-		tide_log_hint("the replica needs tide.progress: run tide apply (or bootstrap) on it first");
-		return TIDE_EXIT_REPLICA;
-	}
-	if (rc > 0)
-	{
-		tide_log_error("stage applier: %s before tide apply applied the marker at %s",
-					   interrupted ? "interrupted" : "timed out", lsn);
-		tide_log_detail("the replica's progress for slot \"%s\" is at %s", c->slot, last);
-		tide_log_hint("is tide apply --follow running from \"%s\" into the replica, without errors? run tide cutover again once it is",
-					  c->o->store);
-		return TIDE_EXIT_REPLICA;
-	}
-	return 0;
+	return wait_until(c, c->rep,
+					  "SELECT end_lsn OPERATOR(pg_catalog.>=) $4::pg_catalog.pg_lsn, end_lsn::pg_catalog.text "
+					  "FROM tide.progress WHERE system_id OPERATOR(pg_catalog.=) $1::pg_catalog.numeric "
+					  "AND dbname OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) $3",
+					  4, params, &applier_stage, deadline);
 }
 
 /* ------------------------------------------------------------- command */

@@ -91,12 +91,12 @@
 #include "utils/tuplestore.h"
 
 #include "compat.h"
+#include "wbuf.h"
 
 #include "utils/jsonb.h"
 
 #include "tide/errors.h"
 #include "tide/relcat.h"
-#include "tide/render.h"
 #include "tide/tablematch.h"
 #include "tide/value.h"
 #include "tide/wire.h"
@@ -317,59 +317,6 @@ static void tide_stream_message(LogicalDecodingContext *ctx,
 								Size message_size, const char *message);
 
 void		_PG_output_plugin_init(OutputPluginCallbacks *cb);
-
-PG_FUNCTION_INFO_V1(tide_render);
-
-/* ---------------------------------------------------------------------
- * Output buffer: proto_wbuf_t over a StringInfo
- * ---------------------------------------------------------------------
- */
-
-/*
- * tide_reserve - proto_reserve_cb growing the StringInfo in b->arg.
- *
- * b->len is the authoritative length while proto writes; the StringInfo's
- * len is brought in line before it grows and again before it is handed to
- * PostgreSQL (tide_wbuf_sync).  One byte is kept spare for the terminating
- * NUL a StringInfo always has room for.  A request past PostgreSQL's 1 GB
- * allocation limit fails with TIDE_ETOOLONG instead of an ERROR thrown
- * through proto's code, so the caller can say what was too large.
- */
-static int
-tide_reserve(proto_wbuf_t *b, size_t extra)
-{
-	StringInfo	si = (StringInfo) b->arg;
-
-	if (b->len >= MaxAllocSize - 1 || extra >= MaxAllocSize - 1 - b->len)
-		return TIDE_ETOOLONG;
-	si->len = (int) b->len;
-	enlargeStringInfo(si, (int) extra);
-	b->data = (uint8_t *) si->data;
-	b->cap = (size_t) si->maxlen - 1;
-	return 0;
-}
-
-/* tide_wbuf_attach - make b append to si, after what si already holds. */
-static void
-tide_wbuf_attach(proto_wbuf_t *b, StringInfo si)
-{
-	b->data = (uint8_t *) si->data;
-	b->len = (size_t) si->len;
-	b->cap = (size_t) si->maxlen - 1;
-	b->reserve_cb = tide_reserve;
-	b->arg = si;
-	b->err = 0;
-}
-
-/* tide_wbuf_sync - copy b's length back into its StringInfo. */
-static void
-tide_wbuf_sync(proto_wbuf_t *b)
-{
-	StringInfo	si = (StringInfo) b->arg;
-
-	si->len = (int) b->len;
-	si->data[si->len] = '\0';
-}
 
 /* ---------------------------------------------------------------------
  * Options
@@ -2647,105 +2594,3 @@ tide_stream_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContextReset(data->context);
 }
 
-/* ---------------------------------------------------------------------
- * tide_render(frames bytea, verbose bool DEFAULT false) RETURNS SETOF text
- *
- * The text rendering of a stream (proto_render_msg), one row per message.
- * frames may hold any number of frames back to back, e.g. string_agg(data,
- * '') over pg_logical_slot_get_binary_changes(): messages are
- * self-delimiting.  Messages are rendered one at a time rather than split
- * out of proto_render_frame()'s lines, since a value may hold a newline.
- * Without verbose the output leaves out LSNs, xids, times and OIDs, so
- * regression tests can compare it.
- * ---------------------------------------------------------------------
- */
-
-static void *
-tide_render_alloc(void *arg, size_t n)
-{
-	return MemoryContextAllocExtended((MemoryContext) arg, n,
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
-
-static void
-tide_render_free(void *arg, void *p)
-{
-	if (p != NULL)
-		pfree(p);
-}
-
-Datum
-tide_render(PG_FUNCTION_ARGS)
-{
-	bytea	   *frames = PG_GETARG_BYTEA_PP(0);
-	bool		verbose = PG_GETARG_BOOL(1);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Tuplestorestate *tupstore;
-	TupleDesc	tupdesc;
-	MemoryContext oldcxt;
-	proto_alloc_t mem;
-	proto_render_t r;
-	proto_rbuf_t in;
-	proto_rbuf_t body;
-	uint8_t		type = 0;
-	StringInfoData line;
-	proto_wbuf_t wb;
-	int			rc;
-	int			nmsgs = 0;
-	size_t		msgpos = 0;
-
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("materialize mode required, but it is not allowed in this context")));
-
-	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTemplateTupleDesc(1);
-	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "tide_render", TEXTOID, -1, 0);
-	tupstore = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
-	MemoryContextSwitchTo(oldcxt);
-
-	mem.alloc = tide_render_alloc;
-	mem.free = tide_render_free;
-	mem.arg = CurrentMemoryContext;
-	proto_render_init(&r, &mem, verbose ? PROTO_RENDER_ALL : 0);
-	initStringInfo(&line);
-	proto_rbuf_init(&in, VARDATA_ANY(frames), VARSIZE_ANY_EXHDR(frames));
-
-	for (;;)
-	{
-		Datum		value;
-		bool		isnull = false;
-
-		msgpos = in.pos;
-		if ((rc = proto_read_msg(&in, &type, &body)) != 0)
-			break;
-		resetStringInfo(&line);
-		tide_wbuf_attach(&wb, &line);
-		if ((rc = proto_render_msg(&r, type, body, &wb)) != 0)
-			break;
-		tide_wbuf_sync(&wb);
-		value = PointerGetDatum(cstring_to_text_with_len(line.data, line.len));
-		tuplestore_putvalues(tupstore, tupdesc, &value, &isnull);
-		pfree(DatumGetPointer(value));
-		nmsgs++;
-	}
-	proto_render_free(&r);
-
-	if (rc != TIDE_EEOF)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("could not render tide message %d at byte %zu: %s",
-						nmsgs + 1, msgpos, tide_strerror(rc)),
-				 errdetail("Message type is \"%c\" (0x%02x).",
-						   (type >= 0x20 && type < 0x7f) ? type : '?', type)));
-
-	return (Datum) 0;
-}

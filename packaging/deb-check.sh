@@ -45,6 +45,9 @@ syms=$(nm -D --defined-only "$tmp/plugin$pkglib/tide.so")
 for s in Pg_magic_func _PG_output_plugin_init; do
 	grep -qw "$s" <<<"$syms" || err "tide.so does not export $s"
 done
+# and renders nothing as text: that is tide_render.so's, for the tests
+! grep -qw tide_render <<<"$syms" || err "tide.so exports tide_render (it belongs in tide_render.so)"
+! grep -qw proto_value_text <<<"$syms" || err "tide.so carries proto/src/value.c"
 # the maintainer scripts parse, and postinst makes the user the units name
 dpkg-deb -e "$tool" "$tmp/control"
 for s in "$tmp"/control/{preinst,postinst,prerm,postrm}; do

@@ -2,7 +2,7 @@
 -- only-local drops them.
 SET client_min_messages = warning;
 CREATE OR REPLACE FUNCTION tide_render(bytea, bool DEFAULT false)
-	RETURNS SETOF text AS 'tide', 'tide_render' LANGUAGE C STRICT;
+	RETURNS SETOF text AS 'tide_render', 'tide_render' LANGUAGE C STRICT;
 -- all changes of a slot, rendered; tide_peek leaves them in the slot
 CREATE OR REPLACE FUNCTION tide_get(slot name, VARIADIC options text[] DEFAULT '{}')
 	RETURNS SETOF text LANGUAGE sql AS $$

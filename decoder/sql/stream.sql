@@ -7,7 +7,7 @@
 -- slot without streaming decodes from the same WAL, message for message.
 SET client_min_messages = warning;
 CREATE OR REPLACE FUNCTION tide_render(bytea, bool DEFAULT false)
-	RETURNS SETOF text AS 'tide', 'tide_render' LANGUAGE C STRICT;
+	RETURNS SETOF text AS 'tide_render', 'tide_render' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION tide_get(slot name, VARIADIC options text[] DEFAULT '{}')
 	RETURNS SETOF text LANGUAGE sql AS $$
 	SELECT public.tide_render(string_agg(data, ''::bytea ORDER BY n))

@@ -863,6 +863,8 @@ void
 proto_render_init(proto_render_t *r, const proto_alloc_t *mem, int flags)
 {
 	r->flags = flags;
+	r->msg_cb = NULL;
+	r->msg_arg = NULL;
 	proto_relcat_init(&r->cat, mem);
 }
 
@@ -887,6 +889,8 @@ proto_render_frame(proto_render_t *r, const uint8_t *frame, size_t len,
 		if ((rc = proto_render_msg(r, type, body, out)) != 0)
 			return rc;
 		proto_put_u8(out, '\n');
+		if (r->msg_cb)
+			r->msg_cb(r->msg_arg, type, body, out);
 	}
 	return rc == TIDE_EEOF ? out->err : rc;
 }

@@ -2118,19 +2118,31 @@ array_send_text(proto_wbuf_t *out, uint32_t elemtype, const uint8_t *p,
  * ----------------------------------------------------------------
  */
 
+/*
+ * value_args - the checks both entry points start with: a buffer already
+ * failed, or bytes missing; an empty value may come as NULL.
+ */
+static int
+value_args(const proto_wbuf_t *out, const uint8_t **data, uint32_t len)
+{
+	if (out->err)
+		return out->err;
+	if (*data == NULL && len > 0)
+		return TIDE_EBADVALUE;
+	if (*data == NULL)
+		*data = (const uint8_t *) "";
+	return 0;
+}
+
 int
 proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 				 const uint8_t *data, uint32_t len)
 {
 	size_t		start = out->len;
-	int			rc = 0;
+	int			rc;
 
-	if (out->err)
-		return out->err;
-	if (data == NULL && len > 0)
-		return TIDE_EBADVALUE;
-	if (data == NULL)
-		data = (const uint8_t *) "";
+	if ((rc = value_args(out, &data, len)) != 0)
+		return rc;
 
 	switch (encoding)
 	{
@@ -2161,6 +2173,103 @@ proto_value_text(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
 	if (out->err)
 		return out->err;
 	if (rc == TIDE_EBADVALUE)
+		out->len = start;
+	return rc;
+}
+
+/* ----------------------------------------------------------------
+ * Binary send formats (binary COPY and parameters)
+ * ----------------------------------------------------------------
+ */
+
+int
+proto_value_send_ok(uint8_t encoding, uint32_t basetypoid)
+{
+	switch (encoding)
+	{
+		case PROTO_ENC_FIXED:
+			return fixed_width(basetypoid) != 0;
+		case PROTO_ENC_BYTES:
+			/* xml_recv() reads an encoding declaration; its text is safer */
+			return basetypoid == PROTO_BYTEAOID ||
+				(is_text_type(basetypoid) && basetypoid != PROTO_XMLOID);
+		case PROTO_ENC_JSONB:
+		case PROTO_ENC_BINARY:
+			return 1;
+		default:
+			return 0;
+	}
+}
+
+/* put_be - the w-byte little-endian field at p, big-endian */
+static void
+put_be(proto_wbuf_t *out, const uint8_t *p, int w)
+{
+	uint8_t		b[8];
+
+	for (int i = 0; i < w; i++)
+		b[i] = p[w - 1 - i];
+	proto_put_bytes(out, b, (size_t) w);
+}
+
+int
+proto_value_send(proto_wbuf_t *out, uint8_t encoding, uint32_t basetypoid,
+				 const uint8_t *data, uint32_t len)
+{
+	size_t		start = out->len;
+	int			rc;
+
+	if ((rc = value_args(out, &data, len)) != 0)
+		return rc;
+	if (!proto_value_send_ok(encoding, basetypoid))
+		return TIDE_EBADTYPE;
+
+	switch (encoding)
+	{
+		case PROTO_ENC_FIXED:
+			if (len != (uint32_t) fixed_width(basetypoid))
+				return TIDE_EBADVALUE;
+			switch (basetypoid)
+			{
+				case PROTO_BOOLOID:
+					proto_put_u8(out, data[0] != 0);
+					break;
+				case PROTO_CHAROID:
+				case PROTO_MACADDROID:
+				case PROTO_MACADDR8OID:
+				case PROTO_UUIDOID:
+					/* bytes, in the order the receive function reads them */
+					proto_put_bytes(out, data, len);
+					break;
+				case PROTO_TIMETZOID:
+					/* int64 time of day, int32 zone */
+					put_be(out, data, 8);
+					put_be(out, data + 8, 4);
+					break;
+				case PROTO_INTERVALOID:
+					/* int64 time, int32 day, int32 month */
+					put_be(out, data, 8);
+					put_be(out, data + 8, 4);
+					put_be(out, data + 12, 4);
+					break;
+				default:
+					/* one integer (float bits, days, microseconds, cents) */
+					put_be(out, data, (int) len);
+					break;
+			}
+			break;
+		case PROTO_ENC_BYTES:
+		case PROTO_ENC_BINARY:
+			proto_put_bytes(out, data, len);
+			break;
+		case PROTO_ENC_JSONB:
+			proto_put_u8(out, JSONB_VERSION);
+			rc = proto_jsonb_text(out, data, len);
+			break;
+	}
+	if (out->err)
+		return out->err;
+	if (rc != 0)
 		out->len = start;
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -136,6 +137,66 @@ test_relmap(void **state)
 	assert_int_equal(apply_relmap_init(&m, bad, "--tables"), TIDE_EXIT_USAGE);
 }
 
+/*
+ * The one --map parser of tide apply and tide verify: SRC=DST split in
+ * place, anything else and one too many a usage error that keeps what
+ * came before.
+ */
+static void
+test_maps_parse(void **state)
+{
+	static const char *const badargs[] = {"public", "=replica", "public=", "a=b=c", "", "="};
+	apply_maps_t maps = {0};
+	apply_relmap_t m;
+	char		arg[2][32];
+	char		more[APPLY_RELMAP_MAX_MAPS][16];
+
+	(void) state;
+	strcpy(arg[0], "public=replica");
+	strcpy(arg[1], "audit=arch");
+	assert_int_equal(apply_maps_parse(&maps, arg[0]), 0);
+	assert_int_equal(apply_maps_parse(&maps, arg[1]), 0);
+	assert_int_equal(maps.n, 2);
+	assert_string_equal(maps.src[0], "public");
+	assert_string_equal(maps.dst[0], "replica");
+	assert_string_equal(maps.src[1], "audit");
+	assert_string_equal(maps.dst[1], "arch");
+	/* split in place: the pointers are into the argument */
+	assert_ptr_equal(maps.src[0], arg[0]);
+	assert_ptr_equal(maps.dst[0], arg[0] + strlen("public="));
+
+	for (size_t i = 0; i < sizeof(badargs) / sizeof(badargs[0]); i++)
+	{
+		char		b[32];
+
+		strcpy(b, badargs[i]);
+		assert_int_equal(apply_maps_parse(&maps, b), TIDE_EXIT_USAGE);
+		/* refused: left as it was */
+		assert_string_equal(b, badargs[i]);
+		assert_int_equal(maps.n, 2);
+	}
+
+	/* what it parsed is what the relation map applies */
+	assert_int_equal(apply_relmap_init(&m, NULL, "--tables"), 0);
+	apply_relmap_add_maps(&m, &maps);
+	assert_string_equal(apply_relmap_schema(&m, "public"), "replica");
+	assert_string_equal(apply_relmap_schema(&m, "audit"), "arch");
+	assert_string_equal(apply_relmap_schema(&m, "other"), "other");
+
+	/* up to APPLY_RELMAP_MAX_MAPS, then a usage error */
+	for (int i = maps.n; i < APPLY_RELMAP_MAX_MAPS; i++)
+	{
+		snprintf(more[i], sizeof(more[i]), "s%d=d%d", i, i);
+		assert_int_equal(apply_maps_parse(&maps, more[i]), 0);
+	}
+	assert_int_equal(maps.n, APPLY_RELMAP_MAX_MAPS);
+	strcpy(arg[0], "one=toomany");
+	assert_int_equal(apply_maps_parse(&maps, arg[0]), TIDE_EXIT_USAGE);
+	assert_int_equal(maps.n, APPLY_RELMAP_MAX_MAPS);
+	assert_string_equal(arg[0], "one=toomany");
+	assert_string_equal(maps.dst[APPLY_RELMAP_MAX_MAPS - 1], "d63");
+}
+
 int
 main(void)
 {
@@ -145,6 +206,7 @@ main(void)
 		cmocka_unit_test(test_star),
 		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_relmap),
+		cmocka_unit_test(test_maps_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1004,6 +1004,111 @@ test_render_text(void **state)
 	proto_wbuf_free(&b);
 }
 
+/* What render_cb saw: the types of the messages, in order. */
+typedef struct
+{
+	char		types[32];
+	int			n;
+	bool		saw_test_message;	/* the MESSAGE's body, readable */
+} render_seen_t;
+
+static void
+render_cb(void *arg, uint8_t type, proto_rbuf_t body, proto_wbuf_t *out)
+{
+	render_seen_t *seen = arg;
+	proto_message_t m;
+
+	if (seen->n < (int) sizeof(seen->types))
+		seen->types[seen->n] = (char) type;
+	seen->n++;
+	if (type == PROTO_MSG_MESSAGE && proto_read_message(&body, &m) == 0 &&
+		m.prefix.n == 9 && memcmp(m.prefix.p, "tide.test", 9) == 0)
+		seen->saw_test_message = true;
+	proto_put_u8(out, '+');
+	proto_put_u8(out, type);
+	proto_put_u8(out, '\n');
+}
+
+/*
+ * proto_render_frame's msg_cb: called once per message, in order, with
+ * the message's own body, its lines right after that message's line; the
+ * rendering is otherwise the same; not called for a message that fails.
+ */
+static void
+test_render_msg_cb(void **state)
+{
+	proto_wbuf_t b;
+	proto_wbuf_t plain;
+	proto_wbuf_t out;
+	proto_wbuf_t want;
+	proto_render_t r;
+	render_seen_t seen = {{0}, 0, false};
+	proto_rbuf_t f;
+	proto_rbuf_t body;
+	uint8_t		type;
+	size_t		at = 0;
+	int			nmsgs = 0;
+	size_t		start = 0;
+
+	(void) state;
+	proto_wbuf_init_heap(&b);
+	proto_wbuf_init_heap(&plain);
+	proto_wbuf_init_heap(&out);
+	proto_wbuf_init_heap(&want);
+	encode_all(&b);
+
+	proto_render_init(&r, NULL, 0);
+	assert_null(r.msg_cb);
+	assert_int_equal(proto_render_frame(&r, b.data, b.len, &plain), 0);
+	proto_render_free(&r);
+
+	proto_render_init(&r, NULL, 0);
+	r.msg_cb = render_cb;
+	r.msg_arg = &seen;
+	assert_int_equal(proto_render_frame(&r, b.data, b.len, &out), 0);
+	proto_render_free(&r);
+
+	/* want: each line of the plain rendering, then "+TYPE" of its message */
+	proto_rbuf_init(&f, b.data, b.len);
+	while (proto_read_msg(&f, &type, &body) == 0)
+	{
+		const uint8_t *nl = memchr(plain.data + at, '\n', plain.len - at);
+
+		assert_non_null(nl);
+		proto_put_bytes(&want, plain.data + at, (size_t) (nl - plain.data) - at + 1);
+		at = (size_t) (nl - plain.data) + 1;
+		proto_put_u8(&want, '+');
+		proto_put_u8(&want, type);
+		proto_put_u8(&want, '\n');
+		assert_true(nmsgs < (int) sizeof(seen.types));
+		assert_int_equal(seen.types[nmsgs], (char) type);
+		nmsgs++;
+		if (nmsgs == 4)
+			start = f.pos;
+	}
+	assert_int_equal(at, plain.len);
+	assert_true(nmsgs > 4);
+	assert_int_equal(seen.n, nmsgs);
+	assert_true(seen.saw_test_message);
+	assert_int_equal(out.len, want.len);
+	assert_memory_equal(out.data, want.data, want.len);
+
+	/* a row before its relation: the error, and no call for it */
+	seen.n = 0;
+	proto_render_init(&r, NULL, 0);
+	r.msg_cb = render_cb;
+	r.msg_arg = &seen;
+	proto_wbuf_reset(&out);
+	assert_int_equal(proto_render_frame(&r, b.data + start, b.len - start, &out), TIDE_ENORELATION);
+	assert_int_equal(seen.n, 0);
+	proto_render_free(&r);
+
+	proto_wbuf_free(&want);
+	proto_wbuf_free(&out);
+	proto_wbuf_free(&plain);
+	proto_wbuf_free(&b);
+}
+
 static void
 test_render_stream(void **state)
 {
@@ -1107,6 +1212,7 @@ main(void)
 		cmocka_unit_test(test_relcat),
 		cmocka_unit_test(test_relation_bound),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_render_msg_cb),
 		cmocka_unit_test(test_render_stream),
 		cmocka_unit_test(test_render_json_truncate_names),
 		cmocka_unit_test(test_errors),

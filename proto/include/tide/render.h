@@ -25,22 +25,38 @@
 #define PROTO_RENDER_IDS 0x10		/* show relation OIDs, server facts */
 #define PROTO_RENDER_ALL (0x01 | 0x02 | 0x04 | 0x10)
 
+/*
+ * proto_render_msg_cb - a caller's own lines after a message's line:
+ * proto_render_frame calls it with each message it rendered (type + body
+ * as proto_read_msg returns them) and the output, to append to it.
+ */
+typedef void (*proto_render_msg_cb) (void *arg, uint8_t type,
+									 proto_rbuf_t body, proto_wbuf_t *out);
+
 typedef struct
 {
 	int			flags;			/* PROTO_RENDER_* */
 	proto_relcat_t cat;			/* owned: relations seen so far */
+	proto_render_msg_cb msg_cb; /* NULL (from proto_render_init), or
+								 * called after each message's line */
+	void	   *msg_arg;		/* msg_cb's first argument */
 } proto_render_t;
 
-/* proto_render_init - mem may be NULL for malloc/free. */
+/*
+ * proto_render_init - mem may be NULL for malloc/free.  No msg_cb: set
+ * msg_cb and msg_arg afterwards to have one.
+ */
 void		proto_render_init(proto_render_t *r, const proto_alloc_t *mem,
 							  int flags);
 void		proto_render_free(proto_render_t *r);
 
 /*
  * proto_render_frame - render every message of frame, one line each
- * (terminated by '\n') appended to out.  Returns 0 or the first error; on
- * error the lines rendered so far stay in out and the error names what was
- * wrong (the offset is out of reach here: the caller knows the frame).
+ * (terminated by '\n', then r->msg_cb's lines if any) appended to out.
+ * Returns 0 or the first error (msg_cb is not called for a message that
+ * failed to render); on error the lines rendered so far stay in out and
+ * the error names what was wrong (the offset is out of reach here: the
+ * caller knows the frame).
  */
 int			proto_render_frame(proto_render_t *r, const uint8_t *frame,
 							   size_t len, proto_wbuf_t *out);

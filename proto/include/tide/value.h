@@ -1,6 +1,7 @@
 /*
  * proto/include/tide/value.h
- *		Converting encoded column values to PostgreSQL's text form.
+ *		Converting encoded column values to PostgreSQL's text form, and to
+ *		their types' binary send format (proto_value_send).
  *
  * The decoder ships values in the cheapest stable form (FORMAT.md, "Value
  * encodings"); consumers that need text (inspect, the applier's text paths)
@@ -60,6 +61,29 @@
 int			proto_value_text(proto_wbuf_t *out, uint8_t encoding,
 							 uint32_t basetypoid, const uint8_t *data,
 							 uint32_t len);
+
+/*
+ * proto_value_send - append one value in its type's binary send format,
+ * what a binary COPY field or a binary parameter carries (the replica's
+ * receive function reads it without parsing text).
+ *   encoding, basetypoid, data/len: as for proto_value_text
+ * Fixed-width values have their fields turned to network byte order; send
+ * formats pass as they came; text-like types (not xml) and bytea are their
+ * bytes; jsonb is jsonb_send's version byte and the document's text.
+ * Returns 0, TIDE_EBADTYPE when the value has no binary form tide can
+ * vouch for (PROTO_ENC_TEXT, xml, unknown types: nothing written, send
+ * text), TIDE_EBADVALUE when the bytes are malformed (nothing written), or
+ * out->err.
+ */
+int			proto_value_send(proto_wbuf_t *out, uint8_t encoding,
+							 uint32_t basetypoid, const uint8_t *data,
+							 uint32_t len);
+
+/*
+ * proto_value_send_ok - would proto_value_send take values of this
+ * encoding and base type (whatever their bytes)?
+ */
+int			proto_value_send_ok(uint8_t encoding, uint32_t basetypoid);
 
 /*
  * proto_value_quote - append s quoted as a SQL literal ('it''s') or, when
