@@ -12,6 +12,7 @@
 #   make demo       the main job end to end on throwaway clusters
 #   make bench      the benchmarks against the anchors (see bench/)
 #   make bench-follow  --follow lag under a steady load (RATE=1000 SECONDS=60)
+#   make bench-jobs    tide apply --jobs 1..4 and a 1 GB transaction at --jobs 4
 #   make fuzz       the libFuzzer harnesses, 10 minutes each
 #   make gameday    the fault-injection suite with 60 cycles (GAMEDAY_CYCLES=N)
 #   make torture    the randomized harness for MINUTES (60) from SEED
@@ -144,6 +145,13 @@ bench-store: deps all
 bench-spill: deps all
 	bench/spill.sh $(SIZE_MB)
 
+# tide apply --jobs (issue 11): N = 1..4 on the same segments with the
+# anchors, then one 1 GB transaction among small ones at --jobs 4 (peak RSS)
+bench-jobs: deps all
+	bench/apply.sh --jobs-scan 1,2,3,4 tpcb
+	bench/apply.sh --jobs-scan 1,2,3,4 insert
+	bench/apply-large.sh
+
 fuzz: deps all
 	$(MAKE) -C tests fuzz
 
@@ -167,4 +175,4 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-.PHONY: all deps deps-debian deps-check check install man deb package-check demo bench bench-follow bench-store bench-spill fuzz gameday torture clean format
+.PHONY: all deps deps-debian deps-check check install man deb package-check demo bench bench-follow bench-store bench-spill bench-jobs fuzz gameday torture clean format

@@ -1060,6 +1060,9 @@ on_message(pass_t *p, uint8_t type, proto_rbuf_t body, proto_rbuf_t rest,
 				if ((p->strict || p->had_ddl || p->batch_changes >= o->batch || p->record || p->txn_serial) &&
 					(rc = flush_batch(p)) != 0)
 					return rc;
+				/* ... and the workers take over again: this session's sets go */
+				if (p->txn_serial)
+					apply_replica_trim(p->rep);
 				p->txn_serial = false;
 				if (p->strict && p->done_lsn >= p->strict_until)
 					leave_strict(p);
@@ -1211,9 +1214,19 @@ apply_segment(pass_t *p, seginfo_t *si)
 		 * too big for a block: it gets a replica transaction of its own, so
 		 * the batch before it is committed first.
 		 */
-		if (!(sr.block.flags & SEG_BLOCK_ENDS_TXN) && !p->in_txn &&
-			(rc = flush_batch(p)) != 0)
-			break;
+		if (!(sr.block.flags & SEG_BLOCK_ENDS_TXN) && !p->in_txn)
+		{
+			if ((rc = flush_batch(p)) != 0)
+				break;
+
+			/*
+			 * --jobs: it runs on this session while the workers idle; what
+			 * they keep for reuse is handed back first (bounded memory:
+			 * one session's high-water mark at a time).
+			 */
+			if (p->jobs)
+				apply_jobs_trim(p->jobs);
+		}
 		p->block_whole = (sr.block.flags & SEG_BLOCK_ENDS_TXN) != 0;
 		proto_rbuf_init(&f, sr.raw.data, sr.raw.len);
 		for (size_t at = f.pos; !p->stop && (rc = proto_read_msg(&f, &type, &body)) == 0; at = f.pos)
@@ -1284,9 +1297,11 @@ summary(pass_t *p, double secs, const char *how)
 
 		apply_jobs_stats(p->jobs, &js);
 		tide_log_info("--jobs %d: %llu units, %llu of which waited for an earlier one to commit, %llu ran alone (barriers); "
-					  "%llu retried after a deadlock or for an earlier unit",
+					  "%llu retried after a deadlock or for an earlier unit; "
+					  "%llu transactions spanning blocks applied on the run's own session",
 					  p->o->jobs, (unsigned long long) js.units, (unsigned long long) js.waits,
-					  (unsigned long long) js.barriers, (unsigned long long) js.retries);
+					  (unsigned long long) js.barriers, (unsigned long long) js.retries,
+					  (unsigned long long) js.trims);
 	}
 	if (c->coalesced || c->set_rows)
 		tide_log_info("%llu changes folded into later ones of their batch; %llu rows written by set-based statements",

@@ -148,6 +148,15 @@ int			apply_replica_connect(apply_replica_t **out,
 								  const apply_ident_t *ident,
 								  apply_progress_t *progress);
 void		apply_replica_close(apply_replica_t *r);
+
+/*
+ * apply_replica_trim - between replica transactions, hand back the memory
+ * the session keeps for reuse: its tables' empty pending sets (one grows
+ * to COAL_MAX_ARENA of rows) and its empty render buffers.  Anything that
+ * holds bytes is kept.  For a session about to sit idle while another
+ * works (--jobs, jobs.c "Large transactions").
+ */
+void		apply_replica_trim(apply_replica_t *r);
 PGconn	   *apply_replica_conn(apply_replica_t *r);
 const apply_counts_t *apply_replica_counts(apply_replica_t *r);
 

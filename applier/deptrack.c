@@ -212,6 +212,22 @@ deptrack_committed(deptrack_t *dt, uint64_t unit)
 		dt->committed = unit;
 }
 
+int
+deptrack_forget(deptrack_t *dt)
+{
+	deptrack_slot_t *slots;
+
+	if (dt->cur != 0 || dt->committed < dt->last)
+		return TIDE_EBADSTATE;
+	if ((slots = calloc(dt->nslots, sizeof(deptrack_slot_t))) == NULL)
+		return TIDE_ENOMEM;
+	free(dt->slots);
+	dt->slots = slots;
+	dt->used = 0;
+	dt->swept_at = dt->committed;
+	return 0;
+}
+
 uint32_t
 deptrack_live(const deptrack_t *dt)
 {

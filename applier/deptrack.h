@@ -127,6 +127,15 @@ uint64_t	deptrack_end(deptrack_t *dt, bool *barrier);
 void		deptrack_committed(deptrack_t *dt, uint64_t unit);
 
 /*
+ * deptrack_forget - with no unit open and every unit begun committed,
+ * drop every key (none can make a later unit wait) and hand back the
+ * table's pages: it is allocated anew, untouched.  Returns 0,
+ * TIDE_EBADSTATE when a unit is open or one has not committed (nothing
+ * changes), or TIDE_ENOMEM (the tracker keeps its old table).
+ */
+int			deptrack_forget(deptrack_t *dt);
+
+/*
  * deptrack_live - keys whose writer has not committed (for tests and
  * metrics; walks the table).
  */

@@ -1434,6 +1434,46 @@ apply_jobs_take(apply_jobs_t *j, proto_wbuf_t *out)
 }
 
 void
+apply_jobs_trim(apply_jobs_t *j)
+{
+	if (j->fill || j->in_txn)
+		return;
+	pthread_mutex_lock(&j->mu);
+	for (int i = 0; i < j->n; i++)
+		if (j->w[i].busy || j->w[i].unit)
+		{
+			pthread_mutex_unlock(&j->mu);
+			return;
+		}
+
+	/*
+	 * Every worker waits on cv for a unit: their sessions are not touched
+	 * by their threads until the dispatcher hands one out (under mu).
+	 */
+	for (int i = 0; i < j->n; i++)
+		if (j->w[i].rep)
+			apply_replica_trim(j->w[i].rep);
+	for (jobs_unit_t *u = j->free_units; u; u = u->next)
+	{
+		proto_wbuf_free(&u->buf);
+		proto_wbuf_init_heap(&u->buf);
+		free(u->txns);
+		u->txns = NULL;
+		u->ntxns = u->captxns = 0;
+		free(u->tgates);
+		u->tgates = NULL;
+		u->ntgates = u->captgates = 0;
+		free(u->depkeys);
+		u->depkeys = NULL;
+		u->ndepkeys = u->capdepkeys = 0;
+	}
+	deptrack_committed(&j->dt, j->committed);
+	j->stats.trims++;
+	pthread_mutex_unlock(&j->mu);
+	(void) deptrack_forget(&j->dt);	/* on failure it keeps its table: no harm */
+}
+
+void
 apply_jobs_pos(apply_jobs_t *j, apply_jobs_pos_t *pos)
 {
 	pthread_mutex_lock(&j->mu);

@@ -98,6 +98,16 @@ int			apply_jobs_take(apply_jobs_t *j, proto_wbuf_t *out);
  */
 int			apply_jobs_drain(apply_jobs_t *j, apply_jobs_pos_t *pos);
 
+/*
+ * apply_jobs_trim - after apply_jobs_drain, before the run's own session
+ * applies a transaction that spans blocks: the idle workers' sessions, the
+ * free units and the dependency tracker hand back what they keep for
+ * reuse, so that their high-water marks and that session's are never
+ * held at once (the peak stays that of one session plus the run's fixed
+ * part).  Does nothing if a unit is in flight.
+ */
+void		apply_jobs_trim(apply_jobs_t *j);
+
 /* apply_jobs_pos - where the replica is now (units commit behind the reader) */
 void		apply_jobs_pos(apply_jobs_t *j, apply_jobs_pos_t *pos);
 
@@ -125,6 +135,7 @@ typedef struct
 	uint64_t	retries;		/* re-applied after a deadlock or as a victim */
 	uint64_t	victims;		/* later units the watchdog abandoned */
 	uint64_t	overflows;
+	uint64_t	trims;			/* apply_jobs_trim before a large transaction */
 } apply_jobs_stats_t;
 
 void		apply_jobs_stats(apply_jobs_t *j, apply_jobs_stats_t *s);

@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>				/* malloc_trim */
+#endif
 
 #include "replica_int.h"
 #include "coalesce.h"
@@ -420,6 +423,31 @@ apply_replica_close(apply_replica_t *r)
 	proto_wbuf_free(&r->sql);
 	proto_wbuf_free(&r->held);
 	free(r);
+}
+
+void
+apply_replica_trim(apply_replica_t *r)
+{
+	proto_wbuf_t *bufs[] = {&r->copybuf, &r->line, &r->keybuf, &r->tmp, &r->vals};
+
+	for (int i = 0; i < REL_BUCKETS; i++)
+		for (apply_rel_t *rs = r->rels[i]; rs; rs = rs->next)
+			if (rs->co && rs->co->n == 0)
+				coal_free(rs);
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		if (bufs[i]->len == 0)
+		{
+			proto_wbuf_free(bufs[i]);
+			proto_wbuf_init_heap(bufs[i]);
+		}
+#ifdef __GLIBC__
+
+	/*
+	 * glibc keeps freed chunks below its (self-raising) mmap threshold in
+	 * its arenas, resident: give their pages back to the system now.
+	 */
+	malloc_trim(0);
+#endif
 }
 
 PGconn *

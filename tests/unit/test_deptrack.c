@@ -5,7 +5,8 @@
  *		(backward-shift deletion, clusters wrapping around the table's end);
  *		a bound that is never exceeded; and, against a model that remembers
  *		every key, that the answer is exact while nothing overflows and never
- *		smaller than the exact one when something does.  The key hashes of
+ *		smaller than the exact one when something does; a tracker that
+ *		forgets only when everything has committed.  The key hashes of
  *		tuples too.
  */
 #include <setjmp.h>
@@ -389,6 +390,41 @@ test_hash(void **state)
 	assert_int_equal(st, DEPTRACK_KEY_UNKNOWN);
 }
 
+/* forget: only with no unit open and all committed; then nothing waits */
+static void
+test_forget(void **state)
+{
+	deptrack_t	dt;
+	uint64_t	a = 101, b = 202;
+
+	(void) state;
+	assert_int_equal(deptrack_init(&dt, 64), 0);
+	assert_int_equal(unit(&dt, 1, (uint64_t[]) {a, b}, 2, false), 0);
+	assert_int_equal(unit(&dt, 2, (uint64_t[]) {b}, 1, false), 1);
+	/* unit 2 has not committed: its key still matters */
+	deptrack_committed(&dt, 1);
+	assert_int_equal(deptrack_forget(&dt), TIDE_EBADSTATE);
+	assert_int_equal(deptrack_live(&dt), 1);
+	/* nor while a unit is open */
+	deptrack_committed(&dt, 2);
+	assert_int_equal(deptrack_begin(&dt, 3), 0);
+	assert_int_equal(deptrack_forget(&dt), TIDE_EBADSTATE);
+	deptrack_key(&dt, a);
+	assert_int_equal(deptrack_end(&dt, NULL), 0);
+	assert_int_equal(dt.used, 2);
+	deptrack_committed(&dt, 3);
+	/* everything committed: a new, empty table; units go on in order */
+	assert_int_equal(deptrack_forget(&dt), 0);
+	assert_int_equal(dt.used, 0);
+	for (uint32_t i = 0; i < dt.nslots; i++)
+		assert_int_equal(dt.slots[i].writer, 0);
+	assert_int_equal(deptrack_begin(&dt, 3), TIDE_EBADSTATE);
+	assert_int_equal(unit(&dt, 4, (uint64_t[]) {a, b}, 2, false), 0);
+	assert_int_equal(unit(&dt, 5, (uint64_t[]) {b}, 1, false), 4);
+	assert_int_equal(deptrack_live(&dt), 2);
+	deptrack_free(&dt);
+}
+
 int
 main(void)
 {
@@ -401,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_sweep_wraps),
 		cmocka_unit_test(test_model_exact),
 		cmocka_unit_test(test_model_bounded),
+		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_key_cols),
 		cmocka_unit_test(test_hash),
 	};

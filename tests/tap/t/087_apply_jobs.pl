@@ -173,6 +173,8 @@ my ($units, $waited) = $err =~ /--jobs 3: (\d+) units, (\d+) of which waited/;
 cmp_ok($units // 0, '>', 20, "--jobs 3: the backlog went in " . ($units // '?') . " units");
 cmp_ok($waited // 0, '>', 0, "--jobs 3: " . ($waited // '?') . " units waited for an earlier one (shared rows)");
 like($err, qr/(\d+) ran alone \(barriers\)/, '--jobs 3: barriers counted');
+like($err, qr/[1-9]\d* transactions spanning blocks applied on the run's own session/,
+	'--jobs 3: the 100k-row load ran on the run\'s own session');
 my ($barriers) = $err =~ /(\d+) ran alone/;
 cmp_ok($barriers // 0, '>=', 1, 'the TRUNCATE ran alone');
 my ($rtx, $xids) = $err =~ /(\d+) replica transactions, (\d+) XIDs/;
