@@ -114,6 +114,8 @@ typedef struct
 								 * lock of its own against other appliers */
 	bool		text_values;	/* --values text: every value as text, as
 								 * before binary values */
+	size_t		set_bytes;		/* a table's pending set is written at this
+								 * many bytes (0: coalset.h's bound) */
 } apply_replica_opts_t;
 
 /* --on-conflict: what an INSERT that hits an existing key does */

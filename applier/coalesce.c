@@ -36,6 +36,17 @@
  * first applies the table's pending set, then takes the statement path, so
  * the order per key always holds.
  */
+/*
+ * set_full - must the table's pending set be written now: at the set's own
+ * bounds, or at the session's smaller byte budget (a --jobs worker's: N
+ * sessions hold sets at once, within the memory of one)
+ */
+static bool
+set_full(const apply_replica_t *r, const apply_coal_t *co)
+{
+	return coal_full(co) || (r->opts->set_bytes && co->arena.len >= r->opts->set_bytes);
+}
+
 void
 coal_free(apply_rel_t *rs)
 {
@@ -91,7 +102,7 @@ coal_change(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	if (r->keydep_cb && r->keydep_cb(r->gate_arg, rs->oid, rel, t))
 		rs->co->e[rs->co->last].dep = true;
 	r->counts.coalesced += rc;	/* 1: folded into an earlier change */
-	if (coal_full(rs->co))
+	if (set_full(r, rs->co))
 		return coal_flush(r, rs);
 	return 0;
 }
@@ -119,7 +130,7 @@ coal_append(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		return report(r, NULL, "%s", "out of memory");
 	if (coal_add_row(rs->co, r->line.data, r->line.len) != 0)
 		return report(r, NULL, "%s", "out of memory");
-	if (coal_full(rs->co))
+	if (set_full(r, rs->co))
 		return coal_flush(r, rs);
 	return 0;
 }
