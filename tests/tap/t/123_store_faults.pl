@@ -71,18 +71,23 @@ sub trickle
 }
 
 sub lsn_num { my ($hi, $lo) = split m{/}, shift; return hex($hi) * 2**32 + hex($lo); }
-sub s3_end
+sub s3_index
 {
 	unlink "$work/ix.copy";
 	local $ENV{AWS_ENDPOINT_URL} = $s3->{url};
 	my ($r) = TideStore::run_tool('get', $url, 'index.json', "$work/ix.copy");
-	return 0 if $r != 0 || !-s "$work/ix.copy";
-	open my $f, '<', "$work/ix.copy" or return 0;
+	return undef if $r != 0 || !-s "$work/ix.copy";
+	open my $f, '<', "$work/ix.copy" or return undef;
 	# s3rver writes an object in place, not atomically as S3 does: a GET
 	# while the publisher rewrites the index may see part of it
-	my $ix = eval { decode_json(do { local $/; <$f> }) } or return 0;
+	return eval { decode_json(do { local $/; <$f> }) };
+}
+sub s3_end
+{
+	my $ix = s3_index() or return 0;
 	return @{ $ix->{segments} } ? lsn_num($ix->{segments}[-1]{end_lsn}) : 0;
 }
+sub s3_count { my $ix = s3_index() or return 0; return scalar(@{ $ix->{segments} }); }
 sub confirmed
 {
 	return lsn_num($src->safe_psql('postgres',
@@ -103,7 +108,19 @@ my $reached = 0;
 for (1 .. 100) { last if ($reached = s3_end()) > 0; usleep(100_000); }
 cmp_ok($reached, '>', 0, 'segments reach S3');
 
-# S3 answers 503 for a while: the slot is read on, nothing is acknowledged past S3
+# S3 answers 503 for a while: the slot is read on, nothing is acknowledged past S3.
+# The fault starts once the publisher is idle (S3's index names every
+# closed segment): a fault between a segment's PUT and the index's would
+# leave an object the index does not name, and the restart below, from a
+# lost directory, writes a segment of that name with other content, which
+# the publisher refuses (it never replaces an object: store/src/sync.c,
+# publish): a known limit, not what this part tests.
+for (1 .. 150)
+{
+	my $c = closed_local($dir);
+	last if $c > 0 && s3_count() == $c;
+	usleep(100_000);
+}
 $sp->fault('status 503');
 trickle(1.5);				# what was on its way when the fault began lands
 my $c0 = closed_local($dir);
