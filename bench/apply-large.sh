@@ -55,12 +55,6 @@ rows=$(q "$S" $SP postgres -Atc "SELECT count(*) FROM messages")
 echo "workload: $small + 1 + $small source transactions, the large one of $mb MB ($(( mb * 1000000 / 400 )) rows, $(el "$a" "$b") s on the source); $rows rows"
 
 declare -A secs rss usr sys xid
-measure() { # name command... ; GNU time gives elapsed seconds and max RSS
-	local name=$1; shift
-	sync
-	/usr/bin/time -f '%e %M %U %S' -o "$W/$name.time" "$@"
-	read -r secs[$name] rss[$name] usr[$name] sys[$name] <"$W/$name.time"
-}
 
 measure stream "$TIDE_ROOT/tide" stream -q -d "host=$S port=$SP user=postgres dbname=postgres" \
 	-S tide -D "$W/segs" --endpos "$lsn1"

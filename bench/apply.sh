@@ -87,12 +87,6 @@ srcxacts=$size
 echo "workload $kind x $size: $srcxacts source transactions ($(( $(xmax ps) - sx0 )) source XIDs), up to $lsn1"
 
 declare -A secs rss usr sys xid
-measure() { # name command... ; GNU time gives elapsed seconds and max RSS
-	local name=$1; shift
-	sync
-	/usr/bin/time -f '%e %M %U %S' -o "$W/$name.time" "$@"
-	read -r secs[$name] rss[$name] usr[$name] sys[$name] <"$W/$name.time"
-}
 
 # sample_pids NAME - until $W/$NAME.stop exists, every 0.1 s: the PIDs and
 # thread IDs of tide (from $W/$NAME.pid) and of replica 1's processes

@@ -45,3 +45,12 @@ pg_down() { [ -d "$1/data" ] && as_pg pg_ctl -D "$1/data" -m fast -w stop >/dev/
 
 now() { date +%s.%N; }
 el() { echo "$2 - $1" | bc; }
+# measure NAME COMMAND... - run it under GNU time into the caller's
+# associative arrays secs, rss (KiB), usr and sys (declare -A them first);
+# $W holds the timing file
+measure() { # name command... ; GNU time gives elapsed seconds and max RSS
+	local name=$1; shift
+	sync
+	/usr/bin/time -f '%e %M %U %S' -o "$W/$name.time" "$@"
+	read -r secs[$name] rss[$name] usr[$name] sys[$name] <"$W/$name.time"
+}

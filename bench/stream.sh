@@ -39,13 +39,7 @@ changes=$(ps -Atc "SELECT count(*) FROM pg_logical_slot_get_changes('tt', NULL, 
                    WHERE data NOT LIKE 'BEGIN%' AND data NOT LIKE 'COMMIT%'")
 echo "workload $kind x $size: $changes row changes, up to $lsn1"
 
-declare -A secs bytes rss
-measure() { # name command... ; GNU time gives elapsed seconds and max RSS
-	local name=$1; shift
-	sync
-	/usr/bin/time -f '%e %M' -o "$W/$name.time" "$@"
-	read -r secs[$name] rss[$name] <"$W/$name.time"
-}
+declare -A secs bytes rss usr sys
 recv=(pg_recvlogical -h "$S" -p $SP -U postgres -d postgres --start --endpos="$lsn1" --no-loop)
 
 measure floor "${recv[@]}" -S nd -f "$W/floor.out"
