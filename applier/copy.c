@@ -20,6 +20,14 @@
 #include "report.h"
 #include "stmt.h"
 
+/* value_error - log that a value of col could not be converted (rc) */
+void
+value_error(const apply_rel_t *rs, const proto_column_t *col, int rc)
+{
+	tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
+				   (int) col->name.n, col->name.p, rs->display, tide_strerror(rc));
+}
+
 /* copy_from_stdin - the end of a COPY statement for rs's rows */
 const char *
 copy_from_stdin(const apply_rel_t *rs)
@@ -53,7 +61,7 @@ copy_end(apply_replica_t *r)
 	if (r->copy_rel == NULL)
 		return 0;
 	snprintf(what, sizeof(what), "could not copy rows into table \"%s\"", r->copy_rel->display);
-	if (r->copy_bin)
+	if (r->copy_rel->bincopy)
 		copy_trailer(&r->copybuf);
 	if (r->copybuf.len > 0 &&
 		PQputCopyData(r->conn, (const char *) r->copybuf.data, (int) r->copybuf.len) != 1)
@@ -149,9 +157,7 @@ binary_line(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		{
 			if (r->line.err)
 				return TIDE_EXIT_BUG;
-			tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
-						   (int) rel->cols[i].name.n, rel->cols[i].name.p, rs->display,
-						   tide_strerror(rc));
+			value_error(rs, &rel->cols[i], rc);
 			return TIDE_EXIT_CORRUPT;
 		}
 		put_be32_at(&r->line, at, (uint32_t) (r->line.len - at - 4));
@@ -198,9 +204,7 @@ render_line(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 			return 1;
 		if (rc != 0 && rc != TIDE_EBADTYPE)
 		{
-			tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
-						   (int) rel->cols[i].name.n, rel->cols[i].name.p, rs->display,
-						   tide_strerror(rc));
+			value_error(rs, &rel->cols[i], rc);
 			return TIDE_EXIT_CORRUPT;
 		}
 		copy_escape(&r->line, r->tmp.data, r->tmp.len);
@@ -270,8 +274,7 @@ copy_begin(apply_replica_t *r, apply_rel_t *rs)
 	PQclear(res);
 	r->copy_rel = rs;
 	r->copybuf.len = 0;
-	r->copy_bin = rs->bincopy;
-	if (r->copy_bin)
+	if (rs->bincopy)
 		copy_header(&r->copybuf);
 	return 0;
 }

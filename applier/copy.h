@@ -16,6 +16,7 @@ int			render_line(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *r
 						const proto_tuple_t *t, bool keys_only);
 void		put_target_cols(apply_replica_t *r, apply_rel_t *rs);
 const char *copy_from_stdin(const apply_rel_t *rs);
+void		value_error(const apply_rel_t *rs, const proto_column_t *col, int rc);
 void		copy_header(proto_wbuf_t *b);
 void		copy_trailer(proto_wbuf_t *b);
 

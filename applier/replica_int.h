@@ -83,7 +83,6 @@ struct apply_replica_s
 	size_t		ring_head;
 	size_t		ring_n;
 	apply_rel_t *copy_rel;		/* COPY open into this relation */
-	bool		copy_bin;		/* in COPY's binary format */
 	proto_wbuf_t copybuf;		/* owned */
 	proto_wbuf_t line;			/* owned: one COPY row being built */
 	proto_wbuf_t keybuf;		/* owned: a key's wire bytes, for folding */

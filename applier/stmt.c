@@ -227,8 +227,7 @@ params_add(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 		rc = proto_value_send(&r->vals, col->encoding, col->basetypoid, d->data, d->len);
 		if (rc != 0)
 		{
-			tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
-						   (int) col->name.n, col->name.p, rs->display, tide_strerror(rc));
+			value_error(rs, col, rc);
 			return rc == r->vals.err ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
 		}
 		r->voff[i] = start;
@@ -247,8 +246,7 @@ params_add(apply_replica_t *r, apply_rel_t *rs, const proto_relation_t *rel,
 	}
 	if (rc != 0 && rc != TIDE_EBADTYPE)
 	{
-		tide_log_error("could not convert a value of column \"%.*s\" of table \"%s\": %s",
-					   (int) col->name.n, col->name.p, rs->display, tide_strerror(rc));
+		value_error(rs, col, rc);
 		return rc == r->vals.err ? TIDE_EXIT_BUG : TIDE_EXIT_CORRUPT;
 	}
 	proto_put_u8(&r->vals, '\0');
