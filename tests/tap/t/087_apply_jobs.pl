@@ -207,7 +207,19 @@ for (my $cycle = 1; $cycle <= 12 && ($kills < 3 || $moved < 2); $cycle++)
 {
 	my ($h, $hout, $herr) = tide_start('apply', '-d', $rep->connstr($kdb), '-D', $dir,
 		'--jobs', '3', '--batch', '200', '-q');
-	usleep(int(1e6 * $whole * (0.1 + rand(0.4))));
+	if ($moved < 2)
+	{
+		# until two kills have landed after progress: wait (bounded) for
+		# this run's first commit, then kill at a random moment after it,
+		# so a loaded machine cannot make every kill land before one
+		my $t0 = time;
+		usleep(50_000) while running($h) && progress($kdb) eq $prev && time - $t0 < 60;
+		usleep(int(1e6 * $whole * rand(0.2)));
+	}
+	else
+	{
+		usleep(int(1e6 * $whole * (0.1 + rand(0.4))));
+	}
 	if (!running($h))
 	{
 		$h->finish;
